@@ -1,0 +1,46 @@
+# Everyday tasks. `just` comes with the [test] extra (the rust-just package).
+
+venv := ".venv"
+py := venv / "bin/python"
+
+default:
+    @just --list
+
+# Create the development environment (editable install with the test extra).
+setup:
+    test -x {{py}} || python3 -m venv {{venv}}
+    {{py}} -m pip install -q -e ".[test]"
+
+# The whole test suite.
+test *args: setup
+    {{py}} -m pytest {{args}}
+
+# Formatting and meaning of the shipped document, plus the static checks.
+lint: setup
+    {{py}} -m pip install -q ruff mypy types-PyYAML types-psutil
+    {{venv}}/bin/mdformat --check docs/CORE/PORT_MANAGEMENT.md
+    {{venv}}/bin/styxy validate docs/CORE/PORT_MANAGEMENT.md
+    {{venv}}/bin/ruff check styxy tests bench
+    {{venv}}/bin/mypy styxy
+
+# A tour on a throw-away copy of the default document.
+demo: setup
+    #!/usr/bin/env bash
+    set -euo pipefail
+    export STYXY_DOC="$(mktemp -d)/PORT_MANAGEMENT.md"
+    s={{venv}}/bin/styxy
+    $s allocate -s dev -i demo
+    $s allocate -s ai -i first --json
+    $s allocate -s ai -i second
+    $s allocate -s grafana -i main
+    $s list -v
+    (cd "$(dirname "$STYXY_DOC")" && git init -q && git add -A && git diff --cached --stat)
+    $s config auto-allocation
+
+# Benchmarks (not tests): each prints ratios measured side by side in one run.
+bench: setup
+    for b in bench/bench_*.py; do echo "== $b"; {{py}} "$b"; done
+
+# Fuzz the interceptor's cache parser with libFuzzer (needs clang).
+fuzz seconds="60":
+    make -C interceptor/fuzz fuzz SECONDS={{seconds}}

@@ -1,0 +1,42 @@
+"""Styxy: port coordination for a developer machine.
+
+The public API, for tools that call Styxy in-process::
+
+    import styxy
+    lease = styxy.allocate("dev", instance_id="me").lease
+    styxy.release(lease.lockId)
+
+Names are loaded on first use so that `import styxy` stays as cheap as the command line needs.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+__version__ = "0.1.0"
+
+_API = {
+    "allocate": "styxy.api",
+    "release": "styxy.api",
+    "list_leases": "styxy.api",
+    "check": "styxy.api",
+    "scan": "styxy.api",
+    "cleanup": "styxy.api",
+    "use": "styxy.api",
+    "set_holder": "styxy.api",
+    "run": "styxy.runner",
+    "undo_auto": "styxy.config",
+    "validate": "styxy.config",
+    "init": "styxy.config",
+    "StyxyError": "styxy.errors",
+}
+
+__all__ = ["__version__", *_API]
+
+
+def __getattr__(name: str) -> Any:
+    if name in _API:
+        import importlib
+
+        return getattr(importlib.import_module(_API[name]), name)
+    raise AttributeError(f"module 'styxy' has no attribute {name!r}")

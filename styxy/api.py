@@ -1,0 +1,262 @@
+"""The public functions the command line, and any other tool, call in-process.
+
+Each takes typed arguments and returns a record; none prints or exits. Human lines that a
+command wants shown (a created document, a reused single instance) go to `notify`.
+"""
+
+from __future__ import annotations
+
+import os
+from typing import Callable
+
+from styxy import leases, names, paths, ports
+from styxy.errors import InvalidValueError, NotFoundError, RefusedError
+from styxy.leases import Lease
+from styxy.results import Allocation, LeaseStatus, ListenerInfo, PortCheck, Scan
+from styxy.transaction import Transaction, is_alive, transaction
+
+Notify = Callable[[str], None]
+Confirm = Callable[..., object]
+
+
+def _quiet(_: str) -> None:
+    pass
+
+
+def default_instance_id() -> str:
+    return os.environ.get("STYXY_INSTANCE_ID") or os.environ.get("CLAUDE_INSTANCE_ID") or "default"
+
+
+def allocate(
+    service_type: str,
+    *,
+    instance_id: str | None = None,
+    name: str = "",
+    port: int | None = None,
+    pid: int | None = None,
+    yes: bool = False,
+    confirm: Confirm | None = None,
+    source: str = "api",
+    doc: str | os.PathLike[str] | None = None,
+    notify: Notify = _quiet,
+) -> Allocation:
+    """Hand out a port for (type, instance, name), creating the type's range when it is new."""
+    names.check_service_type(service_type)
+    instance_id = names.check_identity_part("instance id", instance_id or default_instance_id())
+    names.check_identity_part("name", name)
+    if port is not None:
+        names.check_port(port)
+    holder = _holder(pid)
+    with transaction(paths.resolve(doc)) as txn:
+        _tell(txn, notify)
+        from styxy import allocation
+
+        result = allocation.allocate(
+            txn,
+            service_type=service_type,
+            identity=(service_type, instance_id, name),
+            port=port,
+            holder=holder,
+            yes=yes,
+            confirm=confirm,
+            source=source,
+        )
+    if result.message:
+        notify(result.message)
+    return result
+
+
+def _holder(pid: int | None) -> tuple[int, float | None]:
+    """The holder is the given process, else the parent of this one (the shell or the script)."""
+    chosen = os.getppid() if pid is None else pid
+    if chosen <= 0:
+        raise InvalidValueError(f"pid {chosen} is not a process id.")
+    start = ports.process_start_time(chosen)
+    if start is None:
+        raise InvalidValueError(f"there is no process {chosen} to hold the lease.")
+    return chosen, start
+
+
+def _tell(txn: Transaction, notify: Notify) -> None:
+    for note in txn.notes:
+        notify(note)
+
+
+def set_holder(lock_id: str, pid: int, *, doc: str | os.PathLike[str] | None = None) -> Lease:
+    """Make `pid` the holder of a lease (`styxy run` hands its lease to the child)."""
+    holder = _holder(pid)
+    with transaction(paths.resolve(doc)) as txn:
+        lease = txn.state.by_lock_id(lock_id)
+        if lease is None:
+            raise NotFoundError(f"no lease with lock id {lock_id!r}.")
+        from dataclasses import replace
+
+        moved = replace(lease, pid=holder[0], pidStartTime=holder[1])
+        txn.state = leases.LeaseFile(
+            leases=tuple(moved if x.lockId == lock_id else x for x in txn.state.leases),
+            history=txn.state.history,
+        )
+        return moved
+
+
+def release(
+    lock_id: str | None = None,
+    *,
+    port: int | None = None,
+    service_type: str | None = None,
+    instance_id: str | None = None,
+    name: str = "",
+    doc: str | os.PathLike[str] | None = None,
+    notify: Notify = _quiet,
+) -> Lease:
+    """End one lease, chosen by lock id, by port, or by identity."""
+    chosen = [x for x in (lock_id, port, service_type) if x is not None]
+    if len(chosen) != 1:
+        raise InvalidValueError(
+            "name exactly one lease: a LOCK_ID, --port P, or -s TYPE [-i INSTANCE] [-n NAME]."
+        )
+    if port is not None:
+        names.check_port(port)
+    if service_type is not None:
+        names.check_service_type(service_type)
+    with transaction(paths.resolve(doc)) as txn:
+        _tell(txn, notify)
+        lease = _find_lease(txn, lock_id, port, service_type, instance_id, name)
+        txn.state = txn.state.remove([lease])
+        return lease
+
+
+def _find_lease(
+    txn: Transaction,
+    lock_id: str | None,
+    port: int | None,
+    service_type: str | None,
+    instance_id: str | None,
+    name: str,
+) -> Lease:
+    if lock_id is not None:
+        found = txn.state.by_lock_id(lock_id)
+        what = f"lock id {lock_id!r}"
+    elif port is not None:
+        found = next((x for x in txn.state.leases if x.port == port), None)
+        what = f"port {port}"
+    else:
+        assert service_type is not None
+        identity = (service_type, instance_id or default_instance_id(), name)
+        found = txn.state.find(identity)
+        what = f"service type {service_type!r}, instance {identity[1]!r}, name {name!r}"
+    if found is None:
+        raise NotFoundError(f"no lease with {what}.")
+    return found
+
+
+def list_leases(
+    *, verbose: bool = False, doc: str | os.PathLike[str] | None = None, notify: Notify = _quiet
+) -> list[LeaseStatus]:
+    with transaction(paths.resolve(doc)) as txn:
+        _tell(txn, notify)
+        state = txn.state
+    result = []
+    for lease in sorted(state.leases, key=lambda x: (x.port, x.lockId)):
+        alive = ports.process_alive(lease.pid, lease.pidStartTime)
+        process, command = ports.process_info(lease.pid) if verbose else (None, None)
+        result.append(LeaseStatus(lease, alive, process, command))
+    return result
+
+
+def check(
+    port: int, *, doc: str | os.PathLike[str] | None = None, notify: Notify = _quiet
+) -> PortCheck:
+    names.check_port(port)
+    with transaction(paths.resolve(doc)) as txn:
+        _tell(txn, notify)
+        holder = txn.document.range_holding(port)
+        lease = next((x for x in txn.state.leases if x.port == port), None)
+    found = tuple(
+        ListenerInfo(item.port, item.pid, item.process, item.address)
+        for item in ports.listeners_on(port)
+    )
+    busy = bool(found) or ports.is_listening(port)
+    return PortCheck(
+        port=port,
+        free=lease is None and not busy,
+        service_type=holder.service_type if holder else None,
+        lease=lease,
+        listeners=found,
+    )
+
+
+def scan(
+    *,
+    start: int = 1,
+    end: int = 65535,
+    doc: str | os.PathLike[str] | None = None,
+    notify: Notify = _quiet,
+) -> Scan:
+    names.check_port(start, "start")
+    names.check_port(end, "end")
+    if start > end:
+        raise InvalidValueError(f"start {start} is after end {end}.")
+    with transaction(paths.resolve(doc)) as txn:
+        _tell(txn, notify)
+        by_port = {lease.port: lease for lease in txn.state.leases}
+    return Scan(
+        tuple(
+            ListenerInfo(item.port, item.pid, item.process, item.address, by_port.get(item.port))
+            for item in ports.listeners(start, end)
+        )
+    )
+
+
+def cleanup(
+    *, dry_run: bool = False, doc: str | os.PathLike[str] | None = None, notify: Notify = _quiet
+) -> list[Lease]:
+    """Every command reaps; this one exists to reap now and say what went."""
+    with transaction(paths.resolve(doc)) as txn:
+        _tell(txn, notify)
+        reaped = list(txn.reaped)
+        if dry_run:
+            txn.dry_run = True
+    return reaped
+
+
+def use(
+    *,
+    port: int | None = None,
+    service_type: str | None = None,
+    doc: str | os.PathLike[str] | None = None,
+    notify: Notify = _quiet,
+) -> Lease:
+    """The running service on a port or of a type: what a second start should connect to."""
+    if (port is None) == (service_type is None):
+        raise InvalidValueError("name either --port P or -s TYPE.")
+    if port is not None:
+        names.check_port(port)
+    if service_type is not None:
+        names.check_service_type(service_type)
+    with transaction(paths.resolve(doc)) as txn:
+        _tell(txn, notify)
+        grace = txn.document.settings.lease_grace_seconds
+        found = [
+            x
+            for x in txn.state.leases
+            if (x.port == port if port is not None else x.serviceType == service_type)
+            and is_alive(x, grace)
+        ]
+    if not found:
+        what = f"port {port}" if port is not None else f"service type {service_type!r}"
+        raise NotFoundError(f"nothing styxy knows of is running on {what}.")
+    return sorted(found, key=lambda x: x.createdAt)[0]
+
+
+__all__ = [
+    "allocate",
+    "release",
+    "list_leases",
+    "check",
+    "scan",
+    "cleanup",
+    "use",
+    "set_holder",
+    "RefusedError",
+]

@@ -1,0 +1,113 @@
+"""A range for a service type the document has never seen (SPEC section 6).
+
+Runs inside the allocation's transaction, so the range is computed against the document as it
+is on disk under the lock: concurrent requests can never place overlapping ranges.
+"""
+
+from __future__ import annotations
+
+import getpass
+import socket
+import time
+from dataclasses import dataclass
+from typing import Callable, Optional
+
+from styxy import ports
+from styxy.document.model import Range
+from styxy.errors import RefusedError
+from styxy.paths import display
+from styxy.transaction import Transaction
+
+
+@dataclass(frozen=True)
+class Created:
+    row: Range
+    placement: str
+    chunk_size: int
+
+
+ProblemOf = Callable[[int, int], Optional[str]]
+
+
+def create_range(txn: Transaction, service_type: str, *, yes: bool, confirm: object) -> Created:
+    from styxy import document, placement
+
+    parsed = txn.parsed()
+    settings = parsed.document.settings
+    auto = settings.auto_allocation
+    if not auto.enabled:
+        raise RefusedError(
+            f"Unknown service type '{service_type}': add a row for it to the table in "
+            f"{display(txn.paths.doc)}, or turn auto-allocation on with "
+            "`styxy config set auto-allocation.enabled true`."
+        )
+    ranges = parsed.document.ranges
+    ephemeral = ports.ephemeral_range()
+    listening = ports.listening_in(1, 65535)
+    proposal = placement.propose(
+        service_type, ranges, settings, listening=listening, ephemeral=ephemeral
+    )
+
+    def problem_of(start: int, size: int) -> str | None:
+        if size < 1:
+            return "the chunk size must be at least 1."
+        if not 1 <= start <= 65535 or start + size - 1 > 65535:
+            return f"{start}-{start + size - 1} is outside 1..65535."
+        return placement.window_problem(
+            start, start + size - 1, ranges, settings, listening=listening, ephemeral=ephemeral
+        )
+
+    if auto.require_confirmation and not yes:
+        proposal = _confirmed(service_type, proposal, problem_of, confirm)
+    # The write-time check: the window must still be admissible in the document under the lock.
+    problem = problem_of(proposal.start, proposal.end - proposal.start + 1)
+    if problem is not None:
+        raise RefusedError(f"cannot place '{service_type}' at {proposal.start}-{proposal.end}: {problem}")
+    row = Range(
+        service_type=service_type,
+        start=proposal.start,
+        end=proposal.end,
+        instances="multi",
+        preferred=(),
+        description=f"Auto-allocated {time.strftime('%Y-%m-%d', time.gmtime())}",
+    )
+    chunk = proposal.end - proposal.start + 1
+    text = document.add_range(parsed, row)
+    line = audit_line(
+        "auto-allocate",
+        service_type,
+        row.start,
+        row.end,
+        f"chunk={chunk} placement={proposal.placement}",
+    )
+    text = document.append_audit(document.parse(text, str(txn.paths.doc)), line)
+    txn.replace_text(text)
+    new_row = txn.document.range_of(service_type)
+    assert new_row is not None
+    return Created(new_row, proposal.placement, chunk)
+
+
+def _confirmed(service_type: str, proposal: object, problem_of: ProblemOf, confirm: object) -> object:
+    if confirm is None:
+        raise RefusedError(
+            f"Unknown service type '{service_type}' needs confirmation "
+            "(autoAllocation.requireConfirmation is on); run on a terminal, or pass --yes."
+        )
+    answer = confirm(service_type, proposal, problem_of)  # type: ignore[operator]
+    if answer is None:
+        raise RefusedError(f"declined: no range was created for '{service_type}'.")
+    return answer
+
+
+def audit_line(action: str, service_type: str, start: int, end: int, extra: str = "") -> str:
+    stamp = time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime())
+    tail = f" {extra}" if extra else ""
+    return f"{stamp} {action} {service_type} {start}-{end}{tail} by={_who()}"
+
+
+def _who() -> str:
+    try:
+        user = getpass.getuser()
+    except Exception:  # no user name in the environment or the password database
+        user = "unknown"
+    return f"{user}@{socket.gethostname().split('.')[0]}"

@@ -1,0 +1,488 @@
+"""The command line: typer lives here and nowhere else.
+
+Each command parses its arguments, calls one plain function of the core, and hands the result
+to `output`. `run()` is the one place where errors become messages and exit codes.
+"""
+
+from __future__ import annotations
+
+import os
+import sys
+from typing import Any, Callable, List, Optional
+
+import typer
+
+from styxy import __version__, output
+from styxy.errors import EXIT_FAILED, EXIT_INTERRUPTED, EXIT_OK, EXIT_USAGE, StyxyError
+
+app = typer.Typer(
+    add_completion=False,
+    no_args_is_help=True,
+    pretty_exceptions_enable=False,
+    rich_markup_mode=None,
+    help="Styxy: ends port conflicts on this machine.",
+)
+config_app = typer.Typer(no_args_is_help=True, help="Read and change settings and rules.")
+interceptor_app = typer.Typer(no_args_is_help=True, help="The bind() interceptor (LD_PRELOAD).")
+app.add_typer(config_app, name="config")
+app.add_typer(interceptor_app, name="interceptor")
+
+DocOption = typer.Option(None, "--doc", help="The document (default: $STYXY_DOC, ~/docs/CORE/PORT_MANAGEMENT.md).")
+JsonOption = typer.Option(False, "--json", help="One JSON object on stdout.")
+
+
+class Globals:
+    doc: Optional[str] = None
+    json: bool = False
+
+
+def _doc(doc: Optional[str]) -> Optional[str]:
+    return doc or Globals.doc
+
+
+def _json(flag: bool) -> bool:
+    return flag or Globals.json
+
+
+def _version(value: bool) -> None:
+    if value:
+        output.result(f"styxy {__version__}")
+        raise typer.Exit()
+
+
+@app.callback()
+def main(
+    doc: Optional[str] = DocOption,
+    json: bool = JsonOption,
+    version: bool = typer.Option(False, "--version", callback=_version, is_eager=True, help="Print the version."),
+) -> None:
+    Globals.doc, Globals.json = doc, json
+
+
+@app.command()
+def allocate(
+    service_type: str = typer.Option(..., "-s", "--service-type", help="Service type, e.g. dev."),
+    instance_id: Optional[str] = typer.Option(None, "-i", "--instance-id"),
+    name: str = typer.Option("", "-n", "--name"),
+    port: Optional[int] = typer.Option(None, "-p", "--port", help="Try this port first."),
+    pid: Optional[int] = typer.Option(None, "--pid", help="Holder process (default: the parent)."),
+    yes: bool = typer.Option(False, "--yes", help="Accept a proposed new range."),
+    doc: Optional[str] = DocOption,
+    json: bool = JsonOption,
+) -> None:
+    """Allocate a port; stdout is the port alone, or JSON."""
+    from styxy import api
+
+    result = api.allocate(
+        service_type,
+        instance_id=instance_id,
+        name=name,
+        port=port,
+        pid=pid,
+        yes=yes,
+        confirm=_confirm if sys.stdin.isatty() else None,
+        source="cli",
+        doc=_doc(doc),
+        notify=_notify,
+    )
+    _report(json, result.to_json(), str(result.lease.port))
+
+
+@app.command()
+def release(
+    lock_id: Optional[str] = typer.Argument(None, metavar="[LOCK_ID]"),
+    port: Optional[int] = typer.Option(None, "-p", "--port"),
+    service_type: Optional[str] = typer.Option(None, "-s", "--service-type"),
+    instance_id: Optional[str] = typer.Option(None, "-i", "--instance-id"),
+    name: str = typer.Option("", "-n", "--name"),
+    doc: Optional[str] = DocOption,
+    json: bool = JsonOption,
+) -> None:
+    """End a lease."""
+    from styxy import api
+
+    lease = api.release(
+        lock_id,
+        port=port,
+        service_type=service_type,
+        instance_id=instance_id,
+        name=name,
+        doc=_doc(doc),
+        notify=_notify,
+    )
+    _report(json, lease.to_json(), f"released {lease.serviceType} port {lease.port} ({lease.lockId})")
+
+
+@app.command("list")
+def list_(
+    verbose: bool = typer.Option(False, "-v", "--verbose", help="Holder, command line, age, source."),
+    doc: Optional[str] = DocOption,
+    json: bool = JsonOption,
+) -> None:
+    """Live leases."""
+    from styxy import api
+    from styxy.render import lease_table
+
+    found = api.list_leases(verbose=verbose, doc=_doc(doc), notify=_notify)
+    _report(json, {"leases": [item.to_json() for item in found]}, lease_table(found, verbose))
+
+
+@app.command()
+def check(port: int = typer.Argument(...), doc: Optional[str] = DocOption, json: bool = JsonOption) -> None:
+    """Is PORT free? Exit 0 when free, 1 when in use."""
+    from styxy import api
+    from styxy.render import port_check
+
+    result = api.check(port, doc=_doc(doc), notify=_notify)
+    _report(json, result.to_json(), port_check(result))
+    if not result.free:
+        raise typer.Exit(EXIT_FAILED)
+
+
+@app.command()
+def scan(
+    start: int = typer.Option(1, "--start"),
+    end: int = typer.Option(65535, "--end"),
+    doc: Optional[str] = DocOption,
+    json: bool = JsonOption,
+) -> None:
+    """Listeners in a port span, with their processes and leases."""
+    from styxy import api
+    from styxy.render import scan_table
+
+    result = api.scan(start=start, end=end, doc=_doc(doc), notify=_notify)
+    _report(json, result.to_json(), scan_table(result))
+
+
+@app.command()
+def cleanup(
+    dry_run: bool = typer.Option(False, "--dry-run", help="Say what would go; change nothing."),
+    doc: Optional[str] = DocOption,
+    json: bool = JsonOption,
+) -> None:
+    """Reap stale leases now and say which."""
+    from styxy import api
+    from styxy.render import reaped_lines
+
+    reaped = api.cleanup(dry_run=dry_run, doc=_doc(doc), notify=_notify)
+    _report(json, {"reaped": [lease.to_json() for lease in reaped]}, reaped_lines(reaped, dry_run))
+
+
+@app.command()
+def use(
+    port: Optional[int] = typer.Option(None, "-p", "--port"),
+    service_type: Optional[str] = typer.Option(None, "-s", "--service-type"),
+    doc: Optional[str] = DocOption,
+    json: bool = JsonOption,
+) -> None:
+    """Port and holder of a running service; exit 1 if none."""
+    from styxy import api
+
+    lease = api.use(port=port, service_type=service_type, doc=_doc(doc), notify=_notify)
+    if not _json(json):
+        output.note(f"{lease.serviceType} is running on port {lease.port} (process {lease.pid})")
+    _report(json, lease.to_json(), str(lease.port))
+
+
+@app.command(context_settings={"allow_extra_args": True, "ignore_unknown_options": True})
+def run(
+    service_type: str = typer.Option(..., "-s", "--service-type"),
+    instance_id: Optional[str] = typer.Option(None, "-i", "--instance-id"),
+    name: str = typer.Option("", "-n", "--name"),
+    intercept: bool = typer.Option(False, "--intercept", help="Preload the bind() interceptor."),
+    doc: Optional[str] = DocOption,
+    command: List[str] = typer.Argument(None, metavar="-- CMD [ARGS]..."),
+) -> None:
+    """Run CMD with a port in $PORT; release it when CMD ends; exit with CMD's code."""
+    from styxy import runner
+
+    code = runner.run(
+        service_type,
+        command or [],
+        instance_id=instance_id,
+        name=name,
+        intercept=intercept,
+        doc=_doc(doc),
+        notify=_notify,
+    )
+    raise typer.Exit(code)
+
+
+@app.command()
+def validate(
+    files: Optional[List[str]] = typer.Argument(None, metavar="[FILE]..."),
+    doc: Optional[str] = DocOption,
+    json: bool = JsonOption,
+) -> None:
+    """Check documents; PATH:LINE: message per problem; exit 1 on any error."""
+    from styxy import config
+
+    found = config.validate(files or [], doc=_doc(doc))
+    errors = [d for d in found if not d.warning]
+    if _json(json):
+        output.as_json(
+            {
+                "valid": not errors,
+                "diagnostics": [
+                    {"path": d.path, "line": d.line, "message": d.message, "warning": d.warning}
+                    for d in found
+                ],
+            }
+        )
+    else:
+        for item in found:
+            output.diagnostic(str(item))
+    if errors:
+        raise typer.Exit(EXIT_FAILED)
+
+
+@app.command()
+def init(
+    force: bool = typer.Option(False, "--force", help="Replace an existing document."),
+    doc: Optional[str] = DocOption,
+) -> None:
+    """Write the default document."""
+    from styxy import config
+    from styxy.paths import display
+
+    written = config.init(force=force, doc=_doc(doc))
+    output.note(f"wrote {display(written)} from the default")
+
+
+@app.command()
+def doctor(doc: Optional[str] = DocOption, json: bool = JsonOption) -> None:
+    """Paths, document health, leases, ephemeral range, interceptor status."""
+    from styxy import doctor as doctor_module
+    from styxy.render import doctor_lines
+
+    report = doctor_module.report(doc=_doc(doc), notify=_notify)
+    _report(json, report, doctor_lines(report))
+    if not report["document"]["valid"]:
+        raise typer.Exit(EXIT_FAILED)
+
+
+@config_app.command("show")
+def config_show(doc: Optional[str] = DocOption, json: bool = JsonOption) -> None:
+    """All settings."""
+    from styxy import config
+    from styxy.render import settings_text
+
+    settings = config.show(doc=_doc(doc), notify=_notify)
+    _report(json, settings, settings_text(settings))
+
+
+@config_app.command("get")
+def config_get(key: str, doc: Optional[str] = DocOption, json: bool = JsonOption) -> None:
+    """One setting, e.g. auto-allocation.placement."""
+    from styxy import config
+    from styxy.render import value_text
+
+    value = config.get(key, doc=_doc(doc), notify=_notify)
+    _report(json, {"key": key, "value": value}, value_text(value))
+
+
+@config_app.command("set")
+def config_set(
+    key: str,
+    value: str,
+    chunk_size: Optional[int] = typer.Option(None, "--chunk-size"),
+    placement: Optional[str] = typer.Option(None, "--placement"),
+    preferred_range: Optional[int] = typer.Option(None, "--preferred-range"),
+    doc: Optional[str] = DocOption,
+    json: bool = JsonOption,
+) -> None:
+    """Change a setting (KEY VALUE), or add a rule: auto-allocation-rule PATTERN [options]."""
+    from styxy import config
+    from styxy.errors import UsageError
+    from styxy.render import value_text
+
+    if key == "auto-allocation-rule":
+        config.set_rule(
+            value,
+            chunk_size=chunk_size,
+            placement=placement,
+            preferred_range_start=preferred_range,
+            doc=_doc(doc),
+            notify=_notify,
+        )
+        _report(json, {"rule": value, "chunkSize": chunk_size, "placement": placement, "preferredRangeStart": preferred_range}, f"rule {value} set")
+        return
+    if chunk_size is not None or placement is not None or preferred_range is not None:
+        raise UsageError("--chunk-size, --placement and --preferred-range go with `auto-allocation-rule PATTERN`.")
+    new = config.set_value(key, value, doc=_doc(doc), notify=_notify)
+    _report(json, {"key": key, "value": new}, f"{key} = {value_text(new)}")
+
+
+@config_app.command("unset")
+def config_unset(
+    key: str, pattern: str, doc: Optional[str] = DocOption, json: bool = JsonOption
+) -> None:
+    """Remove a rule: auto-allocation-rule PATTERN."""
+    from styxy import config
+    from styxy.errors import UsageError
+
+    if key != "auto-allocation-rule":
+        raise UsageError("only `config unset auto-allocation-rule PATTERN` exists.")
+    config.unset_rule(pattern, doc=_doc(doc), notify=_notify)
+    _report(json, {"removed": pattern}, f"rule {pattern} removed")
+
+
+@config_app.command("auto-allocation")
+def config_auto_allocation(doc: Optional[str] = DocOption, json: bool = JsonOption) -> None:
+    """Settings, rules, auto-allocated ranges, recent audit lines."""
+    from styxy import config
+    from styxy.render import auto_allocation_text
+
+    info = config.auto_allocated(doc=_doc(doc), notify=_notify)
+    _report(json, info, auto_allocation_text(info))
+
+
+@config_app.command("undo-auto")
+def config_undo_auto(
+    service_type: Optional[str] = typer.Option(None, "-s", "--service-type"),
+    all_ranges: bool = typer.Option(False, "--all"),
+    force: bool = typer.Option(False, "--force", help="Also end live leases in the range."),
+    doc: Optional[str] = DocOption,
+    json: bool = JsonOption,
+) -> None:
+    """Remove the newest auto-allocated range (or T's, or all)."""
+    from styxy import config
+
+    undo = config.undo_auto(
+        service_type=service_type, all_ranges=all_ranges, force=force, doc=_doc(doc), notify=_notify
+    )
+    lines = [f"removed {t} {a}-{b}" for t, (a, b) in undo.removed]
+    lines += [f"ended lease {x.lockId} on port {x.port}" for x in undo.ended]
+    _report(json, undo.to_json(), "\n".join(lines))
+
+
+@interceptor_app.command("build")
+def interceptor_build(force: bool = typer.Option(False, "--force", help="Rebuild even if present.")) -> None:
+    """Compile the preload library with the system C compiler."""
+    from styxy import interceptor
+
+    output.result(str(interceptor.build(force=force)))
+
+
+@interceptor_app.command("path")
+def interceptor_path() -> None:
+    """Print the path of the built library."""
+    from styxy import interceptor
+
+    output.result(str(interceptor.library_path()))
+
+
+@interceptor_app.command("env")
+def interceptor_env(doc: Optional[str] = DocOption) -> None:
+    """Print `export` lines for eval: LD_PRELOAD and STYXY_CACHE."""
+    from styxy import api, interceptor, paths
+
+    where = paths.resolve(_doc(doc))
+    # Any command that takes the lock writes the cache, so this creates it when missing.
+    api.list_leases(doc=where.doc, notify=_notify)
+    for line in interceptor.env_lines(where.cache):
+        output.result(line)
+
+
+@interceptor_app.command("dump")
+def interceptor_dump(doc: Optional[str] = DocOption) -> None:
+    """Show the compiled cache in words."""
+    from styxy import api, cache, paths
+
+    where = paths.resolve(_doc(doc))
+    api.list_leases(doc=where.doc, notify=_notify)
+    output.result(cache.describe(cache.read(where.cache)))
+
+
+def _report(json_flag: bool, value: Any, text: str) -> None:
+    if _json(json_flag):
+        output.as_json(value)
+    elif text:
+        output.result(text)
+
+
+def _notify(text: str) -> None:
+    if text.startswith(("Blocked:", "Auto-allocated")):
+        output.message(text)
+    else:
+        output.note(text)
+
+
+def _confirm(service_type: str, proposal: Any, problem_of: Callable[[int, int], Optional[str]]) -> Any:
+    """The terminal prompt of confirmation mode; None declines."""
+    from dataclasses import replace
+
+    while True:
+        answer = output.prompt(
+            f"Unknown service type '{service_type}'. Proposed range {proposal.start}-{proposal.end} "
+            f"(placement {proposal.placement}). Proceed? [y/N/customize] "
+        ).lower()
+        if answer in ("y", "yes"):
+            return proposal
+        if answer in ("c", "customize"):
+            custom = _customize(problem_of)
+            if custom is not None:
+                start, size = custom
+                proposal = replace(proposal, start=start, end=start + size - 1, placement="custom", chunk_size=size)
+            continue
+        return None
+
+
+def _customize(problem_of: Callable[[int, int], Optional[str]]) -> Optional[tuple[int, int]]:
+    try:
+        start = int(output.prompt("Start port: "))
+        size = int(output.prompt("Chunk size: "))
+    except ValueError:
+        output.error("start and chunk size must be whole numbers.")
+        return None
+    problem = problem_of(start, size)
+    if problem:
+        output.error(f"cannot use {start}-{start + size - 1}: {problem}")
+        return None
+    return start, size
+
+
+def run_cli(argv: Optional[List[str]] = None) -> int:
+    """Run the app; every error ends here as one sentence and an exit code, never a traceback."""
+    from typer.main import get_command
+
+    command = get_command(app)
+    try:
+        code = command.main(args=argv, prog_name="styxy", standalone_mode=False)
+    except StyxyError as exc:
+        (output.diagnostic if "\n" in exc.message else output.error)(exc.message)
+        return exc.exit_code
+    except KeyboardInterrupt:
+        output.error("interrupted.")
+        return EXIT_INTERRUPTED
+    except _click_exceptions() as exc:
+        return _click_exit(exc)
+    except BrokenPipeError:
+        # The reader of stdout went away (`styxy list | head`); not an error of ours.
+        os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
+        return EXIT_OK
+    return code if isinstance(code, int) else EXIT_OK
+
+
+def _click_exceptions() -> tuple[type[BaseException], ...]:
+    from typer import _click, exceptions
+
+    return (_click.exceptions.ClickException, exceptions.Abort, exceptions.Exit)
+
+
+def _click_exit(exc: BaseException) -> int:
+    from typer import _click, exceptions
+
+    if isinstance(exc, exceptions.Exit):
+        return exc.exit_code
+    if isinstance(exc, exceptions.Abort):
+        # typer turns an end of input at a prompt into Abort.
+        output.error("no answer on standard input; nothing was written.")
+        return EXIT_FAILED
+    assert isinstance(exc, _click.exceptions.ClickException)
+    exc.show()
+    return exc.exit_code if isinstance(exc, _click.exceptions.UsageError) else EXIT_USAGE
+
+
+def run() -> int:
+    return run_cli(sys.argv[1:])

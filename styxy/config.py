@@ -1,0 +1,224 @@
+"""Settings, rules, undo of auto-allocations, init, validate and doctor."""
+
+from __future__ import annotations
+
+import os
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any, Callable, Sequence
+
+from styxy import paths
+from styxy.errors import Diagnostic, NotFoundError, RefusedError, StyxyError
+from styxy.leases import Lease
+from styxy.results import Undo
+from styxy.transaction import is_alive, transaction
+
+Doc = str | os.PathLike[str] | None
+Notify = Callable[[str], None]
+
+
+def _quiet(_: str) -> None:
+    pass
+
+
+def show(*, doc: Doc = None, notify: Notify = _quiet) -> dict[str, Any]:
+    from styxy import document
+
+    with transaction(paths.resolve(doc)) as txn:
+        _tell(txn.notes, notify)
+        return document.settings_as_dict(txn.parsed().document)  # type: ignore[no-any-return]
+
+
+def get(key: str, *, doc: Doc = None, notify: Notify = _quiet) -> object:
+    from styxy import document
+
+    with transaction(paths.resolve(doc)) as txn:
+        _tell(txn.notes, notify)
+        return document.get_setting(txn.parsed().document, key)
+
+
+def set_value(key: str, value: str, *, doc: Doc = None, notify: Notify = _quiet) -> object:
+    from styxy import document
+
+    with transaction(paths.resolve(doc)) as txn:
+        _tell(txn.notes, notify)
+        txn.replace_text(document.set_setting(txn.parsed(), key, value))
+        return document.get_setting(txn.document, key)
+
+
+def set_rule(
+    pattern: str,
+    *,
+    chunk_size: int | None = None,
+    placement: str | None = None,
+    preferred_range_start: int | None = None,
+    doc: Doc = None,
+    notify: Notify = _quiet,
+) -> None:
+    from styxy import document
+
+    with transaction(paths.resolve(doc)) as txn:
+        _tell(txn.notes, notify)
+        text = document.set_rule(
+            txn.parsed(),
+            pattern,
+            chunk_size=chunk_size,
+            placement=placement,
+            preferred_range_start=preferred_range_start,
+        )
+        txn.replace_text(text)
+
+
+def unset_rule(pattern: str, *, doc: Doc = None, notify: Notify = _quiet) -> None:
+    from styxy import document
+
+    with transaction(paths.resolve(doc)) as txn:
+        _tell(txn.notes, notify)
+        txn.replace_text(document.unset_rule(txn.parsed(), pattern))
+
+
+@dataclass(frozen=True)
+class AutoRange:
+    service_type: str
+    start: int
+    end: int
+    date: str
+
+
+def auto_allocated(*, doc: Doc = None, notify: Notify = _quiet) -> dict[str, Any]:
+    """Settings, rules, the auto-allocated ranges still present, and the last audit lines."""
+    from styxy import document
+
+    with transaction(paths.resolve(doc)) as txn:
+        _tell(txn.notes, notify)
+        parsed = txn.parsed()
+    current = parsed.document
+    settings = document.settings_as_dict(current)
+    return {
+        "autoAllocation": settings["autoAllocation"],
+        "autoAllocationRules": settings["autoAllocationRules"],
+        "ranges": [
+            {"serviceType": item.service_type, "range": [item.start, item.end], "date": item.date}
+            for item in _auto_ranges(current)
+        ],
+        "audit": [entry.text for entry in current.audit[-10:]],
+    }
+
+
+def _auto_ranges(current: Any) -> list[AutoRange]:
+    """Rows an auto-allocation created and no undo removed, oldest first.
+
+    A row counts only when the audit log says styxy created it: a person who writes a row with
+    an 'Auto-allocated' description by hand does not make it removable.
+    """
+    created: dict[str, str] = {}
+    for entry in current.audit:
+        if entry.action == "auto-allocate":
+            created[entry.service_type] = entry.text.split()[0][:10]
+        elif entry.action == "undo-auto":
+            created.pop(entry.service_type, None)
+    order = list(created)
+    found = []
+    for name in order:
+        row = current.range_of(name)
+        if row is not None and row.description.startswith("Auto-allocated"):
+            found.append(AutoRange(name, row.start, row.end, created[name]))
+    return found
+
+
+def undo_auto(
+    *,
+    service_type: str | None = None,
+    all_ranges: bool = False,
+    force: bool = False,
+    doc: Doc = None,
+    notify: Notify = _quiet,
+) -> Undo:
+    from styxy import autoalloc, document, names
+
+    if service_type is not None:
+        names.check_service_type(service_type)
+        if all_ranges:
+            raise StyxyError("choose --service-type or --all, not both.")
+    with transaction(paths.resolve(doc)) as txn:
+        _tell(txn.notes, notify)
+        targets = _undo_targets(_auto_ranges(txn.parsed().document), service_type, all_ranges)
+        grace = txn.document.settings.lease_grace_seconds
+        inside = [
+            lease
+            for lease in txn.state.leases
+            if any(t.start <= lease.port <= t.end for t in targets) and is_alive(lease, grace)
+        ]
+        if inside and not force:
+            raise RefusedError(_leases_in_the_way(inside))
+        for target in targets:
+            text = document.remove_range(txn.parsed(), target.service_type)
+            line = autoalloc.audit_line("undo-auto", target.service_type, target.start, target.end)
+            txn.replace_text(document.append_audit(document.parse(text, str(txn.paths.doc)), line))
+        if inside:
+            txn.state = txn.state.remove(inside)
+        return Undo(
+            removed=tuple((t.service_type, (t.start, t.end)) for t in targets),
+            ended=tuple(inside),
+        )
+
+
+def _undo_targets(found: list[AutoRange], service_type: str | None, all_ranges: bool) -> list[AutoRange]:
+    if not found:
+        raise RefusedError("nothing auto-allocated is left to undo.")
+    if all_ranges:
+        return list(reversed(found))
+    if service_type is None:
+        return [found[-1]]
+    chosen = [item for item in found if item.service_type == service_type]
+    if not chosen:
+        raise NotFoundError(f"service type '{service_type}' has no auto-allocated range to undo.")
+    return chosen
+
+
+def _leases_in_the_way(inside: list[Lease]) -> str:
+    listed = ", ".join(
+        f"{x.serviceType} port {x.port} (lock {x.lockId}, process {x.pid})" for x in inside
+    )
+    return f"live leases sit in the range: {listed}; release them first or pass --force."
+
+
+def init(*, force: bool = False, doc: Doc = None) -> Path:
+    from styxy.resources import default_document_bytes
+
+    where = paths.resolve(doc)
+    where.sidecar.mkdir(parents=True, exist_ok=True)
+    if where.doc.exists() and not force:
+        raise RefusedError(
+            f"{paths.display(where.doc)} already exists; pass --force to replace it with the default."
+        )
+    # Through a transaction, so the cache is rebuilt under the lock like any other change.
+    with transaction(where) as txn:
+        txn.replace_text(default_document_bytes().decode("utf-8"))
+    return where.doc
+
+
+def validate(files: Sequence[str], *, doc: Doc = None) -> list[Diagnostic]:
+    """Every diagnostic for each file; the resolved document when no file is named."""
+    from styxy import document
+
+    targets = [Path(f) for f in files] or [paths.resolve(doc).doc]
+    found: list[Diagnostic] = []
+    for target in targets:
+        try:
+            raw = target.read_bytes()
+        except OSError as exc:
+            found.append(Diagnostic(str(target), 1, f"cannot read the file: {exc.strerror}"))
+            continue
+        try:
+            text = raw.decode("utf-8")
+        except UnicodeDecodeError as exc:
+            found.append(Diagnostic(str(target), 1, f"not UTF-8 text (byte {exc.start})"))
+            continue
+        found.extend(document.check(text, str(target)))
+    return found
+
+
+def _tell(notes: list[str], notify: Notify) -> None:
+    for note in notes:
+        notify(note)

@@ -1,0 +1,117 @@
+"""Records of a parsed document: frozen, hashable, free of I/O."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from types import MappingProxyType
+from typing import Literal, Mapping
+
+Placement = Literal["after", "before", "smart"]
+PLACEMENTS: tuple[str, ...] = ("after", "before", "smart")
+INSTANCES: tuple[str, ...] = ("single", "multi")
+
+
+@dataclass(frozen=True)
+class Range:
+    """One row of the ranges table."""
+
+    service_type: str
+    start: int
+    end: int
+    instances: str = "multi"
+    preferred: tuple[int, ...] = ()
+    description: str = ""
+    line: int = 0  # 1-based line of the row in its document; 0 for a row not yet written
+
+    @property
+    def single(self) -> bool:
+        return self.instances == "single"
+
+    @property
+    def size(self) -> int:
+        return self.end - self.start + 1
+
+    def __contains__(self, port: object) -> bool:
+        return isinstance(port, int) and self.start <= port <= self.end
+
+
+@dataclass(frozen=True)
+class Rule:
+    """One entry of `autoAllocationRules`; None means "fall back to autoAllocation"."""
+
+    pattern: str
+    chunk_size: int | None = None
+    placement: str | None = None
+    preferred_range_start: int | None = None
+    line: int = 0
+
+
+@dataclass(frozen=True)
+class AutoAllocation:
+    """The `autoAllocation` block, defaults as in SPEC section 3."""
+
+    enabled: bool = True
+    default_chunk_size: int = 10
+    placement: str = "after"
+    min_port_number: int = 10000
+    max_port_number: int = 49151
+    preserve_gaps: bool = True
+    gap_size: int = 10
+    require_confirmation: bool = False
+    avoid_ephemeral: bool = True
+
+    @property
+    def gap(self) -> int:
+        return self.gap_size if self.preserve_gaps else 0
+
+
+@dataclass(frozen=True)
+class Settings:
+    """Everything the front matter says."""
+
+    auto_allocation: AutoAllocation = field(default_factory=AutoAllocation)
+    rules: tuple[Rule, ...] = ()
+    detect: Mapping[str, tuple[str, ...]] = field(
+        default_factory=lambda: MappingProxyType({})
+    )
+    lease_grace_seconds: int = 300
+
+
+@dataclass(frozen=True)
+class AuditEntry:
+    """One line of the audit block, kept verbatim."""
+
+    text: str
+    line: int = 0
+
+    @property
+    def action(self) -> str:
+        parts = self.text.split()
+        return parts[1] if len(parts) > 1 else ""
+
+    @property
+    def service_type(self) -> str:
+        parts = self.text.split()
+        return parts[2] if len(parts) > 2 else ""
+
+
+@dataclass(frozen=True)
+class Document:
+    """A parsed, valid document: the view the rest of Styxy works with."""
+
+    path: str
+    settings: Settings
+    ranges: tuple[Range, ...]
+    audit: tuple[AuditEntry, ...] = ()
+
+    def range_of(self, service_type: str) -> Range | None:
+        for r in self.ranges:
+            if r.service_type == service_type:
+                return r
+        return None
+
+    def range_holding(self, port: int) -> Range | None:
+        for r in self.ranges:
+            if r.start <= port <= r.end:
+                return r
+        return None

@@ -1,0 +1,97 @@
+"""The one error family of Styxy.
+
+The core raises these; `styxy.cli` is the only place that turns them into a message on stderr
+and an exit code. Every message is one sentence a user can act on.
+"""
+
+from __future__ import annotations
+
+EXIT_OK = 0
+EXIT_FAILED = 1
+EXIT_USAGE = 2
+EXIT_INTERRUPTED = 130
+
+
+class StyxyError(Exception):
+    """A refusal or failure the user can understand; exit code 1 unless a subclass says else."""
+
+    exit_code: int = EXIT_FAILED
+
+    def __init__(self, message: str) -> None:
+        super().__init__(message)
+        self.message = message
+
+    def __str__(self) -> str:
+        return self.message
+
+
+class UsageError(StyxyError):
+    """Arguments that do not make sense together or are out of bounds (exit 2)."""
+
+    exit_code = EXIT_USAGE
+
+
+class InvalidValueError(StyxyError):
+    """A value a user gave (a name, a port, a setting) that Styxy refuses before touching disk."""
+
+
+class NotFoundError(StyxyError):
+    """A lease, a service or a key that does not exist."""
+
+
+class RefusedError(StyxyError):
+    """A request Styxy understood and will not carry out (no room, leases in the way, ...)."""
+
+
+class Diagnostic:
+    """One problem in a document, reported as `PATH:LINE: message` like compilers do."""
+
+    __slots__ = ("path", "line", "message", "warning")
+
+    def __init__(self, path: str, line: int, message: str, *, warning: bool = False) -> None:
+        self.path = path
+        self.line = line
+        self.message = message
+        self.warning = warning
+
+    def __str__(self) -> str:
+        kind = "warning: " if self.warning else ""
+        return f"{self.path}:{self.line}: {kind}{self.message}"
+
+    def __repr__(self) -> str:
+        return f"Diagnostic({str(self)!r})"
+
+    def __eq__(self, other: object) -> bool:
+        return isinstance(other, Diagnostic) and str(self) == str(other)
+
+    def __hash__(self) -> int:
+        return hash(str(self))
+
+
+class DocumentError(StyxyError):
+    """A document that cannot be used; carries every diagnostic found, errors first."""
+
+    def __init__(self, diagnostics: list[Diagnostic]) -> None:
+        self.diagnostics = diagnostics
+        errors = [d for d in diagnostics if not d.warning]
+        super().__init__("\n".join(str(d) for d in (errors or diagnostics)))
+
+    @property
+    def first(self) -> Diagnostic:
+        return self.diagnostics[0]
+
+
+class LeaseFileError(StyxyError):
+    """The lease file exists but cannot be read; never treated as empty."""
+
+
+class CacheError(StyxyError):
+    """The compiled cache is missing, foreign or corrupt (the CLI then rebuilds it)."""
+
+
+class LockTimeoutError(StyxyError):
+    """Another styxy process held the lock for too long."""
+
+
+class InterceptorError(StyxyError):
+    """The preload library cannot be built or found."""

@@ -1,0 +1,182 @@
+"""Lease records and the lease file. Knows nothing of Markdown.
+
+The lease file is JSON: every live lease, plus the last port each identity held so a service
+that restarts gets its old port back when it is free (SPEC section 4).
+"""
+
+from __future__ import annotations
+
+import json
+import time
+import uuid
+from dataclasses import asdict, dataclass, replace
+from pathlib import Path
+from typing import Any, Iterable
+
+from styxy.errors import LeaseFileError
+
+FORMAT_VERSION = 1
+SOURCES = ("cli", "run", "interceptor", "api")
+# Enough memory of past ports for every service a person runs, small enough to stay fast.
+HISTORY_LIMIT = 2000
+
+Identity = tuple[str, str, str]
+
+
+@dataclass(frozen=True)
+class Lease:
+    lockId: str
+    port: int
+    serviceType: str
+    instanceId: str
+    name: str
+    pid: int
+    pidStartTime: float | None
+    createdAt: float
+    source: str
+
+    @property
+    def identity(self) -> Identity:
+        return (self.serviceType, self.instanceId, self.name)
+
+    def age(self, now: float | None = None) -> float:
+        return (time.time() if now is None else now) - self.createdAt
+
+    def to_json(self) -> dict[str, Any]:
+        data = asdict(self)
+        data["createdAt"] = iso(self.createdAt)
+        return data
+
+
+@dataclass(frozen=True)
+class LeaseFile:
+    """What the lease file holds: live leases and the remembered port of each identity."""
+
+    leases: tuple[Lease, ...] = ()
+    history: tuple[tuple[Identity, int], ...] = ()
+
+    def remembered_port(self, identity: Identity) -> int | None:
+        for known, port in self.history:
+            if known == identity:
+                return port
+        return None
+
+    def find(self, identity: Identity) -> Lease | None:
+        for lease in self.leases:
+            if lease.identity == identity:
+                return lease
+        return None
+
+    def by_lock_id(self, lock_id: str) -> Lease | None:
+        for lease in self.leases:
+            if lease.lockId == lock_id:
+                return lease
+        return None
+
+    def of_type(self, service_type: str) -> list[Lease]:
+        return [lease for lease in self.leases if lease.serviceType == service_type]
+
+    def ports(self) -> frozenset[int]:
+        return frozenset(lease.port for lease in self.leases)
+
+    def add(self, lease: Lease) -> LeaseFile:
+        return replace(self, leases=self.leases + (lease,))
+
+    def remove(self, ended: Iterable[Lease]) -> LeaseFile:
+        """Drop leases, remembering their ports for the identity's next request."""
+        gone = {lease.lockId: lease for lease in ended}
+        if not gone:
+            return self
+        history = [item for item in self.history if item[0] not in {g.identity for g in gone.values()}]
+        history.extend((lease.identity, lease.port) for lease in gone.values())
+        return LeaseFile(
+            leases=tuple(lease for lease in self.leases if lease.lockId not in gone),
+            history=tuple(history[-HISTORY_LIMIT:]),
+        )
+
+
+def new_lock_id() -> str:
+    return uuid.uuid4().hex[:16]
+
+
+def iso(timestamp: float) -> str:
+    return time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime(timestamp))
+
+
+def load(path: Path) -> LeaseFile:
+    """Read the lease file; a missing file is empty, a broken one is an error, never empty."""
+    try:
+        raw = path.read_bytes()
+    except FileNotFoundError:
+        return LeaseFile()
+    except OSError as exc:
+        raise LeaseFileError(f"cannot read the lease file {path}: {exc.strerror}.") from None
+    try:
+        return _decode(json.loads(raw))
+    except (ValueError, TypeError, KeyError, AttributeError) as exc:
+        raise LeaseFileError(
+            f"the lease file {path} is corrupt ({_reason(exc)}); fix or remove it by hand, "
+            "styxy will not overwrite it."
+        ) from None
+
+
+def dump(state: LeaseFile) -> bytes:
+    body = {
+        "version": FORMAT_VERSION,
+        "leases": [asdict(lease) for lease in state.leases],
+        "history": [[*identity, port] for identity, port in state.history],
+    }
+    return (json.dumps(body, indent=1, sort_keys=True) + "\n").encode()
+
+
+def _reason(exc: Exception) -> str:
+    if isinstance(exc, json.JSONDecodeError):
+        return f"invalid JSON at line {exc.lineno}"
+    return str(exc).strip("'\"") or type(exc).__name__
+
+
+def _decode(body: Any) -> LeaseFile:
+    if not isinstance(body, dict):
+        raise ValueError("top level is not an object")
+    if body.get("version") != FORMAT_VERSION:
+        raise ValueError(f"unknown version {body.get('version')!r}")
+    leases = tuple(_decode_lease(item) for item in body["leases"])
+    history = tuple(_decode_history(item) for item in body.get("history", []))
+    return LeaseFile(leases=leases, history=history)
+
+
+def _decode_lease(item: Any) -> Lease:
+    if not isinstance(item, dict):
+        raise ValueError("a lease is not an object")
+    lease = Lease(
+        lockId=_typed(item, "lockId", str),
+        port=_typed(item, "port", int),
+        serviceType=_typed(item, "serviceType", str),
+        instanceId=_typed(item, "instanceId", str),
+        name=_typed(item, "name", str),
+        pid=_typed(item, "pid", int),
+        pidStartTime=None if item.get("pidStartTime") is None else float(item["pidStartTime"]),
+        createdAt=float(item["createdAt"]),
+        source=_typed(item, "source", str),
+    )
+    if not 1 <= lease.port <= 65535:
+        raise ValueError(f"lease {lease.lockId} has port {lease.port} outside 1..65535")
+    return lease
+
+
+def _decode_history(item: Any) -> tuple[Identity, int]:
+    if not (isinstance(item, list) and len(item) == 4):
+        raise ValueError("a history entry is not [type, instance, name, port]")
+    service_type, instance_id, name, port = item
+    if not all(isinstance(x, str) for x in (service_type, instance_id, name)):
+        raise ValueError("a history entry has a non-text identity")
+    if not isinstance(port, int) or isinstance(port, bool):
+        raise ValueError("a history entry has a non-integer port")
+    return (service_type, instance_id, name), port
+
+
+def _typed(item: dict[str, Any], key: str, kind: type) -> Any:
+    value = item[key]
+    if not isinstance(value, kind) or (kind is int and isinstance(value, bool)):
+        raise ValueError(f"field {key!r} has the wrong type")
+    return value

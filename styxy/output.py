@@ -1,0 +1,54 @@
+"""All user output: results on stdout, human lines on stderr, one JSON object for `--json`."""
+
+from __future__ import annotations
+
+import json
+import os
+import sys
+from typing import Any
+
+_RED = "\033[31m"
+_YELLOW = "\033[33m"
+_RESET = "\033[0m"
+
+
+def _colour(text: str, code: str) -> str:
+    # Colour only for a person at a terminal, and never when NO_COLOR is set (no-color.org).
+    if os.environ.get("NO_COLOR") is not None or not sys.stderr.isatty():
+        return text
+    return f"{code}{text}{_RESET}"
+
+
+def result(text: str) -> None:
+    sys.stdout.write(text + "\n")
+
+
+def as_json(value: Any) -> None:
+    sys.stdout.write(json.dumps(value, ensure_ascii=False) + "\n")
+
+
+def note(text: str) -> None:
+    """A line from styxy itself, such as a created document."""
+    sys.stderr.write(f"styxy: {text}\n")
+
+
+def message(text: str) -> None:
+    """A line whose wording the spec fixes (`Blocked: ...`, `Auto-allocated ...`)."""
+    sys.stderr.write(_colour(text, _YELLOW) + "\n")
+
+
+def error(text: str) -> None:
+    sys.stderr.write(_colour(f"styxy: {text}", _RED) + "\n")
+
+
+def diagnostic(text: str) -> None:
+    sys.stderr.write(text + "\n")
+
+
+def prompt(text: str) -> str:
+    sys.stderr.write(text)
+    sys.stderr.flush()
+    line = sys.stdin.readline()
+    if not line:
+        raise EOFError
+    return line.strip()

@@ -1,0 +1,52 @@
+"""Where a document and its sidecar folder live (SPEC section 2)."""
+
+from __future__ import annotations
+
+import os
+from dataclasses import dataclass
+from pathlib import Path
+
+DEFAULT_DOC = Path("~/docs/CORE/PORT_MANAGEMENT.md")
+SIDECAR = ".styxy"
+
+
+@dataclass(frozen=True)
+class Paths:
+    """The document and the machine-local files beside it."""
+
+    doc: Path
+
+    @property
+    def sidecar(self) -> Path:
+        return self.doc.parent / SIDECAR
+
+    @property
+    def lock(self) -> Path:
+        return self.sidecar / "lock"
+
+    @property
+    def leases(self) -> Path:
+        return self.sidecar / "leases.json"
+
+    @property
+    def cache(self) -> Path:
+        return self.sidecar / "cache.bin"
+
+    @property
+    def journal(self) -> Path:
+        return self.sidecar / "journal"
+
+
+def resolve(doc: str | os.PathLike[str] | None = None) -> Paths:
+    """`--doc`, else `$STYXY_DOC`, else the default in the home folder; always absolute."""
+    chosen = doc if doc else os.environ.get("STYXY_DOC") or DEFAULT_DOC
+    return Paths(Path(os.path.abspath(Path(chosen).expanduser())))
+
+
+def display(path: Path) -> str:
+    """A path as a user would type it: `~/...` for the home folder."""
+    home = str(Path.home())
+    text = str(path)
+    if home not in ("", "/") and text.startswith(home + os.sep):
+        return "~" + text[len(home):]
+    return text

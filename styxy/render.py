@@ -1,0 +1,124 @@
+"""Human text for results: tables and lines a person reads on a terminal."""
+
+from __future__ import annotations
+
+import time
+from typing import Any, Sequence
+
+from styxy.leases import Lease
+from styxy.results import LeaseStatus, PortCheck, Scan
+
+
+def lease_table(found: Sequence[LeaseStatus], verbose: bool) -> str:
+    if not found:
+        return "no leases"
+    now = time.time()
+    rows = [["PORT", "TYPE", "INSTANCE", "NAME", "LOCK ID"]]
+    if verbose:
+        rows[0] += ["PID", "ALIVE", "AGE", "SOURCE", "COMMAND"]
+    for item in found:
+        lease = item.lease
+        row = [str(lease.port), lease.serviceType, lease.instanceId, lease.name or "-", lease.lockId]
+        if verbose:
+            row += [
+                str(lease.pid),
+                "yes" if item.alive else "no",
+                _age(now - lease.createdAt),
+                lease.source,
+                item.command or item.process or "-",
+            ]
+        rows.append(row)
+    return _columns(rows)
+
+
+def port_check(result: PortCheck) -> str:
+    where = f" (range of '{result.service_type}')" if result.service_type else " (in no range)"
+    lines = [f"port {result.port} is {'free' if result.free else 'in use'}{where}"]
+    if result.lease:
+        lease = result.lease
+        lines.append(
+            f"leased to {lease.serviceType}/{lease.instanceId} by process {lease.pid} ({lease.lockId})"
+        )
+    for item in result.listeners:
+        lines.append(f"listening on {item.address} by {_owner(item.pid, item.process)}")
+    return "\n".join(lines)
+
+
+def scan_table(result: Scan) -> str:
+    if not result.listeners:
+        return "no listeners"
+    rows = [["PORT", "ADDRESS", "PID", "PROCESS", "LEASE"]]
+    for item in result.listeners:
+        lease = f"{item.lease.serviceType}/{item.lease.instanceId}" if item.lease else "-"
+        rows.append([str(item.port), item.address, str(item.pid or "-"), item.process or "-", lease])
+    return _columns(rows)
+
+
+def reaped_lines(reaped: Sequence[Lease], dry_run: bool) -> str:
+    verb = "would reap" if dry_run else "reaped"
+    if not reaped:
+        return "no stale leases"
+    return "\n".join(f"{verb} {x.serviceType} port {x.port} ({x.lockId}, process {x.pid})" for x in reaped)
+
+
+def settings_text(settings: dict[str, Any], prefix: str = "") -> str:
+    lines = []
+    for key, value in settings.items():
+        if isinstance(value, dict):
+            lines.append(f"{prefix}{key}:")
+            lines.append(settings_text(value, prefix + "  "))
+        else:
+            lines.append(f"{prefix}{key}: {value_text(value)}")
+    return "\n".join(line for line in lines if line)
+
+
+def value_text(value: object) -> str:
+    if isinstance(value, bool):
+        return "true" if value else "false"
+    if isinstance(value, (list, tuple)):
+        return ", ".join(str(v) for v in value)
+    return str(value)
+
+
+def auto_allocation_text(info: dict[str, Any]) -> str:
+    parts = [settings_text({"autoAllocation": info["autoAllocation"], "autoAllocationRules": info["autoAllocationRules"]})]
+    parts.append("auto-allocated ranges:")
+    parts += [f"  {r['serviceType']} {r['range'][0]}-{r['range'][1]} ({r['date']})" for r in info["ranges"]] or ["  none"]
+    parts.append("recent audit lines:")
+    parts += [f"  {line}" for line in info["audit"]] or ["  none"]
+    return "\n".join(parts)
+
+
+def doctor_lines(report: dict[str, Any]) -> str:
+    doc = report["document"]
+    lines = [
+        f"document: {report['paths']['document']} ({'valid' if doc['valid'] else 'INVALID'})",
+        *[f"  {d}" for d in doc["diagnostics"]],
+        f"sidecar: {report['paths']['sidecar']}",
+        f"leases: {report['leases']['live']} live, {report['leases']['stale']} stale",
+        f"ephemeral range: {report['ephemeralRange'] or 'unknown'}",
+        f"interceptor: {report['interceptor']['status']}",
+    ]
+    return "\n".join(lines)
+
+
+def _owner(pid: int | None, process: str | None) -> str:
+    if pid is None:
+        return "a process styxy may not inspect"
+    return f"process {pid} ({process or '?'})"
+
+
+def _age(seconds: float) -> str:
+    seconds = max(0, int(seconds))
+    if seconds < 120:
+        return f"{seconds}s"
+    if seconds < 7200:
+        return f"{seconds // 60}m"
+    return f"{seconds // 3600}h"
+
+
+def _columns(rows: list[list[str]]) -> str:
+    widths = [max(len(row[i]) for row in rows) for i in range(len(rows[0]))]
+    return "\n".join(
+        "  ".join(cell.ljust(width) for cell, width in zip(row, widths)).rstrip() for row in rows
+    )

@@ -1,0 +1,275 @@
+"""The one locked unit of work: lock, load, reap, change, write document, leases and cache.
+
+Every command that reads or changes state goes through `transaction()`. Writes happen only
+when the body returns normally, in the order document -> leases -> cache, each atomic, so a
+process killed at any moment leaves each file as it was before or as it is after.
+"""
+
+from __future__ import annotations
+
+import os
+import time
+import zlib
+from contextlib import contextmanager
+from dataclasses import dataclass, field
+from typing import TYPE_CHECKING, Any, Iterator
+
+from styxy import atomic, cache, leases, ports, view
+from styxy.errors import CacheError, LockTimeoutError
+from styxy.leases import Lease, LeaseFile
+from styxy.paths import Paths, display
+
+if TYPE_CHECKING:
+    from styxy.document import Parsed
+    from styxy.document.model import Document
+
+LOCK_TIMEOUT_SECONDS = 30.0
+_CACHE_MAGIC = b"STYXYCCH"
+
+
+@dataclass
+class Transaction:
+    """State loaded under the lock; the body changes `state` and may replace the text."""
+
+    paths: Paths
+    doc_bytes: bytes
+    document: Document
+    state: LeaseFile
+    reaped: tuple[Lease, ...] = ()
+    notes: list[str] = field(default_factory=list)
+    new_text: str | None = None
+    dry_run: bool = False  # load and reap, but write nothing (`cleanup --dry-run`)
+    _parsed: Any = None
+    _cache_fresh: bool = False
+    _generation: int = 0
+    _journal: bytes = b""
+    _loaded: LeaseFile = field(default_factory=LeaseFile)
+
+    def parsed(self) -> Parsed:
+        """The full Markdown parse, done only when a command needs to edit or read the audit."""
+        if self._parsed is None:
+            from styxy import document as doc_module
+
+            self._parsed = doc_module.parse(self.doc_bytes.decode("utf-8"), str(self.paths.doc))
+            self.document = self._parsed.document
+        return self._parsed  # type: ignore[no-any-return]
+
+    def replace_text(self, text: str) -> None:
+        """Adopt an edited document; it is parsed again so styxy never writes an invalid one."""
+        from styxy import document as doc_module
+
+        self._parsed = doc_module.parse(text, str(self.paths.doc))
+        self.document = self._parsed.document
+        self.new_text = text
+
+
+@contextmanager
+def transaction(paths: Paths) -> Iterator[Transaction]:
+    notes = _prepare_folders(paths)
+    lock = _lock(paths)
+    try:
+        lock.acquire(timeout=LOCK_TIMEOUT_SECONDS)
+    except Exception as exc:
+        if type(exc).__name__ == "Timeout":
+            raise LockTimeoutError(
+                f"another styxy command has held {display(paths.lock)} for over "
+                f"{LOCK_TIMEOUT_SECONDS:.0f} seconds; try again."
+            ) from None
+        raise
+    try:
+        txn = _load(paths, notes)
+        yield txn
+        if not txn.dry_run:
+            _commit(txn)
+    finally:
+        lock.release()
+
+
+def _lock(paths: Paths) -> Any:
+    from filelock import FileLock
+
+    return FileLock(str(paths.lock), mode=0o644)
+
+
+def _prepare_folders(paths: Paths) -> list[str]:
+    paths.sidecar.mkdir(parents=True, exist_ok=True)
+    ignore = paths.sidecar / ".gitignore"
+    if not ignore.exists():
+        # The sidecar holds machine-local state that must never be committed.
+        atomic.write_bytes(ignore, b"*\n")
+    return []
+
+
+def _sweep_leftovers(paths: Paths) -> None:
+    """Remove temporary files of writers that were killed mid-write; we hold the lock."""
+    for target in (paths.doc, paths.leases, paths.cache, paths.journal):
+        for leftover in target.parent.glob(f".{target.name}.*.tmp"):
+            try:
+                leftover.unlink()
+            except OSError:
+                pass
+
+
+def _load(paths: Paths, notes: list[str]) -> Transaction:
+    _sweep_leftovers(paths)
+    if not paths.doc.exists():
+        from styxy.resources import default_document_bytes
+
+        atomic.write_bytes(paths.doc, default_document_bytes())
+        notes.append(f"created {display(paths.doc)} from the default")
+    doc_bytes = paths.doc.read_bytes()
+    txn = Transaction(paths=paths, doc_bytes=doc_bytes, document=None, state=LeaseFile(), notes=notes)  # type: ignore[arg-type]
+    _load_view(txn)
+    txn.state = txn._loaded = leases.load(paths.leases)
+    _fold_journal(txn)
+    _reap(txn)
+    return txn
+
+
+def _load_view(txn: Transaction) -> None:
+    """Take the document view from the cache while it matches the bytes on disk."""
+    cached = _read_cache(txn.paths)
+    if cached is not None:
+        txn._generation = cached.generation
+        fresh = cached.doc_size == len(txn.doc_bytes) and cached.doc_crc == zlib.crc32(txn.doc_bytes)
+        if fresh:
+            try:
+                txn.document = view.decode(cached.meta, str(txn.paths.doc))
+                txn._cache_fresh = True
+                return
+            except (ValueError, KeyError, TypeError):
+                pass  # an older view layout: rebuild from the document
+    txn.parsed()
+
+
+def _read_cache(paths: Paths) -> cache.CacheView | None:
+    try:
+        with open(paths.cache, "rb") as handle:
+            head = handle.read(10)
+    except FileNotFoundError:
+        return None
+    except IsADirectoryError:
+        raise CacheError(f"the cache {display(paths.cache)} is a folder; remove it.") from None
+    # Another major version is a cache from another styxy: stale, not corrupt.
+    if len(head) == 10 and head[:8] == _CACHE_MAGIC and head[8:10] != b"\x01\x00":
+        return None
+    try:
+        return cache.read(paths.cache)
+    except CacheError as exc:
+        raise CacheError(
+            f"the cache {display(paths.cache)} is corrupt ({exc}); delete it and styxy "
+            "rebuilds it from the document."
+        ) from None
+
+
+def _fold_journal(txn: Transaction) -> None:
+    """Turn the interceptor's moves into leases so `styxy list` shows them."""
+    try:
+        txn._journal = txn.paths.journal.read_bytes()
+    except FileNotFoundError:
+        return
+    held = {(lease.port, lease.pid) for lease in txn.state.leases}
+    for entry in cache.read_journal(txn.paths.journal):
+        if (entry.port, entry.pid) in held:
+            continue
+        held.add((entry.port, entry.pid))
+        txn.state = txn.state.add(
+            Lease(
+                lockId=leases.new_lock_id(),
+                port=entry.port,
+                serviceType=entry.service_type,
+                instanceId=f"pid-{entry.pid}",
+                name=f"bind-{entry.requested_port}",
+                pid=entry.pid,
+                pidStartTime=ports.process_start_time(entry.pid),
+                createdAt=entry.created_at,
+                source="interceptor",
+            )
+        )
+
+
+def _reap(txn: Transaction) -> None:
+    stale = stale_leases(txn.state, txn.document.settings.lease_grace_seconds)
+    if stale:
+        txn.state = txn.state.remove(stale)
+        txn.reaped = tuple(stale)
+
+
+def stale_leases(state: LeaseFile, grace_seconds: int, now: float | None = None) -> list[Lease]:
+    """Leases whose holder is gone, whose port is silent, and that are old enough to end."""
+    now = time.time() if now is None else now
+    alive_by_pid: dict[tuple[int, float | None], bool] = {}
+    stale = []
+    for lease in state.leases:
+        # Cheapest test first: a young lease is never stale, whatever its holder does.
+        if lease.age(now) < grace_seconds:
+            continue
+        key = (lease.pid, lease.pidStartTime)
+        if key not in alive_by_pid:
+            alive_by_pid[key] = ports.process_alive(lease.pid, lease.pidStartTime)
+        if alive_by_pid[key] or ports.is_listening(lease.port):
+            continue
+        stale.append(lease)
+    return stale
+
+
+def is_alive(lease: Lease, grace_seconds: int, now: float | None = None) -> bool:
+    return not stale_leases(LeaseFile(leases=(lease,)), grace_seconds, now)
+
+
+def _commit(txn: Transaction) -> None:
+    doc_changed = txn.new_text is not None and txn.new_text.encode("utf-8") != txn.doc_bytes
+    if doc_changed:
+        assert txn.new_text is not None
+        txn.doc_bytes = txn.new_text.encode("utf-8")
+        atomic.write_bytes(txn.paths.doc, txn.doc_bytes, mode=_mode_of(txn.paths.doc))
+    leases_changed = txn.state != txn._loaded
+    if leases_changed:
+        atomic.write_bytes(txn.paths.leases, leases.dump(txn.state))
+    if doc_changed or leases_changed or not txn._cache_fresh:
+        write_cache(txn)
+    if txn._journal:
+        _trim_journal(txn)
+
+
+def _mode_of(path: os.PathLike[str]) -> int:
+    try:
+        return os.stat(path).st_mode & 0o7777
+    except FileNotFoundError:
+        return 0o644
+
+
+def write_cache(txn: Transaction) -> None:
+    document = txn.document
+    index = {r.service_type: i for i, r in enumerate(document.ranges)}
+    ranges = [cache.CacheRange(r.service_type, r.start, r.end, r.single) for r in document.ranges]
+    live = [
+        cache.CacheLease(lease.port, lease.pid, _range_index(document, index, lease.port))
+        for lease in txn.state.leases
+    ]
+    detect = [(kind, glob) for kind, globs in document.settings.detect.items() for glob in globs]
+    data = cache.encode(
+        ranges=ranges,
+        leases=live,
+        detect=detect,
+        meta=view.encode(document),
+        doc_crc=zlib.crc32(txn.doc_bytes),
+        doc_size=len(txn.doc_bytes),
+        generation=txn._generation + 1,
+    )
+    atomic.write_bytes(txn.paths.cache, data)
+
+
+def _range_index(document: Document, index: dict[str, int], port: int) -> int:
+    holder = document.range_holding(port)
+    return 0xFFFF if holder is None else index[holder.service_type]
+
+
+def _trim_journal(txn: Transaction) -> None:
+    """Drop the folded lines, keeping any the interceptor appended since they were read."""
+    try:
+        now = txn.paths.journal.read_bytes()
+    except FileNotFoundError:
+        return
+    rest = now[len(txn._journal):] if now.startswith(txn._journal) else now
+    atomic.write_bytes(txn.paths.journal, rest, mode=0o666)

@@ -1,0 +1,43 @@
+"""The pre-commit hook, for real: a git repository whose config points at this checkout."""
+
+from __future__ import annotations
+
+import os
+import shutil
+import subprocess
+import sys
+from pathlib import Path
+
+from conftest import DEFAULT_DOC, ROOT
+
+
+def _git(cwd: Path, *args: str) -> None:
+    subprocess.run(["git", *args], cwd=cwd, check=True, capture_output=True)
+
+
+def test_pre_commit_passes_a_good_document_and_names_the_line_of_a_broken_one(tmp_path):
+    head = subprocess.run(["git", "rev-parse", "HEAD"], cwd=ROOT, capture_output=True, text=True)
+    assert head.returncode == 0, "the checkout must be a git repository with a commit"
+    repo = tmp_path / "repo"
+    (repo / "docs" / "CORE").mkdir(parents=True)
+    shutil.copyfile(DEFAULT_DOC, repo / "docs" / "CORE" / "PORT_MANAGEMENT.md")
+    (repo / ".pre-commit-config.yaml").write_text(
+        f"repos:\n  - repo: {ROOT}\n    rev: {head.stdout.strip()}\n    hooks:\n      - id: styxy-validate\n"
+    )
+    _git(repo, "init", "-q")
+    _git(repo, "add", "-A")
+    env = {**os.environ, "PRE_COMMIT_HOME": str(tmp_path / "cache"), "HOME": str(tmp_path)}
+    pre_commit = [sys.executable, "-m", "pre_commit", "run", "--all-files"]
+    good = subprocess.run(pre_commit, cwd=repo, capture_output=True, text=True, env=env, timeout=900)
+    assert good.returncode == 0, good.stdout + good.stderr
+    assert "styxy validate" in good.stdout and "Passed" in good.stdout
+
+    doc = repo / "docs" / "CORE" / "PORT_MANAGEMENT.md"
+    lines = doc.read_text().splitlines(keepends=True)
+    row = next(i for i, x in enumerate(lines) if x.startswith("| build |"))
+    lines[row] = "| build | 8200 | 8150 | multi |  | Build tools |\n"
+    doc.write_text("".join(lines))
+    bad = subprocess.run(pre_commit, cwd=repo, capture_output=True, text=True, env=env, timeout=900)
+    assert bad.returncode == 1
+    assert "Failed" in bad.stdout
+    assert f"docs/CORE/PORT_MANAGEMENT.md:{row + 1}: " in bad.stdout
