@@ -48,13 +48,16 @@ def create_range(txn: Transaction, service_type: str, *, yes: bool, confirm: obj
         service_type, ranges, settings, listening=listening, ephemeral=ephemeral
     )
 
+    lo, hi = placement.bounds(service_type, settings)
+
     def problem_of(start: int, size: int) -> str | None:
         if size < 1:
             return "the chunk size must be at least 1."
         if not 1 <= start <= 65535 or start + size - 1 > 65535:
             return f"{start}-{start + size - 1} is outside 1..65535."
         return placement.window_problem(
-            start, start + size - 1, ranges, settings, listening=listening, ephemeral=ephemeral
+            start, start + size - 1, ranges, settings,
+            listening=listening, ephemeral=ephemeral, lo=lo, hi=hi,
         )
 
     if auto.require_confirmation and not yes:

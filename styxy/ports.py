@@ -1,0 +1,238 @@
+"""The operating system's view of ports and processes.
+
+Knows nothing of leases or documents: it answers "does something listen here", "who", "which
+ports does the kernel hand out on its own" and "is this process still the one we recorded".
+`is_listening` sits on the allocate hot path, so it probes with bind() and never imports
+psutil; everything that needs owners imports psutil lazily, inside the function.
+"""
+
+from __future__ import annotations
+
+import errno
+import os
+import socket
+from dataclasses import dataclass
+
+from styxy.errors import InvalidValueError
+
+EPHEMERAL_PATH = "/proc/sys/net/ipv4/ip_local_port_range"
+# The four addresses SPEC section 4 names: a listener on any of them makes a port unusable.
+PROBE_ADDRESSES: tuple[tuple[socket.AddressFamily, str], ...] = (
+    (socket.AF_INET, "127.0.0.1"),
+    (socket.AF_INET, "0.0.0.0"),
+    (socket.AF_INET6, "::1"),
+    (socket.AF_INET6, "::"),
+)
+# /proc/net/tcp{,6} state code of a listening socket.
+_PROC_LISTEN = "0A"
+# psutil's create_time is derived from clock ticks since boot; two readings of the same process
+# can differ by a tick, a reused pid differs by far more.
+START_TIME_TOLERANCE = 0.01
+
+
+@dataclass(frozen=True)
+class Listener:
+    """One listening TCP socket."""
+
+    port: int
+    address: str
+    pid: int | None
+    process: str | None
+
+
+# ---------------------------------------------------------------------------------------------
+# Is the port taken? (hot path: no psutil)
+
+
+def _bind_probe(family: socket.AddressFamily, address: str, port: int) -> bool | None:
+    """True when bind() says the port is in use, False when it binds, None when it can't tell."""
+    try:
+        sock = socket.socket(family, socket.SOCK_STREAM)
+    except OSError:
+        return None  # the machine lacks this address family
+    try:
+        # SO_REUSEADDR: a TIME_WAIT leftover is not a listener and must not count as one.
+        sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+        sock.bind((address, port))
+        return False
+    except OSError as exc:
+        if exc.errno == errno.EADDRINUSE:
+            return True
+        return None  # EADDRNOTAVAIL (no ::1), EACCES (privileged port), ...
+    finally:
+        sock.close()
+
+
+def is_listening(port: int) -> bool:
+    """Whether something listens on `port` at 127.0.0.1, 0.0.0.0, ::1 or ::.
+
+    Costs a few microseconds: a bind() attempt per address. When no probe can tell (a port below
+    1024 for an unprivileged user), the kernel's socket tables decide instead.
+    """
+    if not 1 <= port <= 65535:  # bind() would raise OverflowError, or pick a port for port 0
+        raise InvalidValueError(f"port must be between 1 and 65535, got {port}")
+    undecided = True
+    for family, address in PROBE_ADDRESSES:
+        answer = _bind_probe(family, address, port)
+        if answer:
+            return True
+        if answer is False:
+            undecided = False
+    if undecided:
+        return port in _proc_listening_ports()
+    return False
+
+
+def _proc_listening_ports() -> frozenset[int]:
+    """Listening ports from /proc/net/tcp and tcp6; empty where those files do not exist."""
+    ports: set[int] = set()
+    for path in ("/proc/net/tcp", "/proc/net/tcp6"):
+        try:
+            with open(path, encoding="ascii") as handle:
+                next(handle, None)  # header line
+                for line in handle:
+                    fields = line.split()
+                    if len(fields) > 3 and fields[3] == _PROC_LISTEN:
+                        ports.add(int(fields[1].rsplit(":", 1)[1], 16))
+        except (OSError, ValueError):
+            continue
+    return frozenset(ports)
+
+
+# ---------------------------------------------------------------------------------------------
+# Who listens? (psutil)
+
+
+def _listening_sockets() -> list[tuple[int, str, int | None]]:
+    """(port, address, pid) of every listening TCP socket on the machine, from one psutil query."""
+    import psutil
+
+    try:
+        return [
+            (conn.laddr.port, conn.laddr.ip, conn.pid)
+            for conn in psutil.net_connections(kind="tcp")
+            if conn.status == psutil.CONN_LISTEN and conn.laddr
+        ]
+    except psutil.AccessDenied:
+        # macOS refuses the system-wide table to unprivileged users; per process still works.
+        found: list[tuple[int, str, int | None]] = []
+        for proc in psutil.process_iter():
+            try:
+                conns = proc.net_connections(kind="tcp")
+            except psutil.Error:
+                continue
+            found.extend(
+                (conn.laddr.port, conn.laddr.ip, proc.pid)
+                for conn in conns
+                if conn.status == psutil.CONN_LISTEN and conn.laddr
+            )
+        return found
+
+
+def _process_name(pid: int | None, cache: dict[int, str | None]) -> str | None:
+    if pid is None:
+        return None
+    if pid not in cache:
+        import psutil
+
+        try:
+            cache[pid] = psutil.Process(pid).name()
+        except psutil.Error:
+            cache[pid] = None
+    return cache[pid]
+
+
+def listeners(start: int = 1, end: int = 65535) -> list[Listener]:
+    """Every listening TCP socket with a port in [start, end], sorted by port then address."""
+    names: dict[int, str | None] = {}
+    found = {
+        Listener(port, address, pid, _process_name(pid, names))
+        for port, address, pid in _listening_sockets()
+        if start <= port <= end
+    }
+    return sorted(found, key=lambda item: (item.port, item.address, item.pid or 0))
+
+
+def listeners_on(port: int) -> list[Listener]:
+    """The listening sockets on one port (several: IPv4 and IPv6, or SO_REUSEPORT)."""
+    return listeners(port, port)
+
+
+def listening_in(start: int, end: int) -> frozenset[int]:
+    """The ports in [start, end] that something listens on: one system-wide query, no binds."""
+    return frozenset(port for port, _, _ in _listening_sockets() if start <= port <= end)
+
+
+def ephemeral_range() -> tuple[int, int] | None:
+    """The kernel's ip_local_port_range (ports it hands out itself), None if unreadable."""
+    try:
+        with open(EPHEMERAL_PATH, encoding="ascii") as handle:
+            low, high = (int(field) for field in handle.read().split())
+    except (OSError, ValueError):
+        return None
+    if not 1 <= low <= high <= 65535:
+        return None
+    return low, high
+
+
+# ---------------------------------------------------------------------------------------------
+# Processes
+
+
+def process_start_time(pid: int) -> float | None:
+    """When process `pid` started (seconds since the epoch), None if there is no such process."""
+    if pid <= 0:
+        return None
+    import psutil
+
+    try:
+        return float(psutil.Process(pid).create_time())
+    except psutil.Error:
+        return None
+
+
+def process_alive(pid: int, start_time: float | None) -> bool:
+    """Whether `pid` still runs and is the same process: same start time, so a reused pid is dead.
+
+    A zombie (exited, not yet reaped) is dead. Without a recorded start time only the pid can be
+    checked.
+    """
+    if pid <= 0:
+        return False
+    import psutil
+
+    try:
+        proc = psutil.Process(pid)
+        if proc.status() == psutil.STATUS_ZOMBIE:
+            return False
+        if start_time is None:
+            return True
+        return bool(abs(proc.create_time() - start_time) <= START_TIME_TOLERANCE)
+    except psutil.Error:
+        return False
+
+
+def process_info(pid: int) -> tuple[str | None, str | None]:
+    """(name, command line joined by spaces) of a process; None for what cannot be read."""
+    if pid <= 0:
+        return None, None
+    import psutil
+
+    try:
+        proc = psutil.Process(pid)
+    except psutil.Error:
+        return None, None
+    try:
+        name: str | None = proc.name()
+    except psutil.Error:
+        name = None
+    try:
+        cmdline = " ".join(proc.cmdline()) or None
+    except psutil.Error:
+        cmdline = None
+    return name, cmdline
+
+
+def parent_pid() -> int:
+    """The process that ran styxy: the default holder of a lease (SPEC section 7)."""
+    return os.getppid()
