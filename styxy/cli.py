@@ -13,7 +13,7 @@ from typing import Any, Callable, List, Optional
 import typer
 
 from styxy import __version__, output
-from styxy.errors import EXIT_FAILED, EXIT_INTERRUPTED, EXIT_OK, EXIT_USAGE, StyxyError
+from styxy.errors import EXIT_FAILED, EXIT_INTERRUPTED, EXIT_OK, EXIT_USAGE, DocumentError, StyxyError
 
 app = typer.Typer(
     add_completion=False,
@@ -281,7 +281,9 @@ def config_get(key: str, doc: Optional[str] = DocOption, json: bool = JsonOption
     _report(json, {"key": key, "value": value}, value_text(value))
 
 
-@config_app.command("set")
+# Negative numbers are values here (`lease-grace-seconds -5` must be refused for its meaning,
+# not mistaken for an option), so unknown dash words pass through as arguments.
+@config_app.command("set", context_settings={"ignore_unknown_options": True})
 def config_set(
     key: str,
     value: str,
@@ -449,8 +451,12 @@ def run_cli(argv: Optional[List[str]] = None) -> int:
     command = get_command(app)
     try:
         code = command.main(args=argv, prog_name="styxy", standalone_mode=False)
+    except DocumentError as exc:
+        # PATH:LINE: message, bare, as editors and pre-commit expect it.
+        output.diagnostic(exc.message)
+        return exc.exit_code
     except StyxyError as exc:
-        (output.diagnostic if "\n" in exc.message else output.error)(exc.message)
+        output.error(exc.message)
         return exc.exit_code
     except KeyboardInterrupt:
         output.error("interrupted.")
@@ -461,7 +467,31 @@ def run_cli(argv: Optional[List[str]] = None) -> int:
         # The reader of stdout went away (`styxy list | head`); not an error of ours.
         os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
         return EXIT_OK
+    except OSError as exc:
+        # The machine said no (a read-only folder, a full disk): say what and where.
+        where = f" ({exc.filename})" if exc.filename else ""
+        output.error(f"{exc.strerror or exc}{where}.")
+        return EXIT_FAILED
+    except Exception as exc:  # a bug of ours: one sentence for the user, the details in a log
+        if os.environ.get("STYXY_TRACEBACK"):
+            raise
+        output.error(f"internal error ({type(exc).__name__}: {exc}); details in {_crash_log()}.")
+        return EXIT_FAILED
     return code if isinstance(code, int) else EXIT_OK
+
+
+def _crash_log() -> str:
+    import traceback
+    from pathlib import Path
+
+    from platformdirs import user_cache_dir
+
+    folder = Path(user_cache_dir("styxy"))
+    folder.mkdir(parents=True, exist_ok=True)
+    log = folder / "crash.log"
+    with open(log, "a", encoding="utf-8") as handle:
+        handle.write(traceback.format_exc() + "\n")
+    return str(log)
 
 
 def _click_exceptions() -> tuple[type[BaseException], ...]:

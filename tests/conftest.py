@@ -48,6 +48,8 @@ class Styxy:
             "HOME": str(home),
             "NO_COLOR": "1",
             "STYXY_DATA_DIR": str(home / "styxy-data"),
+            # Bugs must surface as tracebacks in tests, which then fail on them.
+            "STYXY_TRACEBACK": "1",
         }
         for key in ("STYXY_DOC", "STYXY_INSTANCE_ID", "CLAUDE_INSTANCE_ID", "LD_PRELOAD", "STYXY_CACHE"):
             self.env.pop(key, None)

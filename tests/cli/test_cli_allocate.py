@@ -18,7 +18,8 @@ def test_allocate_prints_the_port_alone_and_records_a_lease(styxy):
     expected = first_free(DEV_ORDER)
     done = styxy("allocate", "-s", "dev", "-i", "demo")
     assert (done.code, done.out) == (0, f"{expected}\n")
-    leases = json.loads((styxy.sidecar / "leases.json").read_text())["leases"]
+    body = json.loads((styxy.sidecar / "leases.json").read_text())
+    leases = [dict(zip(body["fields"], row)) for row in body["leases"]]
     assert [(x["port"], x["serviceType"], x["instanceId"], x["name"], x["pid"], x["source"]) for x in leases] == [
         (expected, "dev", "demo", "", os.getpid(), "cli")
     ]

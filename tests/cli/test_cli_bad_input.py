@@ -37,7 +37,9 @@ def test_corrupt_lease_file_stops_every_command(warm):
 @pytest.mark.parametrize(
     "body",
     [b"[]", b'{"version": 2, "leases": []}', b'{"version": 1, "leases": [{"port": 1}]}',
-     b'{"version": 1, "leases": [{"lockId": "a", "port": 99999, "serviceType": "dev", "instanceId": "x", "name": "", "pid": 1, "pidStartTime": null, "createdAt": 0, "source": "cli"}]}'],
+     b'{"version": 1, "fields": ["lockId", "port", "serviceType", "instanceId", "name", "pid", "pidStartTime", "createdAt", "source"], "leases": [["a", 99999, "dev", "x", "", 1, null, 0, "cli"]]}',
+     b'{"version": 1, "fields": ["lockId", "port", "serviceType", "instanceId", "name", "pid", "pidStartTime", "createdAt", "source"], "leases": [["a", 3000, "dev", "x", "", "1", null, 0, "cli"]]}',
+     b'{"version": 1, "fields": ["lockId", "port", "serviceType", "instanceId", "name", "pid", "pidStartTime", "createdAt", "source"], "leases": [["a", 3000]]}'],
 )
 def test_lease_files_of_the_wrong_shape_are_corrupt_too(warm, body):
     (warm.sidecar / "leases.json").write_bytes(body)

@@ -96,7 +96,7 @@ def test_a_reused_pid_does_not_keep_a_lease_alive(styxy):
     import json
 
     body = json.loads(path.read_text())
-    body["leases"][0]["pidStartTime"] -= 1000
+    body["leases"][0][body["fields"].index("pidStartTime")] -= 1000
     path.write_text(json.dumps(body))
     reaped = styxy("cleanup", "--json").json()["reaped"]
     assert [x["lockId"] for x in reaped] == [lease["lockId"]]
