@@ -1,0 +1,140 @@
+"""Edit, don't regenerate: rows and audit lines spliced into the original text.
+
+Each function returns the new text and leaves every other byte alone. `add_range` and
+`remove_range` take the audit line of the same change, so the transaction splices both from
+one parse instead of parsing the document twice.
+"""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+
+from styxy.document.layout import Parsed
+from styxy.document.lines import Splice, apply, split_lines
+from styxy.document.model import INSTANCES, Range
+from styxy.document.names import check_service_type
+from styxy.document.schema import MAX_PORT
+from styxy.errors import InvalidValueError, NotFoundError, RefusedError
+
+
+def add_range(parsed: Parsed, row: Range, *, audit: str | None = None) -> str:
+    """Insert `row` before the first row whose Start is greater (else after the last row)."""
+    _check_row(row)
+    _check_fits(parsed, row)
+    from styxy.document.templates import render_line
+
+    line = render_line(
+        "row.md.j2",
+        service_type=row.service_type,
+        start=row.start,
+        end=row.end,
+        instances=row.instances,
+        preferred=row.preferred,
+        description=row.description,
+    )
+    at = _insertion_line(parsed, row.start)
+    return _splice(parsed, [Splice(at, at, (line,))], audit)
+
+
+def remove_range(parsed: Parsed, service_type: str, *, audit: str | None = None) -> str:
+    """Remove the row of `service_type`: exactly one line."""
+    for r, line in zip(parsed.document.ranges, parsed.layout.rows):
+        if r.service_type == service_type:
+            return _splice(parsed, [Splice(line, line + 1, ())], audit)
+    raise NotFoundError(f"no row for service type {service_type!r} in {parsed.path}")
+
+
+def append_audit(parsed: Parsed, line: str) -> str:
+    """Append one line at the end of the audit block."""
+    return _splice(parsed, [], line)
+
+
+def audit_line(
+    action: str,
+    service_type: str,
+    start: int,
+    end: int,
+    *,
+    when: datetime | None = None,
+    **fields: object,
+) -> str:
+    """`<UTC time> <action> <type> <start>-<end> key=value ...`, as SPEC section 6 shows."""
+    from styxy.document.templates import render_line
+
+    moment = (when or datetime.now(UTC)).astimezone(UTC)
+    return render_line(
+        "audit_line.txt.j2",
+        when=moment.strftime("%Y-%m-%dT%H:%M:%SZ"),
+        action=action,
+        service_type=service_type,
+        start=start,
+        end=end,
+        fields=list(fields.items()),
+    )
+
+
+def _splice(parsed: Parsed, splices: list[Splice], audit: str | None) -> str:
+    if audit is not None:
+        close = parsed.layout.audit_close
+        splices = [
+            *splices,
+            Splice(close, close, (parsed.layout.audit_indent + _audit_text(audit),)),
+        ]
+    return apply(split_lines(parsed.text), splices, parsed.layout.newline)
+
+
+def _audit_text(line: str) -> str:
+    from styxy.document.templates import one_line
+
+    text = one_line(line).strip()
+    if not text:
+        raise InvalidValueError("an audit line cannot be empty")
+    if text.startswith(("```", "~~~")):
+        # It would close the fence and spill the rest of the log into the prose.
+        raise InvalidValueError(f"audit line {text!r} cannot start with a code fence")
+    return text
+
+
+def _insertion_line(parsed: Parsed, start: int) -> int:
+    for r, line in zip(parsed.document.ranges, parsed.layout.rows):
+        if r.start > start:
+            return line
+    rows = parsed.layout.rows
+    # No rows at all: right below the delimiter row.
+    return rows[-1] + 1 if rows else parsed.layout.table[0] + 2
+
+
+def _check_row(row: Range) -> None:
+    check_service_type(row.service_type)
+    for port in (row.start, row.end, *row.preferred):
+        if isinstance(port, bool) or not isinstance(port, int) or not 1 <= port <= MAX_PORT:
+            raise InvalidValueError(f"port {port!r} is outside 1..{MAX_PORT}")
+    if row.start > row.end:
+        raise InvalidValueError(f"Start {row.start} is greater than End {row.end}")
+    if row.instances not in INSTANCES:
+        raise InvalidValueError(f"Instances must be single or multi, not {row.instances!r}")
+    if "\n" in row.description or "\r" in row.description:
+        raise InvalidValueError(f"a description must fit on one line, not {row.description!r}")
+    if any(ord(c) < 32 and c != "\t" or c == "\x7f" for c in row.description):
+        raise InvalidValueError(
+            f"a description must not hold control characters: {row.description!r}"
+        )
+    outside = [p for p in row.preferred if p not in row]
+    if outside:
+        raise InvalidValueError(
+            f"preferred port {outside[0]} is outside the row's range {row.start}-{row.end}"
+        )
+
+
+def _check_fits(parsed: Parsed, row: Range) -> None:
+    """A row that would break the document is refused before anything is written."""
+    for other in parsed.document.ranges:
+        if other.service_type == row.service_type:
+            raise RefusedError(
+                f"service type {row.service_type!r} already has a row (line {other.line})"
+            )
+        if other.start <= row.end and row.start <= other.end:
+            raise RefusedError(
+                f"range {row.start}-{row.end} overlaps {other.service_type!r} "
+                f"{other.start}-{other.end} (line {other.line})"
+            )

@@ -1,0 +1,248 @@
+"""Read the front matter: YAML with line numbers, strict keys, checked values.
+
+Every problem becomes a diagnostic on the line of the key or value at fault; nothing stops at
+the first one, so `styxy validate` can list them all.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from types import MappingProxyType
+
+import yaml
+from yaml.nodes import MappingNode, Node, ScalarNode, SequenceNode
+
+from styxy.document import schema
+from styxy.document.model import AutoAllocation, Rule, Settings
+from styxy.document.names import NAME_RULE, is_service_type
+from styxy.document.yamlnodes import Tree, is_null, key_text
+from styxy.errors import Diagnostic
+
+
+@dataclass(frozen=True)
+class FrontMatter:
+    settings: Settings
+    diagnostics: tuple[Diagnostic, ...]
+    # 1-based lines of the detect keys, to warn about types that have no row.
+    detect_lines: dict[str, int] = field(default_factory=dict)
+
+
+def read(text: str, path: str, first_line: int) -> FrontMatter:
+    """Settings from the YAML `text` whose first line is line `first_line` of the document."""
+    reader = _Reader(path, first_line)
+    try:
+        tree = Tree(text)
+    except yaml.YAMLError as exc:
+        reader.yaml_error(exc)
+        return FrontMatter(Settings(), tuple(reader.diagnostics))
+    except RecursionError:
+        # PyYAML composes recursively; a hand-broken `[[[[...` must not crash `validate`.
+        reader.error(first_line, "the front matter nests too deeply to read")
+        return FrontMatter(Settings(), tuple(reader.diagnostics))
+    try:
+        settings = reader.top(tree)
+    except yaml.YAMLError as exc:
+        # A tag the safe loader refuses (`!!python/object`) surfaces only when a value is built.
+        reader.yaml_error(exc)
+        settings = Settings()
+    finally:
+        tree.close()
+    return FrontMatter(settings, tuple(reader.diagnostics), reader.detect_lines)
+
+
+class _Reader:
+    def __init__(self, path: str, first_line: int) -> None:
+        self.path = path
+        self.first_line = first_line
+        self.diagnostics: list[Diagnostic] = []
+        self.detect_lines: dict[str, int] = {}
+
+    # -- reporting --------------------------------------------------------------------------
+
+    def line(self, node: Node) -> int:
+        return int(node.start_mark.line) + self.first_line
+
+    def error(self, line: int, message: str, *, warning: bool = False) -> None:
+        self.diagnostics.append(Diagnostic(self.path, line, message, warning=warning))
+
+    def yaml_error(self, exc: yaml.YAMLError) -> None:
+        mark = getattr(exc, "problem_mark", None) or getattr(exc, "context_mark", None)
+        line = int(mark.line) + self.first_line if mark is not None else self.first_line
+        problem = getattr(exc, "problem", None) or str(exc).splitlines()[0]
+        self.error(line, f"the front matter is not valid YAML: {problem}")
+
+    # -- structure --------------------------------------------------------------------------
+
+    def pairs(self, tree: Tree, node: Node, where: str) -> list[tuple[str, Node, Node]]:
+        """The entries of a mapping; duplicate and non-text keys are reported and skipped."""
+        if is_null(node):
+            return []
+        if not isinstance(node, MappingNode):
+            self.error(self.line(node), f"{where} must be a mapping of keys to values")
+            return []
+        seen: dict[str, int] = {}
+        entries = []
+        for key_node, value_node in node.value:
+            key = key_text(key_node)
+            if key is None:
+                self.error(self.line(key_node), f"a key in {where} must be plain text")
+                continue
+            if key in seen:
+                self.error(
+                    self.line(key_node),
+                    f"duplicate key {key!r} in {where} (first on line {seen[key]})",
+                )
+                continue
+            seen[key] = self.line(key_node)
+            entries.append((key, key_node, value_node))
+        return entries
+
+    def unknown(self, key: str, node: Node, where: str, known: tuple[str, ...]) -> None:
+        guess = schema.nearest(key, known)
+        hint = f"did you mean {guess!r}?" if guess else "expected one of " + ", ".join(known)
+        if guess is None and where == "the front matter" and key in schema.AUTO_KEYS:
+            hint = "it belongs under autoAllocation"
+        self.error(self.line(node), f"unknown key {key!r} in {where}; {hint}")
+
+    def scalar(self, tree: Tree, node: Node, name: str, kind: schema.Kind) -> object | None:
+        """The value of a setting, or None after reporting why it is unusable."""
+        value = tree.value(node) if isinstance(node, ScalarNode) else None
+        if isinstance(node, ScalarNode) and schema.value_ok(kind, value):
+            return value
+        shown = repr(value) if isinstance(node, ScalarNode) else "a " + _shape(node)
+        self.error(self.line(node), f"{name} must {schema.demand(kind)}, not {shown}")
+        return None
+
+    # -- sections ---------------------------------------------------------------------------
+
+    def top(self, tree: Tree) -> Settings:
+        root = tree.root
+        if root is None or is_null(root):
+            self.error(self.first_line - 1, _NO_VERSION, warning=True)
+            return Settings()
+        entries = self.pairs(tree, root, "the front matter")
+        found = {key: (key_node, value_node) for key, key_node, value_node in entries}
+        for key, key_node, _ in entries:
+            if key not in schema.TOP_KEYS:
+                self.unknown(key, key_node, "the front matter", schema.TOP_KEYS)
+        if not isinstance(root, MappingNode):
+            return Settings()
+        self.version(tree, found.get("styxy"))
+        auto = self.auto(tree, found.get("autoAllocation"))
+        rules = self.rules(tree, found.get("autoAllocationRules"))
+        detect = self.detect(tree, found.get("detect"))
+        grace = Settings().lease_grace_seconds
+        if "leaseGraceSeconds" in found:
+            value = self.scalar(tree, found["leaseGraceSeconds"][1], "leaseGraceSeconds", "seconds")
+            grace = value if isinstance(value, int) else grace
+        return Settings(auto, rules, MappingProxyType(detect), grace)
+
+    def version(self, tree: Tree, entry: tuple[Node, Node] | None) -> None:
+        if entry is None:
+            self.error(self.first_line - 1, _NO_VERSION, warning=True)
+            return
+        node = entry[1]
+        value = tree.value(node) if isinstance(node, ScalarNode) else None
+        if value != schema.VERSION or isinstance(value, bool):
+            shown = repr(value) if isinstance(node, ScalarNode) else "a " + _shape(node)
+            self.error(
+                self.line(node),
+                f"unsupported document version {shown}; this styxy reads 'styxy: 1'",
+            )
+
+    def auto(self, tree: Tree, entry: tuple[Node, Node] | None) -> AutoAllocation:
+        if entry is None:
+            return AutoAllocation()
+        fields: dict[str, object] = {}
+        lines: dict[str, int] = {}
+        for key, key_node, value_node in self.pairs(tree, entry[1], "autoAllocation"):
+            kind = schema.AUTO_KINDS.get(key)
+            if kind is None:
+                self.unknown(key, key_node, "autoAllocation", schema.AUTO_KEYS)
+                continue
+            value = self.scalar(tree, value_node, f"autoAllocation.{key}", kind)
+            if value is not None:
+                fields[_ATTRS[key]] = value
+                lines[key] = self.line(value_node)
+        auto = AutoAllocation(**fields)  # type: ignore[arg-type]
+        if auto.min_port_number >= auto.max_port_number:
+            line = lines.get("minPortNumber", lines.get("maxPortNumber", self.line(entry[0])))
+            self.error(
+                line,
+                f"autoAllocation.minPortNumber ({auto.min_port_number}) must be less than "
+                f"maxPortNumber ({auto.max_port_number})",
+            )
+            return AutoAllocation()
+        return auto
+
+    def rules(self, tree: Tree, entry: tuple[Node, Node] | None) -> tuple[Rule, ...]:
+        if entry is None:
+            return ()
+        rules = []
+        for pattern, key_node, value_node in self.pairs(tree, entry[1], "autoAllocationRules"):
+            rule = self.rule(tree, pattern, key_node, value_node)
+            if rule is not None:
+                rules.append(rule)
+        return tuple(rules)
+
+    def rule(self, tree: Tree, pattern: str, key_node: Node, value_node: Node) -> Rule | None:
+        if not pattern.strip():
+            self.error(self.line(key_node), "a rule in autoAllocationRules needs a pattern")
+            return None
+        where = f"rule {pattern!r}"
+        fields: dict[str, object] = {}
+        for key, sub_key, sub_value in self.pairs(tree, value_node, where):
+            kind = schema.RULE_KINDS.get(key)
+            if kind is None:
+                self.unknown(key, sub_key, where, schema.RULE_KEYS)
+                continue
+            value = self.scalar(tree, sub_value, f"{key} of {where}", kind)
+            if value is not None:
+                fields[_ATTRS[key]] = value
+        rule = Rule(pattern, line=self.line(key_node), **fields)  # type: ignore[arg-type]
+        if rule.preferred_range_start is not None and rule.placement in ("after", "before"):
+            self.error(
+                self.line(key_node),
+                f"{where} gives preferredRangeStart, which only placement smart uses",
+                warning=True,
+            )
+        return rule
+
+    def detect(self, tree: Tree, entry: tuple[Node, Node] | None) -> dict[str, tuple[str, ...]]:
+        if entry is None:
+            return {}
+        detect = {}
+        for name, key_node, value_node in self.pairs(tree, entry[1], "detect"):
+            if not is_service_type(name):
+                self.error(
+                    self.line(key_node), f"invalid service type {name!r} in detect: {NAME_RULE}"
+                )
+                continue
+            globs = self.globs(tree, value_node, name)
+            if globs is not None:
+                detect[name] = globs
+                self.detect_lines[name] = self.line(key_node)
+        return detect
+
+    def globs(self, tree: Tree, node: Node, name: str) -> tuple[str, ...] | None:
+        if is_null(node):
+            return ()
+        values = (
+            [tree.value(item) for item in node.value] if isinstance(node, SequenceNode) else None
+        )
+        if values is None or not all(isinstance(v, str) and v for v in values):
+            self.error(self.line(node), f"detect.{name} must be a list of command-line globs")
+            return None
+        return tuple(str(v) for v in values)
+
+
+_NO_VERSION = "the front matter has no 'styxy: 1'; reading it as version 1"
+_ATTRS = {
+    **{s.path[1]: s.attr for s in schema.SETTINGS if len(s.path) == 2},
+    "chunkSize": "chunk_size",
+    "preferredRangeStart": "preferred_range_start",
+}
+
+
+def _shape(node: Node) -> str:
+    return "mapping" if isinstance(node, MappingNode) else "list"

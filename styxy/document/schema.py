@@ -1,0 +1,133 @@
+"""The front-matter vocabulary: every known key, its kind, and the checks on its values.
+
+One table serves the parser (values read from YAML), `config set` (values typed by a user) and
+`config get`/`show` (kebab-case keys), so the three can never disagree on a rule.
+"""
+
+from __future__ import annotations
+
+import difflib
+from dataclasses import dataclass
+from typing import Literal
+
+from styxy.document.model import PLACEMENTS
+from styxy.errors import InvalidValueError
+
+Kind = Literal["bool", "port", "chunk", "gap", "seconds", "placement"]
+
+VERSION = 1
+TOP_KEYS = ("styxy", "autoAllocation", "autoAllocationRules", "detect", "leaseGraceSeconds")
+AUTO_KEYS = (
+    "enabled",
+    "defaultChunkSize",
+    "placement",
+    "minPortNumber",
+    "maxPortNumber",
+    "preserveGaps",
+    "gapSize",
+    "requireConfirmation",
+    "avoidEphemeral",
+)
+RULE_KEYS = ("chunkSize", "placement", "preferredRangeStart")
+MAX_PORT = 65535
+
+_TRUE = ("true", "yes", "on", "1")
+_FALSE = ("false", "no", "off", "0")
+
+# What each kind demands, phrased to follow "<key> must ...".
+_DEMANDS: dict[str, str] = {
+    "bool": "be true or false",
+    "port": f"be a port number from 1 to {MAX_PORT}",
+    "chunk": f"be a whole number from 1 to {MAX_PORT}",
+    "gap": f"be a whole number from 0 to {MAX_PORT}",
+    "seconds": "be a whole number of at least 0",
+    "placement": "be after, before or smart",
+}
+
+
+@dataclass(frozen=True)
+class Setting:
+    """One scalar setting: its command-line key, its place in the front matter, its field."""
+
+    kebab: str
+    path: tuple[str, ...]
+    attr: str
+    kind: Kind
+
+
+def _auto(kebab: str, camel: str, attr: str, kind: Kind) -> Setting:
+    return Setting(f"auto-allocation.{kebab}", ("autoAllocation", camel), attr, kind)
+
+
+SETTINGS: tuple[Setting, ...] = (
+    _auto("enabled", "enabled", "enabled", "bool"),
+    _auto("default-chunk-size", "defaultChunkSize", "default_chunk_size", "chunk"),
+    _auto("placement", "placement", "placement", "placement"),
+    _auto("min-port-number", "minPortNumber", "min_port_number", "port"),
+    _auto("max-port-number", "maxPortNumber", "max_port_number", "port"),
+    _auto("preserve-gaps", "preserveGaps", "preserve_gaps", "bool"),
+    _auto("gap-size", "gapSize", "gap_size", "gap"),
+    _auto("require-confirmation", "requireConfirmation", "require_confirmation", "bool"),
+    _auto("avoid-ephemeral", "avoidEphemeral", "avoid_ephemeral", "bool"),
+    Setting("lease-grace-seconds", ("leaseGraceSeconds",), "lease_grace_seconds", "seconds"),
+)
+SETTING_KEYS: tuple[str, ...] = tuple(s.kebab for s in SETTINGS)
+BY_KEBAB = {s.kebab: s for s in SETTINGS}
+AUTO_KINDS: dict[str, Kind] = {s.path[1]: s.kind for s in SETTINGS if len(s.path) == 2}
+RULE_KINDS: dict[str, Kind] = {
+    "chunkSize": "chunk",
+    "placement": "placement",
+    "preferredRangeStart": "port",
+}
+
+
+def demand(kind: Kind) -> str:
+    return _DEMANDS[kind]
+
+
+def value_ok(kind: Kind, value: object) -> bool:
+    """Whether a value read from YAML fits its kind (a YAML bool is never a number)."""
+    if kind == "bool":
+        return isinstance(value, bool)
+    if kind == "placement":
+        return value in PLACEMENTS
+    if not isinstance(value, int) or isinstance(value, bool):
+        return False
+    low = 0 if kind in ("gap", "seconds") else 1
+    high = None if kind == "seconds" else MAX_PORT
+    return value >= low and (high is None or value <= high)
+
+
+def nearest(word: str, known: tuple[str, ...] | list[str]) -> str | None:
+    found = difflib.get_close_matches(word, known, n=1, cutoff=0.6)
+    return found[0] if found else None
+
+
+def setting(kebab: str) -> Setting:
+    """The setting named on the command line; InvalidValueError naming the nearest key."""
+    found = BY_KEBAB.get(kebab)
+    if found is not None:
+        return found
+    guess = nearest(kebab, SETTING_KEYS)
+    hint = f"did you mean {guess!r}?" if guess else "known keys: " + ", ".join(SETTING_KEYS)
+    raise InvalidValueError(f"unknown setting {kebab!r}; {hint}")
+
+
+def user_value(item: Setting, text: str) -> bool | int | str:
+    """The typed value of what a user typed for `item`, or InvalidValueError in one sentence."""
+    raw = text.strip()
+    if item.kind == "bool":
+        if raw.lower() in _TRUE:
+            return True
+        if raw.lower() in _FALSE:
+            return False
+        raise InvalidValueError(
+            f"{item.kebab} must be true or false (or yes/no, on/off, 1/0), not {text!r}"
+        )
+    value: object = raw
+    if item.kind != "placement":
+        value = int(raw) if raw.isascii() and raw.isdigit() else None
+    if not value_ok(item.kind, value):
+        raise InvalidValueError(f"{item.kebab} must {demand(item.kind)}, not {text!r}")
+    assert isinstance(value, (int, str))
+    return value
