@@ -75,16 +75,11 @@ def create_range(txn: Transaction, service_type: str, *, yes: bool, confirm: obj
         description=f"Auto-allocated {time.strftime('%Y-%m-%d', time.gmtime())}",
     )
     chunk = proposal.end - proposal.start + 1
-    text = document.add_range(parsed, row)
-    line = audit_line(
-        "auto-allocate",
-        service_type,
-        row.start,
-        row.end,
-        f"chunk={chunk} placement={proposal.placement}",
+    line = document.audit_line(
+        "auto-allocate", service_type, row.start, row.end,
+        chunk=chunk, placement=proposal.placement, by=who(),
     )
-    text = document.append_audit(document.parse(text, str(txn.paths.doc)), line)
-    txn.replace_text(text)
+    txn.replace_text(document.add_range(parsed, row, audit=line))
     new_row = txn.document.range_of(service_type)
     assert new_row is not None
     return Created(new_row, proposal.placement, chunk)
@@ -102,13 +97,8 @@ def _confirmed(service_type: str, proposal: object, problem_of: ProblemOf, confi
     return answer
 
 
-def audit_line(action: str, service_type: str, start: int, end: int, extra: str = "") -> str:
-    stamp = time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime())
-    tail = f" {extra}" if extra else ""
-    return f"{stamp} {action} {service_type} {start}-{end}{tail} by={_who()}"
-
-
-def _who() -> str:
+def who() -> str:
+    """`user@host` for the audit line: who made the change, as git blame would want to know."""
     try:
         user = getpass.getuser()
     except Exception:  # no user name in the environment or the password database

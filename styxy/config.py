@@ -152,9 +152,10 @@ def undo_auto(
         if inside and not force:
             raise RefusedError(_leases_in_the_way(inside))
         for target in targets:
-            text = document.remove_range(txn.parsed(), target.service_type)
-            line = autoalloc.audit_line("undo-auto", target.service_type, target.start, target.end)
-            txn.replace_text(document.append_audit(document.parse(text, str(txn.paths.doc)), line))
+            line = document.audit_line(
+                "undo-auto", target.service_type, target.start, target.end, by=autoalloc.who()
+            )
+            txn.replace_text(document.remove_range(txn.parsed(), target.service_type, audit=line))
         if inside:
             txn.state = txn.state.remove(inside)
         return Undo(

@@ -8,7 +8,7 @@ import subprocess
 import sys
 from pathlib import Path
 
-from conftest import DEFAULT_DOC, ROOT
+from support import DEFAULT_DOC, ROOT
 
 
 def _git(cwd: Path, *args: str) -> None:

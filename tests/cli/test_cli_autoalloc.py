@@ -11,7 +11,7 @@ import time
 
 import pytest
 
-from conftest import styxy_command
+from support import styxy_command
 
 AUDIT = re.compile(
     r"^\d{4}-\d\d-\d\dT\d\d:\d\d:\d\dZ auto-allocate (?P<t>\S+) (?P<a>\d+)-(?P<b>\d+) "

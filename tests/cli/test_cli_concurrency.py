@@ -8,7 +8,7 @@ import signal
 import subprocess
 import time
 
-from conftest import styxy_command
+from support import styxy_command
 
 
 def _spawn(styxy, *args):

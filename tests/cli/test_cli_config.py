@@ -5,7 +5,7 @@ from __future__ import annotations
 import difflib
 import shutil
 
-from conftest import DEFAULT_DOC
+from support import DEFAULT_DOC
 
 
 def _changed_lines(before: str, after: str) -> list[str]:

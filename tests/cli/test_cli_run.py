@@ -9,7 +9,7 @@ import subprocess
 import sys
 import time
 
-from conftest import styxy_command
+from support import styxy_command
 
 PY = sys.executable
 

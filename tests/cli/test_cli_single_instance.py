@@ -2,11 +2,13 @@
 
 from __future__ import annotations
 
+import json
 import os
 import subprocess
 import sys
 
 from netutil import first_free
+from support import styxy_command
 
 AI_ORDER = [11430, 11431, 11432, 11433, *range(11400, 11500)]
 
@@ -63,14 +65,14 @@ def test_concurrent_first_requests_make_exactly_one_lease(styxy):
     styxy("validate")  # create the cache first so the race is on the lease, not the document
     procs = [
         subprocess.Popen(
-            [*__import__("conftest").styxy_command(), "--doc", str(styxy.doc), "allocate", "-s", "ai", "-i", f"i{n}", "--json"],
+            [*styxy_command(), "--doc", str(styxy.doc), "allocate", "-s", "ai", "-i", f"i{n}", "--json"],
             stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, env=styxy.env,
         )
         for n in range(8)
     ]
     results = [p.communicate(timeout=120) for p in procs]
     assert all(p.returncode == 0 for p in procs)
-    data = [__import__("json").loads(out) for out, _ in results]
+    data = [json.loads(out) for out, _ in results]
     assert len({d["port"] for d in data}) == 1
     assert sum(not d["existing"] for d in data) == 1
     assert sorted(d["reason"] for d in data if d["existing"]) == ["single-instance"] * 7

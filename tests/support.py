@@ -1,0 +1,82 @@
+"""Shared helpers of the CLI tests: the real `styxy` command on a document in a temporary folder."""
+
+from __future__ import annotations
+
+import os
+import shutil
+import subprocess
+import sys
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+ROOT = Path(__file__).resolve().parent.parent
+DEFAULT_DOC = ROOT / "docs" / "CORE" / "PORT_MANAGEMENT.md"
+FIXTURES = ROOT / "tests" / "fixtures"
+
+
+def styxy_command() -> list[str]:
+    """The installed console script when there is one, so tests run what a user runs."""
+    script = Path(sys.executable).parent / "styxy"
+    if script.exists():
+        return [str(script)]
+    return [sys.executable, "-m", "styxy"]
+
+
+@dataclass(frozen=True)
+class Result:
+    code: int
+    out: str
+    err: str
+
+    def json(self) -> Any:
+        import json
+
+        return json.loads(self.out)
+
+
+class Styxy:
+    """Runs `styxy --doc DOC ...` as a real subprocess with a private HOME."""
+
+    def __init__(self, doc: Path, home: Path) -> None:
+        self.doc = doc
+        self.home = home
+        self.env = {
+            **os.environ,
+            "HOME": str(home),
+            "NO_COLOR": "1",
+            "STYXY_DATA_DIR": str(home / "styxy-data"),
+            # Bugs must surface as tracebacks in tests, which then fail on them.
+            "STYXY_TRACEBACK": "1",
+        }
+        for key in ("STYXY_DOC", "STYXY_INSTANCE_ID", "CLAUDE_INSTANCE_ID", "LD_PRELOAD", "STYXY_CACHE"):
+            self.env.pop(key, None)
+
+    @property
+    def sidecar(self) -> Path:
+        return self.doc.parent / ".styxy"
+
+    def __call__(self, *args: str, input: str | None = None, env: dict[str, str] | None = None,
+                 doc: bool = True, timeout: float = 60) -> Result:
+        argv = [*styxy_command(), *(["--doc", str(self.doc)] if doc else []), *args]
+        done = subprocess.run(
+            argv,
+            input=input,
+            capture_output=True,
+            text=True,
+            env={**self.env, **(env or {})},
+            timeout=timeout,
+            stdin=None if input is not None else subprocess.DEVNULL,
+        )
+        assert "Traceback" not in done.stderr, done.stderr
+        return Result(done.returncode, done.stdout, done.stderr)
+
+    def snapshot(self) -> dict[str, bytes]:
+        """Every file of the document's folder, for "changed nothing on disk" assertions."""
+        found = {}
+        for path in sorted(self.doc.parent.rglob("*")):
+            if path.is_file() and path.name != "lock":
+                found[str(path.relative_to(self.doc.parent))] = path.read_bytes()
+        return found
+
+
