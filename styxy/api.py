@@ -7,13 +7,16 @@ command wants shown (a created document, a reused single instance) go to `notify
 from __future__ import annotations
 
 import os
-from typing import Callable
+from typing import TYPE_CHECKING, Callable
 
 from styxy import leases, names, paths, ports
 from styxy.errors import InvalidValueError, NotFoundError, RefusedError
-from styxy.leases import Lease
-from styxy.results import Allocation, LeaseStatus, ListenerInfo, PortCheck, Scan
 from styxy.transaction import Transaction, is_alive, transaction
+
+if TYPE_CHECKING:
+    from styxy.leases import Lease
+    from styxy.reports import PortCheck, Scan
+    from styxy.results import Allocation, LeaseStatus
 
 Notify = Callable[[str], None]
 Confirm = Callable[..., object]
@@ -153,6 +156,8 @@ def _find_lease(
 def list_leases(
     *, verbose: bool = False, doc: str | os.PathLike[str] | None = None, notify: Notify = _quiet
 ) -> list[LeaseStatus]:
+    from styxy.results import LeaseStatus
+
     with transaction(paths.resolve(doc)) as txn:
         _tell(txn, notify)
         state = txn.state
@@ -167,6 +172,8 @@ def list_leases(
 def check(
     port: int, *, doc: str | os.PathLike[str] | None = None, notify: Notify = _quiet
 ) -> PortCheck:
+    from styxy.reports import ListenerInfo, PortCheck
+
     names.check_port(port)
     with transaction(paths.resolve(doc)) as txn:
         _tell(txn, notify)
@@ -197,6 +204,8 @@ def scan(
     names.check_port(end, "end")
     if start > end:
         raise InvalidValueError(f"start {start} is after end {end}.")
+    from styxy.reports import ListenerInfo, Scan
+
     with transaction(paths.resolve(doc)) as txn:
         _tell(txn, notify)
         by_port = {lease.port: lease for lease in txn.state.leases}

@@ -10,7 +10,7 @@ from typing import Any, Callable, Sequence
 from styxy import paths
 from styxy.errors import Diagnostic, NotFoundError, RefusedError, StyxyError
 from styxy.leases import Lease
-from styxy.results import Undo
+from styxy.reports import Undo
 from styxy.transaction import is_alive, transaction
 
 Doc = str | os.PathLike[str] | None

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import json
 import time
-import uuid
+import os
 from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Any, Iterable
@@ -111,7 +111,7 @@ class LeaseFile:
 
 
 def new_lock_id() -> str:
-    return uuid.uuid4().hex[:16]
+    return os.urandom(8).hex()
 
 
 def iso(timestamp: float) -> str:

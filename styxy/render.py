@@ -6,7 +6,8 @@ import time
 from typing import Any, Sequence
 
 from styxy.leases import Lease
-from styxy.results import LeaseStatus, PortCheck, Scan
+from styxy.reports import PortCheck, Scan
+from styxy.results import LeaseStatus
 
 
 def lease_table(found: Sequence[LeaseStatus], verbose: bool) -> str:

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from typing import Any
 
 from styxy.leases import Lease
@@ -48,72 +48,3 @@ class LeaseStatus:
 
     def to_json(self) -> dict[str, Any]:
         return {**self.lease.to_json(), "alive": self.alive}
-
-
-@dataclass(frozen=True)
-class ListenerInfo:
-    port: int
-    pid: int | None
-    process: str | None
-    address: str
-    lease: Lease | None = None
-
-
-@dataclass(frozen=True)
-class PortCheck:
-    port: int
-    free: bool
-    service_type: str | None
-    lease: Lease | None
-    listeners: tuple[ListenerInfo, ...]
-
-    def to_json(self) -> dict[str, Any]:
-        return {
-            "port": self.port,
-            "free": self.free,
-            "serviceType": self.service_type,
-            "lease": self.lease.to_json() if self.lease else None,
-            "listeners": [
-                {"pid": item.pid, "process": item.process, "address": item.address}
-                for item in self.listeners
-            ],
-        }
-
-
-@dataclass(frozen=True)
-class Scan:
-    listeners: tuple[ListenerInfo, ...]
-
-    def to_json(self) -> dict[str, Any]:
-        return {
-            "listeners": [
-                {
-                    "port": item.port,
-                    "pid": item.pid,
-                    "process": item.process,
-                    "address": item.address,
-                    "lease": item.lease.to_json() if item.lease else None,
-                }
-                for item in self.listeners
-            ]
-        }
-
-
-@dataclass(frozen=True)
-class Undo:
-    removed: tuple[tuple[str, tuple[int, int]], ...]
-    ended: tuple[Lease, ...] = ()
-
-    def to_json(self) -> dict[str, Any]:
-        return {
-            "removed": [{"serviceType": t, "range": list(r)} for t, r in self.removed],
-            "endedLeases": [lease.to_json() for lease in self.ended],
-        }
-
-
-@dataclass(frozen=True)
-class Outcome:
-    """A command's result plus the human lines it wants on stderr."""
-
-    value: Any
-    notes: tuple[str, ...] = field(default=())

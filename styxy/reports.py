@@ -1,0 +1,70 @@
+"""Records of the inspecting commands (`check`, `scan`, `config undo-auto`), kept apart from
+`results` so the hot path of `allocate` does not build classes it never uses."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any
+
+from styxy.leases import Lease
+
+
+@dataclass(frozen=True)
+class ListenerInfo:
+    port: int
+    pid: int | None
+    process: str | None
+    address: str
+    lease: Lease | None = None
+
+
+@dataclass(frozen=True)
+class PortCheck:
+    port: int
+    free: bool
+    service_type: str | None
+    lease: Lease | None
+    listeners: tuple[ListenerInfo, ...]
+
+    def to_json(self) -> dict[str, Any]:
+        return {
+            "port": self.port,
+            "free": self.free,
+            "serviceType": self.service_type,
+            "lease": self.lease.to_json() if self.lease else None,
+            "listeners": [
+                {"pid": item.pid, "process": item.process, "address": item.address}
+                for item in self.listeners
+            ],
+        }
+
+
+@dataclass(frozen=True)
+class Scan:
+    listeners: tuple[ListenerInfo, ...]
+
+    def to_json(self) -> dict[str, Any]:
+        return {
+            "listeners": [
+                {
+                    "port": item.port,
+                    "pid": item.pid,
+                    "process": item.process,
+                    "address": item.address,
+                    "lease": item.lease.to_json() if item.lease else None,
+                }
+                for item in self.listeners
+            ]
+        }
+
+
+@dataclass(frozen=True)
+class Undo:
+    removed: tuple[tuple[str, tuple[int, int]], ...]
+    ended: tuple[Lease, ...] = ()
+
+    def to_json(self) -> dict[str, Any]:
+        return {
+            "removed": [{"serviceType": t, "range": list(r)} for t, r in self.removed],
+            "endedLeases": [lease.to_json() for lease in self.ended],
+        }
