@@ -118,15 +118,19 @@ def release(
         raise InvalidValueError(
             "name exactly one lease: a LOCK_ID, --port P, or -s TYPE [-i INSTANCE] [-n NAME]."
         )
-    if port is not None:
-        names.check_port(port)
-    if service_type is not None:
-        names.check_service_type(service_type)
+    _check_selector(port, service_type)
     with transaction(paths.resolve(doc)) as txn:
         _tell(txn, notify)
         lease = _find_lease(txn, lock_id, port, service_type, instance_id, name)
         txn.state = txn.state.remove([lease])
         return lease
+
+
+def _check_selector(port: int | None, service_type: str | None) -> None:
+    if port is not None:
+        names.check_port(port)
+    if service_type is not None:
+        names.check_service_type(service_type)
 
 
 def _find_lease(
@@ -239,10 +243,7 @@ def use(
     """The running service on a port or of a type: what a second start should connect to."""
     if (port is None) == (service_type is None):
         raise InvalidValueError("name either --port P or -s TYPE.")
-    if port is not None:
-        names.check_port(port)
-    if service_type is not None:
-        names.check_service_type(service_type)
+    _check_selector(port, service_type)
     with transaction(paths.resolve(doc)) as txn:
         _tell(txn, notify)
         grace = txn.document.settings.lease_grace_seconds

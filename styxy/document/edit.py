@@ -21,9 +21,16 @@ def add_range(parsed: Parsed, row: Range, *, audit: str | None = None) -> str:
     """Insert `row` before the first row whose Start is greater (else after the last row)."""
     _check_row(row)
     _check_fits(parsed, row)
+    line = render_row(row)
+    at = _insertion_line(parsed, row.start)
+    return _splice(parsed, [Splice(at, at, (line,))], audit)
+
+
+def render_row(row: Range) -> str:
+    """The compact table line of `row`, as `mdformat --compact-tables` writes it."""
     from styxy.document.templates import render_line
 
-    line = render_line(
+    return render_line(
         "row.md.j2",
         service_type=row.service_type,
         start=row.start,
@@ -32,8 +39,6 @@ def add_range(parsed: Parsed, row: Range, *, audit: str | None = None) -> str:
         preferred=row.preferred,
         description=row.description,
     )
-    at = _insertion_line(parsed, row.start)
-    return _splice(parsed, [Splice(at, at, (line,))], audit)
 
 
 def remove_range(parsed: Parsed, service_type: str, *, audit: str | None = None) -> str:

@@ -25,7 +25,7 @@ from styxy.document import (
     unset_rule,
 )
 from styxy.document.model import Range
-from styxy.document.templates import render_line
+from styxy.document.edit import render_row
 
 AUDIT = "2025-09-30T12:00:00Z auto-allocate grafana 11510-11519 chunk=10 placement=after by=alice@laptop"
 
@@ -109,14 +109,6 @@ def test_mdformat_cli_with_the_repository_config_agrees(tmp_path: Path) -> None:
     ],
 )
 def test_row_template_renders_what_mdformat_renders(row: Range) -> None:
-    line = render_line(
-        "row.md.j2",
-        service_type=row.service_type,
-        start=row.start,
-        end=row.end,
-        instances=row.instances,
-        preferred=row.preferred,
-        description=row.description,
-    )
+    line = render_row(row)
     table = "| Service type | Start | End | Instances | Preferred | Description |\n| -- | -: | -: | -- | -- | -- |\n"
     assert formatted(table + line + "\n") == table + line + "\n"
