@@ -7,12 +7,13 @@ process killed at any moment leaves each file as it was before or as it is after
 
 from __future__ import annotations
 
+import bisect
 import os
 import time
 import zlib
 from contextlib import contextmanager
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING, Any, Iterator
+from typing import TYPE_CHECKING, Any, Callable, Iterator
 
 from styxy import atomic, cache, leases, ports, view
 from styxy.errors import CacheError, LockTimeoutError
@@ -245,12 +246,9 @@ def _mode_of(path: os.PathLike[str]) -> int:
 
 def write_cache(txn: Transaction) -> None:
     document = txn.document
-    index = {r.service_type: i for i, r in enumerate(document.ranges)}
     ranges = [cache.CacheRange(r.service_type, r.start, r.end, r.single) for r in document.ranges]
-    live = [
-        cache.CacheLease(lease.port, lease.pid, _range_index(document, index, lease.port))
-        for lease in txn.state.leases
-    ]
+    index_of = _range_indexer(document)
+    live = [cache.CacheLease(lease.port, lease.pid, index_of(lease.port)) for lease in txn.state.leases]
     detect = [(kind, glob) for kind, globs in document.settings.detect.items() for glob in globs]
     data = cache.encode(
         ranges=ranges,
@@ -264,9 +262,18 @@ def write_cache(txn: Transaction) -> None:
     atomic.write_bytes(txn.paths.cache, data, sync_folder=False)
 
 
-def _range_index(document: Document, index: dict[str, int], port: int) -> int:
-    holder = document.range_holding(port)
-    return 0xFFFF if holder is None else index[holder.service_type]
+def _range_indexer(document: Document) -> Callable[[int], int]:
+    """Port -> index of the row holding it (0xFFFF for none), by bisection: ranges never overlap."""
+    order = sorted(range(len(document.ranges)), key=lambda i: document.ranges[i].start)
+    starts = [document.ranges[i].start for i in order]
+
+    def index_of(port: int) -> int:
+        at = bisect.bisect_right(starts, port) - 1
+        if at >= 0 and port <= document.ranges[order[at]].end:
+            return order[at]
+        return 0xFFFF
+
+    return index_of
 
 
 def _trim_journal(txn: Transaction) -> None:
