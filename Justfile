@@ -41,6 +41,14 @@ demo: setup
 bench: setup
     for b in bench/bench_*.py; do echo "== $b"; {{py}} "$b"; done
 
-# Fuzz the interceptor's cache parser with libFuzzer (needs clang).
+# Build the preload library in the checkout (`styxy interceptor build` is the user's way).
+interceptor:
+    make -C interceptor
+
+# Fuzz the interceptor's cache parser with libFuzzer (needs clang: apt-get install clang).
 fuzz seconds="60":
-    make -C interceptor/fuzz fuzz SECONDS={{seconds}}
+    make -C interceptor fuzz OUT=fuzz/out FUZZ_SECONDS={{seconds}}
+
+# Rewrite the fuzz seed corpus with the Python cache writer.
+fuzz-corpus: setup
+    {{py}} interceptor/fuzz/make_corpus.py

@@ -310,23 +310,14 @@ def test_read_journal_skips_lines_that_do_not_parse(tmp_path: Path) -> None:
     assert cache.read_journal(tmp_path / "missing") == []
 
 
-def test_drain_journal_empties_it(tmp_path: Path) -> None:
-    journal = tmp_path / "journal"
-    journal.write_text("1 3001 4242 8000 dev 1700000000\n")
-    assert [e.port for e in cache.drain_journal(journal)] == [3001]
-    assert not journal.exists()
-    assert cache.drain_journal(journal) == []
-    assert list(tmp_path.iterdir()) == []
-
-
 def test_describe_names_everything() -> None:
     text = cache.describe(cache.decode(sample()))
     assert text.splitlines() == [
         "generation 42",
         "document   crc32 cafebabe, 1234 bytes",
         "ranges     2",
-        "  [0] dev                   3000-3099  multi",
-        "  [1] ai                   11400-11499 single",
+        "  [0]   dev                   3000-3099  multi",
+        "  [1]   ai                   11400-11499 single",
         "leases     2",
         "  port  3000  pid 4242     dev",
         "  port  9999  pid 7        (no range)",

@@ -9,7 +9,7 @@ import subprocess
 from pathlib import Path
 
 import pytest
-from interceptor_support import *  # noqa: F403  (pytest fixtures: built, ports, workdir, cache_file)
+from interceptor_support import *  # the pytest fixtures: built, ports, workdir, cache_file
 from interceptor_support import Built
 
 from styxy import interceptor

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from interceptor_support import *  # noqa: F403  (pytest fixtures: built, ports, workdir, cache_file)
+from interceptor_support import *  # the pytest fixtures: built, ports, workdir, cache_file
 from interceptor_support import (
     Built,
     Ports,

@@ -12,7 +12,7 @@ import zlib
 from pathlib import Path
 
 import pytest
-from interceptor_support import *  # noqa: F403  (pytest fixtures: built, ports, workdir, cache_file)
+from interceptor_support import *  # the pytest fixtures: built, ports, workdir, cache_file
 from interceptor_support import ROOT, Built
 
 from styxy import cache

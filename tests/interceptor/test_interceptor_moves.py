@@ -8,7 +8,7 @@ import socket
 from pathlib import Path
 
 import pytest
-from interceptor_support import *  # noqa: F403  (pytest fixtures: built, ports, workdir, cache_file)
+from interceptor_support import *  # the pytest fixtures: built, ports, workdir, cache_file
 from interceptor_support import (
     BIND_SCRIPT,
     Built,
@@ -297,3 +297,33 @@ def test_the_callers_address_is_never_written(built: Built, ports: Ports, cache_
         )
     assert result.returncode == 0, result.stderr  # a write would have been SIGSEGV
     assert result.stdout.decode() == f"{expected} {requested}\n"
+
+
+DAEMON_WITH_SOCKET_ON_FD2 = """
+import json, os, socket, sys
+server = socket.socket(); server.bind(('127.0.0.1', 0)); server.listen(1)
+os.close(2)
+peer = socket.create_connection(server.getsockname())  # takes descriptor 2
+conn, _ = server.accept()
+assert peer.fileno() == 2
+s = socket.socket(); s.bind(('127.0.0.1', int(sys.argv[1])))
+conn.settimeout(0.3)
+try:
+    received = conn.recv(1000).decode()
+except TimeoutError:
+    received = ''
+print(json.dumps({'port': s.getsockname()[1], 'received': received}))
+"""
+
+
+def test_no_line_is_sent_into_a_tcp_connection_on_descriptor_2(
+    built: Built, ports: Ports, cache_file: Path
+) -> None:
+    """A daemon that closed stderr may have a connection on fd 2: it must not get our line."""
+    requested = ports.dev[0] + 19
+    with hold(("127.0.0.1", requested)):
+        expected = first_free(*ports.dev)
+        result = run_python(DAEMON_WITH_SOCKET_ON_FD2, env_for(built, cache_file), str(requested))
+    assert result.returncode == 0, result.stderr
+    assert result.stdout.decode().strip() == f'{{"port": {expected}, "received": ""}}'
+    assert len(cache.read_journal(cache.journal_path(cache_file))) == 1  # still journaled

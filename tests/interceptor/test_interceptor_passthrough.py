@@ -7,7 +7,7 @@ import socket
 from pathlib import Path
 
 import pytest
-from interceptor_support import *  # noqa: F403  (pytest fixtures: built, ports, workdir, cache_file)
+from interceptor_support import *  # the pytest fixtures: built, ports, workdir, cache_file
 from interceptor_support import Built, Ports, bind_sockets, child_env, hold, run
 
 PROBE_CASES = [

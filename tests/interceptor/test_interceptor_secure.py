@@ -15,7 +15,7 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
-from interceptor_support import *  # noqa: F403  (pytest fixtures: built, ports, workdir, cache_file)
+from interceptor_support import *  # the pytest fixtures: built, ports, workdir, cache_file
 from interceptor_support import (
     INTERCEPTOR_SRC,
     Built,

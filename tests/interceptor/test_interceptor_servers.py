@@ -11,7 +11,7 @@ import urllib.request
 from pathlib import Path
 
 import pytest
-from interceptor_support import *  # noqa: F403  (pytest fixtures: built, ports, workdir, cache_file)
+from interceptor_support import *  # the pytest fixtures: built, ports, workdir, cache_file
 from interceptor_support import Built, Ports, child_env, first_free, hold, moved_line
 
 from styxy import cache
