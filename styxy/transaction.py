@@ -13,6 +13,7 @@ import time
 import zlib
 from contextlib import contextmanager
 from dataclasses import dataclass, field
+from pathlib import Path
 from typing import TYPE_CHECKING, Any, Callable, Iterator
 
 from styxy import atomic, cache, leases, ports, view
@@ -43,7 +44,7 @@ class Transaction:
     _parsed: Any = None
     _cache_fresh: bool = False
     _generation: int = 0
-    _journal: bytes = b""
+    _folding: tuple[Path, ...] = ()
     _loaded: LeaseFile = field(default_factory=LeaseFile)
 
     def parsed(self) -> Parsed:
@@ -164,29 +165,40 @@ def _read_cache(paths: Paths) -> cache.CacheView | None:
 
 
 def _fold_journal(txn: Transaction) -> None:
-    """Turn the interceptor's moves into leases so `styxy list` shows them."""
-    try:
-        txn._journal = txn.paths.journal.read_bytes()
-    except FileNotFoundError:
-        return
+    """Turn the interceptor's moves into leases so `styxy list` shows them.
+
+    The journal is renamed aside first, so a line the interceptor appends meanwhile starts a new
+    journal instead of being lost; the aside files are deleted only after the lease file is
+    written, so a refused or killed command folds them again next time.
+    """
+    journal = txn.paths.journal
+    if journal.exists():
+        try:
+            os.rename(journal, journal.with_name(f".journal.{time.time_ns()}.folding"))
+        except FileNotFoundError:
+            pass
+    txn._folding = tuple(sorted(journal.parent.glob(".journal.*.folding")))
     held = {(lease.port, lease.pid) for lease in txn.state.leases}
-    for entry in cache.read_journal(txn.paths.journal):
-        if (entry.port, entry.pid) in held:
-            continue
-        held.add((entry.port, entry.pid))
-        txn.state = txn.state.add(
-            Lease(
-                lockId=leases.new_lock_id(),
-                port=entry.port,
-                serviceType=entry.service_type,
-                instanceId=f"pid-{entry.pid}",
-                name=f"bind-{entry.requested_port}",
-                pid=entry.pid,
-                pidStartTime=ports.process_start_time(entry.pid),
-                createdAt=entry.created_at,
-                source="interceptor",
-            )
-        )
+    for aside in txn._folding:
+        for entry in cache.read_journal(aside):
+            if (entry.port, entry.pid) in held:
+                continue
+            held.add((entry.port, entry.pid))
+            txn.state = txn.state.add(_journal_lease(entry))
+
+
+def _journal_lease(entry: cache.JournalEntry) -> Lease:
+    return Lease(
+        lockId=leases.new_lock_id(),
+        port=entry.port,
+        serviceType=entry.service_type,
+        instanceId=f"pid-{entry.pid}",
+        name=f"bind-{entry.requested_port}",
+        pid=entry.pid,
+        pidStartTime=ports.process_start_time(entry.pid),
+        createdAt=entry.created_at,
+        source="interceptor",
+    )
 
 
 def _reap(txn: Transaction) -> None:
@@ -229,11 +241,11 @@ def _commit(txn: Transaction) -> None:
         atomic.write_bytes(txn.paths.leases, leases.dump(txn.state), sync_folder=False)
     if doc_changed or leases_changed or not txn._cache_fresh:
         write_cache(txn)
-    if txn._journal:
-        _trim_journal(txn)
+    for aside in txn._folding:
+        aside.unlink(missing_ok=True)
     # One folder sync for the sidecar's renames instead of one per file: the renames are
     # atomic either way; this only makes them durable, and it costs as much as a file fsync.
-    if leases_changed or doc_changed or not txn._cache_fresh or txn._journal:
+    if leases_changed or doc_changed or not txn._cache_fresh or txn._folding:
         atomic.fsync_folder(txn.paths.sidecar)
 
 
@@ -274,13 +286,3 @@ def _range_indexer(document: Document) -> Callable[[int], int]:
         return 0xFFFF
 
     return index_of
-
-
-def _trim_journal(txn: Transaction) -> None:
-    """Drop the folded lines, keeping any the interceptor appended since they were read."""
-    try:
-        now = txn.paths.journal.read_bytes()
-    except FileNotFoundError:
-        return
-    rest = now[len(txn._journal):] if now.startswith(txn._journal) else now
-    atomic.write_bytes(txn.paths.journal, rest, mode=0o666, sync_folder=False)
