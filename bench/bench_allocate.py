@@ -11,7 +11,6 @@ between machines better than a bare time would:
 
 from __future__ import annotations
 
-import json
 import os
 import shutil
 import statistics

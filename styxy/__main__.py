@@ -4,9 +4,9 @@ from __future__ import annotations
 
 
 def main() -> int:
-    from styxy.cli import run
+    from styxy.cli import main_entry
 
-    return run()
+    return main_entry()
 
 
 if __name__ == "__main__":

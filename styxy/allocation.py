@@ -3,7 +3,8 @@
 from __future__ import annotations
 
 import time
-from typing import Iterator
+from collections.abc import Iterator
+from typing import TYPE_CHECKING
 
 from styxy import leases, ports
 from styxy.document.model import Range
@@ -11,6 +12,9 @@ from styxy.errors import RefusedError
 from styxy.leases import Identity, Lease
 from styxy.results import Allocation
 from styxy.transaction import Transaction
+
+if TYPE_CHECKING:
+    from styxy.autoalloc import Confirm
 
 
 def allocate(
@@ -21,7 +25,7 @@ def allocate(
     port: int | None,
     holder: tuple[int, float | None],
     yes: bool,
-    confirm: object,
+    confirm: Confirm | None,
     source: str,
 ) -> Allocation:
     row = txn.document.range_of(service_type)

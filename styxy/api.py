@@ -7,19 +7,20 @@ command wants shown (a created document, a reused single instance) go to `notify
 from __future__ import annotations
 
 import os
-from typing import TYPE_CHECKING, Callable
+from collections.abc import Callable
+from typing import TYPE_CHECKING
 
 from styxy import leases, names, paths, ports
 from styxy.errors import InvalidValueError, NotFoundError, RefusedError
 from styxy.transaction import Transaction, is_alive, transaction
 
 if TYPE_CHECKING:
+    from styxy.autoalloc import Confirm
     from styxy.leases import Lease
     from styxy.reports import PortCheck, Scan
     from styxy.results import Allocation, LeaseStatus
 
 Notify = Callable[[str], None]
-Confirm = Callable[..., object]
 
 
 def _quiet(_: str) -> None:
@@ -260,13 +261,13 @@ def use(
 
 
 __all__ = [
-    "allocate",
-    "release",
-    "list_leases",
-    "check",
-    "scan",
-    "cleanup",
-    "use",
-    "set_holder",
     "RefusedError",
+    "allocate",
+    "check",
+    "cleanup",
+    "list_leases",
+    "release",
+    "scan",
+    "set_holder",
+    "use",
 ]

@@ -9,14 +9,18 @@ from __future__ import annotations
 import getpass
 import socket
 import time
+from collections.abc import Callable
 from dataclasses import dataclass
-from typing import Callable, Optional
+from typing import TYPE_CHECKING
 
 from styxy import ports
 from styxy.document.model import Range
 from styxy.errors import RefusedError
 from styxy.paths import display
 from styxy.transaction import Transaction
+
+if TYPE_CHECKING:
+    from styxy.placement import Proposal
 
 
 @dataclass(frozen=True)
@@ -26,10 +30,14 @@ class Created:
     chunk_size: int
 
 
-ProblemOf = Callable[[int, int], Optional[str]]
+ProblemOf = Callable[[int, int], str | None]
+# The terminal prompt of confirmation mode: the accepted (maybe customized) proposal, or None.
+Confirm = Callable[[str, "Proposal", ProblemOf], "Proposal | None"]
 
 
-def create_range(txn: Transaction, service_type: str, *, yes: bool, confirm: object) -> Created:
+def create_range(
+    txn: Transaction, service_type: str, *, yes: bool, confirm: Confirm | None
+) -> Created:
     from styxy import document, placement
 
     parsed = txn.parsed()
@@ -56,8 +64,14 @@ def create_range(txn: Transaction, service_type: str, *, yes: bool, confirm: obj
         if not 1 <= start <= 65535 or start + size - 1 > 65535:
             return f"{start}-{start + size - 1} is outside 1..65535."
         return placement.window_problem(
-            start, start + size - 1, ranges, settings,
-            listening=listening, ephemeral=ephemeral, lo=lo, hi=hi,
+            start,
+            start + size - 1,
+            ranges,
+            settings,
+            listening=listening,
+            ephemeral=ephemeral,
+            lo=lo,
+            hi=hi,
         )
 
     if auto.require_confirmation and not yes:
@@ -65,7 +79,9 @@ def create_range(txn: Transaction, service_type: str, *, yes: bool, confirm: obj
     # The write-time check: the window must still be admissible in the document under the lock.
     problem = problem_of(proposal.start, proposal.end - proposal.start + 1)
     if problem is not None:
-        raise RefusedError(f"cannot place '{service_type}' at {proposal.start}-{proposal.end}: {problem}")
+        raise RefusedError(
+            f"cannot place '{service_type}' at {proposal.start}-{proposal.end}: {problem}"
+        )
     row = Range(
         service_type=service_type,
         start=proposal.start,
@@ -76,8 +92,13 @@ def create_range(txn: Transaction, service_type: str, *, yes: bool, confirm: obj
     )
     chunk = proposal.end - proposal.start + 1
     line = document.audit_line(
-        "auto-allocate", service_type, row.start, row.end,
-        chunk=chunk, placement=proposal.placement, by=who(),
+        "auto-allocate",
+        service_type,
+        row.start,
+        row.end,
+        chunk=chunk,
+        placement=proposal.placement,
+        by=who(),
     )
     txn.replace_text(document.add_range(parsed, row, audit=line))
     new_row = txn.document.range_of(service_type)
@@ -85,13 +106,15 @@ def create_range(txn: Transaction, service_type: str, *, yes: bool, confirm: obj
     return Created(new_row, proposal.placement, chunk)
 
 
-def _confirmed(service_type: str, proposal: object, problem_of: ProblemOf, confirm: object) -> object:
+def _confirmed(
+    service_type: str, proposal: Proposal, problem_of: ProblemOf, confirm: Confirm | None
+) -> Proposal:
     if confirm is None:
         raise RefusedError(
             f"Unknown service type '{service_type}' needs confirmation "
             "(autoAllocation.requireConfirmation is on); run on a terminal, or pass --yes."
         )
-    answer = confirm(service_type, proposal, problem_of)  # type: ignore[operator]
+    answer = confirm(service_type, proposal, problem_of)
     if answer is None:
         raise RefusedError(f"declined: no range was created for '{service_type}'.")
     return answer

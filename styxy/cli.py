@@ -8,12 +8,20 @@ from __future__ import annotations
 
 import os
 import sys
-from typing import Any, Callable, List, Optional
+from collections.abc import Callable
+from typing import Any
 
 import typer
 
 from styxy import __version__, output
-from styxy.errors import EXIT_FAILED, EXIT_INTERRUPTED, EXIT_OK, EXIT_USAGE, DocumentError, StyxyError
+from styxy.errors import (
+    EXIT_FAILED,
+    EXIT_INTERRUPTED,
+    EXIT_OK,
+    EXIT_USAGE,
+    DocumentError,
+    StyxyError,
+)
 
 app = typer.Typer(
     add_completion=False,
@@ -27,16 +35,18 @@ interceptor_app = typer.Typer(no_args_is_help=True, help="The bind() interceptor
 app.add_typer(config_app, name="config")
 app.add_typer(interceptor_app, name="interceptor")
 
-DocOption = typer.Option(None, "--doc", help="The document (default: $STYXY_DOC, ~/docs/CORE/PORT_MANAGEMENT.md).")
+DocOption = typer.Option(
+    None, "--doc", help="The document (default: $STYXY_DOC, ~/docs/CORE/PORT_MANAGEMENT.md)."
+)
 JsonOption = typer.Option(False, "--json", help="One JSON object on stdout.")
 
 
 class Globals:
-    doc: Optional[str] = None
+    doc: str | None = None
     json: bool = False
 
 
-def _doc(doc: Optional[str]) -> Optional[str]:
+def _doc(doc: str | None) -> str | None:
     return doc or Globals.doc
 
 
@@ -52,9 +62,11 @@ def _version(value: bool) -> None:
 
 @app.callback()
 def main(
-    doc: Optional[str] = DocOption,
+    doc: str | None = DocOption,
     json: bool = JsonOption,
-    version: bool = typer.Option(False, "--version", callback=_version, is_eager=True, help="Print the version."),
+    version: bool = typer.Option(
+        False, "--version", callback=_version, is_eager=True, help="Print the version."
+    ),
 ) -> None:
     Globals.doc, Globals.json = doc, json
 
@@ -62,12 +74,12 @@ def main(
 @app.command()
 def allocate(
     service_type: str = typer.Option(..., "-s", "--service-type", help="Service type, e.g. dev."),
-    instance_id: Optional[str] = typer.Option(None, "-i", "--instance-id"),
+    instance_id: str | None = typer.Option(None, "-i", "--instance-id"),
     name: str = typer.Option("", "-n", "--name"),
-    port: Optional[int] = typer.Option(None, "-p", "--port", help="Try this port first."),
-    pid: Optional[int] = typer.Option(None, "--pid", help="Holder process (default: the parent)."),
+    port: int | None = typer.Option(None, "-p", "--port", help="Try this port first."),
+    pid: int | None = typer.Option(None, "--pid", help="Holder process (default: the parent)."),
     yes: bool = typer.Option(False, "--yes", help="Accept a proposed new range."),
-    doc: Optional[str] = DocOption,
+    doc: str | None = DocOption,
     json: bool = JsonOption,
 ) -> None:
     """Allocate a port; stdout is the port alone, or JSON."""
@@ -90,12 +102,12 @@ def allocate(
 
 @app.command()
 def release(
-    lock_id: Optional[str] = typer.Argument(None, metavar="[LOCK_ID]"),
-    port: Optional[int] = typer.Option(None, "-p", "--port"),
-    service_type: Optional[str] = typer.Option(None, "-s", "--service-type"),
-    instance_id: Optional[str] = typer.Option(None, "-i", "--instance-id"),
+    lock_id: str | None = typer.Argument(None, metavar="[LOCK_ID]"),
+    port: int | None = typer.Option(None, "-p", "--port"),
+    service_type: str | None = typer.Option(None, "-s", "--service-type"),
+    instance_id: str | None = typer.Option(None, "-i", "--instance-id"),
     name: str = typer.Option("", "-n", "--name"),
-    doc: Optional[str] = DocOption,
+    doc: str | None = DocOption,
     json: bool = JsonOption,
 ) -> None:
     """End a lease."""
@@ -110,13 +122,17 @@ def release(
         doc=_doc(doc),
         notify=_notify,
     )
-    _report(json, lease.to_json(), f"released {lease.serviceType} port {lease.port} ({lease.lockId})")
+    _report(
+        json, lease.to_json(), f"released {lease.serviceType} port {lease.port} ({lease.lockId})"
+    )
 
 
 @app.command("list")
 def list_(
-    verbose: bool = typer.Option(False, "-v", "--verbose", help="Holder, command line, age, source."),
-    doc: Optional[str] = DocOption,
+    verbose: bool = typer.Option(
+        False, "-v", "--verbose", help="Holder, command line, age, source."
+    ),
+    doc: str | None = DocOption,
     json: bool = JsonOption,
 ) -> None:
     """Live leases."""
@@ -128,7 +144,9 @@ def list_(
 
 
 @app.command()
-def check(port: int = typer.Argument(...), doc: Optional[str] = DocOption, json: bool = JsonOption) -> None:
+def check(
+    port: int = typer.Argument(...), doc: str | None = DocOption, json: bool = JsonOption
+) -> None:
     """Is PORT free? Exit 0 when free, 1 when in use."""
     from styxy import api
     from styxy.render import port_check
@@ -143,7 +161,7 @@ def check(port: int = typer.Argument(...), doc: Optional[str] = DocOption, json:
 def scan(
     start: int = typer.Option(1, "--start"),
     end: int = typer.Option(65535, "--end"),
-    doc: Optional[str] = DocOption,
+    doc: str | None = DocOption,
     json: bool = JsonOption,
 ) -> None:
     """Listeners in a port span, with their processes and leases."""
@@ -157,7 +175,7 @@ def scan(
 @app.command()
 def cleanup(
     dry_run: bool = typer.Option(False, "--dry-run", help="Say what would go; change nothing."),
-    doc: Optional[str] = DocOption,
+    doc: str | None = DocOption,
     json: bool = JsonOption,
 ) -> None:
     """Reap stale leases now and say which."""
@@ -170,9 +188,9 @@ def cleanup(
 
 @app.command()
 def use(
-    port: Optional[int] = typer.Option(None, "-p", "--port"),
-    service_type: Optional[str] = typer.Option(None, "-s", "--service-type"),
-    doc: Optional[str] = DocOption,
+    port: int | None = typer.Option(None, "-p", "--port"),
+    service_type: str | None = typer.Option(None, "-s", "--service-type"),
+    doc: str | None = DocOption,
     json: bool = JsonOption,
 ) -> None:
     """Port and holder of a running service; exit 1 if none."""
@@ -184,14 +202,14 @@ def use(
     _report(json, lease.to_json(), str(lease.port))
 
 
-@app.command(context_settings={"allow_extra_args": True, "ignore_unknown_options": True})
-def run(
+@app.command("run", context_settings={"allow_extra_args": True, "ignore_unknown_options": True})
+def run_command(
     service_type: str = typer.Option(..., "-s", "--service-type"),
-    instance_id: Optional[str] = typer.Option(None, "-i", "--instance-id"),
+    instance_id: str | None = typer.Option(None, "-i", "--instance-id"),
     name: str = typer.Option("", "-n", "--name"),
     intercept: bool = typer.Option(False, "--intercept", help="Preload the bind() interceptor."),
-    doc: Optional[str] = DocOption,
-    command: List[str] = typer.Argument(None, metavar="-- CMD [ARGS]..."),
+    doc: str | None = DocOption,
+    command: list[str] = typer.Argument(None, metavar="-- CMD [ARGS]..."),
 ) -> None:
     """Run CMD with a port in $PORT; release it when CMD ends; exit with CMD's code."""
     from styxy import runner
@@ -210,8 +228,8 @@ def run(
 
 @app.command()
 def validate(
-    files: Optional[List[str]] = typer.Argument(None, metavar="[FILE]..."),
-    doc: Optional[str] = DocOption,
+    files: list[str] | None = typer.Argument(None, metavar="[FILE]..."),
+    doc: str | None = DocOption,
     json: bool = JsonOption,
 ) -> None:
     """Check documents; PATH:LINE: message per problem; exit 1 on any error."""
@@ -239,7 +257,7 @@ def validate(
 @app.command()
 def init(
     force: bool = typer.Option(False, "--force", help="Replace an existing document."),
-    doc: Optional[str] = DocOption,
+    doc: str | None = DocOption,
 ) -> None:
     """Write the default document."""
     from styxy import config
@@ -250,7 +268,7 @@ def init(
 
 
 @app.command()
-def doctor(doc: Optional[str] = DocOption, json: bool = JsonOption) -> None:
+def doctor(doc: str | None = DocOption, json: bool = JsonOption) -> None:
     """Paths, document health, leases, ephemeral range, interceptor status."""
     from styxy import doctor as doctor_module
     from styxy.render import doctor_lines
@@ -262,7 +280,7 @@ def doctor(doc: Optional[str] = DocOption, json: bool = JsonOption) -> None:
 
 
 @config_app.command("show")
-def config_show(doc: Optional[str] = DocOption, json: bool = JsonOption) -> None:
+def config_show(doc: str | None = DocOption, json: bool = JsonOption) -> None:
     """All settings."""
     from styxy import config
     from styxy.render import settings_text
@@ -272,7 +290,7 @@ def config_show(doc: Optional[str] = DocOption, json: bool = JsonOption) -> None
 
 
 @config_app.command("get")
-def config_get(key: str, doc: Optional[str] = DocOption, json: bool = JsonOption) -> None:
+def config_get(key: str, doc: str | None = DocOption, json: bool = JsonOption) -> None:
     """One setting, e.g. auto-allocation.placement."""
     from styxy import config
     from styxy.render import value_text
@@ -287,10 +305,10 @@ def config_get(key: str, doc: Optional[str] = DocOption, json: bool = JsonOption
 def config_set(
     key: str,
     value: str,
-    chunk_size: Optional[int] = typer.Option(None, "--chunk-size"),
-    placement: Optional[str] = typer.Option(None, "--placement"),
-    preferred_range: Optional[int] = typer.Option(None, "--preferred-range"),
-    doc: Optional[str] = DocOption,
+    chunk_size: int | None = typer.Option(None, "--chunk-size"),
+    placement: str | None = typer.Option(None, "--placement"),
+    preferred_range: int | None = typer.Option(None, "--preferred-range"),
+    doc: str | None = DocOption,
     json: bool = JsonOption,
 ) -> None:
     """Change a setting (KEY VALUE), or add a rule: auto-allocation-rule PATTERN [options]."""
@@ -307,17 +325,28 @@ def config_set(
             doc=_doc(doc),
             notify=_notify,
         )
-        _report(json, {"rule": value, "chunkSize": chunk_size, "placement": placement, "preferredRangeStart": preferred_range}, f"rule {value} set")
+        _report(
+            json,
+            {
+                "rule": value,
+                "chunkSize": chunk_size,
+                "placement": placement,
+                "preferredRangeStart": preferred_range,
+            },
+            f"rule {value} set",
+        )
         return
     if chunk_size is not None or placement is not None or preferred_range is not None:
-        raise UsageError("--chunk-size, --placement and --preferred-range go with `auto-allocation-rule PATTERN`.")
+        raise UsageError(
+            "--chunk-size, --placement and --preferred-range go with `auto-allocation-rule PATTERN`."
+        )
     new = config.set_value(key, value, doc=_doc(doc), notify=_notify)
     _report(json, {"key": key, "value": new}, f"{key} = {value_text(new)}")
 
 
 @config_app.command("unset")
 def config_unset(
-    key: str, pattern: str, doc: Optional[str] = DocOption, json: bool = JsonOption
+    key: str, pattern: str, doc: str | None = DocOption, json: bool = JsonOption
 ) -> None:
     """Remove a rule: auto-allocation-rule PATTERN."""
     from styxy import config
@@ -330,7 +359,7 @@ def config_unset(
 
 
 @config_app.command("auto-allocation")
-def config_auto_allocation(doc: Optional[str] = DocOption, json: bool = JsonOption) -> None:
+def config_auto_allocation(doc: str | None = DocOption, json: bool = JsonOption) -> None:
     """Settings, rules, auto-allocated ranges, recent audit lines."""
     from styxy import config
     from styxy.render import auto_allocation_text
@@ -341,10 +370,10 @@ def config_auto_allocation(doc: Optional[str] = DocOption, json: bool = JsonOpti
 
 @config_app.command("undo-auto")
 def config_undo_auto(
-    service_type: Optional[str] = typer.Option(None, "-s", "--service-type"),
+    service_type: str | None = typer.Option(None, "-s", "--service-type"),
     all_ranges: bool = typer.Option(False, "--all"),
     force: bool = typer.Option(False, "--force", help="Also end live leases in the range."),
-    doc: Optional[str] = DocOption,
+    doc: str | None = DocOption,
     json: bool = JsonOption,
 ) -> None:
     """Remove the newest auto-allocated range (or T's, or all)."""
@@ -359,7 +388,9 @@ def config_undo_auto(
 
 
 @interceptor_app.command("build")
-def interceptor_build(force: bool = typer.Option(False, "--force", help="Rebuild even if present.")) -> None:
+def interceptor_build(
+    force: bool = typer.Option(False, "--force", help="Rebuild even if present."),
+) -> None:
     """Compile the preload library with the system C compiler."""
     from styxy import interceptor
 
@@ -375,7 +406,7 @@ def interceptor_path() -> None:
 
 
 @interceptor_app.command("env")
-def interceptor_env(doc: Optional[str] = DocOption) -> None:
+def interceptor_env(doc: str | None = DocOption) -> None:
     """Print `export` lines for eval: LD_PRELOAD and STYXY_CACHE."""
     from styxy import api, interceptor, paths
 
@@ -387,7 +418,7 @@ def interceptor_env(doc: Optional[str] = DocOption) -> None:
 
 
 @interceptor_app.command("dump")
-def interceptor_dump(doc: Optional[str] = DocOption) -> None:
+def interceptor_dump(doc: str | None = DocOption) -> None:
     """Show the compiled cache in words."""
     from styxy import api, cache, paths
 
@@ -410,7 +441,7 @@ def _notify(text: str) -> None:
         output.note(text)
 
 
-def _confirm(service_type: str, proposal: Any, problem_of: Callable[[int, int], Optional[str]]) -> Any:
+def _confirm(service_type: str, proposal: Any, problem_of: Callable[[int, int], str | None]) -> Any:
     """The terminal prompt of confirmation mode; None declines."""
     from dataclasses import replace
 
@@ -425,12 +456,14 @@ def _confirm(service_type: str, proposal: Any, problem_of: Callable[[int, int], 
             custom = _customize(problem_of)
             if custom is not None:
                 start, size = custom
-                proposal = replace(proposal, start=start, end=start + size - 1, placement="custom", chunk_size=size)
+                proposal = replace(
+                    proposal, start=start, end=start + size - 1, placement="custom", chunk_size=size
+                )
             continue
         return None
 
 
-def _customize(problem_of: Callable[[int, int], Optional[str]]) -> Optional[tuple[int, int]]:
+def _customize(problem_of: Callable[[int, int], str | None]) -> tuple[int, int] | None:
     try:
         start = int(output.prompt("Start port: "))
         size = int(output.prompt("Chunk size: "))
@@ -444,7 +477,7 @@ def _customize(problem_of: Callable[[int, int], Optional[str]]) -> Optional[tupl
     return start, size
 
 
-def run_cli(argv: Optional[List[str]] = None) -> int:
+def run_cli(argv: list[str] | None = None) -> int:
     """Run the app; every error ends here as one sentence and an exit code, never a traceback."""
     from typer.main import get_command
 
@@ -514,5 +547,5 @@ def _click_exit(exc: BaseException) -> int:
     return exc.exit_code if isinstance(exc, _click.exceptions.UsageError) else EXIT_USAGE
 
 
-def run() -> int:
+def main_entry() -> int:
     return run_cli(sys.argv[1:])

@@ -3,9 +3,10 @@
 from __future__ import annotations
 
 import os
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, Callable, Sequence
+from typing import Any
 
 from styxy import paths
 from styxy.errors import Diagnostic, NotFoundError, RefusedError, StyxyError
@@ -26,7 +27,7 @@ def show(*, doc: Doc = None, notify: Notify = _quiet) -> dict[str, Any]:
 
     with transaction(paths.resolve(doc)) as txn:
         _tell(txn.notes, notify)
-        return document.settings_as_dict(txn.parsed().document)  # type: ignore[no-any-return]
+        return document.settings_as_dict(txn.parsed().document)
 
 
 def get(key: str, *, doc: Doc = None, notify: Notify = _quiet) -> object:
@@ -164,7 +165,9 @@ def undo_auto(
         )
 
 
-def _undo_targets(found: list[AutoRange], service_type: str | None, all_ranges: bool) -> list[AutoRange]:
+def _undo_targets(
+    found: list[AutoRange], service_type: str | None, all_ranges: bool
+) -> list[AutoRange]:
     if not found:
         raise RefusedError("nothing auto-allocated is left to undo.")
     if all_ranges:

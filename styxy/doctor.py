@@ -3,13 +3,16 @@
 from __future__ import annotations
 
 import os
-from typing import Any, Callable
+from collections.abc import Callable
+from typing import Any
 
 from styxy import paths, ports
 from styxy.paths import display
 
 
-def report(*, doc: str | os.PathLike[str] | None = None, notify: Callable[[str], None]) -> dict[str, Any]:
+def report(
+    *, doc: str | os.PathLike[str] | None = None, notify: Callable[[str], None]
+) -> dict[str, Any]:
     from styxy import config
     from styxy.transaction import stale_leases, transaction
 
@@ -50,4 +53,7 @@ def _interceptor_status() -> dict[str, Any]:
     except StyxyError:
         return {"status": "not built (run `styxy interceptor build`)", "path": None}
     active = built in os.environ.get("LD_PRELOAD", "")
-    return {"status": f"built at {built}{', active in this shell' if active else ''}", "path": built}
+    return {
+        "status": f"built at {built}{', active in this shell' if active else ''}",
+        "path": built,
+    }

@@ -46,7 +46,7 @@ class RefusedError(StyxyError):
 class Diagnostic:
     """One problem in a document, reported as `PATH:LINE: message` like compilers do."""
 
-    __slots__ = ("path", "line", "message", "warning")
+    __slots__ = ("line", "message", "path", "warning")
 
     def __init__(self, path: str, line: int, message: str, *, warning: bool = False) -> None:
         self.path = path

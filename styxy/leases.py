@@ -7,11 +7,12 @@ that restarts gets its old port back when it is free (SPEC section 4).
 from __future__ import annotations
 
 import json
-import time
 import os
+import time
+from collections.abc import Iterable
 from dataclasses import dataclass, replace
 from pathlib import Path
-from typing import Any, Iterable
+from typing import Any
 
 from styxy.errors import LeaseFileError
 
@@ -95,14 +96,16 @@ class LeaseFile:
         return frozenset(lease.port for lease in self.leases)
 
     def add(self, lease: Lease) -> LeaseFile:
-        return replace(self, leases=self.leases + (lease,))
+        return replace(self, leases=(*self.leases, lease))
 
     def remove(self, ended: Iterable[Lease]) -> LeaseFile:
         """Drop leases, remembering their ports for the identity's next request."""
         gone = {lease.lockId: lease for lease in ended}
         if not gone:
             return self
-        history = [item for item in self.history if item[0] not in {g.identity for g in gone.values()}]
+        history = [
+            item for item in self.history if item[0] not in {g.identity for g in gone.values()}
+        ]
         history.extend((lease.identity, lease.port) for lease in gone.values())
         return LeaseFile(
             leases=tuple(lease for lease in self.leases if lease.lockId not in gone),
@@ -139,7 +142,15 @@ def load(path: Path) -> LeaseFile:
 # millisecond, where objects with repeated keys took several. `styxy list --json` is the
 # readable view.
 FIELDS = (
-    "lockId", "port", "serviceType", "instanceId", "name", "pid", "pidStartTime", "createdAt", "source",
+    "lockId",
+    "port",
+    "serviceType",
+    "instanceId",
+    "name",
+    "pid",
+    "pidStartTime",
+    "createdAt",
+    "source",
 )
 
 
@@ -148,7 +159,17 @@ def dump(state: LeaseFile) -> bytes:
         "version": FORMAT_VERSION,
         "fields": FIELDS,
         "leases": [
-            (x.lockId, x.port, x.serviceType, x.instanceId, x.name, x.pid, x.pidStartTime, x.createdAt, x.source)
+            (
+                x.lockId,
+                x.port,
+                x.serviceType,
+                x.instanceId,
+                x.name,
+                x.pid,
+                x.pidStartTime,
+                x.createdAt,
+                x.source,
+            )
             for x in state.leases
         ],
         "history": [[*identity, port] for identity, port in state.history],
@@ -189,7 +210,9 @@ def _decode_lease(row: Any) -> Lease:
         and type(created) in (float, int)
         and type(source) is str
     ):
-        raise ValueError(f"lease {lock_id!r} has a field of the wrong type or a port outside 1..65535")
+        raise ValueError(
+            f"lease {lock_id!r} has a field of the wrong type or a port outside 1..65535"
+        )
     return Lease(lock_id, port, kind, instance, name, pid, started, created, source)
 
 
@@ -202,4 +225,3 @@ def _decode_history(item: Any) -> tuple[Identity, int]:
     if not isinstance(port, int) or isinstance(port, bool):
         raise ValueError("a history entry has a non-integer port")
     return (service_type, instance_id, name), port
-

@@ -48,5 +48,5 @@ def display(path: Path) -> str:
     home = str(Path.home())
     text = str(path)
     if home not in ("", "/") and text.startswith(home + os.sep):
-        return "~" + text[len(home):]
+        return "~" + text[len(home) :]
     return text

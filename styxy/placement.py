@@ -316,9 +316,10 @@ def _place_before(ranges: Sequence[Range], listening: Collection[int], space: _S
             f"no room for {space.size} ports between {space.lo} "
             f"and the range starting at {lowest_start}"
         )
+    # The highest admissible start: the end of the last interval of admissible starts.
     last: Interval | None = None
-    for last in _starts(rows, listening, space, space.lo, ceiling):
-        pass
+    for interval in _starts(rows, listening, space, space.lo, ceiling):
+        last = interval
     if last is None:
         raise _no_room(space.size, space.lo, ceiling)
     return last[1]

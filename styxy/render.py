@@ -3,7 +3,8 @@
 from __future__ import annotations
 
 import time
-from typing import Any, Sequence
+from collections.abc import Sequence
+from typing import Any
 
 from styxy.leases import Lease
 from styxy.reports import PortCheck, Scan
@@ -19,7 +20,13 @@ def lease_table(found: Sequence[LeaseStatus], verbose: bool) -> str:
         rows[0] += ["PID", "ALIVE", "AGE", "SOURCE", "COMMAND"]
     for item in found:
         lease = item.lease
-        row = [str(lease.port), lease.serviceType, lease.instanceId, lease.name or "-", lease.lockId]
+        row = [
+            str(lease.port),
+            lease.serviceType,
+            lease.instanceId,
+            lease.name or "-",
+            lease.lockId,
+        ]
         if verbose:
             row += [
                 str(lease.pid),
@@ -51,7 +58,9 @@ def scan_table(result: Scan) -> str:
     rows = [["PORT", "ADDRESS", "PID", "PROCESS", "LEASE"]]
     for item in result.listeners:
         lease = f"{item.lease.serviceType}/{item.lease.instanceId}" if item.lease else "-"
-        rows.append([str(item.port), item.address, str(item.pid or "-"), item.process or "-", lease])
+        rows.append(
+            [str(item.port), item.address, str(item.pid or "-"), item.process or "-", lease]
+        )
     return _columns(rows)
 
 
@@ -59,7 +68,9 @@ def reaped_lines(reaped: Sequence[Lease], dry_run: bool) -> str:
     verb = "would reap" if dry_run else "reaped"
     if not reaped:
         return "no stale leases"
-    return "\n".join(f"{verb} {x.serviceType} port {x.port} ({x.lockId}, process {x.pid})" for x in reaped)
+    return "\n".join(
+        f"{verb} {x.serviceType} port {x.port} ({x.lockId}, process {x.pid})" for x in reaped
+    )
 
 
 def settings_text(settings: dict[str, Any], prefix: str = "") -> str:
@@ -82,9 +93,19 @@ def value_text(value: object) -> str:
 
 
 def auto_allocation_text(info: dict[str, Any]) -> str:
-    parts = [settings_text({"autoAllocation": info["autoAllocation"], "autoAllocationRules": info["autoAllocationRules"]})]
+    parts = [
+        settings_text(
+            {
+                "autoAllocation": info["autoAllocation"],
+                "autoAllocationRules": info["autoAllocationRules"],
+            }
+        )
+    ]
     parts.append("auto-allocated ranges:")
-    parts += [f"  {r['serviceType']} {r['range'][0]}-{r['range'][1]} ({r['date']})" for r in info["ranges"]] or ["  none"]
+    parts += [
+        f"  {r['serviceType']} {r['range'][0]}-{r['range'][1]} ({r['date']})"
+        for r in info["ranges"]
+    ] or ["  none"]
     parts.append("recent audit lines:")
     parts += [f"  {line}" for line in info["audit"]] or ["  none"]
     return "\n".join(parts)
@@ -121,5 +142,6 @@ def _age(seconds: float) -> str:
 def _columns(rows: list[list[str]]) -> str:
     widths = [max(len(row[i]) for row in rows) for i in range(len(rows[0]))]
     return "\n".join(
-        "  ".join(cell.ljust(width) for cell, width in zip(row, widths)).rstrip() for row in rows
+        "  ".join(cell.ljust(width) for cell, width in zip(row, widths, strict=True)).rstrip()
+        for row in rows
     )

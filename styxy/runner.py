@@ -5,7 +5,7 @@ from __future__ import annotations
 import os
 import signal
 import subprocess
-from typing import Callable, Sequence
+from collections.abc import Callable, Sequence
 
 from styxy import api, ports
 from styxy.errors import InvalidValueError, NotFoundError, RefusedError

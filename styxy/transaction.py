@@ -11,10 +11,11 @@ import bisect
 import os
 import time
 import zlib
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import TYPE_CHECKING, Any, Callable, Iterator
+from typing import TYPE_CHECKING, Any
 
 from styxy import atomic, cache, leases, ports, view
 from styxy.errors import CacheError, LockTimeoutError
@@ -120,7 +121,14 @@ def _load(paths: Paths, notes: list[str]) -> Transaction:
         atomic.write_bytes(paths.doc, default_document_bytes())
         notes.append(f"created {display(paths.doc)} from the default")
     doc_bytes = paths.doc.read_bytes()
-    txn = Transaction(paths=paths, doc_bytes=doc_bytes, document=None, state=LeaseFile(), notes=notes)  # type: ignore[arg-type]
+    # The document view is filled in by _load_view right away; None only until then.
+    txn = Transaction(
+        paths=paths,
+        doc_bytes=doc_bytes,
+        document=None,  # type: ignore[arg-type]
+        state=LeaseFile(),
+        notes=notes,
+    )
     _load_view(txn)
     txn.state = txn._loaded = leases.load(paths.leases)
     _fold_journal(txn)
@@ -133,7 +141,9 @@ def _load_view(txn: Transaction) -> None:
     cached = _read_cache(txn.paths)
     if cached is not None:
         txn._generation = cached.generation
-        fresh = cached.doc_size == len(txn.doc_bytes) and cached.doc_crc == zlib.crc32(txn.doc_bytes)
+        fresh = cached.doc_size == len(txn.doc_bytes) and cached.doc_crc == zlib.crc32(
+            txn.doc_bytes
+        )
         if fresh:
             try:
                 txn.document = view.decode(cached.meta, str(txn.paths.doc))
@@ -158,9 +168,10 @@ def _read_cache(paths: Paths) -> cache.CacheView | None:
     try:
         return cache.read(paths.cache)
     except CacheError as exc:
+        reason = str(exc).rstrip(".")
         raise CacheError(
-            f"the cache {display(paths.cache)} is corrupt ({exc}); delete it and styxy "
-            "rebuilds it from the document."
+            f"the cache {display(paths.cache)} is corrupt ({reason[:1].lower()}{reason[1:]}); "
+            "delete it and styxy rebuilds it from the document."
         ) from None
 
 
@@ -260,7 +271,9 @@ def write_cache(txn: Transaction) -> None:
     document = txn.document
     ranges = [cache.CacheRange(r.service_type, r.start, r.end, r.single) for r in document.ranges]
     index_of = _range_indexer(document)
-    live = [cache.CacheLease(lease.port, lease.pid, index_of(lease.port)) for lease in txn.state.leases]
+    live = [
+        cache.CacheLease(lease.port, lease.pid, index_of(lease.port)) for lease in txn.state.leases
+    ]
     detect = [(kind, glob) for kind, globs in document.settings.detect.items() for glob in globs]
     data = cache.encode(
         ranges=ranges,

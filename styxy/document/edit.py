@@ -43,7 +43,7 @@ def render_row(row: Range) -> str:
 
 def remove_range(parsed: Parsed, service_type: str, *, audit: str | None = None) -> str:
     """Remove the row of `service_type`: exactly one line."""
-    for r, line in zip(parsed.document.ranges, parsed.layout.rows):
+    for r, line in zip(parsed.document.ranges, parsed.layout.rows, strict=True):
         if r.service_type == service_type:
             return _splice(parsed, [Splice(line, line + 1, ())], audit)
     raise NotFoundError(f"no row for service type {service_type!r} in {parsed.path}")
@@ -101,7 +101,7 @@ def _audit_text(line: str) -> str:
 
 
 def _insertion_line(parsed: Parsed, start: int) -> int:
-    for r, line in zip(parsed.document.ranges, parsed.layout.rows):
+    for r, line in zip(parsed.document.ranges, parsed.layout.rows, strict=True):
         if r.start > start:
             return line
     rows = parsed.layout.rows
@@ -120,7 +120,7 @@ def _check_row(row: Range) -> None:
         raise InvalidValueError(f"Instances must be single or multi, not {row.instances!r}")
     if "\n" in row.description or "\r" in row.description:
         raise InvalidValueError(f"a description must fit on one line, not {row.description!r}")
-    if any(ord(c) < 32 and c != "\t" or c == "\x7f" for c in row.description):
+    if any((ord(c) < 32 and c != "\t") or c == "\x7f" for c in row.description):
         raise InvalidValueError(
             f"a description must not hold control characters: {row.description!r}"
         )

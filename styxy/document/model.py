@@ -2,9 +2,10 @@
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from types import MappingProxyType
-from typing import Literal, Mapping
+from typing import Literal
 
 Placement = Literal["after", "before", "smart"]
 PLACEMENTS: tuple[str, ...] = ("after", "before", "smart")
@@ -71,9 +72,7 @@ class Settings:
 
     auto_allocation: AutoAllocation = field(default_factory=AutoAllocation)
     rules: tuple[Rule, ...] = ()
-    detect: Mapping[str, tuple[str, ...]] = field(
-        default_factory=lambda: MappingProxyType({})
-    )
+    detect: Mapping[str, tuple[str, ...]] = field(default_factory=lambda: MappingProxyType({}))
     lease_grace_seconds: int = 300
 
 

@@ -10,7 +10,6 @@ import subprocess
 import time
 
 import pytest
-
 from support import styxy_command
 
 AUDIT = re.compile(

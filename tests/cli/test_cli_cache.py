@@ -5,6 +5,7 @@ from __future__ import annotations
 import zlib
 
 from netutil import first_free
+
 from styxy import cache
 
 

@@ -43,7 +43,7 @@ def test_fifty_concurrent_allocations_never_share_a_port(styxy):
 
 
 def test_sigkill_at_random_moments_never_tears_a_file(styxy):
-    from styxy import document, leases, cache
+    from styxy import cache, document, leases
 
     styxy("allocate", "-s", "dev", "-i", "warm")
     rng = random.Random(1234)

@@ -7,11 +7,9 @@ import re
 import shlex
 import subprocess
 import sys
-import time
 import urllib.request
 
 import pytest
-
 from netutil import busy, listen
 
 MOVED = re.compile(r"^styxy: port (\d+) in use; bound (\d+) instead \(service (\S+)\)$")

@@ -24,8 +24,8 @@ from styxy.document import (
     set_setting,
     unset_rule,
 )
-from styxy.document.model import Range
 from styxy.document.edit import render_row
+from styxy.document.model import Range
 
 AUDIT = "2025-09-30T12:00:00Z auto-allocate grafana 11510-11519 chunk=10 placement=after by=alice@laptop"
 

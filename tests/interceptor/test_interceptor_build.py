@@ -36,7 +36,7 @@ def test_library_needs_no_executable_stack_and_binds_now(built: Built) -> None:
         text=True,
         check=True,
     ).stdout
-    assert "BIND_NOW" in out or "FLAGS_1" in out and "NOW" in out
+    assert "BIND_NOW" in out or ("FLAGS_1" in out and "NOW" in out)
     stack = [line for line in out.splitlines() if "GNU_STACK" in line]
     assert stack and "RWE" not in stack[0]
 
