@@ -154,7 +154,7 @@ def _load_view(txn: Transaction) -> None:
     txn.parsed()
 
 
-def _read_cache(paths: Paths) -> cache.CacheView | None:
+def _read_cache(paths: Paths) -> cache.CacheStamp | None:
     try:
         with open(paths.cache, "rb") as handle:
             head = handle.read(10)
@@ -166,7 +166,7 @@ def _read_cache(paths: Paths) -> cache.CacheView | None:
     if len(head) == 10 and head[:8] == _CACHE_MAGIC and head[8:10] != b"\x01\x00":
         return None
     try:
-        return cache.read(paths.cache)
+        return cache.read_stamp(paths.cache)
     except CacheError as exc:
         reason = str(exc).rstrip(".")
         raise CacheError(
