@@ -18,7 +18,7 @@ test *args: setup
 # Formatting and meaning of the shipped document, plus the static checks.
 lint: setup
     {{py}} -m pip install -q ruff mypy types-PyYAML types-psutil
-    {{venv}}/bin/mdformat --check docs/CORE/PORT_MANAGEMENT.md
+    {{venv}}/bin/mdformat --check README.md docs
     {{venv}}/bin/styxy validate docs/CORE/PORT_MANAGEMENT.md
     {{venv}}/bin/ruff check styxy tests bench
     {{venv}}/bin/mypy styxy
