@@ -28,14 +28,18 @@ demo: setup
     #!/usr/bin/env bash
     set -euo pipefail
     export STYXY_DOC="$(mktemp -d)/PORT_MANAGEMENT.md"
-    s={{venv}}/bin/styxy
+    s="$PWD/{{venv}}/bin/styxy"
     $s allocate -s dev -i demo
+    cd "$(dirname "$STYXY_DOC")"
+    git init -q && git add PORT_MANAGEMENT.md
+    git -c user.name=demo -c user.email=demo@example.invalid commit -qm "port map"
     $s allocate -s ai -i first --json
     $s allocate -s ai -i second
     $s allocate -s grafana -i main
     $s list -v
-    (cd "$(dirname "$STYXY_DOC")" && git init -q && git add -A && git diff --cached --stat)
-    $s config auto-allocation
+    git --no-pager diff
+    $s config undo-auto --force
+    git --no-pager diff --stat
 
 # Benchmarks (not tests): each prints ratios measured side by side in one run.
 bench: setup

@@ -82,9 +82,15 @@ def test_rules_are_added_and_removed_as_small_diffs(styxy):
     done = styxy("config", "set", "auto-allocation-rule", "tracing-*", "--chunk-size", "15", "--placement", "smart", "--preferred-range", "16600")
     assert done.code == 0, done.err
     after = styxy.doc.read_text()
-    added = [x for x in _changed_lines(before, after) if x.startswith("+")]
-    assert not [x for x in _changed_lines(before, after) if x.startswith("-")]
-    assert added[0].strip() == "+  tracing-*:".strip() or "tracing-*" in added[0]
+    assert _changed_lines(before, after) == [
+        "+  tracing-*:",
+        "+    chunkSize: 15",
+        "+    placement: smart",
+        "+    preferredRangeStart: 16600",
+    ]
+    # Appended at the end of the rules block, right before `detect:`.
+    lines = after.splitlines()
+    assert lines[lines.index("  tracing-*:") + 4].startswith("detect:")
     data = styxy("allocate", "-s", "tracing-jaeger", "--json").json()
     assert (data["chunkSize"], data["placement"]) == (15, "smart")
     assert styxy("config", "unset", "auto-allocation-rule", "tracing-*").code == 0
