@@ -9,7 +9,7 @@ from pathlib import Path
 from typing import Any
 
 from styxy import paths
-from styxy.errors import Diagnostic, NotFoundError, RefusedError, StyxyError
+from styxy.errors import Diagnostic, DocumentError, NotFoundError, RefusedError, StyxyError
 from styxy.leases import Lease
 from styxy.reports import Undo
 from styxy.transaction import is_alive, transaction
@@ -215,9 +215,9 @@ def validate(files: Sequence[str], *, doc: Doc = None) -> list[Diagnostic]:
             found.append(Diagnostic(str(target), 1, f"cannot read the file: {exc.strerror}"))
             continue
         try:
-            text = raw.decode("utf-8")
-        except UnicodeDecodeError as exc:
-            found.append(Diagnostic(str(target), 1, f"not UTF-8 text (byte {exc.start})"))
+            text = document.decode_text(raw, str(target))
+        except DocumentError as exc:
+            found.extend(exc.diagnostics)
             continue
         found.extend(document.check(text, str(target)))
     return found

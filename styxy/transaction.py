@@ -53,7 +53,9 @@ class Transaction:
         if self._parsed is None:
             from styxy import document as doc_module
 
-            self._parsed = doc_module.parse(self.doc_bytes.decode("utf-8"), str(self.paths.doc))
+            self._parsed = doc_module.parse(
+                doc_module.decode_text(self.doc_bytes, str(self.paths.doc)), str(self.paths.doc)
+            )
             self.document = self._parsed.document
         return self._parsed  # type: ignore[no-any-return]
 

@@ -16,6 +16,7 @@ if TYPE_CHECKING:
     from styxy.document.edit import remove_range as remove_range
     from styxy.document.layout import Layout as Layout
     from styxy.document.layout import Parsed as Parsed
+    from styxy.document.lines import decode_text as decode_text
     from styxy.document.names import check_service_type as check_service_type
     from styxy.document.parse import check as check
     from styxy.document.parse import parse as parse
@@ -35,6 +36,7 @@ __all__ = [
     "audit_line",
     "check",
     "check_service_type",
+    "decode_text",
     "get_setting",
     "parse",
     "remove_range",
@@ -52,6 +54,7 @@ _HOMES = {
     "audit_line": "edit",
     "check": "parse",
     "check_service_type": "names",
+    "decode_text": "lines",
     "get_setting": "settings",
     "parse": "parse",
     "remove_range": "edit",

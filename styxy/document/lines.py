@@ -14,6 +14,18 @@ _LINE = re.compile(r"[^\r\n]*(?:\r\n|\r|\n)|[^\r\n]+\Z")
 _ENDING = re.compile(r"\r\n|\r|\n")
 
 
+def decode_text(data: bytes, path: str) -> str:
+    """The document's text; bytes that are not UTF-8 are a diagnostic on their own line."""
+    from styxy.errors import Diagnostic, DocumentError
+
+    try:
+        return data.decode("utf-8")
+    except UnicodeDecodeError as exc:
+        line = data.count(b"\n", 0, exc.start) + 1
+        message = f"not UTF-8 text (byte {exc.start} is {data[exc.start]:#04x})"
+        raise DocumentError([Diagnostic(path, line, message)]) from None
+
+
 def split_lines(text: str) -> list[str]:
     """The lines of `text`, each keeping its ending; the last one may have none."""
     return _LINE.findall(text)

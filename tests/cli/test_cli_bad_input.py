@@ -99,3 +99,12 @@ def test_usage_errors_exit_2(warm):
     _refused(warm, "allocate", code=2)
     _refused(warm, "no-such-command", code=2)
     _refused(warm, "check", "notaport", code=2)
+
+
+def test_a_document_that_is_not_utf8_is_refused_with_its_line(warm):
+    data = warm.doc.read_bytes().replace(b"Development proxies", b"Development \xff proxies")
+    warm.doc.write_bytes(data)
+    at = data.index(b"\xff")
+    line = data[:at].count(b"\n") + 1
+    done = _refused(warm, "allocate", "-s", "dev", "-i", "new")
+    assert done.err == f"{warm.doc}:{line}: not UTF-8 text (byte {at} is 0xff)\n"
