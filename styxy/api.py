@@ -11,7 +11,7 @@ from collections.abc import Callable
 from typing import TYPE_CHECKING
 
 from styxy import leases, names, paths, ports
-from styxy.errors import InvalidValueError, NotFoundError, RefusedError
+from styxy.errors import InvalidValueError, NotFoundError
 from styxy.transaction import Transaction, is_alive, transaction
 
 if TYPE_CHECKING:
@@ -50,6 +50,10 @@ def allocate(
     names.check_identity_part("name", name)
     if port is not None:
         names.check_port(port)
+    if source not in leases.SOURCES:
+        raise InvalidValueError(
+            f"source must be one of {', '.join(leases.SOURCES)}, not {source!r}."
+        )
     holder = _holder(pid)
     with transaction(paths.resolve(doc)) as txn:
         _tell(txn, notify)
@@ -261,7 +265,6 @@ def use(
 
 
 __all__ = [
-    "RefusedError",
     "allocate",
     "check",
     "cleanup",

@@ -21,7 +21,7 @@ def run(
     name: str = "",
     intercept: bool = False,
     doc: str | os.PathLike[str] | None = None,
-    notify: Callable[[str], None],
+    notify: Callable[[str], None] = lambda _: None,
 ) -> int:
     """Run `command` holding a lease; returns the exit code to leave with (the child's)."""
     if not command:
