@@ -8,9 +8,9 @@ import subprocess
 import sys
 
 import pytest
+from support import DEFAULT_DOC
 
 import styxy
-from support import DEFAULT_DOC
 
 
 @pytest.fixture
