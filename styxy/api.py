@@ -17,8 +17,8 @@ from styxy.transaction import Transaction, is_alive, transaction
 if TYPE_CHECKING:
     from styxy.autoalloc import Confirm
     from styxy.leases import Lease
-    from styxy.reports import PortCheck, Scan
-    from styxy.results import Allocation, LeaseStatus
+    from styxy.reports import LeaseStatus, PortCheck, Scan
+    from styxy.results import Allocation
 
 Notify = Callable[[str], None]
 
@@ -165,7 +165,7 @@ def _find_lease(
 def list_leases(
     *, verbose: bool = False, doc: str | os.PathLike[str] | None = None, notify: Notify = _quiet
 ) -> list[LeaseStatus]:
-    from styxy.results import LeaseStatus
+    from styxy.reports import LeaseStatus
 
     with transaction(paths.resolve(doc)) as txn:
         _tell(txn, notify)

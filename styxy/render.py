@@ -7,8 +7,7 @@ from collections.abc import Sequence
 from typing import Any
 
 from styxy.leases import Lease
-from styxy.reports import PortCheck, Scan
-from styxy.results import LeaseStatus
+from styxy.reports import LeaseStatus, PortCheck, Scan
 
 
 def lease_table(found: Sequence[LeaseStatus], verbose: bool) -> str:

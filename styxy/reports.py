@@ -10,6 +10,17 @@ from styxy.leases import Lease
 
 
 @dataclass(frozen=True)
+class LeaseStatus:
+    lease: Lease
+    alive: bool
+    process: str | None = None
+    command: str | None = None
+
+    def to_json(self) -> dict[str, Any]:
+        return {**self.lease.to_json(), "alive": self.alive}
+
+
+@dataclass(frozen=True)
 class ListenerInfo:
     port: int
     pid: int | None

@@ -37,14 +37,3 @@ class Allocation:
             "chunkSize": self.chunk_size,
             "message": self.message,
         }
-
-
-@dataclass(frozen=True)
-class LeaseStatus:
-    lease: Lease
-    alive: bool
-    process: str | None = None
-    command: str | None = None
-
-    def to_json(self) -> dict[str, Any]:
-        return {**self.lease.to_json(), "alive": self.alive}
