@@ -5,7 +5,7 @@ from __future__ import annotations
 import re
 
 import pytest
-from document_support import FIXTURES, changes, text_of
+from document_support import FIXTURES, VALID, changes, text_of
 from hypothesis import HealthCheck, assume, given, settings
 from hypothesis import strategies as st
 
@@ -21,14 +21,8 @@ from styxy.document import (
 from styxy.document.model import Range
 from styxy.errors import InvalidValueError
 
-SPLICEABLE = (
-    "canonical.md",
-    "canonical-crlf.md",
-    "hand-edited.md",
-    "hand-edited-crlf.md",
-    "minimal.md",
-    "no-front-matter.md",
-)
+# Every valid fixture but the one kept for its warnings.
+SPLICEABLE = tuple(name for name in VALID if name != "warnings.md")
 PARSED = {name: parse(text_of(FIXTURES / name), name) for name in SPLICEABLE}
 NAMES = st.from_regex(r"[a-z0-9][a-z0-9._-]{0,62}", fullmatch=True)
 DESCRIPTIONS = st.text(
