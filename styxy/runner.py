@@ -73,14 +73,18 @@ def _child_env(
 def _supervise(
     command: Sequence[str], env: dict[str, str], lock_id: str, doc: str | os.PathLike[str] | None
 ) -> int:
+    # The handlers go in before the child starts: a Ctrl-C in between must reach the child
+    # rather than kill styxy and leave the child running.
+    relay = _Relay()
+    previous = {sig: signal.signal(sig, relay.on_signal) for sig in FORWARDED}
     try:
-        child = subprocess.Popen(list(command), env=env)
-    except FileNotFoundError:
-        raise InvalidValueError(f"command not found: {command[0]!r}.") from None
-    except PermissionError:
-        raise InvalidValueError(f"command not executable: {command[0]!r}.") from None
-    previous = {sig: signal.signal(sig, _forward_to(child)) for sig in FORWARDED}
-    try:
+        try:
+            child = subprocess.Popen(list(command), env=env)
+        except FileNotFoundError:
+            raise InvalidValueError(f"command not found: {command[0]!r}.") from None
+        except PermissionError:
+            raise InvalidValueError(f"command not executable: {command[0]!r}.") from None
+        relay.attach(child)
         try:
             api.set_holder(lock_id, child.pid, doc=doc)
         except InvalidValueError:
@@ -93,9 +97,20 @@ def _supervise(
     return 128 - code if code < 0 else code
 
 
-def _forward_to(child: subprocess.Popen[bytes]) -> Callable[[int, object], None]:
-    def forward(signum: int, _frame: object) -> None:
-        if child.poll() is None:
-            child.send_signal(signum)
+class _Relay:
+    """Forwards signals to the child, holding those that arrive before it exists."""
 
-    return forward
+    def __init__(self) -> None:
+        self.child: subprocess.Popen[bytes] | None = None
+        self.pending: list[int] = []
+
+    def on_signal(self, signum: int, _frame: object) -> None:
+        if self.child is None:
+            self.pending.append(signum)
+        elif self.child.poll() is None:
+            self.child.send_signal(signum)
+
+    def attach(self, child: subprocess.Popen[bytes]) -> None:
+        self.child = child
+        for signum in self.pending:
+            child.send_signal(signum)

@@ -24,7 +24,20 @@ def test_run_exports_the_port_and_releases_on_exit(styxy):
 
 def test_run_exits_with_the_childs_code(styxy):
     assert styxy("run", "-s", "dev", "--", PY, "-c", "raise SystemExit(7)").code == 7
-    assert styxy("run", "-s", "dev", "--", PY, "-c", "import os, signal; os.kill(os.getpid(), signal.SIGKILL)").code == 128 + 9
+    killed = "import os, signal; os.kill(os.getpid(), signal.SIGKILL)"
+    assert styxy("run", "-s", "dev", "--", PY, "-c", killed).code == 128 + 9
+    # The lease ends with a killed child too.
+    assert styxy("list", "--json").json() == {"leases": []}
+
+
+def test_ctrl_c_reaches_the_child_and_exits_130(styxy):
+    argv = [*styxy_command(), "--doc", str(styxy.doc), "run", "-s", "dev", "--", "sh", "-c", "echo up; exec sleep 60"]
+    proc = subprocess.Popen(argv, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, env=styxy.env)
+    assert proc.stdout.readline() == "up\n"
+    proc.send_signal(signal.SIGINT)
+    proc.communicate(timeout=30)
+    assert proc.returncode == 130
+    assert styxy("list", "--json").json() == {"leases": []}
 
 
 def test_the_child_is_the_holder_while_it_runs(styxy):
