@@ -125,7 +125,7 @@ def test_bad_names_and_ports_are_refused_before_any_file_is_touched(styxy):
         assert len(done.err.strip().splitlines()) >= 1
     done = styxy("allocate", "-s", "Dev")
     assert done.err == (
-        "styxy: invalid service type 'Dev': use 1 to 63 characters of a-z, 0-9, '.', '_' and '-', "
+        "styxy: invalid service type 'Dev': use 1 to 63 characters from a-z, 0-9, '.', '_' and '-', "
         "starting with a letter or digit.\n"
     )
     assert styxy("allocate", "-s", "dev", "-p", "70000").err == "styxy: port 70000 is outside 1..65535.\n"
