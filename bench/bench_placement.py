@@ -13,7 +13,6 @@ time as a fraction of that write: placement must stay far below it.
 
 from __future__ import annotations
 
-import os
 import random
 import statistics
 import sys
@@ -25,6 +24,7 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
+from styxy import atomic
 from styxy.document.model import Range, Rule, Settings
 from styxy.errors import RefusedError
 from styxy.placement import propose, window_problem
@@ -131,26 +131,12 @@ def best_time_us(call: Callable[[], object], budget_s: float = 0.3) -> float:
     return best * 1e6
 
 
-def write_atomically(path: Path, data: bytes) -> None:
-    """What styxy does for every document change: temporary file, fsync, rename."""
-    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.")
-    try:
-        with os.fdopen(fd, "wb") as handle:
-            handle.write(data)
-            handle.flush()
-            os.fsync(handle.fileno())
-        os.replace(tmp, path)
-    except BaseException:
-        os.unlink(tmp)
-        raise
-
-
 def median_write_us(data: bytes, folder: Path) -> float:
     path = folder / "PORT_MANAGEMENT.md"
     samples = []
     for _ in range(WRITE_REPEATS):
         began = time.perf_counter()
-        write_atomically(path, data)
+        atomic.write_bytes(path, data)  # what styxy does for every document change
         samples.append((time.perf_counter() - began) * 1e6)
     return statistics.median(samples)
 
