@@ -415,6 +415,9 @@ def interceptor_env(doc: str | None = DocOption) -> None:
     where = paths.resolve(_doc(doc))
     # Any command that takes the lock writes the cache, so this creates it when missing.
     api.list_leases(doc=where.doc, notify=_notify)
+    library, fresh = interceptor.ensure_built()
+    if fresh:
+        output.note(f"built the interceptor at {library}")
     for line in interceptor.env_lines(where.cache):
         output.result(line)
 

@@ -172,6 +172,18 @@ def is_current() -> bool:
     return _up_to_date(library, _fingerprint(source, compiler))
 
 
+def ensure_built() -> tuple[Path, bool]:
+    """The library, built first if it is missing: (path, whether it was built just now).
+
+    `styxy interceptor env` and `styxy run --intercept` call this, so turning the interceptor on
+    is one step for a new user; `styxy interceptor build` stays for rebuilding on purpose.
+    """
+    try:
+        return library_path(), False
+    except InterceptorError:
+        return build(), True
+
+
 def env_vars(cache_path: str | os.PathLike[str]) -> dict[str, str]:
     """The variables that turn the interceptor on: absolute paths, so a `cd` cannot lose them."""
     return {

@@ -43,6 +43,12 @@ def run(
             f"'{service_type}' instance '{lease.instanceId}' is already running on port "
             f"{lease.port} (process {lease.pid}); pick another --instance-id or --name."
         )
+    if intercept:
+        from styxy import interceptor
+
+        library, fresh = interceptor.ensure_built()
+        if fresh:
+            notify(f"built the interceptor at {library}")
     env = _child_env(lease.port, lease.lockId, service_type, intercept, doc)
     try:
         return _supervise(command, env, lease.lockId, doc)

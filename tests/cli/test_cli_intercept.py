@@ -7,6 +7,7 @@ import re
 import shlex
 import subprocess
 import sys
+import time
 import urllib.request
 
 import pytest
@@ -17,9 +18,11 @@ MOVED = re.compile(r"^styxy: port (\d+) in use; bound (\d+) instead \(service (\
 
 @pytest.fixture
 def preload_env(styxy):
-    assert styxy("interceptor", "build").code == 0
+    # `env` builds the library when it is missing and says so on stderr.
     done = styxy("interceptor", "env")
     assert done.code == 0
+    assert done.err.startswith("styxy: built the interceptor at ")
+    assert styxy("interceptor", "env").err == ""
     exports = {}
     for line in done.out.splitlines():
         name, _, value = line.removeprefix("export ").partition("=")
@@ -28,6 +31,19 @@ def preload_env(styxy):
     assert exports["LD_PRELOAD"].startswith("/") and exports["STYXY_CACHE"] == str(styxy.sidecar / "cache.bin")
     assert styxy("interceptor", "path").out.strip() == exports["LD_PRELOAD"]
     return exports
+
+
+def _get(port: int) -> int:
+    """GET / on the moved port; the move is announced at bind(), a moment before listen()."""
+    deadline = time.monotonic() + 15
+    while True:
+        try:
+            with urllib.request.urlopen(f"http://127.0.0.1:{port}/", timeout=10) as answer:
+                return answer.status
+        except OSError:
+            if time.monotonic() > deadline:
+                raise
+            time.sleep(0.05)
 
 
 def _wait_for_move(proc: subprocess.Popen[str]) -> re.Match[str]:
@@ -49,8 +65,7 @@ def test_a_server_on_a_busy_port_moves_into_its_range_and_is_leased(styxy, prelo
         assert (requested, service) == ("8000", "api")
         port = int(bound)
         assert 8000 < port <= 8099
-        with urllib.request.urlopen(f"http://127.0.0.1:{port}/", timeout=10) as answer:
-            assert answer.status == 200
+        assert _get(port) == 200
         leases = styxy("list", "--json").json()["leases"]
         assert [(x["port"], x["serviceType"], x["pid"], x["source"], x["name"]) for x in leases] == [
             (port, "api", server.pid, "interceptor", "bind-8000")
@@ -75,7 +90,6 @@ def test_a_free_port_is_never_touched(styxy, preload_env):
 
 
 def test_run_intercept_moves_a_hard_coded_port_of_the_child(styxy):
-    assert styxy("interceptor", "build").code == 0
     holder = listen(3000) if not busy(3000) else None
     code = "import socket; s = socket.socket(); s.bind(('127.0.0.1', 3000)); print(s.getsockname()[1])"
     try:
@@ -84,6 +98,7 @@ def test_run_intercept_moves_a_hard_coded_port_of_the_child(styxy):
         if holder:
             holder.close()
     assert done.code == 0
+    assert done.err.startswith("styxy: built the interceptor at ")
     moved = MOVED.match(done.err.strip().splitlines()[-1])
     assert moved and moved.group(1) == "3000" and moved.group(3) == "dev"
     assert done.out == f"{moved.group(2)}\n"
