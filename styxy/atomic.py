@@ -7,11 +7,15 @@ import tempfile
 from pathlib import Path
 
 
-def write_bytes(path: Path, data: bytes, *, mode: int = 0o644, sync_folder: bool = True) -> None:
+def write_bytes(
+    path: Path, data: bytes, *, mode: int = 0o644, sync_folder: bool = True
+) -> os.stat_result:
     """Replace `path` with `data` so a reader sees the old file or the new one, never a mix.
 
     The temporary file lives in the same folder so `os.replace` is a rename on one file system;
-    the folder is fsynced too, or a crash right after the rename could forget it.
+    the folder is fsynced too, or a crash right after the rename could forget it. Returns the
+    new file's status, taken from the descriptor, so it describes what this call wrote even if
+    someone replaces the path right after.
     """
     folder = path.parent
     fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=folder)
@@ -20,7 +24,8 @@ def write_bytes(path: Path, data: bytes, *, mode: int = 0o644, sync_folder: bool
             handle.write(data)
             handle.flush()
             os.fsync(handle.fileno())
-        os.chmod(tmp, mode)
+            os.fchmod(handle.fileno(), mode)
+            written = os.fstat(handle.fileno())
         os.replace(tmp, path)
     except BaseException:
         try:
@@ -30,6 +35,7 @@ def write_bytes(path: Path, data: bytes, *, mode: int = 0o644, sync_folder: bool
         raise
     if sync_folder:
         fsync_folder(folder)
+    return written
 
 
 def fsync_folder(folder: Path) -> None:

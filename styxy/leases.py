@@ -121,21 +121,45 @@ def iso(timestamp: float) -> str:
     return time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime(timestamp))
 
 
+# The last lease file this process read or wrote, keyed by its path and the identity of the
+# file on disk. A long-lived caller of the API (an agent's tool server) then decodes the file
+# only when another process has replaced it: every write is a rename to a new inode, and an
+# edit in place changes the size or the modification time.
+_last: tuple[tuple[str, int, int, int, int], LeaseFile] | None = None
+
+
+def _file_key(path: Path, status: os.stat_result) -> tuple[str, int, int, int, int]:
+    return (str(path), status.st_dev, status.st_ino, status.st_size, status.st_mtime_ns)
+
+
+def remember(path: Path, status: os.stat_result, state: LeaseFile) -> None:
+    """Note that the file `status` describes holds `state` (called right after writing it)."""
+    global _last
+    _last = (_file_key(path, status), state)
+
+
 def load(path: Path) -> LeaseFile:
     """Read the lease file; a missing file is empty, a broken one is an error, never empty."""
+    global _last
     try:
-        raw = path.read_bytes()
+        with open(path, "rb") as handle:
+            key = _file_key(path, os.fstat(handle.fileno()))
+            if _last is not None and _last[0] == key:
+                return _last[1]
+            raw = handle.read()
     except FileNotFoundError:
         return LeaseFile()
     except OSError as exc:
         raise LeaseFileError(f"cannot read the lease file {path}: {exc.strerror}.") from None
     try:
-        return _decode(json.loads(raw))
+        state = _decode(json.loads(raw))
     except (ValueError, TypeError, KeyError, AttributeError) as exc:
         raise LeaseFileError(
             f"the lease file {path} is corrupt ({_reason(exc)}); fix or remove it by hand, "
             "styxy will not overwrite it."
         ) from None
+    _last = (key, state)
+    return state
 
 
 # Leases are stored as rows in this field order: a thousand of them load and dump in about a

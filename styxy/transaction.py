@@ -251,7 +251,8 @@ def _commit(txn: Transaction) -> None:
         atomic.write_bytes(txn.paths.doc, txn.doc_bytes, mode=_mode_of(txn.paths.doc))
     leases_changed = txn.state != txn._loaded
     if leases_changed:
-        atomic.write_bytes(txn.paths.leases, leases.dump(txn.state), sync_folder=False)
+        written = atomic.write_bytes(txn.paths.leases, leases.dump(txn.state), sync_folder=False)
+        leases.remember(txn.paths.leases, written, txn.state)
     if doc_changed or leases_changed or not txn._cache_fresh:
         write_cache(txn)
     for aside in txn._folding:

@@ -54,3 +54,24 @@ def test_importing_styxy_is_light():
     code = "import sys, styxy; print(sorted(m for m in ('typer', 'markdown_it', 'psutil', 'jinja2', 'yaml') if m in sys.modules))"
     done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=60)
     assert done.stdout == "[]\n"
+
+
+def test_a_long_lived_caller_sees_changes_made_by_other_processes(doc):
+    from support import styxy_command
+
+    mine = styxy.allocate("dev", instance_id="a", doc=doc, pid=os.getpid())
+    assert [x.lease.lockId for x in styxy.list_leases(doc=doc)] == [mine.lease.lockId]
+    # Another process ends the lease (a new file by rename) ...
+    done = subprocess.run([*styxy_command(), "--doc", str(doc), "release", mine.lease.lockId],
+                          capture_output=True, text=True, timeout=60)
+    assert done.returncode == 0, done.stderr
+    assert styxy.list_leases(doc=doc) == []
+    # ... and a hand edit in place (same file, new bytes) is seen too.
+    again = styxy.allocate("dev", instance_id="b", doc=doc, pid=os.getpid())
+    lease_file = doc.parent / ".styxy" / "leases.json"
+    with open(lease_file, "r+b") as handle:
+        handle.write(b'{"version": 9}')
+        handle.truncate()
+    with pytest.raises(styxy.StyxyError, match="is corrupt"):
+        styxy.list_leases(doc=doc)
+    assert again.lease.serviceType == "dev"
