@@ -45,7 +45,7 @@ class Transaction:
     _parsed: Any = None
     _cache_fresh: bool = False
     _generation: int = 0
-    _folding: tuple[Path, ...] = ()
+    _folding: tuple[tuple[Path, int], ...] = ()  # journal files set aside, bytes consumed
     _loaded: LeaseFile = field(default_factory=LeaseFile)
 
     def parsed(self) -> Parsed:
@@ -187,17 +187,43 @@ def _fold_journal(txn: Transaction) -> None:
     journal = txn.paths.journal
     if journal.exists():
         try:
-            os.rename(journal, journal.with_name(f".journal.{time.time_ns()}.folding"))
+            os.rename(journal, _aside_name(journal))
         except FileNotFoundError:
             pass
-    txn._folding = tuple(sorted(journal.parent.glob(".journal.*.folding")))
     held = {(lease.port, lease.pid) for lease in txn.state.leases}
-    for aside in txn._folding:
-        for entry in cache.read_journal(aside):
-            if (entry.port, entry.pid) in held:
+    folding = []
+    for aside in sorted(journal.parent.glob(".journal.*.folding")):
+        data = aside.read_bytes()
+        # Whole lines only: a line still being written is left for the next fold.
+        used = data.rfind(b"\n") + 1
+        folding.append((aside, used))
+        for line in data[:used].decode("utf-8", "replace").splitlines():
+            entry = cache.parse_journal_line(line)
+            if entry is None or (entry.port, entry.pid) in held:
                 continue
             held.add((entry.port, entry.pid))
             txn.state = txn.state.add(_journal_lease(entry))
+    txn._folding = tuple(folding)
+
+
+def _aside_name(journal: Path) -> Path:
+    return journal.with_name(f".journal.{time.time_ns()}.folding")
+
+
+def _finish_folding(txn: Transaction) -> None:
+    """Delete the folded aside files, keeping any bytes written to them after they were read.
+
+    An interceptor that opened the journal just before it was renamed writes into the aside
+    file; what it wrote after the fold read it is moved to a new aside file for the next fold.
+    """
+    for aside, used in txn._folding:
+        try:
+            rest = aside.read_bytes()[used:]
+        except FileNotFoundError:
+            continue
+        if rest:
+            atomic.write_bytes(_aside_name(txn.paths.journal), rest, sync_folder=False)
+        aside.unlink(missing_ok=True)
 
 
 def _journal_lease(entry: cache.JournalEntry) -> Lease:
@@ -255,8 +281,7 @@ def _commit(txn: Transaction) -> None:
         leases.remember(txn.paths.leases, written, txn.state)
     if doc_changed or leases_changed or not txn._cache_fresh:
         write_cache(txn)
-    for aside in txn._folding:
-        aside.unlink(missing_ok=True)
+    _finish_folding(txn)
     # One folder sync for the sidecar's renames instead of one per file: the renames are
     # atomic either way; this only makes them durable, and it costs as much as a file fsync.
     if leases_changed or doc_changed or not txn._cache_fresh or txn._folding:

@@ -1,0 +1,54 @@
+"""The interceptor's journal, folded into leases by the next command that takes the lock."""
+
+from __future__ import annotations
+
+import os
+import time
+
+
+def _line(port: int, requested: int, service: str = "api") -> bytes:
+    return f"1 {port} {os.getpid()} {requested} {service} {time.time():.3f}\n".encode()
+
+
+def _asides(styxy):
+    return sorted(p.name for p in styxy.sidecar.glob(".journal.*.folding"))
+
+
+def test_journal_lines_become_interceptor_leases(styxy):
+    styxy("list")
+    journal = styxy.sidecar / "journal"
+    journal.write_bytes(_line(8042, 8000) + b"garbage that does not parse\n" + _line(3011, 3000, "dev"))
+    leases = styxy("list", "--json").json()["leases"]
+    assert [(x["port"], x["serviceType"], x["source"], x["pid"], x["instanceId"], x["name"]) for x in leases] == [
+        (3011, "dev", "interceptor", os.getpid(), f"pid-{os.getpid()}", "bind-3000"),
+        (8042, "api", "interceptor", os.getpid(), f"pid-{os.getpid()}", "bind-8000"),
+    ]
+    assert not journal.exists() and _asides(styxy) == []
+    # Folding again (the same move journaled twice) does not lease it twice.
+    journal.write_bytes(_line(8042, 8000))
+    assert len(styxy("list", "--json").json()["leases"]) == 2
+
+
+def test_a_line_still_being_written_waits_for_the_next_fold(styxy):
+    styxy("list")
+    journal = styxy.sidecar / "journal"
+    whole, partial = _line(8043, 8000), _line(8044, 8001)
+    journal.write_bytes(whole + partial[:10])
+    assert [x["port"] for x in styxy("list", "--json").json()["leases"]] == [8043]
+    kept = _asides(styxy)
+    assert len(kept) == 1 and (styxy.sidecar / kept[0]).read_bytes() == partial[:10]
+    # The rest of the line arrives in the aside file the writer still had open.
+    with open(styxy.sidecar / kept[0], "ab") as handle:
+        handle.write(partial[10:])
+    assert [x["port"] for x in styxy("list", "--json").json()["leases"]] == [8043, 8044]
+    assert _asides(styxy) == []
+
+
+def test_a_refused_command_keeps_the_journal_for_the_next_one(styxy):
+    styxy("list")
+    (styxy.sidecar / "journal").write_bytes(_line(8045, 8000))
+    refused = styxy("allocate", "-s", "dev", "-p", "8000")
+    assert refused.code == 1
+    assert len(_asides(styxy)) == 1
+    assert [x["port"] for x in styxy("list", "--json").json()["leases"]] == [8045]
+    assert _asides(styxy) == []
