@@ -292,7 +292,11 @@ def config_show(doc: str | None = DocOption, json: bool = JsonOption) -> None:
 
 
 @config_app.command("get")
-def config_get(key: str, doc: str | None = DocOption, json: bool = JsonOption) -> None:
+def config_get(
+    key: str = typer.Argument(..., metavar="KEY"),
+    doc: str | None = DocOption,
+    json: bool = JsonOption,
+) -> None:
     """One setting, e.g. auto-allocation.placement."""
     from styxy import config
     from styxy.render import value_text
@@ -305,8 +309,8 @@ def config_get(key: str, doc: str | None = DocOption, json: bool = JsonOption) -
 # not mistaken for an option), so unknown dash words pass through as arguments.
 @config_app.command("set", context_settings={"ignore_unknown_options": True})
 def config_set(
-    key: str,
-    value: str,
+    key: str = typer.Argument(..., metavar="KEY"),
+    value: str = typer.Argument(..., metavar="VALUE"),
     chunk_size: int | None = typer.Option(None, "--chunk-size"),
     placement: str | None = typer.Option(None, "--placement"),
     preferred_range: int | None = typer.Option(None, "--preferred-range"),
@@ -348,7 +352,10 @@ def config_set(
 
 @config_app.command("unset")
 def config_unset(
-    key: str, pattern: str, doc: str | None = DocOption, json: bool = JsonOption
+    key: str = typer.Argument(..., metavar="auto-allocation-rule"),
+    pattern: str = typer.Argument(..., metavar="PATTERN"),
+    doc: str | None = DocOption,
+    json: bool = JsonOption,
 ) -> None:
     """Remove a rule: auto-allocation-rule PATTERN."""
     from styxy import config
