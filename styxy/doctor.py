@@ -51,9 +51,16 @@ def _interceptor_status() -> dict[str, Any]:
     try:
         built = str(interceptor.library_path())
     except StyxyError:
-        return {"status": "not built (run `styxy interceptor build`)", "path": None}
+        return {
+            "status": "not built (run `styxy interceptor build`)",
+            "path": None,
+            "current": False,
+        }
     active = built in os.environ.get("LD_PRELOAD", "")
-    return {
-        "status": f"built at {built}{', active in this shell' if active else ''}",
-        "path": built,
-    }
+    current = interceptor.is_current()
+    status = f"built at {built}"
+    if not current:
+        status += " from older source (run `styxy interceptor build --force`)"
+    if active:
+        status += ", active in this shell"
+    return {"status": status, "path": built, "current": current}
