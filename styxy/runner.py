@@ -8,7 +8,7 @@ import subprocess
 from collections.abc import Callable, Sequence
 
 from styxy import api, ports
-from styxy.errors import InvalidValueError, NotFoundError, RefusedError
+from styxy.errors import InvalidValueError, NotFoundError, RefusedError, StyxyError
 
 FORWARDED = (signal.SIGINT, signal.SIGTERM, signal.SIGHUP)
 
@@ -90,17 +90,38 @@ def _supervise(
             raise InvalidValueError(f"command not found: {command[0]!r}.") from None
         except PermissionError:
             raise InvalidValueError(f"command not executable: {command[0]!r}.") from None
-        relay.attach(child)
         try:
-            api.set_holder(lock_id, child.pid, doc=doc)
-        except InvalidValueError:
-            pass  # the child is already gone; its exit code follows
-        code = child.wait()
+            relay.attach(child)
+            _hand_over(lock_id, child.pid, doc)
+            code = child.wait()
+        except BaseException:
+            _stop(child)  # whatever went wrong in styxy, the child does not outlive it
+            raise
     finally:
         for sig, handler in previous.items():
             signal.signal(sig, handler)
     # A child killed by a signal leaves like a shell reports it: 128 + the signal number.
     return 128 - code if code < 0 else code
+
+
+def _hand_over(lock_id: str, pid: int, doc: str | os.PathLike[str] | None) -> None:
+    try:
+        api.set_holder(lock_id, pid, doc=doc)
+    except StyxyError:
+        # The child is already gone, or the lease could not be handed over: styxy itself stays
+        # the holder while it waits, which keeps the lease just as alive.
+        pass
+
+
+def _stop(child: subprocess.Popen[bytes]) -> None:
+    if child.poll() is not None:
+        return
+    child.terminate()
+    try:
+        child.wait(timeout=5)
+    except subprocess.TimeoutExpired:
+        child.kill()
+        child.wait()
 
 
 class _Relay:
