@@ -12,7 +12,7 @@ from typing import TYPE_CHECKING
 
 from styxy import leases, names, paths, ports
 from styxy.errors import InvalidValueError, NotFoundError
-from styxy.transaction import Transaction, is_alive, transaction
+from styxy.transaction import Transaction, transaction
 
 if TYPE_CHECKING:
     from styxy.autoalloc import Confirm
@@ -251,12 +251,11 @@ def use(
     _check_selector(port, service_type)
     with transaction(paths.resolve(doc)) as txn:
         _tell(txn, notify)
-        grace = txn.document.settings.lease_grace_seconds
+        # Stale leases were reaped on the way in: what is left is running or about to.
         found = [
             x
             for x in txn.state.leases
             if (x.port == port if port is not None else x.serviceType == service_type)
-            and is_alive(x, grace)
         ]
     if not found:
         what = f"port {port}" if port is not None else f"service type {service_type!r}"

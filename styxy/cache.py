@@ -318,6 +318,10 @@ class CacheStamp:
     meta: bytes
 
 
+class CacheVersionError(CacheError):
+    """A cache of another major version: stale rather than corrupt, so it is rebuilt."""
+
+
 def read_stamp(path: str | os.PathLike[str]) -> CacheStamp:
     """Check the whole file (sizes, both CRCs) but build no entry objects.
 
@@ -325,6 +329,9 @@ def read_stamp(path: str | os.PathLike[str]) -> CacheStamp:
     is a millisecond off every command.
     """
     data = _read_bytes(path)
+    # Checked before the checksums: another major version may lay its header out differently.
+    if data[:8] == MAGIC and len(data) >= 10 and struct.unpack_from("<H", data, 8)[0] != MAJOR:
+        raise CacheVersionError(f"The cache {os.fspath(path)} was written by another styxy.")
     head = _decode_header(data)
     return CacheStamp(
         head.generation, head.doc_crc, head.doc_size, data[len(data) - head.meta_size :]

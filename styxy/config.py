@@ -9,10 +9,10 @@ from pathlib import Path
 from typing import Any
 
 from styxy import paths
-from styxy.errors import Diagnostic, DocumentError, NotFoundError, RefusedError, StyxyError
+from styxy.errors import Diagnostic, DocumentError, NotFoundError, RefusedError, UsageError
 from styxy.leases import Lease
 from styxy.reports import Undo
-from styxy.transaction import is_alive, transaction
+from styxy.transaction import transaction
 
 Doc = str | os.PathLike[str] | None
 Notify = Callable[[str], None]
@@ -140,15 +140,18 @@ def undo_auto(
     if service_type is not None:
         names.check_service_type(service_type)
         if all_ranges:
-            raise StyxyError("choose --service-type or --all, not both.")
+            raise UsageError("choose --service-type or --all, not both.")
     with transaction(paths.resolve(doc)) as txn:
         _tell(txn.notes, notify)
         targets = _undo_targets(_auto_ranges(txn.parsed().document), service_type, all_ranges)
-        grace = txn.document.settings.lease_grace_seconds
+        # The transaction has reaped stale leases already: every one left is live. A lease of
+        # the type outside its range (`--port`) goes with the range too, or it would outlive
+        # its row.
+        kinds = {t.service_type for t in targets}
         inside = [
             lease
             for lease in txn.state.leases
-            if any(t.start <= lease.port <= t.end for t in targets) and is_alive(lease, grace)
+            if lease.serviceType in kinds or any(t.start <= lease.port <= t.end for t in targets)
         ]
         if inside and not force:
             raise RefusedError(_leases_in_the_way(inside))

@@ -27,7 +27,6 @@ if TYPE_CHECKING:
     from styxy.document.model import Document
 
 LOCK_TIMEOUT_SECONDS = 30.0
-_CACHE_MAGIC = b"STYXYCCH"
 
 
 @dataclass
@@ -71,16 +70,16 @@ class Transaction:
 @contextmanager
 def transaction(paths: Paths) -> Iterator[Transaction]:
     notes = _prepare_folders(paths)
-    lock = _lock(paths)
+    from filelock import FileLock, Timeout
+
+    lock = FileLock(str(paths.lock), mode=0o644)
     try:
         lock.acquire(timeout=LOCK_TIMEOUT_SECONDS)
-    except Exception as exc:
-        if type(exc).__name__ == "Timeout":
-            raise LockTimeoutError(
-                f"another styxy command has held {display(paths.lock)} for over "
-                f"{LOCK_TIMEOUT_SECONDS:.0f} seconds; try again."
-            ) from None
-        raise
+    except Timeout:
+        raise LockTimeoutError(
+            f"another styxy command has held {display(paths.lock)} for over "
+            f"{LOCK_TIMEOUT_SECONDS:.0f} seconds; try again."
+        ) from None
     try:
         txn = _load(paths, notes)
         yield txn
@@ -88,12 +87,6 @@ def transaction(paths: Paths) -> Iterator[Transaction]:
             _commit(txn)
     finally:
         lock.release()
-
-
-def _lock(paths: Paths) -> Any:
-    from filelock import FileLock
-
-    return FileLock(str(paths.lock), mode=0o644)
 
 
 def _prepare_folders(paths: Paths) -> list[str]:
@@ -157,18 +150,13 @@ def _load_view(txn: Transaction) -> None:
 
 
 def _read_cache(paths: Paths) -> cache.CacheStamp | None:
-    try:
-        with open(paths.cache, "rb") as handle:
-            head = handle.read(10)
-    except FileNotFoundError:
-        return None
-    except IsADirectoryError:
-        raise CacheError(f"the cache {display(paths.cache)} is a folder; remove it.") from None
-    # Another major version is a cache from another styxy: stale, not corrupt.
-    if len(head) == 10 and head[:8] == _CACHE_MAGIC and head[8:10] != b"\x01\x00":
+    """The cache's stamp; None when it is missing or from another styxy (both are rebuilt)."""
+    if not paths.cache.exists():
         return None
     try:
         return cache.read_stamp(paths.cache)
+    except cache.CacheVersionError:
+        return None
     except CacheError as exc:
         reason = str(exc).rstrip(".")
         raise CacheError(
@@ -263,10 +251,6 @@ def stale_leases(state: LeaseFile, grace_seconds: int, now: float | None = None)
             continue
         stale.append(lease)
     return stale
-
-
-def is_alive(lease: Lease, grace_seconds: int, now: float | None = None) -> bool:
-    return not stale_leases(LeaseFile(leases=(lease,)), grace_seconds, now)
 
 
 def _commit(txn: Transaction) -> None:

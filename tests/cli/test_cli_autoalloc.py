@@ -10,6 +10,7 @@ import subprocess
 import time
 
 import pytest
+from netutil import first_free
 from support import styxy_command
 
 AUDIT = re.compile(
@@ -107,7 +108,13 @@ def test_undo_force_ends_leases_and_never_touches_hand_written_rows(styxy):
     done = styxy("config", "undo-auto", "--service-type", "grafana", "--force", "--json").json()
     assert done["removed"] == [{"serviceType": "grafana", "range": [11510, 11519]}]
     assert [x["lockId"] for x in done["endedLeases"]] == [lease["lockId"]]
+    # A lease of the type on a port outside its range goes with the range.
+    far = first_free(range(23456, 23500))
+    outside = styxy("allocate", "-s", "jaeger", "-i", "far", "-p", str(far), "--json").json()
+    assert outside["port"] == far
+    assert styxy("config", "undo-auto", "--all", "-s", "jaeger").code == 2
     all_done = styxy("config", "undo-auto", "--all", "--force", "--json").json()
+    assert outside["lockId"] in [x["lockId"] for x in all_done["endedLeases"]]
     assert [x["serviceType"] for x in all_done["removed"]] == ["jaeger"]
     assert "| dev | 3000 | 3099 |" in styxy.doc.read_text()
     # A person's row that merely says "Auto-allocated" is not styxy's to remove.

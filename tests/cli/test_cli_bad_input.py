@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import os
+
 import pytest
 
 
@@ -12,9 +14,9 @@ def warm(styxy):
     return styxy
 
 
-def _refused(styxy, *args, code=1):
+def _refused(styxy, *args, code=1, timeout=60):
     before = styxy.snapshot()
-    done = styxy(*args)
+    done = styxy(*args, timeout=timeout)
     assert done.code == code, (args, done)
     assert done.out == ""
     assert done.err.strip(), args
@@ -108,3 +110,20 @@ def test_a_document_that_is_not_utf8_is_refused_with_its_line(warm):
     line = data[:at].count(b"\n") + 1
     done = _refused(warm, "allocate", "-s", "dev", "-i", "new")
     assert done.err == f"{warm.doc}:{line}: not UTF-8 text (byte {at} is 0xff)\n"
+
+
+def test_a_fifo_at_the_cache_path_is_refused_without_hanging(warm):
+    cache_file = warm.sidecar / "cache.bin"
+    cache_file.unlink()
+    os.mkfifo(cache_file)
+    done = _refused(warm, "list", timeout=20)
+    assert done.err == f"styxy: the cache {cache_file} is corrupt (the cache {cache_file} is not a regular file); delete it and styxy rebuilds it from the document.\n"
+
+
+def test_a_cache_of_another_major_version_is_rebuilt_not_refused(warm):
+    cache_file = warm.sidecar / "cache.bin"
+    data = bytearray(cache_file.read_bytes())
+    data[8:10] = (2).to_bytes(2, "little")
+    cache_file.write_bytes(bytes(data))
+    assert warm("list").code == 0
+    assert cache_file.read_bytes()[8:10] == (1).to_bytes(2, "little")
