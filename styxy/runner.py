@@ -26,6 +26,13 @@ def run(
     """Run `command` holding a lease; returns the exit code to leave with (the child's)."""
     if not command:
         raise InvalidValueError("give the command to run after `--`.")
+    if intercept:
+        # Before allocating: a missing compiler must not leave a lease behind.
+        from styxy import interceptor
+
+        library, fresh = interceptor.ensure_built()
+        if fresh:
+            notify(f"built the interceptor at {library}")
     result = api.allocate(
         service_type,
         instance_id=instance_id,
@@ -43,12 +50,6 @@ def run(
             f"'{service_type}' instance '{lease.instanceId}' is already running on port "
             f"{lease.port} (process {lease.pid}); pick another --instance-id or --name."
         )
-    if intercept:
-        from styxy import interceptor
-
-        library, fresh = interceptor.ensure_built()
-        if fresh:
-            notify(f"built the interceptor at {library}")
     env = _child_env(lease.port, lease.lockId, service_type, intercept, doc)
     try:
         return _supervise(command, env, lease.lockId, doc)

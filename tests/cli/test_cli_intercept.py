@@ -116,3 +116,12 @@ def test_a_corrupt_cache_only_ever_means_plain_bind(styxy, preload_env):
         if holder:
             holder.close()
     assert (done.returncode, done.stdout, done.stderr) == (0, "98\n", "")
+
+
+def test_run_intercept_without_a_compiler_says_so_and_leases_nothing(styxy):
+    before = styxy.snapshot()
+    done = styxy("run", "-s", "dev", "--intercept", "--", sys.executable, "-c", "pass",
+                 env={"CC": "no-such-compiler-xyz"})
+    assert (done.code, done.out) == (1, "")
+    assert done.err == "styxy: The C compiler named by $CC (no-such-compiler-xyz) was not found.\n"
+    assert styxy.snapshot() == before
