@@ -103,9 +103,8 @@ class LeaseFile:
         gone = {lease.lockId: lease for lease in ended}
         if not gone:
             return self
-        history = [
-            item for item in self.history if item[0] not in {g.identity for g in gone.values()}
-        ]
+        forgotten = {lease.identity for lease in gone.values()}
+        history = [item for item in self.history if item[0] not in forgotten]
         history.extend((lease.identity, lease.port) for lease in gone.values())
         return LeaseFile(
             leases=tuple(lease for lease in self.leases if lease.lockId not in gone),
