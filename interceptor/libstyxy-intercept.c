@@ -69,6 +69,7 @@ static unsigned char g_buffers[2][STYXY_MAX_FILE_SIZE + 1];
 static int g_good = -1;               /* index of the buffer holding the last good cache */
 static struct styxy_view g_view;      /* parsed view of g_buffers[g_good] */
 static volatile int g_publishing;     /* set while g_good/g_view change (see after_fork) */
+static volatile int g_loading;        /* set while a newly seen file is read (see after_fork) */
 static struct {
     int valid;
     dev_t dev;
@@ -230,6 +231,13 @@ static void after_fork_child(void)
         g_seen.valid = 0;
         g_publishing = 0;
     }
+    /* A fork while another thread was reading a new cache: the file is already remembered as
+     * seen, but its table never arrived in this child. Forget it so the child reads it itself
+     * (without this, a child forked during the first load had no table at all). */
+    if (g_loading) {
+        g_seen.valid = 0;
+        g_loading = 0;
+    }
     atomic_store_explicit(&g_lock_owner, 0, memory_order_relaxed);
 }
 
@@ -342,17 +350,29 @@ static ssize_t read_all(int fd, unsigned char *buf, size_t cap)
 
 /* Load the cache into the spare buffer when stat() shows another file than last time; keep the
  * last good table whatever goes wrong. Lock held. */
+static void load_cache(const struct stat *st);
+
 static void refresh_cache(void)
 {
-    struct stat st, opened;
+    struct stat st;
     if (lstat(g_cfg.cache_path, &st) != 0) {
         debug(2, "cache not found", g_cfg.cache_path);
         return;
     }
     if (same_file(&st))
         return;
-    remember(&st);
-    if (!trusted(&st))
+    g_loading = 1;
+    load_cache(&st);
+    g_loading = 0;
+}
+
+/* Read and publish the file `st` describes; it is remembered first, so a file that is
+ * refused is not read again on every bind(). Lock held. */
+static void load_cache(const struct stat *st)
+{
+    struct stat opened;
+    remember(st);
+    if (!trusted(st))
         return;
     /* O_NOFOLLOW and O_NONBLOCK: a symlink or FIFO swapped in since lstat() cannot trap us. */
     int fd = open(g_cfg.cache_path, O_RDONLY | O_CLOEXEC | O_NOFOLLOW | O_NONBLOCK | O_NOCTTY);
@@ -360,7 +380,7 @@ static void refresh_cache(void)
         return;
     int spare = g_good == 0 ? 1 : 0;
     ssize_t n = -1;
-    if (fstat(fd, &opened) == 0 && opened.st_ino == st.st_ino && opened.st_dev == st.st_dev &&
+    if (fstat(fd, &opened) == 0 && opened.st_ino == st->st_ino && opened.st_dev == st->st_dev &&
         trusted(&opened)) {
         n = read_all(fd, g_buffers[spare], sizeof g_buffers[spare]);
         if (n != opened.st_size)
