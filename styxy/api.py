@@ -12,10 +12,11 @@ from typing import TYPE_CHECKING
 
 from styxy import leases, names, paths, ports
 from styxy.errors import InvalidValueError, NotFoundError
-from styxy.transaction import Transaction, transaction
+from styxy.transaction import Transaction, run_change
 
 if TYPE_CHECKING:
     from styxy.autoalloc import Confirm
+    from styxy.document.model import Range
     from styxy.leases import Lease
     from styxy.reports import LeaseStatus, PortCheck, Scan
     from styxy.results import Allocation
@@ -55,11 +56,10 @@ def allocate(
             f"source must be one of {', '.join(leases.SOURCES)}, not {source!r}."
         )
     holder = _holder(pid)
-    with transaction(paths.resolve(doc)) as txn:
-        _tell(txn, notify)
-        from styxy import allocation
+    from styxy import allocation
 
-        result = allocation.allocate(
+    def change(txn: Transaction) -> Allocation:
+        return allocation.allocate(
             txn,
             service_type=service_type,
             identity=(service_type, instance_id, name),
@@ -69,6 +69,8 @@ def allocate(
             confirm=confirm,
             source=source,
         )
+
+    result = run_change(paths.resolve(doc), change, notify=notify)
     if result.message:
         notify(result.message)
     return result
@@ -85,26 +87,23 @@ def _holder(pid: int | None) -> tuple[int, float | None]:
     return chosen, start
 
 
-def _tell(txn: Transaction, notify: Notify) -> None:
-    for note in txn.notes:
-        notify(note)
-
-
 def set_holder(lock_id: str, pid: int, *, doc: str | os.PathLike[str] | None = None) -> Lease:
     """Make `pid` the holder of a lease (`styxy run` hands its lease to the child)."""
     holder = _holder(pid)
-    with transaction(paths.resolve(doc)) as txn:
+    from dataclasses import replace
+
+    def change(txn: Transaction) -> Lease:
         lease = txn.state.by_lock_id(lock_id)
         if lease is None:
             raise NotFoundError(f"no lease with lock id {lock_id!r}.")
-        from dataclasses import replace
-
         moved = replace(lease, pid=holder[0], pidStartTime=holder[1])
         txn.state = leases.LeaseFile(
             leases=tuple(moved if x.lockId == lock_id else x for x in txn.state.leases),
             history=txn.state.history,
         )
         return moved
+
+    return run_change(paths.resolve(doc), change, notify=_quiet)
 
 
 def release(
@@ -124,11 +123,13 @@ def release(
             "name exactly one lease: a LOCK_ID, --port P, or -s TYPE [-i INSTANCE] [-n NAME]."
         )
     _check_selector(port, service_type)
-    with transaction(paths.resolve(doc)) as txn:
-        _tell(txn, notify)
+
+    def change(txn: Transaction) -> Lease:
         lease = _find_lease(txn, lock_id, port, service_type, instance_id, name)
         txn.state = txn.state.remove([lease])
         return lease
+
+    return run_change(paths.resolve(doc), change, notify=notify)
 
 
 def _check_selector(port: int | None, service_type: str | None) -> None:
@@ -167,9 +168,7 @@ def list_leases(
 ) -> list[LeaseStatus]:
     from styxy.reports import LeaseStatus
 
-    with transaction(paths.resolve(doc)) as txn:
-        _tell(txn, notify)
-        state = txn.state
+    state = run_change(paths.resolve(doc), lambda txn: txn.state, notify=notify)
     result = []
     for lease in sorted(state.leases, key=lambda x: (x.port, x.lockId)):
         alive = ports.process_alive(lease.pid, lease.pidStartTime)
@@ -184,10 +183,14 @@ def check(
     from styxy.reports import ListenerInfo, PortCheck
 
     names.check_port(port)
-    with transaction(paths.resolve(doc)) as txn:
-        _tell(txn, notify)
-        holder = txn.document.range_holding(port)
-        lease = next((x for x in txn.state.leases if x.port == port), None)
+
+    def look(txn: Transaction) -> tuple[Range | None, Lease | None]:
+        return (
+            txn.document.range_holding(port),
+            next((x for x in txn.state.leases if x.port == port), None),
+        )
+
+    holder, lease = run_change(paths.resolve(doc), look, notify=notify)
     found = tuple(
         ListenerInfo(item.port, item.pid, item.process, item.address)
         for item in ports.listeners_on(port)
@@ -215,9 +218,8 @@ def scan(
         raise InvalidValueError(f"start {start} is after end {end}.")
     from styxy.reports import ListenerInfo, Scan
 
-    with transaction(paths.resolve(doc)) as txn:
-        _tell(txn, notify)
-        by_port = {lease.port: lease for lease in txn.state.leases}
+    state = run_change(paths.resolve(doc), lambda txn: txn.state, notify=notify)
+    by_port = {lease.port: lease for lease in state.leases}
     return Scan(
         tuple(
             ListenerInfo(item.port, item.pid, item.process, item.address, by_port.get(item.port))
@@ -230,12 +232,9 @@ def cleanup(
     *, dry_run: bool = False, doc: str | os.PathLike[str] | None = None, notify: Notify = _quiet
 ) -> list[Lease]:
     """Every command reaps; this one exists to reap now and say what went."""
-    with transaction(paths.resolve(doc)) as txn:
-        _tell(txn, notify)
-        reaped = list(txn.reaped)
-        if dry_run:
-            txn.dry_run = True
-    return reaped
+    return run_change(
+        paths.resolve(doc), lambda txn: list(txn.reaped), notify=notify, dry_run=dry_run
+    )
 
 
 def use(
@@ -249,14 +248,13 @@ def use(
     if (port is None) == (service_type is None):
         raise InvalidValueError("name either --port P or -s TYPE.")
     _check_selector(port, service_type)
-    with transaction(paths.resolve(doc)) as txn:
-        _tell(txn, notify)
-        # Stale leases were reaped on the way in: what is left is running or about to.
-        found = [
-            x
-            for x in txn.state.leases
-            if (x.port == port if port is not None else x.serviceType == service_type)
-        ]
+    # Stale leases were reaped on the way in: what is left is running or about to.
+    state = run_change(paths.resolve(doc), lambda txn: txn.state, notify=notify)
+    found = [
+        x
+        for x in state.leases
+        if (x.port == port if port is not None else x.serviceType == service_type)
+    ]
     if not found:
         what = f"port {port}" if port is not None else f"service type {service_type!r}"
         raise NotFoundError(f"nothing styxy knows of is running on {what}.")

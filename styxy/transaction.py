@@ -1,24 +1,29 @@
-"""The one locked unit of work: lock, load, reap, change, write document, leases and cache.
+"""The one locked unit of work: lock, load, reap, change, then commit every file or none.
 
-Every command that reads or changes state goes through `transaction()`. Writes happen only
-when the body returns normally, in the order document -> leases -> cache, each atomic, so a
-process killed at any moment leaves each file as it was before or as it is after.
+Every command that changes state runs its change through `run_change`: a function applied to
+the state loaded under the lock. The commit prepares the bytes of every file it replaces
+(document, lease file, cache) and writes each to an fsynced temporary file before it renames
+any; the renames come last, in the order document -> lease file -> cache. A refusal or a write
+error before the renames replaces nothing. Right before the document's rename the transaction
+checks that the document on disk is still the file and the bytes it read; when a hand edit
+was saved meanwhile it loads again and applies the change to the new text, so no edit is lost.
+docs/ARCHITECTURE.md tells what a crash between two renames leaves and how it is repaired.
 """
 
 from __future__ import annotations
 
 import bisect
 import os
+import stat
 import time
 import zlib
-from collections.abc import Callable, Iterator
-from contextlib import contextmanager
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, TypeVar
 
-from styxy import atomic, cache, leases, ports, view
-from styxy.errors import CacheError, LockTimeoutError
+from styxy import atomic, cache, leases, lockfile, ports, view
+from styxy.errors import CacheError, RefusedError
 from styxy.leases import Lease, LeaseFile
 from styxy.paths import Paths, display
 
@@ -27,11 +32,24 @@ if TYPE_CHECKING:
     from styxy.document.model import Document
 
 LOCK_TIMEOUT_SECONDS = 30.0
+# How many times a change is applied again to a document that hand edits keep changing before
+# the command gives up; each try waits for the document to settle first.
+CHANGE_ATTEMPTS = 5
+_SETTLE_SECONDS = 0.02
+_SETTLE_LIMIT_SECONDS = 2.0
+_DOCUMENT_LIMIT = 64 * 1024 * 1024  # what a late edit is read up to; far above any document
+
+T = TypeVar("T")
+Notify = Callable[[str], None]
 
 
 @dataclass
 class Transaction:
-    """State loaded under the lock; the body changes `state` and may replace the text."""
+    """State loaded under the lock; a change reads it, replaces `state` and may replace the text.
+
+    Callers use `paths`, `document`, `state`, `reaped`, `loaded`, `parsed()` and
+    `replace_text()`; the rest belongs to the load and the commit.
+    """
 
     paths: Paths
     doc_bytes: bytes
@@ -40,12 +58,16 @@ class Transaction:
     reaped: tuple[Lease, ...] = ()
     notes: list[str] = field(default_factory=list)
     new_text: str | None = None
-    dry_run: bool = False  # load and reap, but write nothing (`cleanup --dry-run`)
     _parsed: Any = None
     _cache_fresh: bool = False
     _generation: int = 0
     _folding: tuple[tuple[Path, int], ...] = ()  # journal files set aside, bytes consumed
     _loaded: LeaseFile = field(default_factory=LeaseFile)
+
+    @property
+    def loaded(self) -> LeaseFile:
+        """The leases as the lease file held them, before the journal was folded and reaped."""
+        return self._loaded
 
     def parsed(self) -> Parsed:
         """The full Markdown parse, done only when a command needs to edit or read the audit."""
@@ -67,26 +89,44 @@ class Transaction:
         self.new_text = text
 
 
-@contextmanager
-def transaction(paths: Paths) -> Iterator[Transaction]:
-    notes = _prepare_folders(paths)
-    from filelock import FileLock, Timeout
+def run_change(
+    paths: Paths, change: Callable[[Transaction], T], *, notify: Notify, dry_run: bool = False
+) -> T:
+    """Apply `change` to the state loaded under the lock and commit what it changed.
 
-    lock = FileLock(str(paths.lock), mode=0o644)
-    try:
-        lock.acquire(timeout=LOCK_TIMEOUT_SECONDS)
-    except Timeout:
-        raise LockTimeoutError(
-            f"another styxy command has held {display(paths.lock)} for over "
-            f"{LOCK_TIMEOUT_SECONDS:.0f} seconds; try again."
-        ) from None
-    try:
-        txn = _load(paths, notes)
-        yield txn
-        if not txn.dry_run:
-            _commit(txn)
-    finally:
-        lock.release()
+    `change` may run more than once: when a hand edit is saved to the document while it runs,
+    the state is loaded again and `change` applied to the new text, so it must act only through
+    the transaction it is given (a refusal it raises on the new text is the command's answer).
+    With `dry_run` the change only looks: nothing is written. Lines for the user (a created
+    document, a lock held by another process, a redone change) go to `notify`, each once.
+    """
+    atomic.target_of(paths.doc)  # a dangling link is refused before anything is created
+    told: set[str] = set()
+
+    def tell(text: str) -> None:
+        if text not in told:
+            told.add(text)
+            notify(text)
+
+    notes = _prepare_folders(paths)
+    with lockfile.hold(paths.lock, timeout=LOCK_TIMEOUT_SECONDS, on_wait=tell):
+        for _ in range(CHANGE_ATTEMPTS):
+            txn = _load(paths, list(notes))
+            for note in txn.notes:
+                tell(note)
+            seen = _DocumentSeen.take(paths.doc, txn.doc_bytes)
+            result = change(txn)
+            if dry_run or _commit(txn, seen):
+                return result
+            tell(
+                f"{display(paths.doc)} was saved while this command ran; "
+                "applying the change to the saved text."
+            )
+            _settle(paths.doc)
+    raise RefusedError(
+        f"{display(paths.doc)} kept changing while styxy tried to change it "
+        f"({CHANGE_ATTEMPTS} tries); nothing was written, run the command again."
+    )
 
 
 def _prepare_folders(paths: Paths) -> list[str]:
@@ -253,23 +293,170 @@ def stale_leases(state: LeaseFile, grace_seconds: int, now: float | None = None)
     return stale
 
 
-def _commit(txn: Transaction) -> None:
-    doc_changed = txn.new_text is not None and txn.new_text.encode("utf-8") != txn.doc_bytes
-    if doc_changed:
-        assert txn.new_text is not None
-        txn.doc_bytes = txn.new_text.encode("utf-8")
-        atomic.write_bytes(txn.paths.doc, txn.doc_bytes, mode=_mode_of(txn.paths.doc))
-    leases_changed = txn.state != txn._loaded
-    if leases_changed:
-        written = atomic.write_bytes(txn.paths.leases, leases.dump(txn.state), sync_folder=False)
-        leases.remember(txn.paths.leases, written, txn.state)
-    if doc_changed or leases_changed or not txn._cache_fresh:
-        write_cache(txn)
+@dataclass(frozen=True)
+class _DocumentSeen:
+    """The document file a transaction read: which file it was and the bytes it held."""
+
+    device: int
+    inode: int
+    data: bytes
+
+    @classmethod
+    def take(cls, path: Path, data: bytes) -> _DocumentSeen:
+        # Taken right after the load read the bytes. A rename landing between the two makes
+        # the inode newer than the bytes; the byte comparison at commit still sees the change.
+        status = os.stat(path)
+        return cls(status.st_dev, status.st_ino, data)
+
+    def matches(self, fd: int) -> bool:
+        status = os.fstat(fd)
+        if (status.st_dev, status.st_ino) != (self.device, self.inode):
+            return False
+        return _read_all(fd, len(self.data) + 1) == self.data
+
+
+def _read_all(fd: int, limit: int) -> bytes:
+    """Up to `limit` bytes from the start of the file, whatever the descriptor's offset."""
+    chunks = []
+    total = 0
+    while total < limit:
+        chunk = os.pread(fd, limit - total, total)
+        if not chunk:
+            break
+        chunks.append(chunk)
+        total += len(chunk)
+    return b"".join(chunks)
+
+
+@dataclass(frozen=True)
+class _Output:
+    path: Path
+    data: bytes
+    mode: int
+
+
+def _commit(txn: Transaction, seen: _DocumentSeen) -> bool:
+    """Replace every changed file, or none; False when the document changed since it was read.
+
+    Every output is computed (a cache over its size limit refuses here) and written to an
+    fsynced temporary file before the first rename; any failure until then removes the
+    temporaries and leaves every file as it was.
+    """
+    document, lease_file, cache_file = _prepare(txn)
+    staged: dict[str, atomic.Staged] = {}
+    try:
+        for key, output in (("doc", document), ("leases", lease_file), ("cache", cache_file)):
+            if output is not None:
+                staged[key] = atomic.stage(output.path, output.data, mode=output.mode)
+        if "doc" in staged and not _replace_document(staged["doc"], seen):
+            return False
+        # Lease file, then cache: the order docs/ARCHITECTURE.md explains.
+        for key in ("leases", "cache"):
+            if key in staged:
+                staged[key].publish()
+    finally:
+        for item in staged.values():
+            item.discard()  # a no-op for those already renamed
+    if "leases" in staged:
+        leases.remember(txn.paths.leases, staged["leases"].status, txn.state)
     _finish_folding(txn)
     # One folder sync for the sidecar's renames instead of one per file: the renames are
     # atomic either way; this only makes them durable, and it costs as much as a file fsync.
-    if leases_changed or doc_changed or not txn._cache_fresh or txn._folding:
+    if "leases" in staged or "cache" in staged or txn._folding:
         atomic.fsync_folder(txn.paths.sidecar)
+    return True
+
+
+def _prepare(txn: Transaction) -> tuple[_Output | None, _Output | None, _Output | None]:
+    """The bytes of the document, lease file and cache this commit writes (None: unchanged)."""
+    document = None
+    doc_bytes = txn.doc_bytes
+    if txn.new_text is not None and txn.new_text.encode("utf-8") != txn.doc_bytes:
+        doc_bytes = txn.new_text.encode("utf-8")
+        document = _Output(txn.paths.doc, doc_bytes, _mode_of(txn.paths.doc))
+    lease_file = None
+    if txn.state != txn._loaded:
+        lease_file = _Output(txn.paths.leases, leases.dump(txn.state), 0o644)
+    cache_file = None
+    if document is not None or lease_file is not None or not txn._cache_fresh:
+        cache_file = _Output(txn.paths.cache, cache_bytes(txn, doc_bytes), 0o644)
+    return document, lease_file, cache_file
+
+
+def _replace_document(staged: atomic.Staged, seen: _DocumentSeen) -> bool:
+    """Rename the new document over the old one only if the old one is still what was read.
+
+    The check and the rename are as close as they can be: open, compare, rename. A write in
+    place into the old file that lands after the comparison and before the rename is caught
+    by reading the old file once more through the descriptor still open on it; the old bytes
+    (with that edit) are then put back and the change is applied again.
+    """
+    try:
+        fd = os.open(staged.target, os.O_RDONLY | os.O_CLOEXEC | os.O_NONBLOCK)
+    except FileNotFoundError:
+        return False  # moved away by hand: load again, which says what is there now
+    try:
+        if not seen.matches(fd):
+            return False
+        staged.publish()
+        late = _read_all(fd, len(seen.data) + 1)
+        if late == seen.data:
+            atomic.fsync_folder(staged.target.parent)
+            return True
+        # An edit in place reached the old file between the check and the rename: once it is
+        # complete it goes back at the path (unless yet another save replaced ours) and the
+        # change is redone on it.
+        late = _settled(fd)
+        restore = atomic.stage(staged.target, late, mode=staged.status.st_mode & 0o7777)
+        try:
+            current = os.stat(staged.target)
+            if (current.st_dev, current.st_ino) == (staged.status.st_dev, staged.status.st_ino):
+                restore.publish()
+        finally:
+            restore.discard()
+        return False
+    finally:
+        os.close(fd)
+
+
+def _settled(fd: int) -> bytes:
+    """The bytes of an open file once two reads a moment apart agree (a save has finished)."""
+    deadline = time.monotonic() + _SETTLE_LIMIT_SECONDS
+    before = _read_all(fd, _DOCUMENT_LIMIT)
+    while time.monotonic() < deadline:
+        time.sleep(_SETTLE_SECONDS)
+        now = _read_all(fd, _DOCUMENT_LIMIT)
+        if now == before:
+            break
+        before = now
+    return before
+
+
+def _settle(path: Path) -> None:
+    """Wait until a save in progress has finished: two reads a moment apart that agree."""
+    deadline = time.monotonic() + _SETTLE_LIMIT_SECONDS
+    before = _snapshot(path)
+    while time.monotonic() < deadline:
+        time.sleep(_SETTLE_SECONDS)
+        now = _snapshot(path)
+        if now == before:
+            return
+        before = now
+
+
+def _snapshot(path: Path) -> tuple[int, int, int, bytes] | None:
+    try:
+        fd = os.open(path, os.O_RDONLY | os.O_CLOEXEC | os.O_NONBLOCK)
+    except OSError:
+        return None
+    try:
+        status = os.fstat(fd)
+        data = _read_all(fd, _DOCUMENT_LIMIT) if stat.S_ISREG(status.st_mode) else b""
+        return (status.st_ino, status.st_size, status.st_mtime_ns, data)
+    except OSError:
+        return None
+    finally:
+        os.close(fd)
 
 
 def _mode_of(path: os.PathLike[str]) -> int:
@@ -279,7 +466,8 @@ def _mode_of(path: os.PathLike[str]) -> int:
         return 0o644
 
 
-def write_cache(txn: Transaction) -> None:
+def cache_bytes(txn: Transaction, doc_bytes: bytes) -> bytes:
+    """The cache for the transaction's document and leases; CacheError when it cannot hold them."""
     document = txn.document
     ranges = [cache.CacheRange(r.service_type, r.start, r.end, r.single) for r in document.ranges]
     index_of = _range_indexer(document)
@@ -287,16 +475,22 @@ def write_cache(txn: Transaction) -> None:
         cache.CacheLease(lease.port, lease.pid, index_of(lease.port)) for lease in txn.state.leases
     ]
     detect = [(kind, glob) for kind, globs in document.settings.detect.items() for glob in globs]
-    data = cache.encode(
-        ranges=ranges,
-        leases=live,
-        detect=detect,
-        meta=view.encode(document),
-        doc_crc=zlib.crc32(txn.doc_bytes),
-        doc_size=len(txn.doc_bytes),
-        generation=txn._generation + 1,
-    )
-    atomic.write_bytes(txn.paths.cache, data, sync_folder=False)
+    try:
+        return cache.encode(
+            ranges=ranges,
+            leases=live,
+            detect=detect,
+            meta=view.encode(document),
+            doc_crc=zlib.crc32(doc_bytes),
+            doc_size=len(doc_bytes),
+            generation=txn._generation + 1,
+        )
+    except CacheError as exc:
+        reason = str(exc).removeprefix("Cannot write the cache: ").removeprefix("Cannot cache ")
+        raise CacheError(
+            f"nothing was changed: the cache {display(txn.paths.cache)} cannot hold the result "
+            f"({reason.rstrip('.')})."
+        ) from None
 
 
 def _range_indexer(document: Document) -> Callable[[int], int]:
