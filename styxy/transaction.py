@@ -32,9 +32,10 @@ if TYPE_CHECKING:
     from styxy.document.model import Document
 
 LOCK_TIMEOUT_SECONDS = 30.0
-# How many times a change is applied again to a document that hand edits keep changing before
-# the command gives up; each try waits for the document to settle first.
-CHANGE_ATTEMPTS = 5
+# How many times a change is applied to a document that hand edits keep changing before the
+# command gives up; each try waits for the document to settle first. A try takes 0.1-0.3 s, so
+# a document saved several times a second still lets one through.
+CHANGE_ATTEMPTS = 20
 _SETTLE_SECONDS = 0.02
 _SETTLE_LIMIT_SECONDS = 2.0
 _DOCUMENT_LIMIT = 64 * 1024 * 1024  # what a late edit is read up to; far above any document
@@ -384,12 +385,20 @@ def _prepare(txn: Transaction) -> tuple[_Output | None, _Output | None, _Output 
 
 
 def _replace_document(staged: atomic.Staged, seen: _DocumentSeen) -> bool:
-    """Rename the new document over the old one only if the old one is still what was read.
+    """Put the new document at its path only if the old one is still what was read.
 
-    The check and the rename are as close as they can be: open, compare, rename. A write in
-    place into the old file that lands after the comparison and before the rename is caught
-    by reading the old file once more through the descriptor still open on it; the old bytes
-    (with that edit) are then put back and the change is applied again.
+    Three checks, so that no saved edit is lost:
+
+    1. Before: the file at the path is still the one read, with the same bytes.
+    2. The swap itself: where Linux allows it, the new file and the old one trade places in one
+       step (`renameat2` RENAME_EXCHANGE), so the file displaced is known exactly; if a save by
+       rename landed after check 1, that file is swapped back and the change is redone on it.
+       Elsewhere a plain rename follows check 1 at once.
+    3. After: an editor that writes in place and had opened the old file before the swap
+       writes into the displaced file; a moment later it is read once more through the
+       descriptor kept open on it, and if it changed it goes back to the path.
+
+    False means the document changed: the caller loads it again and redoes the change.
     """
     try:
         fd = os.open(staged.target, os.O_RDONLY | os.O_CLOEXEC | os.O_NONBLOCK)
@@ -398,25 +407,39 @@ def _replace_document(staged: atomic.Staged, seen: _DocumentSeen) -> bool:
     try:
         if not seen.matches(fd):
             return False
-        staged.publish()
-        late = _read_all(fd, len(seen.data) + 1)
-        if late == seen.data:
+        swapped = atomic.exchange(staged.temporary, staged.target)
+        if swapped:
+            # The temporary name now holds what was at the path at the instant of the swap.
+            displaced = os.lstat(staged.temporary)
+            if (displaced.st_dev, displaced.st_ino) != (seen.device, seen.inode):
+                atomic.exchange(staged.temporary, staged.target)
+                return False
+        else:
+            staged.publish()
+        time.sleep(_SETTLE_SECONDS)  # an edit in place started before the swap lands now
+        if _read_all(fd, len(seen.data) + 1) == seen.data:
             atomic.fsync_folder(staged.target.parent)
             return True
-        # An edit in place reached the old file between the check and the rename: once it is
-        # complete it goes back at the path (unless yet another save replaced ours) and the
-        # change is redone on it.
-        late = _settled(fd)
-        restore = atomic.stage(staged.target, late, mode=staged.status.st_mode & 0o7777)
-        try:
-            current = os.stat(staged.target)
-            if (current.st_dev, current.st_ino) == (staged.status.st_dev, staged.status.st_ino):
-                restore.publish()
-        finally:
-            restore.discard()
+        _put_back(staged, fd, swapped)
         return False
     finally:
         os.close(fd)
+
+
+def _put_back(staged: atomic.Staged, fd: int, swapped: bool) -> None:
+    """Return the old document, with the edit written into it in place, to its path."""
+    if swapped:
+        # The old file itself goes back, so the editor's descriptor points at the path again.
+        atomic.exchange(staged.temporary, staged.target)
+        return
+    restore = atomic.stage(staged.target, _settled(fd), mode=staged.status.st_mode & 0o7777)
+    try:
+        current = os.stat(staged.target)
+        # Unless yet another save replaced ours meanwhile: that one stays.
+        if (current.st_dev, current.st_ino) == (staged.status.st_dev, staged.status.st_ino):
+            restore.publish()
+    finally:
+        restore.discard()
 
 
 def _settled(fd: int) -> bytes:
