@@ -25,6 +25,7 @@ WAIT_NOTE_SECONDS = 1.0
 # Polling backs off from 1 ms to this: short enough that a freed lock is taken at once under
 # load, long enough that a hundred waiters do not keep two cores busy.
 _MAX_POLL_SECONDS = 0.025
+_COMMAND_SHOWN = 300  # characters of the holder's command line in a message
 _HOLDER_LIMIT = 4096  # bytes of holder text read back; a command line longer than this is cut
 
 
@@ -86,13 +87,23 @@ def _acquire(fd: int, path: Path, timeout: float, on_wait: Callable[[str], None]
 
 def _record_holder(fd: int) -> bool:
     """Write `pid\\ncommand line\\n` into the lock file; False when it is not ours to write."""
-    text = f"{os.getpid()}\n{' '.join(sys.argv)}\n".encode("utf-8", "replace")
+    text = f"{os.getpid()}\n{' '.join([_program(), *sys.argv[1:]])}\n".encode("utf-8", "replace")
     try:
         os.ftruncate(fd, 0)
         os.pwrite(fd, text, 0)
     except OSError:
         return False  # opened read-only, or a full disk: locking works, naming the holder not
     return True
+
+
+def _program() -> str:
+    """How this process was started, short: `styxy`, `python -m styxy`, or the interpreter."""
+    name = os.path.basename(sys.argv[0]) if sys.argv and sys.argv[0] else ""
+    if name == "__main__.py":
+        spec = getattr(sys.modules.get("__main__"), "__spec__", None)
+        module = spec.name.removesuffix(".__main__") if spec is not None else "?"
+        return f"python -m {module}"
+    return name if name and name != "-c" else sys.executable
 
 
 def _forget_holder(fd: int) -> None:
@@ -105,9 +116,9 @@ def _forget_holder(fd: int) -> None:
 def holder_of(path: Path) -> str:
     """Who holds the lock, in words: `process 123 (styxy allocate -s dev)`.
 
-    The command line comes from /proc when the process is there to ask, else from the text the
-    holder wrote. A holder that wrote nothing (another tool, an older styxy) or has died since
-    is "another process".
+    The command line is the one the holder wrote (its program's name and arguments), else what
+    /proc says of that process. A holder that wrote nothing (another tool, an older styxy) or
+    has died since is "another process".
     """
     try:
         fd = os.open(path, os.O_RDONLY | os.O_CLOEXEC | os.O_NOFOLLOW | os.O_NONBLOCK)
@@ -121,7 +132,11 @@ def holder_of(path: Path) -> str:
     if not first.isdigit() or not _alive(int(first)):
         return "another process"
     pid = int(first)
-    command = _command_line(pid) or rest.strip()
+    # One line, whatever the command held: blanks and control characters become one space.
+    raw_command = rest or _command_line(pid)
+    command = " ".join("".join(c if c.isprintable() else " " for c in raw_command).split())
+    if len(command) > _COMMAND_SHOWN:
+        command = command[: _COMMAND_SHOWN - 3] + "..."
     return f"process {pid} ({command})" if command else f"process {pid}"
 
 
