@@ -62,6 +62,7 @@ class Transaction:
     _parsed: Any = None
     _cache_fresh: bool = False
     _generation: int = 0
+    _cache_leases_stamp: int = 0  # the lease file the cache's lease table was built from
     _folding: tuple[tuple[Path, int], ...] = ()  # journal files set aside, bytes consumed
     _loaded: LeaseFile = field(default_factory=LeaseFile)
 
@@ -177,6 +178,7 @@ def _load_view(txn: Transaction) -> None:
     cached = _read_cache(txn.paths)
     if cached is not None:
         txn._generation = cached.generation
+        txn._cache_leases_stamp = cached.leases_stamp
         fresh = cached.doc_size == len(txn.doc_bytes) and cached.doc_crc == zlib.crc32(
             txn.doc_bytes
         )
@@ -329,13 +331,6 @@ def _read_all(fd: int, limit: int) -> bytes:
     return b"".join(chunks)
 
 
-@dataclass(frozen=True)
-class _Output:
-    path: Path
-    data: bytes
-    mode: int
-
-
 def _commit(txn: Transaction, seen: _DocumentSeen) -> bool:
     """Replace every changed file, or none; False when the document changed since it was read.
 
@@ -343,12 +338,19 @@ def _commit(txn: Transaction, seen: _DocumentSeen) -> bool:
     fsynced temporary file before the first rename; any failure until then removes the
     temporaries and leaves every file as it was.
     """
-    document, lease_file, cache_file = _prepare(txn)
+    doc_bytes = txn.doc_bytes if txn.new_text is None else txn.new_text.encode("utf-8")
     staged: dict[str, atomic.Staged] = {}
     try:
-        for key, output in (("doc", document), ("leases", lease_file), ("cache", cache_file)):
-            if output is not None:
-                staged[key] = atomic.stage(output.path, output.data, mode=output.mode)
+        if doc_bytes != txn.doc_bytes:
+            staged["doc"] = atomic.stage(txn.paths.doc, doc_bytes, mode=_mode_of(txn.paths.doc))
+        if txn.state != txn._loaded:
+            staged["leases"] = atomic.stage(txn.paths.leases, leases.dump(txn.state))
+        # The cache names the lease file it goes with, so it is built once that file exists.
+        lease_file = staged["leases"].status if "leases" in staged else _status(txn.paths.leases)
+        stamp = leases_stamp(lease_file)
+        if staged or not txn._cache_fresh or stamp != txn._cache_leases_stamp:
+            data = cache_bytes(txn, doc_bytes, stamp)
+            staged["cache"] = atomic.stage(txn.paths.cache, data)
         if "doc" in staged and not _replace_document(staged["doc"], seen):
             return False
         # Lease file, then cache: the order docs/ARCHITECTURE.md explains.
@@ -368,20 +370,24 @@ def _commit(txn: Transaction, seen: _DocumentSeen) -> bool:
     return True
 
 
-def _prepare(txn: Transaction) -> tuple[_Output | None, _Output | None, _Output | None]:
-    """The bytes of the document, lease file and cache this commit writes (None: unchanged)."""
-    document = None
-    doc_bytes = txn.doc_bytes
-    if txn.new_text is not None and txn.new_text.encode("utf-8") != txn.doc_bytes:
-        doc_bytes = txn.new_text.encode("utf-8")
-        document = _Output(txn.paths.doc, doc_bytes, _mode_of(txn.paths.doc))
-    lease_file = None
-    if txn.state != txn._loaded:
-        lease_file = _Output(txn.paths.leases, leases.dump(txn.state), 0o644)
-    cache_file = None
-    if document is not None or lease_file is not None or not txn._cache_fresh:
-        cache_file = _Output(txn.paths.cache, cache_bytes(txn, doc_bytes), 0o644)
-    return document, lease_file, cache_file
+def _status(path: Path) -> os.stat_result | None:
+    try:
+        return os.stat(path)
+    except FileNotFoundError:
+        return None
+
+
+def leases_stamp(status: os.stat_result | None) -> int:
+    """Which lease file a cache goes with: a CRC-32 of its identity, 0 when there is none.
+
+    Every write of the lease file is a new inode with its own size and modification time, so
+    a cache whose stamp differs from the file on disk was built from another lease file (a
+    crash between the two renames) and is rebuilt.
+    """
+    if status is None:
+        return 0
+    identity = f"{status.st_dev}:{status.st_ino}:{status.st_size}:{status.st_mtime_ns}"
+    return zlib.crc32(identity.encode()) or 1
 
 
 def _replace_document(staged: atomic.Staged, seen: _DocumentSeen) -> bool:
@@ -489,7 +495,7 @@ def _mode_of(path: os.PathLike[str]) -> int:
         return 0o644
 
 
-def cache_bytes(txn: Transaction, doc_bytes: bytes) -> bytes:
+def cache_bytes(txn: Transaction, doc_bytes: bytes, stamp: int) -> bytes:
     """The cache for the transaction's document and leases; CacheError when it cannot hold them."""
     document = txn.document
     ranges = [cache.CacheRange(r.service_type, r.start, r.end, r.single) for r in document.ranges]
@@ -507,6 +513,7 @@ def cache_bytes(txn: Transaction, doc_bytes: bytes) -> bytes:
             doc_crc=zlib.crc32(doc_bytes),
             doc_size=len(doc_bytes),
             generation=txn._generation + 1,
+            leases_stamp=stamp,
         )
     except CacheError as exc:
         reason = str(exc).removeprefix("Cannot write the cache: ").removeprefix("Cannot cache ")

@@ -8,12 +8,13 @@ import shutil
 import signal
 import subprocess
 import time
+import zlib
 from pathlib import Path
 
 import pytest
 from support import DEFAULT_DOC, Styxy, styxy_command
 
-from styxy import leases
+from styxy import cache, leases
 
 
 def _temporaries(*folders: Path) -> list[str]:
@@ -159,3 +160,41 @@ def test_a_write_error_after_the_first_file_replaces_nothing(styxy):
     # Without the limit the same command goes through, all three files at once.
     again = styxy("allocate", "-s", "grafana")
     assert again.code == 0 and "| grafana |" in styxy.doc.read_text()
+
+
+def _cached_leases(styxy: Styxy) -> list[tuple[int, int]]:
+    return sorted((x.port, x.pid) for x in cache.read(styxy.sidecar / "cache.bin").leases)
+
+
+def test_a_crash_between_the_lease_file_and_the_cache_is_repaired_by_the_next_command(styxy):
+    """The state a SIGKILL between the last two renames leaves: new lease file, old cache."""
+    assert styxy("allocate", "-s", "dev", "-i", "one").code == 0
+    old_cache = (styxy.sidecar / "cache.bin").read_bytes()
+    assert styxy("allocate", "-s", "dev", "-i", "two").code == 0
+    two = _cached_leases(styxy)
+    assert len(two) == 2
+    (styxy.sidecar / "cache.bin").write_bytes(old_cache)  # the cache rename never happened
+    assert len(_cached_leases(styxy)) == 1
+    # A command that changes nothing (the same identity gets its own lease back) still sees
+    # that the cache was built from another lease file, and rebuilds it.
+    again = styxy("allocate", "-s", "dev", "-i", "one")
+    assert (again.code, again.out) == (0, "3000\n")
+    assert _cached_leases(styxy) == two
+
+
+def test_a_crash_between_the_document_and_the_lease_file_is_repaired_by_the_next_command(styxy):
+    """New document, old lease file and cache: the cache no longer matches the document."""
+    assert styxy("list").code == 0
+    before = styxy.snapshot()
+    assert styxy("allocate", "-s", "grafana").code == 0
+    new_doc = styxy.doc.read_bytes()
+    for name, data in before.items():  # every file back as it was, but the document
+        (styxy.doc.parent / name).write_bytes(data)
+    styxy.doc.write_bytes(new_doc)
+    # The range exists, so the retried command gets its port in it without a second range.
+    retried = styxy("allocate", "-s", "grafana")
+    assert (retried.code, retried.out, retried.err) == (0, "11510\n", "")
+    assert styxy.doc.read_bytes() == new_doc
+    stamp = cache.read_stamp(styxy.sidecar / "cache.bin")
+    assert (stamp.doc_crc, stamp.doc_size) == (zlib.crc32(new_doc), len(new_doc))
+    assert _cached_leases(styxy)[0][0] == 11510
