@@ -197,9 +197,11 @@ def _leases_in_the_way(inside: list[Lease]) -> str:
 
 
 def init(*, force: bool = False, doc: Doc = None) -> Path:
+    from styxy import atomic
     from styxy.resources import default_document_bytes
 
     where = paths.resolve(doc)
+    atomic.target_of(where.doc)  # a dangling link is refused before anything is created
     where.sidecar.mkdir(parents=True, exist_ok=True)
     if where.doc.exists() and not force:
         raise RefusedError(

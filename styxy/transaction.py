@@ -112,6 +112,7 @@ def run_change(
 
     notes = _prepare_folders(paths)
     with lockfile.hold(paths.lock, timeout=LOCK_TIMEOUT_SECONDS, on_wait=tell):
+        _sweep_beside_target(paths.doc)
         for _ in range(CHANGE_ATTEMPTS):
             txn = _load(paths, list(notes))
             for note in txn.notes:
@@ -296,6 +297,29 @@ def stale_leases(state: LeaseFile, grace_seconds: int, now: float | None = None)
     return stale
 
 
+# A temporary file beside a linked document's target may belong to a styxy working through
+# another link (with another sidecar and lock); only one this old is surely a leftover.
+_FOREIGN_LEFTOVER_SECONDS = 60.0
+
+
+def _sweep_beside_target(doc: Path) -> None:
+    """Remove temporary files a killed writer left beside the final target of a linked document.
+
+    The sidecar and the document's own folder are swept by the load; a link's target may live
+    in another folder (a dotfiles repository), where a leftover would show in `git status`.
+    """
+    target = atomic.target_of(doc)
+    if target.parent == doc.parent:
+        return
+    cutoff = time.time() - _FOREIGN_LEFTOVER_SECONDS
+    for leftover in target.parent.glob(f".{target.name}.*.tmp"):
+        try:
+            if leftover.lstat().st_mtime < cutoff:
+                leftover.unlink()
+        except OSError:
+            pass
+
+
 @dataclass(frozen=True)
 class _DocumentSeen:
     """The document file a transaction read: which file it was and the bytes it held."""
@@ -308,7 +332,10 @@ class _DocumentSeen:
     def take(cls, path: Path, data: bytes) -> _DocumentSeen:
         # Taken right after the load read the bytes. A rename landing between the two makes
         # the inode newer than the bytes; the byte comparison at commit still sees the change.
-        status = os.stat(path)
+        try:
+            status = os.stat(path)
+        except FileNotFoundError:
+            return cls(-1, -1, data)  # removed meanwhile: the commit's check fails and reloads
         return cls(status.st_dev, status.st_ino, data)
 
     def matches(self, fd: int) -> bool:

@@ -74,7 +74,11 @@ def test_a_dangling_link_is_refused_naming_its_target(tmp_path, home):
     missing = tmp_path / "dotfiles" / "PORT_MANAGEMENT.md"
     link.symlink_to(missing)
     styxy = Styxy(link, home)
-    for args in (("allocate", "-s", "dev"), ("config", "set", "auto-allocation.gap-size", "20")):
+    for args in (
+        ("allocate", "-s", "dev"),
+        ("config", "set", "auto-allocation.gap-size", "20"),
+        ("init", "--force"),
+    ):
         done = styxy(*args)
         assert (done.code, done.out) == (1, "")
         assert done.err == (
@@ -84,6 +88,17 @@ def test_a_dangling_link_is_refused_naming_its_target(tmp_path, home):
     assert os.readlink(link) == str(missing)
     assert sorted(p.name for p in link.parent.iterdir()) == ["PORT_MANAGEMENT.md"]
     assert not missing.parent.exists()
+
+
+def test_a_killed_writers_leftover_beside_a_linked_target_is_swept_once_old(tmp_path, home):
+    styxy, _, real = _linked(tmp_path, home, "absolute")
+    old = real.parent / f".{real.name}.dead0001.tmp"
+    young = real.parent / f".{real.name}.busy0002.tmp"  # maybe another link's styxy, writing
+    for leftover in (old, young):
+        leftover.write_bytes(b"half a document")
+    os.utime(old, (time.time() - 3600, time.time() - 3600))
+    assert styxy("allocate", "-s", "dev").code == 0
+    assert not old.exists() and young.read_bytes() == b"half a document"
 
 
 def _make_description_huge(doc: Path, size: int) -> None:
