@@ -476,28 +476,29 @@ def _put_back(staged: atomic.Staged, fd: int, swapped: bool) -> None:
 
 
 def _settled(fd: int) -> bytes:
-    """The bytes of an open file once two reads a moment apart agree (a save has finished)."""
+    """The bytes of an open file once a save into it has finished."""
+    return _still(lambda: _read_all(fd, _DOCUMENT_LIMIT))
+
+
+def _settle(path: Path) -> None:
+    """Wait until a save to the document in progress has finished."""
+    _still(lambda: _snapshot(path))
+
+
+R = TypeVar("R")
+
+
+def _still(read: Callable[[], R]) -> R:
+    """What `read` gives once two reads a moment apart agree (at most a couple of seconds)."""
     deadline = time.monotonic() + _SETTLE_LIMIT_SECONDS
-    before = _read_all(fd, _DOCUMENT_LIMIT)
+    before = read()
     while time.monotonic() < deadline:
         time.sleep(_SETTLE_SECONDS)
-        now = _read_all(fd, _DOCUMENT_LIMIT)
+        now = read()
         if now == before:
             break
         before = now
     return before
-
-
-def _settle(path: Path) -> None:
-    """Wait until a save in progress has finished: two reads a moment apart that agree."""
-    deadline = time.monotonic() + _SETTLE_LIMIT_SECONDS
-    before = _snapshot(path)
-    while time.monotonic() < deadline:
-        time.sleep(_SETTLE_SECONDS)
-        now = _snapshot(path)
-        if now == before:
-            return
-        before = now
 
 
 def _snapshot(path: Path) -> tuple[int, int, int, bytes] | None:
