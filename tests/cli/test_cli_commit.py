@@ -213,3 +213,17 @@ def test_a_crash_between_the_document_and_the_lease_file_is_repaired_by_the_next
     stamp = cache.read_stamp(styxy.sidecar / "cache.bin")
     assert (stamp.doc_crc, stamp.doc_size) == (zlib.crc32(new_doc), len(new_doc))
     assert _cached_leases(styxy)[0][0] == 11510
+
+
+@pytest.mark.parametrize("name", ["cache.bin", "leases.json"])
+def test_a_folder_in_place_of_a_sidecar_file_refuses_and_replaces_nothing(styxy, name):
+    assert styxy("allocate", "-s", "dev").code == 0  # the lease file and the cache exist
+    target = styxy.sidecar / name
+    target.unlink()
+    target.mkdir()
+    before = styxy.snapshot()
+    done = styxy("allocate", "-s", "grafana")
+    assert (done.code, done.out) == (1, "")
+    assert done.err.startswith("styxy: ") and done.err.count("\n") == 1 and str(target) in done.err
+    assert styxy.snapshot() == before and target.is_dir()
+    assert _temporaries(styxy.doc.parent, styxy.sidecar) == []
