@@ -19,6 +19,7 @@ if TYPE_CHECKING:
     from styxy.leases import Lease
     from styxy.reports import LeaseStatus, PortCheck, Scan
     from styxy.results import Allocation
+    from styxy.snapshot import Snapshot
 
 Notify = Callable[[str], None]
 
@@ -90,10 +91,21 @@ def _tell(txn: Transaction, notify: Notify) -> None:
         notify(note)
 
 
+def _read(doc: str | os.PathLike[str] | None, notify: Notify) -> Snapshot:
+    """The state for a read-only command: no lock, no reaping, no write (SPEC section 10)."""
+    from styxy import snapshot
+
+    seen = snapshot.load(paths.resolve(doc))
+    for note in seen.notes:
+        notify(note)
+    return seen
+
+
 def set_holder(lock_id: str, pid: int, *, doc: str | os.PathLike[str] | None = None) -> Lease:
     """Make `pid` the holder of a lease (`styxy run` hands its lease to the child)."""
     holder = _holder(pid)
-    with transaction(paths.resolve(doc)) as txn:
+    with transaction(paths.resolve(doc), needs_document=False) as txn:
+        _tell(txn, _quiet)
         lease = txn.state.by_lock_id(lock_id)
         if lease is None:
             raise NotFoundError(f"no lease with lock id {lock_id!r}.")
@@ -124,7 +136,7 @@ def release(
             "name exactly one lease: a LOCK_ID, --port P, or -s TYPE [-i INSTANCE] [-n NAME]."
         )
     _check_selector(port, service_type)
-    with transaction(paths.resolve(doc)) as txn:
+    with transaction(paths.resolve(doc), needs_document=False) as txn:
         _tell(txn, notify)
         lease = _find_lease(txn, lock_id, port, service_type, instance_id, name)
         txn.state = txn.state.remove([lease])
@@ -167,9 +179,7 @@ def list_leases(
 ) -> list[LeaseStatus]:
     from styxy.reports import LeaseStatus
 
-    with transaction(paths.resolve(doc)) as txn:
-        _tell(txn, notify)
-        state = txn.state
+    state = _read(doc, notify).state
     result = []
     for lease in sorted(state.leases, key=lambda x: (x.port, x.lockId)):
         alive = ports.process_alive(lease.pid, lease.pidStartTime)
@@ -184,10 +194,10 @@ def check(
     from styxy.reports import ListenerInfo, PortCheck
 
     names.check_port(port)
-    with transaction(paths.resolve(doc)) as txn:
-        _tell(txn, notify)
-        holder = txn.document.range_holding(port)
-        lease = next((x for x in txn.state.leases if x.port == port), None)
+    seen = _read(doc, notify)
+    holder = seen.document.range_holding(port)
+    # A stale lease is one the next writer reaps: it does not make the port taken.
+    lease = next((x for x in seen.live() if x.port == port), None)
     found = tuple(
         ListenerInfo(item.port, item.pid, item.process, item.address)
         for item in ports.listeners_on(port)
@@ -215,9 +225,7 @@ def scan(
         raise InvalidValueError(f"start {start} is after end {end}.")
     from styxy.reports import ListenerInfo, Scan
 
-    with transaction(paths.resolve(doc)) as txn:
-        _tell(txn, notify)
-        by_port = {lease.port: lease for lease in txn.state.leases}
+    by_port = {lease.port: lease for lease in _read(doc, notify).state.leases}
     return Scan(
         tuple(
             ListenerInfo(item.port, item.pid, item.process, item.address, by_port.get(item.port))
@@ -226,11 +234,18 @@ def scan(
     )
 
 
+def sync(*, doc: str | os.PathLike[str] | None = None, notify: Notify = _quiet) -> None:
+    """Take the lock once: reap, fold the journal, and bring the cache up to date with the
+    document (what `styxy interceptor env` needs before the first preloaded program runs)."""
+    with transaction(paths.resolve(doc), needs_document=False) as txn:
+        _tell(txn, notify)
+
+
 def cleanup(
     *, dry_run: bool = False, doc: str | os.PathLike[str] | None = None, notify: Notify = _quiet
 ) -> list[Lease]:
-    """Every command reaps; this one exists to reap now and say what went."""
-    with transaction(paths.resolve(doc)) as txn:
+    """Every writer reaps; this one exists to reap now and say what went."""
+    with transaction(paths.resolve(doc), needs_document=False) as txn:
         _tell(txn, notify)
         reaped = list(txn.reaped)
         if dry_run:
@@ -249,14 +264,12 @@ def use(
     if (port is None) == (service_type is None):
         raise InvalidValueError("name either --port P or -s TYPE.")
     _check_selector(port, service_type)
-    with transaction(paths.resolve(doc)) as txn:
-        _tell(txn, notify)
-        # Stale leases were reaped on the way in: what is left is running or about to.
-        found = [
-            x
-            for x in txn.state.leases
-            if (x.port == port if port is not None else x.serviceType == service_type)
-        ]
+    # Nothing is reaped without the lock: leave out what the next writer would reap.
+    found = [
+        x
+        for x in _read(doc, notify).live()
+        if (x.port == port if port is not None else x.serviceType == service_type)
+    ]
     if not found:
         what = f"port {port}" if port is not None else f"service type {service_type!r}"
         raise NotFoundError(f"nothing styxy knows of is running on {what}.")
@@ -271,5 +284,6 @@ __all__ = [
     "release",
     "scan",
     "set_holder",
+    "sync",
     "use",
 ]

@@ -13,22 +13,17 @@ from styxy.paths import display
 def report(
     *, doc: str | os.PathLike[str] | None = None, notify: Callable[[str], None]
 ) -> dict[str, Any]:
-    from styxy import config
-    from styxy.transaction import stale_leases, transaction
+    from styxy import config, snapshot
 
     where = paths.resolve(doc)
-    diagnostics = config.validate([], doc=where.doc) if where.doc.exists() else []
+    # Read-only and lock-free; the leases are counted even while the document has errors.
+    seen = snapshot.load(where)
+    for note in seen.notes:
+        notify(note)
+    diagnostics = config.validate([], doc=doc)
     valid = not any(not d.warning for d in diagnostics)
-    live = stale = 0
-    if valid:
-        with transaction(where) as txn:
-            for note in txn.notes:
-                notify(note)
-            txn.dry_run = True  # doctor looks; it does not reap
-            state = txn._loaded
-            grace = txn.document.settings.lease_grace_seconds
-            stale = len(stale_leases(state, grace))
-            live = len(state.leases) - stale
+    stale = len(seen.stale())
+    live = len(seen.state.leases) - stale
     eph = ports.ephemeral_range()
     return {
         "paths": {

@@ -95,3 +95,8 @@ class LockTimeoutError(StyxyError):
 
 class InterceptorError(StyxyError):
     """The preload library cannot be built or found."""
+
+
+class UnsafeFileError(StyxyError):
+    """A file or folder styxy will not read or use: not a regular file, too large, a link where
+    none may be, or another user's."""

@@ -17,10 +17,10 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from styxy import atomic, cache, leases, ports, view
-from styxy.errors import CacheError, LockTimeoutError
+from styxy import atomic, cache, fsio, leases, ports, snapshot, view
+from styxy.errors import DocumentError, LockTimeoutError
 from styxy.leases import Lease, LeaseFile
-from styxy.paths import Paths, display
+from styxy.paths import Paths, display, missing_document
 
 if TYPE_CHECKING:
     from styxy.document import Parsed
@@ -46,17 +46,31 @@ class Transaction:
     _generation: int = 0
     _folding: tuple[tuple[Path, int], ...] = ()  # journal files set aside, bytes consumed
     _loaded: LeaseFile = field(default_factory=LeaseFile)
+    # Set when the document has errors and the command works on the leases without it
+    # (`transaction(paths, needs_document=False)`); `document` is then the last good view.
+    document_problem: DocumentError | None = None
+    _stamp: tuple[int, int] | None = None  # the cache's (crc, size) while the document is broken
 
     def parsed(self) -> Parsed:
         """The full Markdown parse, done only when a command needs to edit or read the audit."""
+        if self.document_problem is not None:
+            raise self.document_problem
         if self._parsed is None:
-            from styxy import document as doc_module
-
-            self._parsed = doc_module.parse(
-                doc_module.decode_text(self.doc_bytes, str(self.paths.doc)), str(self.paths.doc)
-            )
+            self._parsed = snapshot.parse(self.paths, self.doc_bytes)
             self.document = self._parsed.document
         return self._parsed  # type: ignore[no-any-return]
+
+    def new_bytes(self) -> bytes | None:
+        """The edited document's bytes, None when unedited; a byte order mark the document
+        started with is kept (the text the parser saw had it taken off)."""
+        if self.new_text is None:
+            return None
+        from styxy.document.lines import BOM
+
+        data = self.new_text.encode("utf-8")
+        if self.doc_bytes.startswith(BOM) and not data.startswith(BOM):
+            data = BOM + data
+        return data
 
     def replace_text(self, text: str) -> None:
         """Adopt an edited document; it is parsed again so styxy never writes an invalid one."""
@@ -65,14 +79,27 @@ class Transaction:
         self._parsed = doc_module.parse(text, str(self.paths.doc))
         self.document = self._parsed.document
         self.new_text = text
+        # A valid text replaces a broken one (`init --force`): the cache describes it now.
+        self.document_problem = None
+        self._stamp = None
 
 
 @contextmanager
-def transaction(paths: Paths) -> Iterator[Transaction]:
+def transaction(paths: Paths, *, needs_document: bool = True) -> Iterator[Transaction]:
+    """Lock, load, reap; commit when the body returns.
+
+    `needs_document=False` is for commands that work on the leases alone (`release`,
+    `cleanup`, handing a lease to a child): they still run while the document has errors,
+    which `txn.document_problem` and a note then tell (SPEC section 10).
+    """
+    if not paths.may_create and not os.path.lexists(paths.doc):
+        # Before making any folder: a mistyped --doc must leave no trace.
+        raise missing_document(paths)
     notes = _prepare_folders(paths)
     from filelock import FileLock, Timeout
 
-    lock = FileLock(str(paths.lock), mode=0o644)
+    fsio.check_private_file(paths.lock, fsio.LOCK_FILE)
+    lock = FileLock(str(paths.lock), mode=fsio.PRIVATE_FILE_MODE)
     try:
         lock.acquire(timeout=LOCK_TIMEOUT_SECONDS)
     except Timeout:
@@ -81,7 +108,7 @@ def transaction(paths: Paths) -> Iterator[Transaction]:
             f"{LOCK_TIMEOUT_SECONDS:.0f} seconds; try again."
         ) from None
     try:
-        txn = _load(paths, notes)
+        txn = _load(paths, notes, needs_document)
         yield txn
         if not txn.dry_run:
             _commit(txn)
@@ -90,11 +117,18 @@ def transaction(paths: Paths) -> Iterator[Transaction]:
 
 
 def _prepare_folders(paths: Paths) -> list[str]:
-    paths.sidecar.mkdir(parents=True, exist_ok=True)
+    """Make the sidecar (private to its owner) and refuse one that is a link or another's."""
+    if not snapshot.sidecar_exists(paths):
+        paths.doc.parent.mkdir(parents=True, exist_ok=True)
+        try:
+            paths.sidecar.mkdir(mode=fsio.PRIVATE_FOLDER_MODE)
+        except FileExistsError:
+            pass  # another styxy made it meanwhile: checked below like any other
+        snapshot.sidecar_exists(paths)
     ignore = paths.sidecar / ".gitignore"
-    if not ignore.exists():
+    if not os.path.lexists(ignore):
         # The sidecar holds machine-local state that must never be committed.
-        atomic.write_bytes(ignore, b"*\n")
+        atomic.write_bytes(ignore, b"*\n", mode=fsio.PRIVATE_FILE_MODE)
     return []
 
 
@@ -108,61 +142,36 @@ def _sweep_leftovers(paths: Paths) -> None:
                 pass
 
 
-def _load(paths: Paths, notes: list[str]) -> Transaction:
+def _load(paths: Paths, notes: list[str], needs_document: bool) -> Transaction:
     _sweep_leftovers(paths)
-    if not paths.doc.exists():
+    doc_bytes = snapshot.read_document(paths)
+    if doc_bytes is None:
         from styxy.resources import default_document_bytes
 
-        atomic.write_bytes(paths.doc, default_document_bytes())
+        doc_bytes = default_document_bytes()
+        # A new document follows the umask, like any file the user makes.
+        atomic.write_bytes(paths.doc, doc_bytes, mode=fsio.creation_mode())
         notes.append(f"created {display(paths.doc)} from the default")
-    doc_bytes = paths.doc.read_bytes()
-    # The document view is filled in by _load_view right away; None only until then.
+    loaded = snapshot.load_document(paths, doc_bytes, tolerate_errors=not needs_document)
+    note = loaded.problem_note()
+    if note is not None:
+        notes.append(note)
     txn = Transaction(
         paths=paths,
         doc_bytes=doc_bytes,
-        document=None,  # type: ignore[arg-type]
+        document=loaded.document,
         state=LeaseFile(),
         notes=notes,
+        _parsed=loaded.parsed,
+        _cache_fresh=loaded.cache_fresh,
+        _generation=loaded.generation,
+        document_problem=loaded.problem,
+        _stamp=loaded.stamp,
     )
-    _load_view(txn)
-    txn.state = txn._loaded = leases.load(paths.leases)
+    txn.state = txn._loaded = snapshot.load_leases(paths, notes)
     _fold_journal(txn)
     _reap(txn)
     return txn
-
-
-def _load_view(txn: Transaction) -> None:
-    """Take the document view from the cache while it matches the bytes on disk."""
-    cached = _read_cache(txn.paths)
-    if cached is not None:
-        txn._generation = cached.generation
-        fresh = cached.doc_size == len(txn.doc_bytes) and cached.doc_crc == zlib.crc32(
-            txn.doc_bytes
-        )
-        if fresh:
-            try:
-                txn.document = view.decode(cached.meta, str(txn.paths.doc))
-                txn._cache_fresh = True
-                return
-            except (ValueError, KeyError, TypeError):
-                pass  # an older view layout: rebuild from the document
-    txn.parsed()
-
-
-def _read_cache(paths: Paths) -> cache.CacheStamp | None:
-    """The cache's stamp; None when it is missing or from another styxy (both are rebuilt)."""
-    if not paths.cache.exists():
-        return None
-    try:
-        return cache.read_stamp(paths.cache)
-    except cache.CacheVersionError:
-        return None
-    except CacheError as exc:
-        reason = str(exc).rstrip(".")
-        raise CacheError(
-            f"the cache {display(paths.cache)} is corrupt ({reason[:1].lower()}{reason[1:]}); "
-            "delete it and styxy rebuilds it from the document."
-        ) from None
 
 
 def _fold_journal(txn: Transaction) -> None:
@@ -173,24 +182,23 @@ def _fold_journal(txn: Transaction) -> None:
     written, so a refused or killed command folds them again next time.
     """
     journal = txn.paths.journal
-    if journal.exists():
+    # Refused before it is renamed: a folder, a FIFO, a link or another user's file there is
+    # named as it is, and left where it is.
+    if fsio.check_private_file(journal, fsio.JOURNAL) is not None:
         try:
             os.rename(journal, _aside_name(journal))
         except FileNotFoundError:
             pass
-    held = {(lease.port, lease.pid) for lease in txn.state.leases}
     folding = []
-    for aside in sorted(journal.parent.glob(".journal.*.folding")):
-        data = aside.read_bytes()
+    chunks = []
+    for aside in snapshot.journal_files(txn.paths)[:-1]:
+        data = snapshot.read_journal_file(aside)
+        if data is None:
+            continue
         # Whole lines only: a line still being written is left for the next fold.
-        used = data.rfind(b"\n") + 1
-        folding.append((aside, used))
-        for line in data[:used].decode("utf-8", "replace").splitlines():
-            entry = cache.parse_journal_line(line)
-            if entry is None or (entry.port, entry.pid) in held:
-                continue
-            held.add((entry.port, entry.pid))
-            txn.state = txn.state.add(_journal_lease(entry))
+        folding.append((aside, data.rfind(b"\n") + 1))
+        chunks.append((aside, data))
+    txn.state = snapshot.journal_leases(txn.state, chunks, txn.notes)
     txn._folding = tuple(folding)
 
 
@@ -205,27 +213,18 @@ def _finish_folding(txn: Transaction) -> None:
     file; what it wrote after the fold read it is moved to a new aside file for the next fold.
     """
     for aside, used in txn._folding:
-        try:
-            rest = aside.read_bytes()[used:]
-        except FileNotFoundError:
+        data = snapshot.read_journal_file(aside)
+        if data is None:
             continue
+        rest = data[used:]
         if rest:
-            atomic.write_bytes(_aside_name(txn.paths.journal), rest, sync_folder=False)
+            atomic.write_bytes(
+                _aside_name(txn.paths.journal),
+                rest,
+                mode=fsio.PRIVATE_FILE_MODE,
+                sync_folder=False,
+            )
         aside.unlink(missing_ok=True)
-
-
-def _journal_lease(entry: cache.JournalEntry) -> Lease:
-    return Lease(
-        lockId=leases.new_lock_id(),
-        port=entry.port,
-        serviceType=entry.service_type,
-        instanceId=f"pid-{entry.pid}",
-        name=f"bind-{entry.requested_port}",
-        pid=entry.pid,
-        pidStartTime=ports.process_start_time(entry.pid),
-        createdAt=entry.created_at,
-        source="interceptor",
-    )
 
 
 def _reap(txn: Transaction) -> None:
@@ -254,14 +253,20 @@ def stale_leases(state: LeaseFile, grace_seconds: int, now: float | None = None)
 
 
 def _commit(txn: Transaction) -> None:
-    doc_changed = txn.new_text is not None and txn.new_text.encode("utf-8") != txn.doc_bytes
+    new_bytes = txn.new_bytes()
+    doc_changed = new_bytes is not None and new_bytes != txn.doc_bytes
     if doc_changed:
-        assert txn.new_text is not None
-        txn.doc_bytes = txn.new_text.encode("utf-8")
+        assert new_bytes is not None
+        txn.doc_bytes = new_bytes
         atomic.write_bytes(txn.paths.doc, txn.doc_bytes, mode=_mode_of(txn.paths.doc))
     leases_changed = txn.state != txn._loaded
     if leases_changed:
-        written = atomic.write_bytes(txn.paths.leases, leases.dump(txn.state), sync_folder=False)
+        written = atomic.write_bytes(
+            txn.paths.leases,
+            leases.dump(txn.state),
+            mode=fsio.PRIVATE_FILE_MODE,
+            sync_folder=False,
+        )
         leases.remember(txn.paths.leases, written, txn.state)
     if doc_changed or leases_changed or not txn._cache_fresh:
         write_cache(txn)
@@ -276,7 +281,7 @@ def _mode_of(path: os.PathLike[str]) -> int:
     try:
         return os.stat(path).st_mode & 0o7777
     except FileNotFoundError:
-        return 0o644
+        return fsio.creation_mode()
 
 
 def write_cache(txn: Transaction) -> None:
@@ -292,11 +297,11 @@ def write_cache(txn: Transaction) -> None:
         leases=live,
         detect=detect,
         meta=view.encode(document),
-        doc_crc=zlib.crc32(txn.doc_bytes),
-        doc_size=len(txn.doc_bytes),
+        doc_crc=txn._stamp[0] if txn._stamp else zlib.crc32(txn.doc_bytes),
+        doc_size=txn._stamp[1] if txn._stamp else len(txn.doc_bytes),
         generation=txn._generation + 1,
     )
-    atomic.write_bytes(txn.paths.cache, data, sync_folder=False)
+    atomic.write_bytes(txn.paths.cache, data, mode=fsio.PRIVATE_FILE_MODE, sync_folder=False)
 
 
 def _range_indexer(document: Document) -> Callable[[int], int]:
