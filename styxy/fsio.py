@@ -260,8 +260,8 @@ def _read_error(path: str | os.PathLike[str], kind: FileKind, exc: OSError) -> U
 
 def _too_large(path: str | os.PathLike[str], kind: FileKind) -> UnsafeFileError:
     return UnsafeFileError(
-        f"{kind.label} {os.fspath(path)} is larger than {kind.limit_text}, styxy's limit for "
-        f"{kind.label.removeprefix('the ')}; it is not read."
+        f"{kind.label} {os.fspath(path)} is larger than {kind.limit_text}, the most styxy "
+        f"reads of {kind.label}."
     )
 
 

@@ -58,6 +58,19 @@ def read_document(paths: Paths) -> bytes | None:
     return None
 
 
+def check_document(paths: Paths) -> None:
+    """Refuse, before anything is created, a document that cannot be read (a FIFO, a device,
+    too large, a dangling link) or a named one that does not exist. Only its status is read."""
+    try:
+        status = os.stat(paths.doc)
+    except FileNotFoundError:
+        read_document(paths)  # says why: a dangling link, or no document at a named path
+        return
+    except OSError:
+        return  # the read itself will say what is wrong
+    fsio.check_status(paths.doc, fsio.DOCUMENT, status, private=False)
+
+
 @dataclass(frozen=True)
 class LoadedDocument:
     """What a command learns from the document, and how it learned it."""

@@ -20,7 +20,7 @@ from typing import TYPE_CHECKING, Any
 from styxy import atomic, cache, fsio, leases, ports, snapshot, view
 from styxy.errors import DocumentError, LockTimeoutError
 from styxy.leases import Lease, LeaseFile
-from styxy.paths import Paths, display, missing_document
+from styxy.paths import Paths, display
 
 if TYPE_CHECKING:
     from styxy.document import Parsed
@@ -92,9 +92,8 @@ def transaction(paths: Paths, *, needs_document: bool = True) -> Iterator[Transa
     `cleanup`, handing a lease to a child): they still run while the document has errors,
     which `txn.document_problem` and a note then tell (SPEC section 10).
     """
-    if not paths.may_create and not os.path.lexists(paths.doc):
-        # Before making any folder: a mistyped --doc must leave no trace.
-        raise missing_document(paths)
+    # Before making any folder: a mistyped --doc or a FIFO at the document must leave no trace.
+    snapshot.check_document(paths)
     notes = _prepare_folders(paths)
     from filelock import FileLock, Timeout
 
