@@ -115,3 +115,24 @@ def test_journal_lines_with_bad_fields_are_dropped_and_said_once(styxy: Styxy) -
     assert done.err.endswith(" (line 2: time nan is not a time between 1970 and 2100)\n")
     assert done.err.count("\n") == 1
     assert [x["port"] for x in styxy("list", "--json").json()["leases"]] == [8042]
+
+
+def test_the_lease_file_has_a_hard_limit_on_live_leases(styxy: Styxy) -> None:
+    from styxy.leases import MAX_LIVE_LEASES
+
+    rows = [
+        [f"{i:016x}", 20000 + i, "bulk", f"i{i}", "", os.getpid(), None, time.time(), "cli"]
+        for i in range(MAX_LIVE_LEASES)
+    ]
+    assert styxy("cleanup").code == 0
+    _write(styxy, rows)
+    before = styxy.snapshot()
+    done = styxy("allocate", "-s", "dev", "--pid", str(os.getpid()))
+    assert (done.code, done.out) == (1, "")
+    assert done.err == (
+        f"styxy: styxy already holds {MAX_LIVE_LEASES} live leases, its limit; end some with "
+        "`styxy release` or `styxy cleanup` first.\n"
+    )
+    assert styxy.snapshot() == before
+    assert styxy("release", f"{0:016x}").code == 0
+    assert styxy("allocate", "-s", "dev", "--pid", str(os.getpid())).code == 0
