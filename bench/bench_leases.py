@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import json
 import os
-import shutil
 import statistics
 import subprocess
 import sys
@@ -25,7 +24,17 @@ STYXY = (
     if (Path(sys.executable).parent / "styxy").exists()
     else [sys.executable, "-m", "styxy"]
 )
-FIELDS = ["lockId", "port", "serviceType", "instanceId", "name", "pid", "pidStartTime", "createdAt", "source"]
+FIELDS = [
+    "lockId",
+    "port",
+    "serviceType",
+    "instanceId",
+    "name",
+    "pid",
+    "pidStartTime",
+    "createdAt",
+    "source",
+]
 # A range wide enough for every lease: 20000-39999 lies between the default rows and the
 # usual ephemeral range.
 BIG_ROW = "| bulk | 20000 | 39999 | multi |  | Benchmark leases |\n"
@@ -61,7 +70,9 @@ def timed(argv: list[str], env: dict[str, str]) -> float:
 
 
 def measure(count: int, rounds: int) -> dict[str, float]:
-    holder = subprocess.Popen([sys.executable, "-c", "import sys; sys.stdin.read()"], stdin=subprocess.PIPE)
+    holder = subprocess.Popen(
+        [sys.executable, "-c", "import sys; sys.stdin.read()"], stdin=subprocess.PIPE
+    )
     try:
         with tempfile.TemporaryDirectory() as tmp:
             doc = document(Path(tmp))
@@ -70,12 +81,26 @@ def measure(count: int, rounds: int) -> dict[str, float]:
             lease_file(doc, count, holder.pid)
             size = (doc.parent / ".styxy" / "leases.json").stat().st_size
             # Warm the cache and the page cache once.
-            subprocess.run([*STYXY, "list", "--json"], check=True, stdout=subprocess.DEVNULL, env=env)
+            subprocess.run(
+                [*STYXY, "list", "--json"], check=True, stdout=subprocess.DEVNULL, env=env
+            )
             listing, allocating = [], []
             for n in range(rounds):
                 listing.append(timed([*STYXY, "list", "--json"], env))
                 allocating.append(
-                    timed([*STYXY, "allocate", "-s", "dev", "-i", f"bench-{n}", "--pid", str(holder.pid)], env)
+                    timed(
+                        [
+                            *STYXY,
+                            "allocate",
+                            "-s",
+                            "dev",
+                            "-i",
+                            f"bench-{n}",
+                            "--pid",
+                            str(holder.pid),
+                        ],
+                        env,
+                    )
                 )
                 subprocess.run(
                     [*STYXY, "release", "-s", "dev", "-i", f"bench-{n}"],

@@ -212,9 +212,7 @@ def init(*, force: bool = False, doc: Doc = None) -> Path:
 
 def validate(files: Sequence[str], *, doc: Doc = None) -> list[Diagnostic]:
     """Every diagnostic for each file; the resolved document when no file is named."""
-    from styxy import document
-
-    from styxy import fsio
+    from styxy import document, fsio
     from styxy.errors import UnsafeFileError
 
     if files:

@@ -120,7 +120,9 @@ def _netlink_listening_ports() -> frozenset[int] | None:
         return None
     found: set[int] = set()
     try:
-        with socket.socket(af_netlink, socket.SOCK_RAW | socket.SOCK_CLOEXEC, _NETLINK_SOCK_DIAG) as sock:
+        with socket.socket(
+            af_netlink, socket.SOCK_RAW | socket.SOCK_CLOEXEC, _NETLINK_SOCK_DIAG
+        ) as sock:
             for seq, family in enumerate((socket.AF_INET, socket.AF_INET6), 1):
                 request = _DIAG_REQ.pack(family, socket.IPPROTO_TCP, 0, 0, 1 << _TCP_LISTEN)
                 head = _NLMSG.pack(

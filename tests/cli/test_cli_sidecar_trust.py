@@ -125,7 +125,7 @@ def _as_nobody(body: Callable[[], str]) -> str:
             os.setegid(NOBODY)
             os.seteuid(NOBODY)
             answer = body()
-        except BaseException as exc:  # noqa: BLE001 - everything goes back to the parent
+        except BaseException as exc:  # everything goes back to the parent
             answer = f"{type(exc).__name__}: {exc}"
         os.write(write, answer.encode())
         os._exit(0)
