@@ -24,17 +24,6 @@ STYXY = (
     if (Path(sys.executable).parent / "styxy").exists()
     else [sys.executable, "-m", "styxy"]
 )
-FIELDS = [
-    "lockId",
-    "port",
-    "serviceType",
-    "instanceId",
-    "name",
-    "pid",
-    "pidStartTime",
-    "createdAt",
-    "source",
-]
 # A range wide enough for every lease: 20000-39999 lies between the default rows and the
 # usual ephemeral range.
 BIG_ROW = "| bulk | 20000 | 39999 | multi |  | Benchmark leases |\n"
@@ -59,6 +48,8 @@ def lease_file(doc: Path, count: int, holder: int) -> None:
     ]
     sidecar = doc.parent / ".styxy"
     sidecar.mkdir(mode=0o700, exist_ok=True)
+    from styxy.leases import FIELDS
+
     body = {"version": 1, "fields": FIELDS, "leases": rows, "history": []}
     (sidecar / "leases.json").write_text(json.dumps(body, separators=(",", ":")) + "\n")
 

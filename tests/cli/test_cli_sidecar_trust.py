@@ -166,44 +166,22 @@ def test_root_owned_sidecar_is_accepted_and_anothers_refused_for_a_normal_user(
     )
 
 
-def test_umask_077_makes_every_created_file_private(styxy: Styxy) -> None:
-    home_doc = styxy.home / "docs" / "CORE" / "PORT_MANAGEMENT.md"
-
-    def strict() -> None:
-        os.umask(0o077)
-
+@pytest.mark.parametrize(("umask", "doc_mode"), [(0o077, 0o600), (0o022, 0o644)])
+def test_sidecar_files_are_private_and_a_created_document_follows_the_umask(
+    styxy: Styxy, umask: int, doc_mode: int
+) -> None:
     done = subprocess.run(
         [*styxy_command(), "allocate", "-s", "dev"],
         capture_output=True, text=True, env=styxy.env, timeout=60,
-        stdin=subprocess.DEVNULL, preexec_fn=strict,
+        stdin=subprocess.DEVNULL, preexec_fn=lambda: os.umask(umask),
     )  # fmt: skip
     assert done.returncode == 0, done.stderr
+    home_doc = styxy.home / "docs" / "CORE" / "PORT_MANAGEMENT.md"
     sidecar = home_doc.parent / ".styxy"
-    assert _mode(home_doc) == 0o600  # the document follows the umask
+    assert _mode(home_doc) == doc_mode  # the document follows the umask
     assert _mode(sidecar) == 0o700
     for name in ("leases.json", "cache.bin", "lock", ".gitignore"):
         assert _mode(sidecar / name) == 0o600, name
-
-
-def test_sidecar_files_are_private_under_a_loose_umask_and_the_document_follows_it(
-    styxy: Styxy,
-) -> None:
-    def loose() -> None:
-        os.umask(0o022)
-
-    done = subprocess.run(
-        [*styxy_command(), "allocate", "-s", "dev"],
-        capture_output=True, text=True, env=styxy.env, timeout=60,
-        stdin=subprocess.DEVNULL, preexec_fn=loose,
-    )  # fmt: skip
-    assert done.returncode == 0, done.stderr
-    home_doc = styxy.home / "docs" / "CORE" / "PORT_MANAGEMENT.md"
-    assert _mode(home_doc) == 0o644
-    sidecar = home_doc.parent / ".styxy"
-    assert _mode(sidecar) == 0o700
-    assert {_mode(sidecar / n) for n in ("leases.json", "cache.bin", "lock", ".gitignore")} == {
-        0o600
-    }
 
 
 def test_an_existing_document_keeps_its_mode_when_styxy_edits_it(styxy: Styxy) -> None:
