@@ -137,3 +137,19 @@ def test_a_lease_file_over_the_limit_is_refused_naming_the_limit(warm: Styxy) ->
     )
     assert _refused(warm, "list") == sentence
     assert _refused(warm, "allocate", "-s", "dev", "-i", "other") == sentence
+
+
+@pytest.mark.parametrize(
+    ("name", "label"),
+    [("leases.json", "the lease file"), ("cache.bin", "the cache"), ("lock", "the lock file")],
+)
+def test_a_folder_at_any_sidecar_file_is_named_for_what_it_is(
+    warm: Styxy, name: str, label: str
+) -> None:
+    path = warm.sidecar / name
+    path.unlink()
+    path.mkdir()
+    err = _refused(warm, "allocate", "-s", "dev", "-i", "other")
+    assert f"{label} {path} is a directory, not a regular file" in err
+    assert err.count("\n") == 1
+    assert path.is_dir()
