@@ -16,10 +16,10 @@ from styxy.transaction import Transaction, run_change
 
 if TYPE_CHECKING:
     from styxy.autoalloc import Confirm
-    from styxy.document.model import Range
     from styxy.leases import Lease
     from styxy.reports import LeaseStatus, PortCheck, Ranges, RangeSuggestion, Scan
     from styxy.results import Allocation
+    from styxy.snapshot import Snapshot
 
 Notify = Callable[[str], None]
 
@@ -87,6 +87,16 @@ def _holder(pid: int | None) -> tuple[int, float | None]:
     return chosen, start
 
 
+def _read(doc: str | os.PathLike[str] | None, notify: Notify) -> Snapshot:
+    """The state for a read-only command: no lock, no reaping, no write (SPEC section 10)."""
+    from styxy import snapshot
+
+    seen = snapshot.load(paths.resolve(doc))
+    for note in seen.notes:
+        notify(note)
+    return seen
+
+
 def set_holder(lock_id: str, pid: int, *, doc: str | os.PathLike[str] | None = None) -> Lease:
     """Make `pid` the holder of a lease (`styxy run` hands its lease to the child)."""
     holder = _holder(pid)
@@ -103,7 +113,7 @@ def set_holder(lock_id: str, pid: int, *, doc: str | os.PathLike[str] | None = N
         )
         return moved
 
-    return run_change(paths.resolve(doc), change, notify=_quiet)
+    return run_change(paths.resolve(doc), change, notify=_quiet, needs_document=False)
 
 
 def release(
@@ -129,7 +139,7 @@ def release(
         txn.state = txn.state.remove([lease])
         return lease
 
-    return run_change(paths.resolve(doc), change, notify=notify)
+    return run_change(paths.resolve(doc), change, notify=notify, needs_document=False)
 
 
 def _check_selector(port: int | None, service_type: str | None) -> None:
@@ -168,12 +178,20 @@ def list_leases(
 ) -> list[LeaseStatus]:
     from styxy.reports import LeaseStatus
 
-    state = run_change(paths.resolve(doc), lambda txn: txn.state, notify=notify)
+    state = _read(doc, notify).state
     result = []
+    # One look per holder, not per lease: a process holding many leases is asked once
+    # (10,000 leases of one holder took 6 s of psutil calls otherwise).
+    alive_by: dict[tuple[int, float | None], bool] = {}
+    info_by: dict[int, tuple[str | None, str | None]] = {}
     for lease in sorted(state.leases, key=lambda x: (x.port, x.lockId)):
-        alive = ports.process_alive(lease.pid, lease.pidStartTime)
-        process, command = ports.process_info(lease.pid) if verbose else (None, None)
-        result.append(LeaseStatus(lease, alive, process, command))
+        key = (lease.pid, lease.pidStartTime)
+        if key not in alive_by:
+            alive_by[key] = ports.process_alive(lease.pid, lease.pidStartTime)
+        if verbose and lease.pid not in info_by:
+            info_by[lease.pid] = ports.process_info(lease.pid)
+        process, command = info_by[lease.pid] if verbose else (None, None)
+        result.append(LeaseStatus(lease, alive_by[key], process, command))
     return result
 
 
@@ -183,14 +201,10 @@ def check(
     from styxy.reports import ListenerInfo, PortCheck
 
     names.check_port(port)
-
-    def look(txn: Transaction) -> tuple[Range | None, Lease | None]:
-        return (
-            txn.document.range_holding(port),
-            next((x for x in txn.state.leases if x.port == port), None),
-        )
-
-    holder, lease = run_change(paths.resolve(doc), look, notify=notify)
+    seen = _read(doc, notify)
+    holder = seen.document.range_holding(port)
+    # A stale lease is one the next writer reaps: it does not make the port taken.
+    lease = next((x for x in seen.live() if x.port == port), None)
     found = tuple(
         ListenerInfo(item.port, item.pid, item.process, item.address)
         for item in ports.listeners_on(port)
@@ -218,8 +232,7 @@ def scan(
         raise InvalidValueError(f"start {start} is after end {end}.")
     from styxy.reports import ListenerInfo, Scan
 
-    state = run_change(paths.resolve(doc), lambda txn: txn.state, notify=notify)
-    by_port = {lease.port: lease for lease in state.leases}
+    by_port = {lease.port: lease for lease in _read(doc, notify).state.leases}
     return Scan(
         tuple(
             ListenerInfo(item.port, item.pid, item.process, item.address, by_port.get(item.port))
@@ -228,12 +241,22 @@ def scan(
     )
 
 
+def sync(*, doc: str | os.PathLike[str] | None = None, notify: Notify = _quiet) -> None:
+    """Take the lock once: reap, fold the journal, and bring the cache up to date with the
+    document (what `styxy interceptor env` needs before the first preloaded program runs)."""
+    run_change(paths.resolve(doc), lambda txn: None, notify=notify, needs_document=False)
+
+
 def cleanup(
     *, dry_run: bool = False, doc: str | os.PathLike[str] | None = None, notify: Notify = _quiet
 ) -> list[Lease]:
-    """Every command reaps; this one exists to reap now and say what went."""
+    """Every writer reaps; this one exists to reap now and say what went."""
     return run_change(
-        paths.resolve(doc), lambda txn: list(txn.reaped), notify=notify, dry_run=dry_run
+        paths.resolve(doc),
+        lambda txn: list(txn.reaped),
+        notify=notify,
+        dry_run=dry_run,
+        needs_document=False,
     )
 
 
@@ -261,11 +284,10 @@ def use(
         names.check_identity_part("name", name)
     if instance_id is not None:
         names.check_identity_part("instance id", instance_id)
-    # Stale leases were reaped on the way in: what is left is running or about to.
-    state = run_change(paths.resolve(doc), lambda txn: txn.state, notify=notify)
+    # Nothing is reaped without the lock: leave out what the next writer would reap.
     found = [
         x
-        for x in state.leases
+        for x in _read(doc, notify).live()
         if (port is None or x.port == port)
         and (service_type is None or x.serviceType == service_type)
         and (name is None or x.name == name)
@@ -314,7 +336,7 @@ def release_instance(
             txn.state = txn.state.remove(ended)
         return ended
 
-    ended = run_change(paths.resolve(doc), change, notify=notify)
+    ended = run_change(paths.resolve(doc), change, notify=notify, needs_document=False)
     return sorted(ended, key=lambda x: (x.port, x.lockId))
 
 
@@ -322,11 +344,9 @@ def ranges(*, doc: str | os.PathLike[str] | None = None, notify: Notify = _quiet
     """Every range of the document with the ports leased and listened on inside it."""
     from styxy.reports import Ranges, RangeUsage
 
-    document, state = run_change(
-        paths.resolve(doc), lambda txn: (txn.document, txn.state), notify=notify
-    )
-    rows = sorted(document.ranges, key=lambda r: r.start)
-    leased = sorted(state.ports())
+    seen = _read(doc, notify)  # read-only: no lock (SPEC section 10)
+    rows = sorted(seen.require().ranges, key=lambda r: r.start)
+    leased = sorted({lease.port for lease in seen.live()})
     listening = sorted(ports.listening_in(1, 65535))
     return Ranges(
         tuple(
@@ -351,29 +371,21 @@ def suggest_range(
     from styxy.reports import RangeSuggestion
 
     names.check_service_type(service_type)
-
-    def look(txn: Transaction) -> RangeSuggestion:
-        document = txn.parsed().document
-        row = document.range_of(service_type)
-        if row is not None:
-            return RangeSuggestion(service_type, row.start, row.end, None, row.size, True)
-        proposal = propose_new(
-            document,
-            service_type,
-            txn.paths.doc,
-            listening=ports.listening_in(1, 65535),
-            ephemeral=ports.ephemeral_range(),
-        )
-        return RangeSuggestion(
-            service_type,
-            proposal.start,
-            proposal.end,
-            proposal.placement,
-            proposal.chunk_size,
-            False,
-        )
-
-    return run_change(paths.resolve(doc), look, notify=notify)
+    seen = _read(doc, notify)  # read-only: no lock (SPEC section 10)
+    document = seen.parsed().document
+    row = document.range_of(service_type)
+    if row is not None:
+        return RangeSuggestion(service_type, row.start, row.end, None, row.size, True)
+    proposal = propose_new(
+        document,
+        service_type,
+        seen.paths.doc,
+        listening=ports.listening_in(1, 65535),
+        ephemeral=ports.ephemeral_range(),
+    )
+    return RangeSuggestion(
+        service_type, proposal.start, proposal.end, proposal.placement, proposal.chunk_size, False
+    )
 
 
 __all__ = [
@@ -387,5 +399,6 @@ __all__ = [
     "scan",
     "set_holder",
     "suggest_range",
+    "sync",
     "use",
 ]

@@ -4,15 +4,18 @@ from __future__ import annotations
 
 import os
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from styxy import paths
 from styxy.errors import Diagnostic, DocumentError, NotFoundError, RefusedError, UsageError
 from styxy.leases import Lease
 from styxy.reports import Undo
 from styxy.transaction import Transaction, run_change
+
+if TYPE_CHECKING:
+    from styxy.snapshot import Snapshot
 
 Doc = str | os.PathLike[str] | None
 Notify = Callable[[str], None]
@@ -25,21 +28,23 @@ def _quiet(_: str) -> None:
 def show(*, doc: Doc = None, notify: Notify = _quiet) -> dict[str, Any]:
     from styxy import document
 
-    return run_change(
-        paths.resolve(doc),
-        lambda txn: document.settings_as_dict(txn.parsed().document),
-        notify=notify,
-    )
+    return document.settings_as_dict(_read(doc, notify).parsed().document)
 
 
 def get(key: str, *, doc: Doc = None, notify: Notify = _quiet) -> object:
     from styxy import document
 
-    return run_change(
-        paths.resolve(doc),
-        lambda txn: document.get_setting(txn.parsed().document, key),
-        notify=notify,
-    )
+    return document.get_setting(_read(doc, notify).parsed().document, key)
+
+
+def _read(doc: Doc, notify: Notify) -> Snapshot:
+    """Read-only: no lock (SPEC section 10); the notes are said before any refusal."""
+    from styxy import snapshot
+
+    seen = snapshot.load(paths.resolve(doc))
+    for note in seen.notes:
+        notify(note)
+    return seen
 
 
 def set_value(key: str, value: str, *, doc: Doc = None, notify: Notify = _quiet) -> object:
@@ -97,7 +102,7 @@ def auto_allocated(*, doc: Doc = None, notify: Notify = _quiet) -> dict[str, Any
     """Settings, rules, the auto-allocated ranges still present, and the last audit lines."""
     from styxy import document
 
-    current = run_change(paths.resolve(doc), lambda txn: txn.parsed().document, notify=notify)
+    current = _read(doc, notify).parsed().document
     settings = document.settings_as_dict(current)
     return {
         "autoAllocation": settings["autoAllocation"],
@@ -200,28 +205,38 @@ def init(*, force: bool = False, doc: Doc = None) -> Path:
     from styxy import atomic
     from styxy.resources import default_document_bytes
 
-    where = paths.resolve(doc)
+    # `init` is the one command that makes a named document that does not exist yet.
+    where = replace(paths.resolve(doc), may_create=True)
     atomic.target_of(where.doc)  # a dangling link is refused before anything is created
-    where.sidecar.mkdir(parents=True, exist_ok=True)
-    if where.doc.exists() and not force:
+    if os.path.lexists(where.doc) and not force:
         raise RefusedError(
             f"{paths.display(where.doc)} already exists; pass --force to replace it with the default."
         )
     # Through a transaction, so the cache is rebuilt under the lock like any other change.
     text = default_document_bytes().decode("utf-8")
-    run_change(where, lambda txn: txn.replace_text(text), notify=_quiet)
+    run_change(where, lambda txn: txn.replace_text(text), notify=_quiet, needs_document=False)
     return where.doc
 
 
 def validate(files: Sequence[str], *, doc: Doc = None) -> list[Diagnostic]:
     """Every diagnostic for each file; the resolved document when no file is named."""
-    from styxy import document
+    from styxy import document, fsio
+    from styxy.errors import UnsafeFileError
 
-    targets = [Path(f) for f in files] or [paths.resolve(doc).doc]
+    if files:
+        targets = [Path(f) for f in files]
+    else:
+        where = paths.resolve(doc)
+        if not where.may_create and not os.path.lexists(where.doc):
+            raise paths.missing_document(where)
+        targets = [where.doc]
     found: list[Diagnostic] = []
     for target in targets:
         try:
-            raw = target.read_bytes()
+            raw = fsio.read_bytes(target, fsio.DOCUMENT)
+        except UnsafeFileError as exc:
+            found.append(Diagnostic(str(target), 1, exc.message.rstrip(".")))
+            continue
         except OSError as exc:
             found.append(Diagnostic(str(target), 1, f"cannot read the file: {exc.strerror}"))
             continue

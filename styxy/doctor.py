@@ -13,22 +13,17 @@ from styxy.paths import display
 def report(
     *, doc: str | os.PathLike[str] | None = None, notify: Callable[[str], None]
 ) -> dict[str, Any]:
-    from styxy import config
-    from styxy.transaction import Transaction, run_change, stale_leases
+    from styxy import config, snapshot
 
     where = paths.resolve(doc)
-    diagnostics = config.validate([], doc=where.doc) if where.doc.exists() else []
+    # Read-only and lock-free; the leases are counted even while the document has errors.
+    seen = snapshot.load(where)
+    for note in seen.notes:
+        notify(note)
+    diagnostics = config.validate([], doc=doc)
     valid = not any(not d.warning for d in diagnostics)
-    live = stale = 0
-    if valid:
-
-        def look(txn: Transaction) -> tuple[int, int]:
-            # The leases as stored, before this transaction reaped: doctor looks, it does not.
-            grace = txn.document.settings.lease_grace_seconds
-            gone = len(stale_leases(txn.loaded, grace))
-            return len(txn.loaded.leases) - gone, gone
-
-        live, stale = run_change(where, look, notify=notify, dry_run=True)
+    stale = len(seen.stale())
+    live = len(seen.state.leases) - stale
     eph = ports.ephemeral_range()
     return {
         "paths": {

@@ -413,7 +413,7 @@ def interceptor_env(doc: str | None = DocOption) -> None:
 
     where = paths.resolve(_doc(doc))
     # Any command that takes the lock writes the cache, so this creates it when missing.
-    api.list_leases(doc=where.doc, notify=_notify)
+    api.sync(doc=_doc(doc), notify=_notify)
     library, fresh = interceptor.ensure_built()
     if fresh:
         output.note(f"built the interceptor at {library}")
@@ -427,7 +427,7 @@ def interceptor_dump(doc: str | None = DocOption) -> None:
     from styxy import api, cache, paths
 
     where = paths.resolve(_doc(doc))
-    api.list_leases(doc=where.doc, notify=_notify)
+    api.sync(doc=_doc(doc), notify=_notify)
     output.result(cache.describe(cache.read(where.cache)))
 
 
