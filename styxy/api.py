@@ -13,6 +13,7 @@ from typing import TYPE_CHECKING
 from styxy import leases, names, paths, ports
 from styxy.errors import InvalidValueError, NotFoundError
 from styxy.transaction import Transaction, transaction
+from styxy.vocabulary import MAX_PORT, SOURCES, is_source
 
 if TYPE_CHECKING:
     from styxy.autoalloc import Confirm
@@ -50,10 +51,8 @@ def allocate(
     names.check_identity_part("name", name)
     if port is not None:
         names.check_port(port)
-    if source not in leases.SOURCES:
-        raise InvalidValueError(
-            f"source must be one of {', '.join(leases.SOURCES)}, not {source!r}."
-        )
+    if not is_source(source):
+        raise InvalidValueError(f"source must be one of {', '.join(SOURCES)}, not {source!r}.")
     holder = _holder(pid)
     with transaction(paths.resolve(doc)) as txn:
         _tell(txn, notify)
@@ -205,7 +204,7 @@ def check(
 def scan(
     *,
     start: int = 1,
-    end: int = 65535,
+    end: int = MAX_PORT,
     doc: str | os.PathLike[str] | None = None,
     notify: Notify = _quiet,
 ) -> Scan:

@@ -18,6 +18,7 @@ from pathlib import Path
 from typing import NamedTuple
 
 from styxy.errors import CacheError
+from styxy.vocabulary import MAX_PORT
 
 MAGIC = b"STYXYCCH"
 MAJOR = 1
@@ -118,7 +119,7 @@ def _encode_ranges(ranges: Sequence[CacheRange]) -> bytes:
     out = bytearray()
     for r in ranges:
         name = _encode_name(r.name, "service type")
-        if not 1 <= r.start <= r.end <= 65535:
+        if not 1 <= r.start <= r.end <= MAX_PORT:
             raise CacheError(f"Cannot cache range {r.start}-{r.end} of {r.name!r}: bad ports.")
         out += _RANGE.pack(name, r.start, r.end, FLAG_SINGLE if r.single else 0)
     return bytes(out)
@@ -127,7 +128,7 @@ def _encode_ranges(ranges: Sequence[CacheRange]) -> bytes:
 def _encode_leases(leases: Sequence[CacheLease], range_count: int) -> bytes:
     out = bytearray()
     for lease in leases:
-        if not 1 <= lease.port <= 65535:
+        if not 1 <= lease.port <= MAX_PORT:
             raise CacheError(f"Cannot cache a lease on port {lease.port}: bad port.")
         if not 0 <= lease.pid <= 0xFFFFFFFF:
             raise CacheError(f"Cannot cache a lease held by pid {lease.pid}: bad pid.")
@@ -401,7 +402,7 @@ def parse_journal_line(line: str) -> JournalEntry | None:
         created_at = float(parts[5])
     except ValueError:
         return None
-    if not (1 <= port <= 65535 and 1 <= requested <= 65535 and pid > 0):
+    if not (1 <= port <= MAX_PORT and 1 <= requested <= MAX_PORT and pid > 0):
         return None
     name = parts[4]
     if not (name.isascii() and _name_ok(name.encode("ascii")) and math.isfinite(created_at)):

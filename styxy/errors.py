@@ -95,3 +95,17 @@ class LockTimeoutError(StyxyError):
 
 class InterceptorError(StyxyError):
     """The preload library cannot be built or found."""
+
+
+def cannot_answer(exc: StyxyError) -> StyxyError:
+    """The same error with grep's exit 2: `check` could not tell whether the port is free."""
+    exc.exit_code = EXIT_USAGE
+    return exc
+
+
+def os_error_sentence(exc: BaseException) -> str:
+    """What the machine refused, and where: `Permission denied (/home/me/.cache/styxy).`"""
+    if isinstance(exc, OSError) and exc.strerror:
+        where = f" ({exc.filename})" if exc.filename else ""
+        return f"{exc.strerror}{where}."
+    return f"{str(exc).rstrip('.') or type(exc).__name__}."

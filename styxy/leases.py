@@ -15,9 +15,9 @@ from pathlib import Path
 from typing import Any
 
 from styxy.errors import LeaseFileError
+from styxy.vocabulary import MAX_PORT, SOURCES, Source
 
 FORMAT_VERSION = 1
-SOURCES = ("cli", "run", "interceptor", "api")
 # Enough memory of past ports for every service a person runs, small enough to stay fast.
 HISTORY_LIMIT = 2000
 
@@ -34,7 +34,7 @@ class Lease:
     pid: int
     pidStartTime: float | None
     createdAt: float
-    source: str
+    source: Source
 
     @property
     def identity(self) -> Identity:
@@ -224,17 +224,17 @@ def _decode_lease(row: Any) -> Lease:
     if not (
         type(lock_id) is str
         and type(port) is int
-        and 1 <= port <= 65535
+        and 1 <= port <= MAX_PORT
         and type(kind) is str
         and type(instance) is str
         and type(name) is str
         and type(pid) is int
         and (started is None or type(started) in (float, int))
         and type(created) in (float, int)
-        and type(source) is str
+        and source in SOURCES
     ):
         raise ValueError(
-            f"lease {lock_id!r} has a field of the wrong type or a port outside 1..65535"
+            f"lease {lock_id!r} has a field of the wrong type or a port outside 1..{MAX_PORT}"
         )
     return Lease(lock_id, port, kind, instance, name, pid, started, created, source)
 

@@ -14,6 +14,7 @@ import socket
 from dataclasses import dataclass
 
 from styxy.errors import InvalidValueError
+from styxy.vocabulary import MAX_PORT
 
 EPHEMERAL_PATH = "/proc/sys/net/ipv4/ip_local_port_range"
 # The four addresses SPEC section 4 names: a listener on any of them makes a port unusable.
@@ -69,8 +70,8 @@ def is_listening(port: int) -> bool:
     Costs a few microseconds: a bind() attempt per address. When no probe can tell (a port below
     1024 for an unprivileged user), the kernel's socket tables decide instead.
     """
-    if not 1 <= port <= 65535:  # bind() would raise OverflowError, or pick a port for port 0
-        raise InvalidValueError(f"port must be between 1 and 65535, got {port}")
+    if not 1 <= port <= MAX_PORT:  # bind() would raise OverflowError, or pick a port for port 0
+        raise InvalidValueError(f"port must be between 1 and {MAX_PORT}, got {port}")
     undecided = True
     for family, address in PROBE_ADDRESSES:
         answer = _bind_probe(family, address, port)
@@ -142,7 +143,7 @@ def _process_name(pid: int | None, cache: dict[int, str | None]) -> str | None:
     return cache[pid]
 
 
-def listeners(start: int = 1, end: int = 65535) -> list[Listener]:
+def listeners(start: int = 1, end: int = MAX_PORT) -> list[Listener]:
     """Every listening TCP socket with a port in [start, end], sorted by port then address."""
     names: dict[int, str | None] = {}
     found = {
@@ -170,7 +171,7 @@ def ephemeral_range() -> tuple[int, int] | None:
             low, high = (int(field) for field in handle.read().split())
     except (OSError, ValueError):
         return None
-    if not 1 <= low <= high <= 65535:
+    if not 1 <= low <= high <= MAX_PORT:
         return None
     return low, high
 

@@ -10,9 +10,11 @@ to `output`. `styxy.cli.boundary` is the one place where errors become messages 
 
 import sys
 from collections.abc import Callable
+from dataclasses import dataclass
 from typing import Any
 
 import typer
+from typer._click.globals import get_current_context
 
 from styxy import __version__, output
 from styxy.errors import EXIT_FAILED
@@ -35,17 +37,26 @@ DocOption = typer.Option(
 JsonOption = typer.Option(False, "--json", help="One JSON object on stdout.")
 
 
-class Globals:
+@dataclass(frozen=True)
+class Options:
+    """The options given before the subcommand: the root context's `obj`."""
+
     doc: str | None = None
     json: bool = False
 
 
+def _root() -> Options:
+    obj = get_current_context().find_root().obj
+    return obj if isinstance(obj, Options) else Options()
+
+
 def _doc(doc: str | None) -> str | None:
-    return doc or Globals.doc
+    """`--doc` after the subcommand wins over `--doc` before it."""
+    return doc or _root().doc
 
 
 def _json(flag: bool) -> bool:
-    return flag or Globals.json
+    return flag or _root().json
 
 
 def _version(value: bool) -> None:
@@ -56,13 +67,14 @@ def _version(value: bool) -> None:
 
 @app.callback()
 def main(
+    ctx: typer.Context,
     doc: str | None = DocOption,
     json: bool = JsonOption,
     version: bool = typer.Option(
-        False, "--version", callback=_version, is_eager=True, help="Print the version."
+        False, "-V", "--version", callback=_version, is_eager=True, help="Print the version."
     ),
 ) -> None:
-    Globals.doc, Globals.json = doc, json
+    ctx.obj = Options(doc, json)
 
 
 @app.command()
@@ -203,6 +215,9 @@ def run_command(
     name: str = typer.Option("", "-n", "--name"),
     intercept: bool = typer.Option(False, "--intercept", help="Preload the bind() interceptor."),
     doc: str | None = DocOption,
+    # Only styxy's before `--` (errors as JSON); stdout is the child's. After `--` every word,
+    # `--json` included, is the command's.
+    json: bool = JsonOption,
     command: list[str] = typer.Argument(None, metavar="-- CMD [ARGS]..."),
 ) -> None:
     """Run CMD with a port in $PORT; release it when CMD ends; exit with CMD's code."""
@@ -439,7 +454,10 @@ def _report(json_flag: bool, value: Any, text: str) -> None:
 
 
 def _notify(text: str) -> None:
-    if text.startswith(("Blocked:", "Auto-allocated")):
+    from styxy.vocabulary import Notice
+
+    # A line whose wording the spec fixes is shown as it is; any other is a `styxy:` note.
+    if isinstance(text, Notice):
         output.message(text)
     else:
         output.note(text)

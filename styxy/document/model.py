@@ -5,11 +5,10 @@ from __future__ import annotations
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from types import MappingProxyType
-from typing import Literal
 
-Placement = Literal["after", "before", "smart"]
-PLACEMENTS: tuple[str, ...] = ("after", "before", "smart")
-INSTANCES: tuple[str, ...] = ("single", "multi")
+from styxy.vocabulary import INSTANCES, PLACEMENTS, Instances, Placement
+
+__all__ = ["INSTANCES", "PLACEMENTS", "Placement"]
 
 
 @dataclass(frozen=True)
@@ -19,7 +18,7 @@ class Range:
     service_type: str
     start: int
     end: int
-    instances: str = "multi"
+    instances: Instances = "multi"
     preferred: tuple[int, ...] = ()
     description: str = ""
     line: int = 0  # 1-based line of the row in its document; 0 for a row not yet written
