@@ -77,7 +77,7 @@ def _holder(pid: int | None) -> tuple[int, float | None]:
     """The holder is the given process, else the parent of this one (the shell or the script)."""
     chosen = os.getppid() if pid is None else pid
     if chosen <= 0:
-        raise InvalidValueError(f"pid {chosen} is not a process id.")
+        raise UsageError(f"pid {chosen} is not a process id.")
     start = ports.process_start_time(chosen)
     if start is None:
         raise InvalidValueError(f"there is no process {chosen} to hold the lease.")
@@ -119,7 +119,7 @@ def release(
     """End one lease, chosen by lock id, by port, or by identity."""
     chosen = [x for x in (lock_id, port, service_type) if x is not None]
     if len(chosen) != 1:
-        raise InvalidValueError(
+        raise UsageError(
             "name exactly one lease: a LOCK_ID, --port P, or -s TYPE [-i INSTANCE] [-n NAME]."
         )
     _check_selector(port, service_type)
@@ -211,7 +211,7 @@ def scan(
     names.check_port(start, "start")
     names.check_port(end, "end")
     if start > end:
-        raise InvalidValueError(f"start {start} is after end {end}.")
+        raise UsageError(f"start {start} is after end {end}.")
     from styxy.reports import ListenerInfo, Scan
 
     with transaction(paths.resolve(doc)) as txn:

@@ -14,13 +14,16 @@ from dataclasses import dataclass
 from typing import Any
 
 import typer
+from typer._click.core import Context, Parameter
 from typer._click.globals import get_current_context
+from typer._click.types import ParamType
 
 from styxy import __version__, output
 from styxy.errors import EXIT_FAILED
+from styxy.vocabulary import MAX_PORT
 
 app = typer.Typer(
-    add_completion=False,
+    add_completion=False,  # added by the boundary only when asked for: see boundary._command
     no_args_is_help=True,
     pretty_exceptions_enable=False,
     rich_markup_mode=None,
@@ -31,6 +34,25 @@ interceptor_app = typer.Typer(no_args_is_help=True, help="The bind() interceptor
 app.add_typer(config_app, name="config")
 app.add_typer(interceptor_app, name="interceptor")
 
+
+class PortType(ParamType):
+    """A port number, checked where it is parsed: `-p 0`, `-p 70000` and `-p abc` are all
+    usage errors (exit 2), in the same words."""
+
+    name = "port"
+
+    def convert(self, value: Any, param: Parameter | None, ctx: Context | None) -> int:
+        try:
+            port = int(value)
+        except (TypeError, ValueError):
+            port = 0
+        if isinstance(value, bool) or not 1 <= port <= MAX_PORT or str(port) != str(value).strip():
+            self.fail(f"{value!r} is not a port number from 1 to {MAX_PORT}", param, ctx)
+        return port
+
+
+PORT = PortType()
+PortOption = typer.Option(None, "-p", "--port", click_type=PORT)
 DocOption = typer.Option(
     None, "--doc", help="The document (default: $STYXY_DOC, ~/docs/CORE/PORT_MANAGEMENT.md)."
 )
@@ -82,8 +104,12 @@ def allocate(
     service_type: str = typer.Option(..., "-s", "--service-type", help="Service type, e.g. dev."),
     instance_id: str | None = typer.Option(None, "-i", "--instance-id"),
     name: str = typer.Option("", "-n", "--name"),
-    port: int | None = typer.Option(None, "-p", "--port", help="Try this port first."),
-    pid: int | None = typer.Option(None, "--pid", help="Holder process (default: the parent)."),
+    port: int | None = typer.Option(
+        None, "-p", "--port", click_type=PORT, help="Try this port first."
+    ),
+    pid: int | None = typer.Option(
+        None, "--pid", min=1, help="Holder process (default: the parent)."
+    ),
     yes: bool = typer.Option(False, "--yes", help="Accept a proposed new range."),
     doc: str | None = DocOption,
     json: bool = JsonOption,
@@ -109,28 +135,32 @@ def allocate(
 @app.command()
 def release(
     lock_id: str | None = typer.Argument(None, metavar="[LOCK_ID]"),
-    port: int | None = typer.Option(None, "-p", "--port"),
+    port: int | None = PortOption,
     service_type: str | None = typer.Option(None, "-s", "--service-type"),
     instance_id: str | None = typer.Option(None, "-i", "--instance-id"),
-    name: str = typer.Option("", "-n", "--name"),
+    name: str | None = typer.Option(None, "-n", "--name"),
     doc: str | None = DocOption,
     json: bool = JsonOption,
 ) -> None:
-    """End a lease."""
+    """End a lease: LOCK_ID, -p PORT, -s TYPE [-i I] [-n N]; or -i I alone for all of I's."""
     from styxy import api
+    from styxy.render import released_lines
 
+    if lock_id is None and port is None and service_type is None and instance_id is not None:
+        ended = api.release_instance(instance_id, name=name, doc=_doc(doc), notify=_notify)
+        text = released_lines(ended) or f"no leases of instance {instance_id!r}"
+        _report(json, {"released": [lease.to_json() for lease in ended]}, text)
+        return
     lease = api.release(
         lock_id,
         port=port,
         service_type=service_type,
         instance_id=instance_id,
-        name=name,
+        name=name or "",
         doc=_doc(doc),
         notify=_notify,
     )
-    _report(
-        json, lease.to_json(), f"released {lease.serviceType} port {lease.port} ({lease.lockId})"
-    )
+    _report(json, lease.to_json(), released_lines([lease]))
 
 
 @app.command("list")
@@ -151,13 +181,21 @@ def list_(
 
 @app.command()
 def check(
-    port: int = typer.Argument(...), doc: str | None = DocOption, json: bool = JsonOption
+    port: int = typer.Argument(..., click_type=PORT),
+    doc: str | None = DocOption,
+    json: bool = JsonOption,
 ) -> None:
-    """Is PORT free? Exit 0 when free, 1 when in use."""
+    """Is PORT free? Exit 0 free, 1 in use, 2 when styxy cannot tell (as grep)."""
     from styxy import api
+    from styxy.errors import StyxyError, cannot_answer, os_error_sentence
     from styxy.render import port_check
 
-    result = api.check(port, doc=_doc(doc), notify=_notify)
+    try:
+        result = api.check(port, doc=_doc(doc), notify=_notify)
+    except StyxyError as exc:
+        raise cannot_answer(exc) from exc
+    except OSError as exc:
+        raise cannot_answer(StyxyError(os_error_sentence(exc))) from exc
     _report(json, result.to_json(), port_check(result))
     if not result.free:
         raise typer.Exit(EXIT_FAILED)
@@ -165,8 +203,8 @@ def check(
 
 @app.command()
 def scan(
-    start: int = typer.Option(1, "--start"),
-    end: int = typer.Option(65535, "--end"),
+    start: int = typer.Option(1, "--start", click_type=PORT),
+    end: int = typer.Option(MAX_PORT, "--end", click_type=PORT),
     doc: str | None = DocOption,
     json: bool = JsonOption,
 ) -> None:
@@ -193,16 +231,35 @@ def cleanup(
 
 
 @app.command()
+def ranges(doc: str | None = DocOption, json: bool = JsonOption) -> None:
+    """Every range: type, span, instances, leased, listening and free ports, and a bar."""
+    from styxy import api
+    from styxy.render import ranges_map
+
+    report = api.ranges(doc=_doc(doc), notify=_notify)
+    _report(json, report.to_json(), ranges_map(report, colour=output.stdout_in_colour()))
+
+
+@app.command()
 def use(
-    port: int | None = typer.Option(None, "-p", "--port"),
+    port: int | None = PortOption,
     service_type: str | None = typer.Option(None, "-s", "--service-type"),
+    name: str | None = typer.Option(None, "-n", "--name"),
+    instance_id: str | None = typer.Option(None, "-i", "--instance-id"),
     doc: str | None = DocOption,
     json: bool = JsonOption,
 ) -> None:
-    """Port and holder of a running service; exit 1 if none."""
+    """Port and holder of a running service (-p PORT, or -s TYPE / -n NAME [-i I]); exit 1 if none."""
     from styxy import api
 
-    lease = api.use(port=port, service_type=service_type, doc=_doc(doc), notify=_notify)
+    lease = api.use(
+        port=port,
+        service_type=service_type,
+        name=name,
+        instance_id=instance_id,
+        doc=_doc(doc),
+        notify=_notify,
+    )
     if not _json(json):
         output.note(f"{lease.serviceType} is running on port {lease.port} (process {lease.pid})")
     _report(json, lease.to_json(), str(lease.port))
@@ -261,6 +318,17 @@ def validate(
             output.diagnostic(str(item))
     if errors:
         raise typer.Exit(EXIT_FAILED)
+    output.note(_validated(config.validation_targets(files or [], doc=_doc(doc)), len(found)))
+
+
+def _validated(targets: list[Any], warnings: int) -> str:
+    """What `validate` checked when nothing is wrong, so silence is never the only answer."""
+    from styxy.paths import display
+
+    names = ", ".join(display(target) for target in targets)
+    what = "front matter, ranges table and audit block"
+    tail = f"; {warnings} warning{'s' * (warnings != 1)} above" if warnings else ""
+    return f"checked {names}: {what} are valid{tail}."
 
 
 @app.command()
@@ -283,8 +351,8 @@ def doctor(doc: str | None = DocOption, json: bool = JsonOption) -> None:
     from styxy.render import doctor_lines
 
     report = doctor_module.report(doc=_doc(doc), notify=_notify)
-    _report(json, report, doctor_lines(report))
-    if not report["document"]["valid"]:
+    _report(json, report.to_json(), doctor_lines(report))
+    if not report.valid:
         raise typer.Exit(EXIT_FAILED)
 
 
@@ -294,7 +362,7 @@ def config_show(doc: str | None = DocOption, json: bool = JsonOption) -> None:
     from styxy import config
     from styxy.render import settings_text
 
-    settings = config.show(doc=_doc(doc), notify=_notify)
+    settings = config.show(doc=_doc(doc), notify=_notify).to_json()
     _report(json, settings, settings_text(settings))
 
 
@@ -381,7 +449,7 @@ def config_auto_allocation(doc: str | None = DocOption, json: bool = JsonOption)
     from styxy.render import auto_allocation_text
 
     info = config.auto_allocated(doc=_doc(doc), notify=_notify)
-    _report(json, info, auto_allocation_text(info))
+    _report(json, info.to_json(), auto_allocation_text(info))
 
 
 @config_app.command("undo-auto")

@@ -53,18 +53,35 @@ def wants_json(args: list[str]) -> bool:
     return "--json" in words
 
 
+# The words that need typer's completion options on the root command.
+_COMPLETION_WORDS = frozenset({"--install-completion", "--show-completion", "--help"})
+
+
 def _invoke(args: list[str]) -> int:
     from typer.core import _typer_main_shell_completion
-    from typer.main import get_command
 
-    from styxy.cli.app import app
-
-    command = get_command(app)
+    command = _command(args)
     # `_STYXY_COMPLETE=...` is a request from the shell's completion script (typer's own).
     _typer_main_shell_completion(command, ctx_args={}, prog_name="styxy")
     with command.make_context("styxy", args) as ctx:
         command.invoke(ctx)
     return EXIT_OK
+
+
+def _command(args: list[str]) -> _click.Command:
+    """The click command; typer's completion options only when a word asks for them.
+
+    Building them imports typer's completion machinery and shellingham, a cost the hot path
+    of `styxy allocate` must not pay; `--help` and a bare `styxy` still list them.
+    """
+    from typer.main import get_command, get_install_completion_arguments
+
+    from styxy.cli.app import app
+
+    command = get_command(app)
+    if not args or _COMPLETION_WORDS.intersection(args):
+        command.params.extend(get_install_completion_arguments())
+    return command
 
 
 def _report(exc: BaseException, *, json: bool) -> int:
@@ -144,7 +161,7 @@ def _crashed(exc: BaseException, *, json: bool) -> int:
     try:
         where = f"details in {_crash_log(exc)}"
     except Exception as problem:  # a read-only home, a bad XDG_CACHE_HOME: say so and go on
-        where = f"no crash log could be written ({os_error_sentence(problem).rstrip('.')})"
+        where = f"no crash log could be written: {os_error_sentence(problem).rstrip('.')}"
     sentence = f"internal error ({type(exc).__name__}: {exc}); {where}."
     try:
         output.error(sentence)

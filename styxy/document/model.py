@@ -92,6 +92,15 @@ class AuditEntry:
         parts = self.text.split()
         return parts[2] if len(parts) > 2 else ""
 
+    @property
+    def span(self) -> tuple[int, int] | None:
+        """The `START-END` the line names, or None when its fourth word is not one."""
+        parts = self.text.split()
+        start, dash, end = parts[3].partition("-") if len(parts) > 3 else ("", "", "")
+        if not (dash and start.isdigit() and end.isdigit()):
+            return None
+        return int(start), int(end)
+
 
 @dataclass(frozen=True)
 class Document:

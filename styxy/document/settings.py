@@ -30,9 +30,9 @@ def get_setting(document: Document, key: str) -> object:
     return getattr(owner, item.attr)
 
 
-def settings_as_dict(document: Document) -> dict[str, Any]:
+def settings_as_dict(source: Document | Settings) -> dict[str, Any]:
     """The front matter as `config show --json` prints it: camelCase keys, every default."""
-    settings = document.settings
+    settings = source.settings if isinstance(source, Document) else source
     auto = settings.auto_allocation
     return {
         "styxy": schema.VERSION,
