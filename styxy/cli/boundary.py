@@ -32,10 +32,11 @@ if TYPE_CHECKING:
 def main(argv: list[str] | None = None) -> int:
     """Run the command line; every outcome ends here as an exit code, never a traceback."""
     args = sys.argv[1:] if argv is None else list(argv)
+    json = wants_json(args)  # before click parses `args`, which it consumes in place
     try:
-        code = _invoke(args)
+        code = _invoke(list(args))
     except BaseException as exc:  # this is the boundary: everything is turned into a code here
-        code = _report(exc, json=wants_json(args))
+        code = _report(exc, json=json)
     return _flushed(code)
 
 

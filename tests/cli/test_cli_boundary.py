@@ -52,8 +52,11 @@ def test_a_refusal_is_its_exit_code_and_one_sentence(env, capsys):
     assert capsys.readouterr() == ("", "styxy: no lease with lock id 'no-such-lock'.\n")
 
 
-def test_a_refusal_with_json_is_also_one_object_on_stdout(env, capsys):
-    assert main([*env, "release", "no-such-lock", "--json"]) == 1
+@pytest.mark.parametrize("where", ["before", "after"])
+def test_a_refusal_with_json_is_also_one_object_on_stdout(env, capsys, where):
+    words = ["release", "no-such-lock"]
+    argv = ["--json", *words] if where == "before" else [*words, "--json"]
+    assert main([*env, *argv]) == 1
     out, err = capsys.readouterr()
     assert err == "styxy: no lease with lock id 'no-such-lock'.\n"
     assert json.loads(out) == {"error": "no lease with lock id 'no-such-lock'.", "code": 1}
