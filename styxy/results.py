@@ -1,4 +1,4 @@
-"""What the public functions return: frozen records with the JSON shapes of SPEC section 7."""
+"""What the public functions return: frozen records with the JSON shapes docs/GUIDE.md shows."""
 
 from __future__ import annotations
 
