@@ -9,7 +9,6 @@ to `output`. `styxy.cli.boundary` is the one place where errors become messages 
 # (about 4 ms on every run of the hot path).
 
 import sys
-from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
@@ -19,6 +18,7 @@ from typer._click.globals import get_current_context
 from typer._click.types import ParamType
 
 from styxy import __version__, output
+from styxy.cli import prompt
 from styxy.errors import EXIT_FAILED
 from styxy.vocabulary import MAX_PORT
 
@@ -124,7 +124,7 @@ def allocate(
         port=port,
         pid=pid,
         yes=yes,
-        confirm=_confirm if sys.stdin.isatty() else None,
+        confirm=prompt.confirm if sys.stdin.isatty() else None,
         source="cli",
         doc=_doc(doc),
         notify=_notify,
@@ -529,39 +529,3 @@ def _notify(text: str) -> None:
         output.message(text)
     else:
         output.note(text)
-
-
-def _confirm(service_type: str, proposal: Any, problem_of: Callable[[int, int], str | None]) -> Any:
-    """The terminal prompt of confirmation mode; None declines."""
-    from dataclasses import replace
-
-    while True:
-        answer = output.prompt(
-            f"Unknown service type '{service_type}'. Proposed range {proposal.start}-{proposal.end} "
-            f"(placement {proposal.placement}). Proceed? [y/N/customize] "
-        ).lower()
-        if answer in ("y", "yes"):
-            return proposal
-        if answer in ("c", "customize"):
-            custom = _customize(problem_of)
-            if custom is not None:
-                start, size = custom
-                proposal = replace(
-                    proposal, start=start, end=start + size - 1, placement="custom", chunk_size=size
-                )
-            continue
-        return None
-
-
-def _customize(problem_of: Callable[[int, int], str | None]) -> tuple[int, int] | None:
-    try:
-        start = int(output.prompt("Start port: "))
-        size = int(output.prompt("Chunk size: "))
-    except ValueError:
-        output.error("start and chunk size must be whole numbers.")
-        return None
-    problem = problem_of(start, size)
-    if problem:
-        output.error(f"cannot use {start}-{start + size - 1}: {problem}")
-        return None
-    return start, size
