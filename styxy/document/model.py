@@ -41,7 +41,7 @@ class Rule:
 
     pattern: str
     chunk_size: int | None = None
-    placement: str | None = None
+    placement: Placement | None = None
     preferred_range_start: int | None = None
     line: int = 0
 
@@ -52,7 +52,7 @@ class AutoAllocation:
 
     enabled: bool = True
     default_chunk_size: int = 10
-    placement: str = "after"
+    placement: Placement = "after"
     min_port_number: int = 10000
     max_port_number: int = 49151
     preserve_gaps: bool = True
