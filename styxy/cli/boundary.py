@@ -36,7 +36,7 @@ def main(argv: list[str] | None = None) -> int:
     try:
         code = _invoke(list(args))
     except BaseException as exc:  # this is the boundary: everything is turned into a code here
-        code = _report(exc, json=json)
+        code = _reported(exc, json=json)
     return _flushed(code)
 
 
@@ -84,6 +84,16 @@ def _command(args: list[str]) -> _click.Command:
     if not args or _COMPLETION_WORDS.intersection(args):
         command.params.extend(get_install_completion_arguments())
     return command
+
+
+def _reported(exc: BaseException, *, json: bool) -> int:
+    """`_report`, whose own writes may fail too (stderr closed): the code survives them."""
+    try:
+        return _report(exc, json=json)
+    except (OSError, ValueError):
+        if isinstance(exc, StyxyError):
+            return exc.exit_code
+        return EXIT_INTERRUPTED if isinstance(exc, KeyboardInterrupt) else EXIT_FAILED
 
 
 def _report(exc: BaseException, *, json: bool) -> int:

@@ -224,6 +224,36 @@ def test_the_last_resort_never_raises_even_without_stderr(env, capsys, monkeypat
     assert code == 1
 
 
+def test_a_refusal_with_stderr_gone_keeps_its_exit_code(env, monkeypatch):
+    reader, writer = os.pipe()
+    os.close(reader)
+    closed = open(writer, "w", encoding="utf-8")
+    monkeypatch.setattr(sys, "stderr", closed)
+    code = main([*env, "release", "no-such-lock"])
+    monkeypatch.setattr(sys, "stderr", sys.__stderr__)
+    with contextlib.suppress(BrokenPipeError):
+        closed.close()
+    assert code == 1
+
+
+def test_a_result_that_cannot_be_written_is_a_failure(env, capsys, monkeypatch):
+    with open("/dev/full", "w", encoding="utf-8") as full:
+        monkeypatch.setattr(sys, "stdout", full)
+        code = main([*env, "allocate", "-s", "dev", "-i", "a"])
+        monkeypatch.undo()
+        with contextlib.suppress(OSError):
+            full.close()
+    assert code == 1
+    assert capsys.readouterr().err == "styxy: No space left on device.\n"
+
+
+def test_typers_own_exit_of_show_completion_is_its_code(env, capsys):
+    assert main(["--show-completion", "bash"]) == 0
+    out, err = capsys.readouterr()
+    assert "_STYXY_COMPLETE=complete_bash" in out
+    assert err == ""
+
+
 def test_json_is_read_before_the_double_dash_only():
     assert wants_json(["--json", "list"])
     assert wants_json(["list", "--json"])
