@@ -247,11 +247,13 @@ def test_a_result_that_cannot_be_written_is_a_failure(env, capsys, monkeypatch):
     assert capsys.readouterr().err == "styxy: No space left on device.\n"
 
 
-def test_typers_own_exit_of_show_completion_is_its_code(env, capsys):
-    assert main(["--show-completion", "bash"]) == 0
-    out, err = capsys.readouterr()
-    assert "_STYXY_COMPLETE=complete_bash" in out
-    assert err == ""
+def test_typers_own_exit_of_a_completion_request_is_its_code(env, capsys, monkeypatch):
+    # What the shell's completion script asks when a person presses Tab after `styxy ran`.
+    monkeypatch.setenv("_STYXY_COMPLETE", "complete_bash")
+    monkeypatch.setenv("COMP_WORDS", "styxy ran")
+    monkeypatch.setenv("COMP_CWORD", "1")
+    assert main([]) == 0
+    assert capsys.readouterr() == ("ranges\n", "")
 
 
 def test_json_is_read_before_the_double_dash_only():
