@@ -90,7 +90,9 @@ def _reported(exc: BaseException, *, json: bool) -> int:
     """`_report`, whose own writes may fail too (stderr closed): the code survives them."""
     try:
         return _report(exc, json=json)
-    except (OSError, ValueError):
+    except (OSError, ValueError) as problem:
+        if problem is exc:
+            raise  # STYXY_TRACEBACK: a bug of ours re-raised on purpose, for the test suite
         if isinstance(exc, StyxyError):
             return exc.exit_code
         return EXIT_INTERRUPTED if isinstance(exc, KeyboardInterrupt) else EXIT_FAILED

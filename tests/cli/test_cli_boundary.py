@@ -211,6 +211,16 @@ def test_a_crash_log_that_cannot_be_written_is_one_sentence_not_a_traceback(
     assert "Traceback" not in err
 
 
+def test_under_styxy_traceback_a_bug_is_raised_for_the_test_suite(env, monkeypatch):
+    def bad_value(*_args, **_kwargs):
+        raise ValueError("a bug of ours")
+
+    monkeypatch.setattr("styxy.api.list_leases", bad_value)
+    monkeypatch.setenv("STYXY_TRACEBACK", "1")
+    with pytest.raises(ValueError, match="a bug of ours"):
+        main([*env, "list"])
+
+
 def test_the_last_resort_never_raises_even_without_stderr(env, capsys, monkeypatch):
     monkeypatch.setattr("styxy.api.list_leases", _bug)
     reader, writer = os.pipe()
