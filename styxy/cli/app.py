@@ -28,6 +28,8 @@ app = typer.Typer(
     pretty_exceptions_enable=False,
     rich_markup_mode=None,
     help="Styxy: ends port conflicts on this machine.",
+    epilog="Exit codes: 0 success, 1 refused or failed, 2 usage error, 130 interrupted; "
+    "check: 0 free, 1 in use, 2 cannot tell.",
 )
 config_app = typer.Typer(no_args_is_help=True, help="Read and change settings and rules.")
 interceptor_app = typer.Typer(no_args_is_help=True, help="The bind() interceptor (LD_PRELOAD).")

@@ -164,6 +164,9 @@ def test_help_lists_the_completion_options(styxy):
     done = styxy("--help", doc=False)
     assert "--install-completion" in done.out and "--show-completion" in done.out
     assert re.search(r"-V, --version", done.out)
+    assert "Exit codes: 0 success, 1 refused or failed, 2 usage error, 130 interrupted;" in " ".join(
+        done.out.split()
+    )
 
 
 def test_validate_says_what_it_checked_when_all_is_well(styxy):
