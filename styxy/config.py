@@ -11,7 +11,7 @@ from styxy import paths
 from styxy.errors import Diagnostic, DocumentError, NotFoundError, RefusedError, UsageError
 from styxy.leases import Lease
 from styxy.reports import AutoAllocationReport, AutoRange, SettingsReport, Undo
-from styxy.transaction import transaction
+from styxy.transaction import Transaction, run_change
 
 if TYPE_CHECKING:
     from styxy.document.model import Document
@@ -25,26 +25,31 @@ def _quiet(_: str) -> None:
 
 
 def show(*, doc: Doc = None, notify: Notify = _quiet) -> SettingsReport:
-    with transaction(paths.resolve(doc)) as txn:
-        _tell(txn.notes, notify)
-        return SettingsReport(txn.parsed().document.settings)
+    return run_change(
+        paths.resolve(doc),
+        lambda txn: SettingsReport(txn.parsed().document.settings),
+        notify=notify,
+    )
 
 
 def get(key: str, *, doc: Doc = None, notify: Notify = _quiet) -> object:
     from styxy import document
 
-    with transaction(paths.resolve(doc)) as txn:
-        _tell(txn.notes, notify)
-        return document.get_setting(txn.parsed().document, key)
+    return run_change(
+        paths.resolve(doc),
+        lambda txn: document.get_setting(txn.parsed().document, key),
+        notify=notify,
+    )
 
 
 def set_value(key: str, value: str, *, doc: Doc = None, notify: Notify = _quiet) -> object:
     from styxy import document
 
-    with transaction(paths.resolve(doc)) as txn:
-        _tell(txn.notes, notify)
+    def change(txn: Transaction) -> object:
         txn.replace_text(document.set_setting(txn.parsed(), key, value))
         return document.get_setting(txn.document, key)
+
+    return run_change(paths.resolve(doc), change, notify=notify)
 
 
 def set_rule(
@@ -58,8 +63,7 @@ def set_rule(
 ) -> None:
     from styxy import document
 
-    with transaction(paths.resolve(doc)) as txn:
-        _tell(txn.notes, notify)
+    def change(txn: Transaction) -> None:
         text = document.set_rule(
             txn.parsed(),
             pattern,
@@ -69,20 +73,21 @@ def set_rule(
         )
         txn.replace_text(text)
 
+    run_change(paths.resolve(doc), change, notify=notify)
+
 
 def unset_rule(pattern: str, *, doc: Doc = None, notify: Notify = _quiet) -> None:
     from styxy import document
 
-    with transaction(paths.resolve(doc)) as txn:
-        _tell(txn.notes, notify)
+    def change(txn: Transaction) -> None:
         txn.replace_text(document.unset_rule(txn.parsed(), pattern))
+
+    run_change(paths.resolve(doc), change, notify=notify)
 
 
 def auto_allocated(*, doc: Doc = None, notify: Notify = _quiet) -> AutoAllocationReport:
     """Settings, rules, the auto-allocated ranges still present, and the last audit lines."""
-    with transaction(paths.resolve(doc)) as txn:
-        _tell(txn.notes, notify)
-        current = txn.parsed().document
+    current = run_change(paths.resolve(doc), lambda txn: txn.parsed().document, notify=notify)
     return AutoAllocationReport(
         settings=current.settings,
         ranges=tuple(_auto_ranges(current)),
@@ -125,8 +130,8 @@ def undo_auto(
         names.check_service_type(service_type)
         if all_ranges:
             raise UsageError("choose --service-type or --all, not both.")
-    with transaction(paths.resolve(doc)) as txn:
-        _tell(txn.notes, notify)
+
+    def change(txn: Transaction) -> Undo:
         targets = _undo_targets(_auto_ranges(txn.parsed().document), service_type, all_ranges)
         # The transaction has reaped stale leases already: every one left is live. A lease of
         # the type outside its range (`--port`) goes with the range too, or it would outlive
@@ -150,6 +155,8 @@ def undo_auto(
             removed=tuple((t.service_type, (t.start, t.end)) for t in targets),
             ended=tuple(inside),
         )
+
+    return run_change(paths.resolve(doc), change, notify=notify)
 
 
 def _undo_targets(
@@ -175,17 +182,19 @@ def _leases_in_the_way(inside: list[Lease]) -> str:
 
 
 def init(*, force: bool = False, doc: Doc = None) -> Path:
+    from styxy import atomic
     from styxy.resources import default_document_bytes
 
     where = paths.resolve(doc)
+    atomic.target_of(where.doc)  # a dangling link is refused before anything is created
     where.sidecar.mkdir(parents=True, exist_ok=True)
     if where.doc.exists() and not force:
         raise RefusedError(
             f"{paths.display(where.doc)} already exists; pass --force to replace it with the default."
         )
     # Through a transaction, so the cache is rebuilt under the lock like any other change.
-    with transaction(where) as txn:
-        txn.replace_text(default_document_bytes().decode("utf-8"))
+    text = default_document_bytes().decode("utf-8")
+    run_change(where, lambda txn: txn.replace_text(text), notify=_quiet)
     return where.doc
 
 
@@ -212,8 +221,3 @@ def validate(files: Sequence[str], *, doc: Doc = None) -> list[Diagnostic]:
             continue
         found.extend(document.check(text, str(target)))
     return found
-
-
-def _tell(notes: list[str], notify: Notify) -> None:
-    for note in notes:
-        notify(note)

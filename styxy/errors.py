@@ -97,6 +97,10 @@ class InterceptorError(StyxyError):
     """The preload library cannot be built or found."""
 
 
+class WriteError(StyxyError):
+    """A file could not be written (a full disk, a file size limit, a folder in the way)."""
+
+
 def cannot_answer(exc: StyxyError) -> StyxyError:
     """The same error with grep's exit 2: `check` could not tell whether the port is free."""
     exc.exit_code = EXIT_USAGE

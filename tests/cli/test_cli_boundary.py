@@ -5,6 +5,7 @@ and pre-commit test theirs; then the two that only a real process shows (Ctrl-C,
 from __future__ import annotations
 
 import contextlib
+import fcntl
 import json
 import os
 import signal
@@ -15,7 +16,6 @@ import time
 from pathlib import Path
 
 import pytest
-from filelock import FileLock
 from support import styxy_command
 
 from styxy.cli.boundary import main, wants_json
@@ -111,16 +111,14 @@ def test_ctrl_c_is_130_and_one_sentence(env, doc, capsys):
     assert main([*env, "allocate", "-s", "dev", "-i", "a"]) == 0
     before = _files(doc.parent)
     capsys.readouterr()
-    held = FileLock(str(doc.parent / ".styxy" / "lock"))
-    held.acquire()
     main_thread = threading.get_ident()
     timer = threading.Timer(1.0, lambda: signal.pthread_kill(main_thread, signal.SIGINT))
-    try:
-        timer.start()
-        code = main([*env, "allocate", "-s", "dev", "-i", "b"])
-    finally:
-        timer.cancel()
-        held.release()
+    with _holding_the_lock(doc.parent / ".styxy" / "lock"):
+        try:
+            timer.start()
+            code = main([*env, "allocate", "-s", "dev", "-i", "b"])
+        finally:
+            timer.cancel()
     out, err = capsys.readouterr()
     assert code == 130
     assert out == ""
@@ -273,6 +271,17 @@ def test_json_is_read_before_the_double_dash_only():
     assert not wants_json(["run", "-s", "api", "--", "echo", "--json"])
 
 
+@contextlib.contextmanager
+def _holding_the_lock(lock: Path):
+    """The sidecar's lock, held as any other styxy writer (or flock(1)) holds it."""
+    fd = os.open(lock, os.O_RDWR | os.O_CREAT, 0o600)
+    try:
+        fcntl.flock(fd, fcntl.LOCK_EX)
+        yield
+    finally:
+        os.close(fd)
+
+
 # -- real processes ---------------------------------------------------------------------------
 
 
@@ -288,9 +297,7 @@ def test_sigint_to_a_waiting_styxy_is_130_and_interrupted(styxy):
     styxy("allocate", "-s", "dev", "-i", "a")
     before = styxy.snapshot()
     lock = styxy.sidecar / "lock"
-    held = FileLock(str(lock))
-    held.acquire()
-    try:
+    with _holding_the_lock(lock):
         child = subprocess.Popen(
             [*styxy_command(), "--doc", str(styxy.doc), "allocate", "-s", "dev", "-i", "b"],
             env=styxy.env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
@@ -302,8 +309,6 @@ def test_sigint_to_a_waiting_styxy_is_130_and_interrupted(styxy):
             time.sleep(0.05)
         child.send_signal(signal.SIGINT)
         out, err = child.communicate(timeout=120)
-    finally:
-        held.release()
     assert child.returncode == 130
     assert out == ""
     assert err.endswith("styxy: interrupted.\n")
