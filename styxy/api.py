@@ -71,6 +71,8 @@ def allocate(
         )
     if result.message:
         notify(result.message)
+    if result.port_note:
+        notify(result.port_note)
     return result
 
 
@@ -249,13 +251,17 @@ def use(
     if (port is None) == (service_type is None):
         raise InvalidValueError("name either --port P or -s TYPE.")
     _check_selector(port, service_type)
+    from styxy.allocation import is_running
+
     with transaction(paths.resolve(doc)) as txn:
         _tell(txn, notify)
-        # Stale leases were reaped on the way in: what is left is running or about to.
+        # Stale leases were reaped on the way in; a lease still in its grace period whose holder
+        # died and whose port is silent is no service to connect to either (SPEC 10).
         found = [
             x
             for x in txn.state.leases
             if (x.port == port if port is not None else x.serviceType == service_type)
+            and is_running(x)
         ]
     if not found:
         what = f"port {port}" if port is not None else f"service type {service_type!r}"

@@ -7,7 +7,7 @@ import signal
 import subprocess
 from collections.abc import Callable, Sequence
 
-from styxy import api, ports
+from styxy import api
 from styxy.errors import InvalidValueError, NotFoundError, RefusedError, StyxyError
 
 FORWARDED = (signal.SIGINT, signal.SIGTERM, signal.SIGHUP)
@@ -45,7 +45,8 @@ def run(
     if result.reason == "single-instance":
         return 0  # the running instance is reused; the message already said where it is
     lease = result.lease
-    if result.existing and _holder_running(lease.pid, lease.pidStartTime, lease.port):
+    # An existing lease of this identity is a running service: allocate takes a dead one over.
+    if result.existing:
         raise RefusedError(
             f"'{service_type}' instance '{lease.instanceId}' is already running on port "
             f"{lease.port} (process {lease.pid}); pick another --instance-id or --name."
@@ -58,10 +59,6 @@ def run(
             api.release(lease.lockId, doc=doc)
         except NotFoundError:
             pass  # already ended by `styxy release` or cleanup while the child ran
-
-
-def _holder_running(pid: int, start: float | None, port: int) -> bool:
-    return pid != os.getpid() and (ports.process_alive(pid, start) or ports.is_listening(port))
 
 
 def _child_env(
