@@ -51,7 +51,9 @@ def create_range(
         )
     ranges = parsed.document.ranges
     ephemeral = ports.ephemeral_range()
-    listening = ports.listening_in(1, 65535)
+    # A live lease is a used port even where no range holds it any more (its row was removed
+    # by hand): a new range must not be placed over it.
+    listening = ports.listening_in(1, 65535) | txn.state.ports()
     proposal = placement.propose(
         service_type, ranges, settings, listening=listening, ephemeral=ephemeral
     )
