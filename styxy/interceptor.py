@@ -13,9 +13,11 @@ import os
 import shlex
 import shutil
 import subprocess
+import tempfile
 from collections.abc import Mapping
 from pathlib import Path
 
+from styxy import atomic
 from styxy.errors import InterceptorError
 from styxy.resources import shipped
 
@@ -117,13 +119,32 @@ def build(force: bool = False) -> Path:
         folder.mkdir(parents=True, exist_ok=True)
     except OSError as exc:
         raise InterceptorError(f"Cannot create {folder}: {exc.strerror}.") from None
-    tmp = folder / f".{LIBRARY_NAME}.{os.getpid()}.tmp"
-    _compile(_command(compiler, source, tmp), tmp)
-    os.replace(tmp, library)
-    stamp_tmp = tmp.with_suffix(".sha256")
-    stamp_tmp.write_text(fingerprint + "\n")
-    os.replace(stamp_tmp, _stamp_path(library))
+    # An unpredictable name, created exclusively: a symlink planted at a guessable temporary
+    # name can not make the compiler write through it (issue 13, point 11).
+    try:
+        fd, name = tempfile.mkstemp(prefix=f".{LIBRARY_NAME}.", suffix=".tmp", dir=folder)
+    except OSError as exc:
+        raise InterceptorError(f"Cannot write in {folder}: {exc.strerror}.") from None
+    os.close(fd)
+    tmp = Path(name)
+    try:
+        _compile(_command(compiler, source, tmp), tmp)
+        # The linker makes its own file at the name: give it the library's usual mode, make it
+        # durable, then rename it into place.
+        os.chmod(tmp, 0o755 & ~_umask())
+        with open(tmp, "rb") as handle:
+            os.fsync(handle.fileno())
+        os.replace(tmp, library)
+    finally:
+        tmp.unlink(missing_ok=True)
+    atomic.write_bytes(_stamp_path(library), (fingerprint + "\n").encode())
     return library
+
+
+def _umask() -> int:
+    mask = os.umask(0)
+    os.umask(mask)
+    return mask
 
 
 def _compile(command: list[str], output: Path) -> None:
