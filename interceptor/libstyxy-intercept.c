@@ -40,7 +40,10 @@
 
 enum {
     MAX_BUSY_ATTEMPTS = 64,     /* candidate binds that may fail before we give up */
-    MAP_SLOTS = 32,             /* remembered moves of this process (twin sockets) */
+    MAP_SLOTS = 32,             /* remembered moves of this process (twins and retries) */
+    KEPT_SLOTS = 32,            /* requested ports this process said "not moved" for */
+    MAX_STDERR_LINES = 32,      /* hard cap on this process's stderr lines */
+    MAX_JOURNAL_LINES = 64,     /* hard cap on this process's journal lines */
     CMDLINE_MAX = 4096,         /* bytes of /proc/self/cmdline the detect globs see */
     LOCK_WAIT_NS = 2000000000,  /* longest wait for the slow-path lock before failing open */
 };
@@ -81,6 +84,10 @@ static struct {
     uint16_t requested, replacement;
 } g_map[MAP_SLOTS];                   /* this process's moves, newest at g_map_next - 1 */
 static unsigned g_map_next;
+static uint16_t g_kept[KEPT_SLOTS];   /* requested ports a "not moved" line was written for */
+static unsigned g_kept_count;
+static unsigned g_said_count;         /* stderr lines written (capped at MAX_STDERR_LINES) */
+static unsigned g_journal_count;      /* journal lines written (capped at MAX_JOURNAL_LINES) */
 static uint8_t g_leased[65536 / 8];   /* scratch bitmap: ports leased to other processes */
 static char g_cmdline[CMDLINE_MAX];
 static atomic_int g_lock_owner;
@@ -457,11 +464,14 @@ static int leased(unsigned port) { return (g_leased[port / 8] >> (port % 8)) & 1
 
 /* ------------------------------------------------------------------ the per-process map */
 
-static unsigned map_lookup(unsigned requested)
+/* The k-th newest replacement this process gave `requested` (k from 0), else 0. A retry of the
+ * same port (a server that closes and binds again, a second thread, a twin IPv4/IPv6 socket)
+ * tries these first, newest first, so it gets the same replacement whenever that is free. */
+static unsigned map_nth(unsigned requested, unsigned nth)
 {
     for (unsigned k = 1; k <= MAP_SLOTS && k <= g_map_next; k++) {
         unsigned slot = (g_map_next - k) % MAP_SLOTS;
-        if (g_map[slot].requested == requested)
+        if (g_map[slot].requested == requested && nth-- == 0)
             return g_map[slot].replacement;
     }
     return 0;
@@ -473,6 +483,50 @@ static void map_store(unsigned requested, unsigned replacement)
     g_map[slot].requested = (uint16_t)requested;
     g_map[slot].replacement = (uint16_t)replacement;
     g_map_next++;
+}
+
+/* Output is bounded per process: a program that retries a busy port in a loop must not flood
+ * its stderr or the journal (issue 13, point 8). A move is said and journaled once per new
+ * (requested, replacement) pair, a refusal once per requested port, and each kind of line
+ * stops at a hard cap. Lock held. */
+static int may_say(void)
+{
+    if (g_said_count >= MAX_STDERR_LINES)
+        return 0;
+    g_said_count++;
+    return 1;
+}
+
+static int may_say_kept(unsigned requested)
+{
+    unsigned known = g_kept_count < KEPT_SLOTS ? g_kept_count : KEPT_SLOTS;
+    for (unsigned i = 0; i < known; i++)
+        if (g_kept[i] == requested)
+            return 0;
+    if (g_kept_count < KEPT_SLOTS)
+        g_kept[g_kept_count] = (uint16_t)requested;
+    g_kept_count++;
+    return may_say();
+}
+
+static int may_journal(void)
+{
+    if (g_journal_count >= MAX_JOURNAL_LINES)
+        return 0;
+    g_journal_count++;
+    return 1;
+}
+
+static int map_has(unsigned requested, unsigned replacement)
+{
+    for (unsigned k = 0; k < MAP_SLOTS; k++) {
+        unsigned known = map_nth(requested, k);
+        if (known == 0)
+            return 0;
+        if (known == replacement)
+            return 1;
+    }
+    return 0;
 }
 
 /* The last replacement this process found in the range: the scan resumes after it, so sibling
@@ -698,24 +752,33 @@ static int move(struct attempt *a, unsigned requested)
     struct styxy_range r;
     styxy_range_at(&g_view, (uint32_t)index, &r);
     if (r.single) {
-        announce_kept(requested, &r, "single-instance service already running");
+        if (may_say_kept(requested))
+            announce_kept(requested, &r, "single-instance service already running");
         return 0;
     }
     mark_leases(&r, (uint32_t)getpid());
-    unsigned twin = map_lookup(requested);
-    if (twin >= r.start && twin <= r.end && !leased(twin) && try_port(a, twin) == 1)
-        return 1; /* the twin socket's move was announced and journaled already */
+    for (unsigned k = 0; k < MAP_SLOTS; k++) {
+        unsigned again = map_nth(requested, k);
+        if (again == 0)
+            break;
+        if (again >= r.start && again <= r.end && !leased(again) && try_port(a, again) == 1)
+            return 1; /* this move was announced and journaled already */
+    }
     int failed = 0;
     unsigned port = scan_range(a, &r, requested, &failed);
     if (port == 0) {
-        if (!failed)
+        if (!failed && may_say_kept(requested))
             announce_kept(requested, &r, "no free port in the range");
         return 0;
     }
     g_cursor = port;
+    if (map_has(requested, port))
+        return 1; /* a remembered replacement that was busy a moment ago: said already */
     map_store(requested, port);
-    announce_move(requested, port, r.name);
-    journal(port, requested, r.name);
+    if (may_say())
+        announce_move(requested, port, r.name);
+    if (may_journal())
+        journal(port, requested, r.name);
     return 1;
 }
 

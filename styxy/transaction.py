@@ -171,6 +171,11 @@ def _fold_journal(txn: Transaction) -> None:
     The journal is renamed aside first, so a line the interceptor appends meanwhile starts a new
     journal instead of being lost; the aside files are deleted only after the lease file is
     written, so a refused or killed command folds them again next time.
+
+    What becomes a lease (issue 13, point 8): at most one lease per port, and only a move whose
+    process still runs or whose port is still listened on. A move's lease ends as soon as both
+    are gone, grace period or not: the interceptor bound the port itself, so there is no start-up
+    gap to protect, and a dead move left in the cache would push the next program to the next port.
     """
     journal = txn.paths.journal
     if journal.exists():
@@ -178,8 +183,8 @@ def _fold_journal(txn: Transaction) -> None:
             os.rename(journal, _aside_name(journal))
         except FileNotFoundError:
             pass
-    held = {(lease.port, lease.pid) for lease in txn.state.leases}
     folding = []
+    entries: list[cache.JournalEntry] = []
     for aside in sorted(journal.parent.glob(".journal.*.folding")):
         data = aside.read_bytes()
         # Whole lines only: a line still being written is left for the next fold.
@@ -187,11 +192,43 @@ def _fold_journal(txn: Transaction) -> None:
         folding.append((aside, used))
         for line in data[:used].decode("utf-8", "replace").splitlines():
             entry = cache.parse_journal_line(line)
-            if entry is None or (entry.port, entry.pid) in held:
-                continue
-            held.add((entry.port, entry.pid))
-            txn.state = txn.state.add(_journal_lease(entry))
+            if entry is not None:
+                entries.append(entry)
     txn._folding = tuple(folding)
+    moves = _Moves()
+    kept = [x for x in txn.state.leases if x.source != "interceptor" or moves.live(x)]
+    if len(kept) != len(txn.state.leases):
+        # No history for these: their identity (`pid-N`) never asks again.
+        txn.state = LeaseFile(leases=tuple(kept), history=txn.state.history)
+    by_port = {lease.port for lease in txn.state.leases}
+    for entry in entries:
+        if entry.port in by_port:
+            continue  # one lease per port: the first move (or the allocation) holds it
+        lease = _journal_lease(entry, moves)
+        if lease is not None:
+            by_port.add(entry.port)
+            txn.state = txn.state.add(lease)
+
+
+class _Moves:
+    """Liveness of the interceptor's moves, each process and port asked once per fold."""
+
+    def __init__(self) -> None:
+        self._started: dict[int, float | None] = {}
+        self._listening: dict[int, bool] = {}
+
+    def start_time(self, pid: int) -> float | None:
+        if pid not in self._started:
+            self._started[pid] = ports.process_start_time(pid)
+        return self._started[pid]
+
+    def listening(self, port: int) -> bool:
+        if port not in self._listening:
+            self._listening[port] = ports.is_listening(port)
+        return self._listening[port]
+
+    def live(self, lease: Lease) -> bool:
+        return ports.process_alive(lease.pid, lease.pidStartTime) or self.listening(lease.port)
 
 
 def _aside_name(journal: Path) -> Path:
@@ -214,7 +251,15 @@ def _finish_folding(txn: Transaction) -> None:
         aside.unlink(missing_ok=True)
 
 
-def _journal_lease(entry: cache.JournalEntry) -> Lease:
+def _journal_lease(entry: cache.JournalEntry, moves: _Moves) -> Lease | None:
+    """The lease of a journaled move, or None when its process is gone and its port silent."""
+    started = moves.start_time(entry.pid)
+    # A process that started after the move (journal times are whole seconds) reuses the pid of
+    # the one that moved: the mover is gone.
+    if started is not None and started > entry.created_at + 1:
+        started = None
+    if started is None and not moves.listening(entry.port):
+        return None
     return Lease(
         lockId=leases.new_lock_id(),
         port=entry.port,
@@ -222,7 +267,7 @@ def _journal_lease(entry: cache.JournalEntry) -> Lease:
         instanceId=f"pid-{entry.pid}",
         name=f"bind-{entry.requested_port}",
         pid=entry.pid,
-        pidStartTime=ports.process_start_time(entry.pid),
+        pidStartTime=started,
         createdAt=entry.created_at,
         source="interceptor",
     )
