@@ -12,8 +12,10 @@
  *    returns the original result and errno;
  *  - no malloc, no stdio, no blocking lock: state lives in static storage, guarded by a spin
  *    lock that gives up after a bounded wait; fork resets it (pthread_atfork);
- *  - the cache is read with read() into a static buffer (never mmap: a truncated file must not
- *    raise SIGBUS) and every descriptor is closed at once, with O_CLOEXEC meanwhile.
+ *  - the cache is read with read() into anonymous memory sized to the file (never a mapping of
+ *    the file: a truncated file must not raise SIGBUS) and every descriptor is closed at once,
+ *    with O_CLOEXEC meanwhile; a table is published with one atomic release store;
+ *  - output is bounded: each move is said and journaled once per process, with hard caps.
  */
 #define _GNU_SOURCE
 #include "cache_reader.h"
@@ -30,6 +32,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/auxv.h>
+#include <sys/mman.h>
 #include <sys/socket.h>
 #include <sys/stat.h>
 #include <sys/syscall.h>
@@ -67,12 +70,22 @@ static _Atomic(bind_fn) g_real_bind;
 
 /* ------------------------------------------------------------------ slow-path state */
 
+/* A cache file that parsed, and the view into its bytes. The bytes live in an anonymous
+ * mapping sized to the file (page-rounded, at most STYXY_MAX_FILE_SIZE + 1), made the first
+ * time this process needs a table: a process that never meets a busy port pays nothing, and
+ * one that does pays for the cache it read, not for two 4 MiB buffers. (Anonymous memory, not
+ * the file: a truncated file can not raise SIGBUS in it.) */
+struct table {
+    unsigned char *buf;
+    size_t cap;
+    struct styxy_view view;
+};
+
 /* Guarded by g_lock_owner (the tid of the holder, 0 when free). */
-static unsigned char g_buffers[2][STYXY_MAX_FILE_SIZE + 1];
-static int g_good = -1;               /* index of the buffer holding the last good cache */
-static struct styxy_view g_view;      /* parsed view of g_buffers[g_good] */
-static volatile int g_publishing;     /* set while g_good/g_view change (see after_fork) */
-static volatile int g_loading;        /* set while a newly seen file is read (see after_fork) */
+static struct table g_tables[2];      /* the published one, and the spare the next load fills */
+/* The published table, or NULL: written with one release store once its table is complete,
+ * read with acquire (see docs/CACHE_FORMAT.md, "Publishing a table"). */
+static _Atomic(struct table *) g_current;
 static struct {
     int valid;
     dev_t dev;
@@ -230,20 +243,21 @@ static int lock_acquire(void)
 static void lock_release(void) { atomic_store_explicit(&g_lock_owner, 0, memory_order_release); }
 
 /* In the child only the forking thread exists: a lock held by another thread would never be
- * released, and a table being published might be torn. */
+ * released. The published table is whole in the child whatever the moment of the fork (it is
+ * only ever replaced by one atomic store of a complete table); what the lock holder was doing
+ * to the rest may be half done, so the child forgets it. */
 static void after_fork_child(void)
 {
-    if (g_publishing) {
-        g_good = -1;
+    if (atomic_load_explicit(&g_lock_owner, memory_order_acquire) != 0) {
+        /* The file being read may be remembered as seen without its table: read it again. */
         g_seen.valid = 0;
-        g_publishing = 0;
-    }
-    /* A fork while another thread was reading a new cache: the file is already remembered as
-     * seen, but its table never arrived in this child. Forget it so the child reads it itself
-     * (without this, a child forked during the first load had no table at all). */
-    if (g_loading) {
-        g_seen.valid = 0;
-        g_loading = 0;
+        /* The spare table may be mid-(re)mapping: drop it (leaking at most one mapping). */
+        struct table *current = atomic_load_explicit(&g_current, memory_order_acquire);
+        struct table *spare = current == &g_tables[0] ? &g_tables[1] : &g_tables[0];
+        spare->buf = NULL;
+        spare->cap = 0;
+        /* A move being remembered may be half written. */
+        g_map_next = 0;
     }
     atomic_store_explicit(&g_lock_owner, 0, memory_order_relaxed);
 }
@@ -368,9 +382,30 @@ static void refresh_cache(void)
     }
     if (same_file(&st))
         return;
-    g_loading = 1;
     load_cache(&st);
-    g_loading = 0;
+}
+
+/* Make `t` hold at least `need` bytes; 0 when the memory cannot be had (fail open). */
+static int reserve(struct table *t, size_t need)
+{
+    if (t->buf != NULL && t->cap >= need)
+        return 1;
+    long page = sysconf(_SC_PAGESIZE);
+    size_t unit = page > 0 ? (size_t)page : 4096;
+    size_t cap = (need + unit - 1) / unit * unit;
+    if (t->buf != NULL) {
+        unsigned char *old = t->buf;
+        size_t old_cap = t->cap;
+        t->buf = NULL;
+        t->cap = 0;
+        munmap(old, old_cap);
+    }
+    void *mem = mmap(NULL, cap, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+    if (mem == MAP_FAILED)
+        return 0;
+    t->buf = mem;
+    t->cap = cap;
+    return 1;
 }
 
 /* Read and publish the file `st` describes; it is remembered first, so a file that is
@@ -385,11 +420,20 @@ static void load_cache(const struct stat *st)
     int fd = open(g_cfg.cache_path, O_RDONLY | O_CLOEXEC | O_NOFOLLOW | O_NONBLOCK | O_NOCTTY);
     if (fd < 0)
         return;
-    int spare = g_good == 0 ? 1 : 0;
+    /* The spare table is never the published one: nothing reads it while it is filled. */
+    struct table *current = atomic_load_explicit(&g_current, memory_order_relaxed);
+    struct table *spare = current == &g_tables[0] ? &g_tables[1] : &g_tables[0];
     ssize_t n = -1;
     if (fstat(fd, &opened) == 0 && opened.st_ino == st->st_ino && opened.st_dev == st->st_dev &&
         trusted(&opened)) {
-        n = read_all(fd, g_buffers[spare], sizeof g_buffers[spare]);
+        /* One byte more than the file, to notice that it grew while being read. */
+        size_t need = (size_t)opened.st_size + 1;
+        if (!reserve(spare, need)) {
+            close(fd);
+            debug(1, "cache refused", "no memory to read it into");
+            return;
+        }
+        n = read_all(fd, spare->buf, need);
         if (n != opened.st_size)
             n = -1;
     }
@@ -398,16 +442,13 @@ static void load_cache(const struct stat *st)
         debug(1, "cache refused", "changed while being read");
         return;
     }
-    struct styxy_view view;
-    int status = styxy_cache_parse(g_buffers[spare], (size_t)n, &view);
+    int status = styxy_cache_parse(spare->buf, (size_t)n, &spare->view);
     if (status != STYXY_OK) {
         debug(1, "cache refused", styxy_parse_error(status));
         return;
     }
-    g_publishing = 1;
-    g_view = view;
-    g_good = spare;
-    g_publishing = 0;
+    /* The one store that publishes it: buffer, size and view were all written before it. */
+    atomic_store_explicit(&g_current, spare, memory_order_release);
     debug(2, "cache loaded", g_cfg.cache_path);
 }
 
@@ -434,27 +475,27 @@ static const char *read_cmdline(void)
 }
 
 /* $STYXY_SERVICE_TYPE, else the range holding the port, else the detect globs, else dev. */
-static int choose_range(unsigned requested)
+static int choose_range(const struct styxy_view *view, unsigned requested)
 {
     int index = -1;
     if (g_cfg.service_type[0] != 0)
-        index = styxy_range_by_name(&g_view, g_cfg.service_type);
+        index = styxy_range_by_name(view, g_cfg.service_type);
     if (index < 0)
-        index = styxy_range_by_port(&g_view, requested);
-    if (index < 0 && g_view.detect_count > 0)
-        index = styxy_range_by_detect(&g_view, read_cmdline());
+        index = styxy_range_by_port(view, requested);
+    if (index < 0 && view->detect_count > 0)
+        index = styxy_range_by_detect(view, read_cmdline());
     if (index < 0)
-        index = styxy_range_by_name(&g_view, "dev");
+        index = styxy_range_by_name(view, "dev");
     return index;
 }
 
 /* Mark in g_leased the ports of [start, end] that other processes hold leases on. */
-static void mark_leases(const struct styxy_range *r, uint32_t me)
+static void mark_leases(const struct styxy_view *view, const struct styxy_range *r, uint32_t me)
 {
     memset(g_leased + r->start / 8, 0, (size_t)(r->end / 8 - r->start / 8 + 1));
     struct styxy_lease lease;
-    for (uint32_t i = 0; i < g_view.lease_count; i++) {
-        styxy_lease_at(&g_view, i, &lease);
+    for (uint32_t i = 0; i < view->lease_count; i++) {
+        styxy_lease_at(view, i, &lease);
         if (lease.pid != me && lease.port >= r->start && lease.port <= r->end)
             g_leased[lease.port / 8] |= (uint8_t)(1u << (lease.port % 8));
     }
@@ -740,23 +781,25 @@ static unsigned requested_port(const struct sockaddr *addr, socklen_t len, int *
 static int move(struct attempt *a, unsigned requested)
 {
     refresh_cache();
-    if (g_good < 0) {
+    const struct table *table = atomic_load_explicit(&g_current, memory_order_acquire);
+    if (table == NULL) {
         debug(1, "no usable cache", g_cfg.cache_path);
         return 0;
     }
-    int index = choose_range(requested);
+    const struct styxy_view *view = &table->view;
+    int index = choose_range(view, requested);
     if (index < 0) {
         debug(1, "no range for this port or service", NULL);
         return 0;
     }
     struct styxy_range r;
-    styxy_range_at(&g_view, (uint32_t)index, &r);
+    styxy_range_at(view, (uint32_t)index, &r);
     if (r.single) {
         if (may_say_kept(requested))
             announce_kept(requested, &r, "single-instance service already running");
         return 0;
     }
-    mark_leases(&r, (uint32_t)getpid());
+    mark_leases(view, &r, (uint32_t)getpid());
     for (unsigned k = 0; k < MAP_SLOTS; k++) {
         unsigned again = map_nth(requested, k);
         if (again == 0)
