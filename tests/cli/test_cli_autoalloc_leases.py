@@ -51,3 +51,15 @@ def test_a_custom_window_over_a_live_lease_is_refused(styxy, monkeypatch):
     assert problems == ["port 11510 is in use"]
     assert str(refused.value) == "declined: no range was created for 'tempo'."
     assert styxy.snapshot() == before
+
+
+def test_suggest_range_also_goes_around_a_live_lease(styxy, monkeypatch):
+    styxy("allocate", "-s", "grafana", "-i", "main")
+    text = styxy.doc.read_text()
+    row = next(line for line in text.splitlines(keepends=True) if line.startswith("| grafana |"))
+    styxy.doc.write_text(text.replace(row, ""))
+    from styxy import api
+
+    monkeypatch.setenv("HOME", str(styxy.home))
+    suggestion = api.suggest_range("tempo", doc=styxy.doc)
+    assert (suggestion.start, suggestion.end) == (11511, 11520)

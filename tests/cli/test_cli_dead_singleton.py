@@ -54,7 +54,7 @@ def test_use_does_not_offer_a_dead_instance(styxy):
     dead = _dead_holder_lease(styxy)
     by_type = styxy("use", "-s", "ai")
     assert (by_type.code, by_type.out) == (1, "")
-    assert by_type.err == "styxy: nothing styxy knows of is running on service type 'ai'.\n"
+    assert by_type.err == "styxy: nothing styxy knows of is running of service type 'ai'.\n"
     by_port = styxy("use", "--port", str(dead["port"]))
     assert (by_port.code, by_port.out) == (1, "")
 
