@@ -57,10 +57,10 @@ def run(
     started = time.time()
     try:
         code = _supervise(command, env, lease.lockId, doc)
-    except BaseException:
+        keeper = _listening_survivor(lease.lockId, lease.port, started)
+    except BaseException:  # a Ctrl-C while waiting for a leftover server ends the lease too
         _release(lease.lockId, doc)
         raise
-    keeper = _listening_survivor(lease.lockId, lease.port, started)
     if keeper is None:
         _release(lease.lockId, doc)
         return code
@@ -109,11 +109,13 @@ def _listening_survivor(lock_id: str, port: int, started: float) -> _Keeper | No
     deadline = time.monotonic() + SURVIVOR_WAIT_SECONDS
     while True:
         survivors = _survivors(lock_id)
-        for listener in ports.listeners_on(port):
-            if listener.pid is not None and (
-                listener.pid in survivors or _started_since(listener.pid, started)
-            ):
-                return _Keeper(listener.pid, listener.process)
+        # The cheap probe first: the owners of a port (psutil's socket table) only when needed.
+        if ports.is_listening(port):
+            for listener in ports.listeners_on(port):
+                if listener.pid is not None and (
+                    listener.pid in survivors or _started_since(listener.pid, started)
+                ):
+                    return _Keeper(listener.pid, listener.process)
         if not survivors or time.monotonic() > deadline:
             return None
         time.sleep(0.05)
