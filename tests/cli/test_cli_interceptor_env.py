@@ -45,7 +45,15 @@ def _other_library(tmp_path: Path) -> Path:
 
 
 @NEEDS_CC
-def test_env_in_a_real_bash_keeps_ld_preload_and_moves_a_busy_port(spaced, tmp_path):
+@pytest.mark.parametrize("where", ["home", "xdg"])
+def test_env_in_a_real_bash_keeps_ld_preload_and_moves_a_busy_port(spaced, tmp_path, where):
+    if where == "xdg":
+        # No STYXY_DATA_DIR: the data folder comes from XDG_DATA_HOME, whose path has a space.
+        del spaced.env["STYXY_DATA_DIR"]
+        spaced.env["XDG_DATA_HOME"] = str(tmp_path / "my data")
+        library = tmp_path / "my data" / "styxy" / "lib" / "libstyxy-intercept.so"
+    else:
+        library = spaced.home / "styxy-data" / "lib" / "libstyxy-intercept.so"
     other = _other_library(tmp_path)
     styxy_cmd = " ".join(shlex.quote(x) for x in [*styxy_command(), "--doc", str(spaced.doc)])
     busy_port = first_free(range(3050, 3100))
@@ -65,7 +73,6 @@ grep -c libother.so /proc/self/maps
         )
     assert done.returncode == 0, done.stderr
     preload, bound, other_maps = done.stdout.splitlines()
-    library = spaced.home / "styxy-data" / "lib" / "libstyxy-intercept.so"
     alias = Path(spaced.env["XDG_RUNTIME_DIR"]) / "styxy" / preload.split(":")[0].rsplit("/", 1)[1]
     # The library first, once, through a link ld.so can carry; the user's library kept.
     assert preload == f"{alias}:{other}"
