@@ -254,9 +254,10 @@ def _finish_folding(txn: Transaction) -> None:
 def _journal_lease(entry: cache.JournalEntry, moves: _Moves) -> Lease | None:
     """The lease of a journaled move, or None when its process is gone and its port silent."""
     started = moves.start_time(entry.pid)
-    # A process that started after the move (journal times are whole seconds) reuses the pid of
-    # the one that moved: the mover is gone.
-    if started is not None and started > entry.created_at + 1:
+    # A process that started after the move reuses the pid of the one that moved: the mover is
+    # gone. Journal times are whole seconds, and a start time read from /proc may be a little
+    # off; two seconds of slack keep a live mover from being taken for a stranger.
+    if started is not None and started > entry.created_at + 2:
         started = None
     if started is None and not moves.listening(entry.port):
         return None
