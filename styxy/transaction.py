@@ -195,10 +195,17 @@ def _fold_journal(txn: Transaction) -> None:
             if entry is not None:
                 entries.append(entry)
     txn._folding = tuple(folding)
+    _adopt_moves(txn, entries)
+
+
+def _adopt_moves(txn: Transaction, entries: list[cache.JournalEntry]) -> None:
+    """What becomes a lease: dead moves end, and each port gets at most one (issue 13, 8)."""
     moves = _Moves()
     kept = [x for x in txn.state.leases if x.source != "interceptor" or moves.live(x)]
     if len(kept) != len(txn.state.leases):
-        # No history for these: their identity (`pid-N`) never asks again.
+        # Reaped at once (`cleanup` lists them), with no history: their identity (`pid-N`)
+        # never asks again.
+        txn.reaped = tuple(x for x in txn.state.leases if x not in kept)
         txn.state = LeaseFile(leases=tuple(kept), history=txn.state.history)
     by_port = {lease.port for lease in txn.state.leases}
     for entry in entries:
@@ -278,7 +285,7 @@ def _reap(txn: Transaction) -> None:
     stale = stale_leases(txn.state, txn.document.settings.lease_grace_seconds)
     if stale:
         txn.state = txn.state.remove(stale)
-        txn.reaped = tuple(stale)
+        txn.reaped = (*txn.reaped, *stale)  # after the dead moves the fold ended
 
 
 def stale_leases(state: LeaseFile, grace_seconds: int, now: float | None = None) -> list[Lease]:

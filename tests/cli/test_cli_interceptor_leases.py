@@ -152,3 +152,20 @@ def test_four_threads_rebinding_a_busy_port_write_bounded_lines(styxy, preload):
     allocated = styxy("allocate", "-s", "dev", "--json")
     assert allocated.code == 0, allocated.err
     assert _interceptor_leases(styxy) == []
+
+
+def test_a_moves_lease_ends_when_its_process_exits_grace_or_not(styxy):
+    styxy("list")
+    mover = subprocess.Popen([sys.executable, "-c", "import time; time.sleep(60)"])
+    try:
+        (styxy.sidecar / "journal").write_text(f"1 3079 {mover.pid} 3000 dev {time.time():.0f}\n")
+        assert [(x["port"], x["pid"]) for x in _interceptor_leases(styxy)] == [(3079, mover.pid)]
+    finally:
+        mover.kill()
+        mover.wait()
+    # Seconds old, far inside the 300 s grace period: a dead move is still no lease to keep.
+    dry = styxy("cleanup", "--dry-run", "--json").json()["reaped"]
+    assert [(x["port"], x["pid"], x["source"]) for x in dry] == [(3079, mover.pid, "interceptor")]
+    gone = styxy("cleanup", "--json").json()["reaped"]
+    assert [x["port"] for x in gone] == [3079]
+    assert styxy("list", "--json").json()["leases"] == []
