@@ -72,6 +72,8 @@ def allocate(
     result = run_change(paths.resolve(doc), change, notify=notify)
     if result.message:
         notify(result.message)
+    if result.port_note:
+        notify(result.port_note)
     return result
 
 
@@ -283,7 +285,11 @@ def use(
         names.check_identity_part("name", name)
     if instance_id is not None:
         names.check_identity_part("instance id", instance_id)
-    # Nothing is reaped without the lock: leave out what the next writer would reap.
+    from styxy.allocation import is_running
+
+    # Nothing is reaped without the lock: leave out what the next writer would reap, and a
+    # lease still in its grace period whose holder died and whose port is silent, which is no
+    # service to connect to either (SPEC section 10).
     found = [
         x
         for x in _read(doc, notify).live()
@@ -291,6 +297,7 @@ def use(
         and (service_type is None or x.serviceType == service_type)
         and (name is None or x.name == name)
         and (instance_id is None or x.instanceId == instance_id)
+        and is_running(x)
     ]
     if not found:
         raise NotFoundError(
@@ -379,7 +386,7 @@ def suggest_range(
         document,
         service_type,
         seen.paths.doc,
-        listening=ports.listening_in(1, MAX_PORT),
+        listening=ports.listening_in(1, MAX_PORT) | {x.port for x in seen.live()},
         ephemeral=ports.ephemeral_range(),
     )
     return RangeSuggestion(

@@ -49,7 +49,7 @@ def create_range(
     auto = settings.auto_allocation
     ranges = parsed.document.ranges
     ephemeral = ports.ephemeral_range()
-    listening = ports.listening_in(1, MAX_PORT)
+    listening = used_ports(txn)
     proposal = propose_new(
         parsed.document, service_type, txn.paths.doc, listening=listening, ephemeral=ephemeral
     )
@@ -102,6 +102,14 @@ def create_range(
     new_row = txn.document.range_of(service_type)
     assert new_row is not None
     return Created(new_row, proposal.placement, chunk)
+
+
+def used_ports(txn: Transaction) -> frozenset[int]:
+    """Ports a new range must not cover: those listened on, and those live leases hold.
+
+    A lease is a used port even where no range holds it any more (its row was removed by hand).
+    """
+    return ports.listening_in(1, MAX_PORT) | txn.state.ports()
 
 
 def propose_new(

@@ -132,9 +132,15 @@ def test_doctor_reports_health(styxy):
     data = styxy("doctor", "--json").json()
     assert data["document"] == {"valid": True, "diagnostics": []}
     assert data["leases"] == {"live": 1, "stale": 0}
-    assert data["interceptor"] == {"status": "not built (run `styxy interceptor build`)", "path": None, "current": False}
+    assert data["interceptor"] == {
+        "status": "not built (run `styxy interceptor build`)", "path": None, "current": False,
+        "active": False, "loads": False, "loadsReason": "not built",
+    }
     built = styxy("interceptor", "build").out.strip()
-    assert styxy("doctor", "--json").json()["interceptor"] == {"status": f"built at {built}", "path": built, "current": True}
+    assert styxy("doctor", "--json").json()["interceptor"] == {
+        "status": f"built at {built}, not active in this shell (loads with `styxy interceptor env`: yes)",
+        "path": built, "current": True, "active": False, "loads": True, "loadsReason": None,
+    }
     shutil.copyfile(DEFAULT_DOC, styxy.doc)
     styxy.doc.write_text(styxy.doc.read_text().replace("| multi | 3000", "| many | 3000"))
     assert styxy("doctor").code == 1
