@@ -231,13 +231,14 @@ def run_command(
 @app.command()
 def validate(
     files: list[str] | None = typer.Argument(None, metavar="[FILE]..."),
+    strict: bool = typer.Option(False, "--strict", help="Treat warnings as errors."),
     doc: str | None = DocOption,
     json: bool = JsonOption,
 ) -> None:
     """Check documents; PATH:LINE: message per problem; exit 1 on any error."""
     from styxy import config
 
-    found = config.validate(files or [], doc=_doc(doc))
+    found = config.validate(files or [], doc=_doc(doc), strict=strict)
     errors = [d for d in found if not d.warning]
     if _json(json):
         output.as_json(

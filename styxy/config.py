@@ -205,9 +205,12 @@ def init(*, force: bool = False, doc: Doc = None) -> Path:
     return where.doc
 
 
-def validate(files: Sequence[str], *, doc: Doc = None) -> list[Diagnostic]:
-    """Every diagnostic for each file; the resolved document when no file is named."""
-    from styxy import document
+def validate(files: Sequence[str], *, doc: Doc = None, strict: bool = False) -> list[Diagnostic]:
+    """Every diagnostic for each file; the resolved document when no file is named.
+
+    Registry and ephemeral-range warnings included (`port_hazards`); `strict` makes every
+    warning an error."""
+    from styxy import document, port_hazards
 
     targets = [Path(f) for f in files] or [paths.resolve(doc).doc]
     found: list[Diagnostic] = []
@@ -222,7 +225,7 @@ def validate(files: Sequence[str], *, doc: Doc = None) -> list[Diagnostic]:
         except DocumentError as exc:
             found.extend(exc.diagnostics)
             continue
-        found.extend(document.check(text, str(target)))
+        found.extend(port_hazards.check_document(text, str(target), strict=strict))
     return found
 
 

@@ -1,102 +1,460 @@
-"""The IANA Service Name and Transport Protocol Port Number Registry, read from its XML form.
+"""The IANA Service Name and Transport Protocol Port Number Registry (RFC 6335), as styxy uses it.
 
-Styxy never consults this at run time: whether a port is free is a question for the OS, not for
-IANA. The module feeds the reference page `docs/references/IANA_PORT_REGISTRY.md` and the tests
-that keep the shipped default ranges sensible. Standard library only, and nothing in styxy
-imports it, so it costs nothing at start-up.
+Where the data comes from, in order: the compact index that `styxy iana import` stored in the
+user's data folder; else the system's `/etc/services` (netbase on Debian and Ubuntu); else
+nothing, and lookups say how to get some. A lookup never reads IANA's XML: importing does that
+once and keeps only what lookups need (name, protocol, ports, description, the registry's date)
+as JSON, which loads in a few milliseconds.
 
-What counts as a registration here:
+Whether a port is free remains a question for the OS: the registry only says who may claim a
+port, so styxy uses it for warnings (`validate`), for naming (`iana`, `check`) and to break ties
+in placement, never to refuse an allocation.
 
-- a record that has both a service name and a port number. Records without a name ("Reserved",
-  "Unassigned", "De-registered") bind no service to the port; records without a number (service
-  names used only for DNS-SD/SRV) name no port. Both are skipped.
-- every transport protocol is kept (tcp, udp, sctp, dccp). A few old records give no protocol at
-  all (e.g. `vrml-multi-use` 4200-4299); they are kept with `protocol == ""`, so they never count
-  as TCP.
-- a record whose `<number>` is a range (`6000-6063` for x11) is expanded to one Registration per
-  port: callers then ask "what is registered at port p" without knowing about ranges. Only a
-  handful of named records are ranges (at most 100 ports each), so the expansion is cheap.
+What counts as an assignment: a record with both a service name and a port number. Records
+without a name ("Reserved", "Unassigned") bind no service; records without a number (names used
+only for DNS-SD) name no port. Every transport protocol is kept; a few old records name none and
+keep `protocol == ""`, so they never count as TCP.
 """
 
 from __future__ import annotations
 
 import gzip
 import io
-import xml.etree.ElementTree as ET
-from collections.abc import Iterable, Iterator
+import json
+import os
+import time
+from collections.abc import Iterable, Iterator, Sequence
 from dataclasses import dataclass
-from os import PathLike
+from pathlib import Path
+from typing import Any, Literal
 
-_NS = "{http://www.iana.org/assignments}"
+from styxy import curated
+from styxy.errors import InvalidValueError, NotFoundError, StyxyError
+from styxy.iana_formats import Parsed, Record, RegistryFormatError
+
+# The registry is 3.8 MB of XML (0.5 MB gzipped); these bounds leave room for decades of growth
+# and still refuse a runaway download or a decompression bomb before it fills memory.
+MAX_REGISTRY_BYTES = 64 * 1024 * 1024
+MAX_SERVICES_BYTES = 4 * 1024 * 1024
+MAX_INDEX_BYTES = 64 * 1024 * 1024
+DOWNLOAD_TIMEOUT_SECONDS = 60
+SERVICES = Path("/etc/services")
+INDEX_NAME = "iana-index.json"
+INDEX_VERSION = 1
+IANA_URL = (
+    "https://www.iana.org/assignments/service-names-port-numbers/service-names-port-numbers.xml"
+)
+
+Category = Literal["system", "user", "dynamic"]
+SourceKind = Literal["index", "services", "none"]
+RegistryFormat = Literal["xml", "csv"]
+# RFC 6335 section 6: System Ports, User Ports, Dynamic and/or Private Ports.
+CATEGORY_SPANS: dict[Category, tuple[int, int]] = {
+    "system": (0, 1023),
+    "user": (1024, 49151),
+    "dynamic": (49152, 65535),
+}
+CATEGORY_NAMES: dict[Category, str] = {
+    "system": "System Ports",
+    "user": "User Ports",
+    "dynamic": "Dynamic and/or Private Ports",
+}
+
+
+class IanaError(StyxyError):
+    """A registry that cannot be read, downloaded or stored."""
+
+
+def category(port: int) -> Category:
+    if port <= CATEGORY_SPANS["system"][1]:
+        return "system"
+    if port <= CATEGORY_SPANS["user"][1]:
+        return "user"
+    return "dynamic"
+
+
+def category_text(kind: Category) -> str:
+    low, high = CATEGORY_SPANS[kind]
+    return f"{CATEGORY_NAMES[kind]} {low}-{high}"
+
+
+# ---------------------------------------------------------------------------------------------
+# Records
 
 
 @dataclass(frozen=True)
 class Registration:
+    """One port of one record: callers ask "what is registered at port p" without ranges."""
+
     name: str
-    protocol: str  # lower case as IANA writes it; "" when the record names none
+    protocol: str
     port: int
-    description: str  # whitespace collapsed: IANA wraps long descriptions over several lines
+    description: str
 
 
-def _open(path: str | PathLike[str]) -> io.BufferedIOBase:
-    # Decide by magic bytes, not by suffix, so a renamed copy still loads.
-    with open(path, "rb") as probe:
-        gzipped = probe.read(2) == b"\x1f\x8b"
-    return gzip.open(path, "rb") if gzipped else open(path, "rb")
+@dataclass(frozen=True)
+class Source:
+    kind: SourceKind
+    path: str  # the index or /etc/services; "" for none
+    updated: str  # the registry's date (YYYY-MM-DD); "" when the source has none
+    origin: str = ""  # the file or URL an index was imported from
+
+    def to_json(self) -> dict[str, str]:
+        return {"kind": self.kind, "path": self.path, "updated": self.updated, "origin": self.origin}
 
 
-def _text(record: ET.Element, tag: str) -> str:
-    return " ".join((record.findtext(_NS + tag) or "").split())
+@dataclass(frozen=True)
+class Registry:
+    source: Source
+    records: tuple[Record, ...]
 
 
-def _ports(number: str) -> range:
-    low, _, high = number.partition("-")
-    return range(int(low), int(high or low) + 1)
+@dataclass(frozen=True)
+class Assignment:
+    service: str
+    protocol: str
+    port: int
+    last_port: int  # == port unless the record covers a span (x11 is 6000-6063)
+    description: str
+    category: Category
+
+    def to_json(self) -> dict[str, Any]:
+        return {
+            "service": self.service,
+            "protocol": self.protocol,
+            "port": self.port,
+            "lastPort": self.last_port,
+            "description": self.description,
+            "category": self.category,
+        }
 
 
-def _registrations(record: ET.Element) -> Iterator[Registration]:
-    name, number = _text(record, "name"), _text(record, "number")
-    if not name or not number:
-        return
-    protocol, description = _text(record, "protocol").lower(), _text(record, "description")
-    for port in _ports(number):
-        yield Registration(name, protocol, port, description)
-
-
-def _records(stream: io.BufferedIOBase) -> Iterator[ET.Element]:
-    # iterparse and clear: the registry is ~4 MB of XML, no need to keep the whole tree.
-    for _, element in ET.iterparse(stream):
-        if element.tag == _NS + "record":
-            yield element
-            element.clear()
-
-
-def load(path: str | PathLike[str]) -> tuple[Registration, ...]:
-    """Every registration in the registry at `path` (`.xml` or `.xml.gz`), in registry order."""
-    with _open(path) as stream:
-        return tuple(reg for record in _records(stream) for reg in _registrations(record))
-
-
-def updated(path: str | PathLike[str]) -> str:
-    """The registry's own `<updated>` date (YYYY-MM-DD), read without parsing the records."""
-    with _open(path) as stream:
-        for _, element in ET.iterparse(stream):
-            if element.tag == _NS + "updated":
-                return (element.text or "").strip()
-    return ""
-
-
-def tcp_ports_of(registrations: Iterable[Registration], name: str) -> frozenset[int]:
-    """The TCP ports registered under `name`; service names are case-insensitive (RFC 6335)."""
-    wanted = name.casefold()
-    return frozenset(
-        reg.port for reg in registrations if reg.protocol == "tcp" and reg.name.casefold() == wanted
+def _assignment(record: Record) -> Assignment:
+    return Assignment(
+        record.name,
+        record.protocol,
+        record.low,
+        record.high,
+        record.description,
+        category(record.low),
     )
 
 
+def registrations(records: Iterable[Record]) -> Iterator[Registration]:
+    for record in records:
+        for port in range(record.low, record.high + 1):
+            yield Registration(record.name, record.protocol, port, record.description)
+
+
+def tcp_ports_of(regs: Iterable[Registration], name: str) -> frozenset[int]:
+    """The TCP ports registered under `name`; service names are case-insensitive (RFC 6335)."""
+    wanted = name.casefold()
+    return frozenset(r.port for r in regs if r.protocol == "tcp" and r.name.casefold() == wanted)
+
+
 def in_span(
-    registrations: Iterable[Registration], start: int, end: int, protocol: str = "tcp"
+    regs: Iterable[Registration], start: int, end: int, protocol: str = "tcp"
 ) -> tuple[Registration, ...]:
     """Registrations for `protocol` at ports start..end (inclusive), by port then name."""
-    found = (r for r in registrations if r.protocol == protocol and start <= r.port <= end)
+    found = (r for r in regs if r.protocol == protocol and start <= r.port <= end)
     return tuple(sorted(found, key=lambda r: (r.port, r.name.casefold(), r.name)))
+
+
+def assigned_tcp_ports(records: Iterable[Record]) -> tuple[int, ...]:
+    """Every port with a TCP assignment, sorted, each once (placement counts these)."""
+    return tuple(sorted({p for r in records if r.protocol == "tcp" for p in range(r.low, r.high + 1)}))
+
+
+# ---------------------------------------------------------------------------------------------
+# Reading a registry file or download
+
+
+def _read_bounded(stream: Any, limit: int, what: str) -> bytes:
+    data: bytes = stream.read(limit + 1)
+    if len(data) > limit:
+        raise IanaError(f"{what} is larger than {limit // (1024 * 1024)} MB; refused")
+    return data
+
+
+def _download(url: str) -> bytes:
+    import http.client
+    import urllib.error
+    import urllib.request
+
+    try:
+        with urllib.request.urlopen(url, timeout=DOWNLOAD_TIMEOUT_SECONDS) as response:
+            return _read_bounded(response, MAX_REGISTRY_BYTES, url)
+    except urllib.error.HTTPError as exc:
+        raise IanaError(f"could not download {url}: HTTP {exc.code} {exc.reason}") from None
+    except urllib.error.URLError as exc:
+        raise IanaError(f"could not download {url}: {exc.reason}") from None
+    except (http.client.HTTPException, OSError) as exc:
+        # IncompleteRead: the server closed the connection before Content-Length was reached.
+        raise IanaError(f"could not download {url}: {type(exc).__name__} {exc}") from None
+
+
+def _is_url(source: str) -> bool:
+    return source.startswith(("http://", "https://"))
+
+
+def fetch(source: str) -> bytes:
+    """The bytes of a registry file or http(s) URL, gunzipped when gzipped, size-bounded."""
+    if "://" in source and not _is_url(source):
+        raise InvalidValueError(f"only http:// and https:// URLs can be imported, not {source!r}.")
+    if _is_url(source):
+        data = _download(source)
+    else:
+        try:
+            with open(source, "rb") as handle:
+                data = _read_bounded(handle, MAX_REGISTRY_BYTES, source)
+        except IsADirectoryError:
+            raise IanaError(f"{source} is a folder, not a registry file") from None
+    if data[:2] == b"\x1f\x8b":  # gzip magic: decide by content, not by name
+        try:
+            with gzip.GzipFile(fileobj=io.BytesIO(data)) as unzipped:
+                data = _read_bounded(unzipped, MAX_REGISTRY_BYTES, f"{source} (unzipped)")
+        except (OSError, EOFError) as exc:
+            raise IanaError(f"{source} is a damaged gzip file ({exc})") from None
+    return data
+
+
+def parse(data: bytes, source: str) -> tuple[RegistryFormat, Parsed]:
+    """Decide XML or CSV by content and read it; refuse anything else with one sentence."""
+    from styxy import iana_formats
+
+    try:
+        text = data.decode("utf-8")
+    except UnicodeDecodeError:
+        raise IanaError(f"{source} is neither IANA's XML nor its CSV registry") from None
+    head = text.lstrip("\ufeff \t\r\n")[:1]
+    try:
+        if head == "<":
+            found = iana_formats.read_xml(data)
+            kind: RegistryFormat = "xml"
+        elif iana_formats.looks_like_csv(text):
+            found = iana_formats.read_csv(text)
+            kind = "csv"
+        else:
+            raise IanaError(f"{source} is neither IANA's XML nor its CSV registry")
+    except RegistryFormatError as exc:
+        raise IanaError(f"{source} was refused: {exc.message}") from None
+    if not found.records:
+        raise IanaError(f"{source} was refused: it holds no port assignments")
+    return kind, found
+
+
+def load(path: str | os.PathLike[str]) -> tuple[Registration, ...]:
+    """Every registration in the registry file at `path` (XML or CSV, maybe gzipped)."""
+    _, found = parse(fetch(os.fspath(path)), os.fspath(path))
+    return tuple(registrations(found.records))
+
+
+def updated(path: str | os.PathLike[str]) -> str:
+    """The registry's own date (YYYY-MM-DD)."""
+    return parse(fetch(os.fspath(path)), os.fspath(path))[1].updated
+
+
+# ---------------------------------------------------------------------------------------------
+# The compact index
+
+
+def index_path() -> Path:
+    from styxy.paths import data_dir
+
+    return data_dir() / INDEX_NAME
+
+
+@dataclass(frozen=True)
+class Imported:
+    path: str
+    origin: str
+    format: RegistryFormat
+    updated: str
+    records: int
+    replaced: str  # the date of the index this one replaced; "" when there was none
+
+    def to_json(self) -> dict[str, Any]:
+        return {
+            "path": self.path,
+            "origin": self.origin,
+            "format": self.format,
+            "updated": self.updated,
+            "records": self.records,
+            "replaced": self.replaced,
+        }
+
+
+def import_registry(source: str) -> Imported:
+    """Read, check and store a registry; on any refusal the previous index stays as it was."""
+    from filelock import FileLock
+
+    from styxy import atomic
+
+    kind, found = parse(fetch(source), source)
+    origin = source if _is_url(source) else os.path.abspath(source)
+    body = {
+        "styxyIanaIndex": INDEX_VERSION,
+        "updated": found.updated,
+        "format": kind,
+        "origin": origin,
+        "importedAt": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()),
+        "records": [[r.name, r.protocol, r.low, r.high, r.description] for r in found.records],
+    }
+    data = (json.dumps(body, ensure_ascii=False, separators=(",", ":")) + "\n").encode("utf-8")
+    path = index_path()
+    path.parent.mkdir(parents=True, exist_ok=True)
+    # Two imports at once: each writes a whole index and the last one wins, never a mix.
+    with FileLock(str(path) + ".lock", timeout=60):
+        replaced = _previous_date(path)
+        atomic.write_bytes(path, data)
+    return Imported(str(path), origin, kind, found.updated, len(found.records), replaced)
+
+
+def _previous_date(path: Path) -> str:
+    try:
+        return _load_index(path).source.updated
+    except (FileNotFoundError, IanaError):
+        return ""
+
+
+def _damaged(path: Path) -> IanaError:
+    return IanaError(
+        f"the IANA index {path} is damaged; run `styxy iana import FILE_OR_URL` again"
+    )
+
+
+def _load_index(path: Path) -> Registry:
+    with open(path, "rb") as handle:
+        raw = _read_bounded(handle, MAX_INDEX_BYTES, str(path))
+    try:
+        body = json.loads(raw)
+        if body.get("styxyIanaIndex") != INDEX_VERSION:
+            raise _damaged(path)
+        records = tuple(Record(n, p, int(lo), int(hi), d) for n, p, lo, hi, d in body["records"])
+        source = Source("index", str(path), str(body["updated"]), str(body.get("origin", "")))
+    except (ValueError, TypeError, KeyError, AttributeError):
+        raise _damaged(path) from None
+    return Registry(source, records)
+
+
+def current() -> Registry:
+    """The registry data lookups use: the imported index, else /etc/services, else none."""
+    path = index_path()
+    try:
+        return _load_index(path)
+    except FileNotFoundError:
+        pass
+    services = Path(os.environ.get("STYXY_SERVICES") or SERVICES)
+    try:
+        with open(services, "rb") as handle:
+            raw = _read_bounded(handle, MAX_SERVICES_BYTES, str(services))
+    except FileNotFoundError:
+        return Registry(Source("none", "", ""), ())
+    from styxy.iana_formats import read_services
+
+    text = raw.decode("utf-8", errors="replace")
+    return Registry(Source("services", str(services), ""), read_services(text).records)
+
+
+def assigned_ports() -> tuple[int, ...]:
+    """TCP-assigned ports for placement; a damaged index counts as none (placement still works)."""
+    try:
+        return assigned_tcp_ports(current().records)
+    except IanaError:
+        return ()
+
+
+# ---------------------------------------------------------------------------------------------
+# Lookups
+
+
+@dataclass(frozen=True)
+class Lookup:
+    query: str
+    port: int | None  # the port asked about; None for a name
+    category: Category | None  # of `port`
+    assignments: tuple[Assignment, ...]
+    developer: tuple[curated.DevPort, ...]  # curated tools at `port` (or the names' ports)
+    source: Source
+
+    def to_json(self) -> dict[str, Any]:
+        return {
+            "query": self.query,
+            "port": self.port,
+            "category": self.category,
+            "assignments": [a.to_json() for a in self.assignments],
+            "developerPorts": [
+                {"tool": d.tool, "port": d.low, "lastPort": d.high, "about": sorted(d.about)}
+                for d in self.developer
+            ],
+            "source": self.source.to_json(),
+        }
+
+
+def _order(records: Iterable[Record]) -> tuple[Assignment, ...]:
+    found = sorted(records, key=lambda r: (r.low, r.name.casefold(), r.protocol))
+    return tuple(_assignment(r) for r in found)
+
+
+def at_port(port: int, registry: Registry | None = None) -> tuple[Assignment, ...]:
+    """The assignments whose ports include `port`, by name then protocol."""
+    chosen = current() if registry is None else registry
+    return _order(r for r in chosen.records if r.low <= port <= r.high)
+
+
+def lookup(query: str) -> Lookup:
+    """`styxy iana PORT` or `styxy iana NAME`: assignments with their range category."""
+    query = query.strip()
+    if query.isascii() and query.isdigit():
+        port = int(query)
+        if port > 65535:
+            raise InvalidValueError(f"port {port} is outside 0..65535.")
+        registry = current()
+        found = at_port(port, registry)
+        developer = tuple(d for d in (curated.at(port),) if d is not None)
+        return Lookup(query, port, category(port), found, developer, registry.source)
+    _check_name(query)
+    registry = current()
+    wanted = query.casefold()
+    named = _order(r for r in registry.records if r.name.casefold() == wanted)
+    if not named:
+        raise NotFoundError(_not_found(query, registry.source))
+    ports = {a.port for a in named}
+    developer = tuple(dict.fromkeys(d for p in sorted(ports) if (d := curated.at(p)) is not None))
+    return Lookup(query, None, None, named, developer, registry.source)
+
+
+def _check_name(name: str) -> None:
+    # RFC 6335 names are 1-15 letters, digits and '-'; older records also use '_', '.', '+', '*'
+    # and '/'. Anything printable without spaces, within reason, is worth a lookup.
+    if not (0 < len(name) <= 63 and name.isprintable() and " " not in name):
+        raise InvalidValueError(
+            f"{name!r} is neither a port (0-65535) nor a service name "
+            "(up to 63 characters without spaces)."
+        )
+
+
+def _not_found(name: str, source: Source) -> str:
+    if source.kind == "none":
+        return (
+            f"no registry data to look {name!r} up in: import IANA's registry with "
+            f"`styxy iana import {IANA_URL}`, or install /etc/services (netbase)."
+        )
+    return f"no service named {name!r} in {describe(source)}."
+
+
+def describe(source: Source) -> str:
+    """`IANA's registry of 2024-03-18 (imported)` / `/etc/services`: for messages and output."""
+    if source.kind == "index":
+        return f"IANA's registry of {source.updated or 'unknown date'} (imported)"
+    if source.kind == "services":
+        return source.path
+    return "no registry data"
+
+
+def names_at(assignments: Sequence[Assignment]) -> str:
+    """`postgresql (tcp, udp)`: one entry per service, protocols merged, for human output."""
+    protocols: dict[str, list[str]] = {}
+    for item in assignments:
+        protocols.setdefault(item.service, []).append(item.protocol or "no protocol")
+    return ", ".join(f"{name} ({', '.join(dict.fromkeys(p))})" for name, p in protocols.items())

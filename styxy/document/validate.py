@@ -14,8 +14,6 @@ from styxy.document.schema import MAX_PORT
 from styxy.document.table import Row
 from styxy.errors import Diagnostic
 
-PRIVILEGED = 1024
-
 
 @dataclass
 class _Row:
@@ -59,12 +57,6 @@ def _read_row(row: _Row, cells: tuple[str, ...]) -> Range | None:
     preferred = _preferred(row, preferred_text, start, end)
     if start is None or end is None:
         return None
-    if start < PRIVILEGED:
-        row.error(
-            f"range {start}-{end} of {name!r} includes ports below {PRIVILEGED}, "
-            "which only root can bind",
-            warning=True,
-        )
     return Range(name, start, end, instances, preferred, description, row.line)
 
 
