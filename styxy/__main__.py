@@ -4,7 +4,7 @@ from __future__ import annotations
 
 
 def main() -> int:
-    from styxy.cli import main_entry
+    from styxy.cli.boundary import main_entry
 
     return main_entry()
 

@@ -11,13 +11,13 @@ from collections.abc import Callable
 from typing import TYPE_CHECKING
 
 from styxy import leases, names, paths, ports
-from styxy.errors import InvalidValueError, NotFoundError
+from styxy.errors import InvalidValueError, NotFoundError, UsageError
 from styxy.transaction import Transaction, transaction
 
 if TYPE_CHECKING:
     from styxy.autoalloc import Confirm
     from styxy.leases import Lease
-    from styxy.reports import LeaseStatus, PortCheck, Scan
+    from styxy.reports import LeaseStatus, PortCheck, Ranges, RangeSuggestion, Scan
     from styxy.results import Allocation
 
 Notify = Callable[[str], None]
@@ -242,25 +242,129 @@ def use(
     *,
     port: int | None = None,
     service_type: str | None = None,
+    name: str | None = None,
+    instance_id: str | None = None,
     doc: str | os.PathLike[str] | None = None,
     notify: Notify = _quiet,
 ) -> Lease:
-    """The running service on a port or of a type: what a second start should connect to."""
-    if (port is None) == (service_type is None):
-        raise InvalidValueError("name either --port P or -s TYPE.")
+    """The running service on a port, of a type, or by name: what a second start should use.
+
+    `port` stands alone; otherwise `service_type` and/or `name` choose, and `instance_id`
+    narrows further. The oldest matching lease wins (the one a single-instance type keeps).
+    """
+    if port is not None:
+        if service_type is not None or name is not None or instance_id is not None:
+            raise UsageError("--port stands alone: name either --port P, or -s TYPE / -n NAME.")
+    elif service_type is None and name is None:
+        raise UsageError("name either --port P, -s TYPE or -n NAME.")
     _check_selector(port, service_type)
+    if name is not None:
+        names.check_identity_part("name", name)
+    if instance_id is not None:
+        names.check_identity_part("instance id", instance_id)
     with transaction(paths.resolve(doc)) as txn:
         _tell(txn, notify)
         # Stale leases were reaped on the way in: what is left is running or about to.
         found = [
             x
             for x in txn.state.leases
-            if (x.port == port if port is not None else x.serviceType == service_type)
+            if (port is None or x.port == port)
+            and (service_type is None or x.serviceType == service_type)
+            and (name is None or x.name == name)
+            and (instance_id is None or x.instanceId == instance_id)
         ]
     if not found:
-        what = f"port {port}" if port is not None else f"service type {service_type!r}"
-        raise NotFoundError(f"nothing styxy knows of is running on {what}.")
+        raise NotFoundError(
+            f"nothing styxy knows of is running {_use_what(port, service_type, name)}."
+        )
     return sorted(found, key=lambda x: x.createdAt)[0]
+
+
+def _use_what(port: int | None, service_type: str | None, name: str | None) -> str:
+    if port is not None:
+        return f"on port {port}"
+    parts = [f"of service type {service_type!r}"] if service_type is not None else []
+    if name is not None:
+        parts.append(f"named {name!r}")
+    return " ".join(parts)
+
+
+def release_instance(
+    instance_id: str,
+    *,
+    service_type: str | None = None,
+    name: str | None = None,
+    doc: str | os.PathLike[str] | None = None,
+    notify: Notify = _quiet,
+) -> list[Lease]:
+    """End every lease of one instance (an agent session that ended); none is not an error."""
+    names.check_identity_part("instance id", instance_id)
+    if service_type is not None:
+        names.check_service_type(service_type)
+    if name is not None:
+        names.check_identity_part("name", name)
+    with transaction(paths.resolve(doc)) as txn:
+        _tell(txn, notify)
+        ended = [
+            x
+            for x in txn.state.leases
+            if x.instanceId == instance_id
+            and (service_type is None or x.serviceType == service_type)
+            and (name is None or x.name == name)
+        ]
+        if ended:
+            txn.state = txn.state.remove(ended)
+    return sorted(ended, key=lambda x: (x.port, x.lockId))
+
+
+def ranges(*, doc: str | os.PathLike[str] | None = None, notify: Notify = _quiet) -> Ranges:
+    """Every range of the document with the ports leased and listened on inside it."""
+    from styxy.reports import Ranges, RangeUsage
+
+    with transaction(paths.resolve(doc)) as txn:
+        _tell(txn, notify)
+        rows = sorted(txn.document.ranges, key=lambda r: r.start)
+        leased = sorted(txn.state.ports())
+    listening = sorted(ports.listening_in(1, 65535))
+    return Ranges(
+        tuple(
+            RangeUsage(
+                service_type=row.service_type,
+                start=row.start,
+                end=row.end,
+                instances=row.instances,
+                leased_ports=tuple(p for p in leased if p in row),
+                listening_ports=tuple(p for p in listening if p in row),
+            )
+            for row in rows
+        )
+    )
+
+
+def suggest_range(
+    service_type: str, *, doc: str | os.PathLike[str] | None = None, notify: Notify = _quiet
+) -> RangeSuggestion:
+    """The range `service_type` has, or the one auto-allocation would give it now; writes nothing."""
+    from styxy.autoalloc import propose_new
+    from styxy.reports import RangeSuggestion
+
+    names.check_service_type(service_type)
+    with transaction(paths.resolve(doc)) as txn:
+        _tell(txn, notify)
+        document = txn.parsed().document
+        row = document.range_of(service_type)
+        if row is not None:
+            return RangeSuggestion(service_type, row.start, row.end, None, row.size, True)
+        proposal = propose_new(
+            document,
+            service_type,
+            txn.paths.doc,
+            listening=ports.listening_in(1, 65535),
+            ephemeral=ports.ephemeral_range(),
+        )
+    return RangeSuggestion(
+        service_type, proposal.start, proposal.end, proposal.placement, proposal.chunk_size, False
+    )
 
 
 __all__ = [
@@ -268,8 +372,11 @@ __all__ = [
     "check",
     "cleanup",
     "list_leases",
+    "ranges",
     "release",
+    "release_instance",
     "scan",
     "set_holder",
+    "suggest_range",
     "use",
 ]

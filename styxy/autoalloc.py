@@ -9,7 +9,7 @@ from __future__ import annotations
 import getpass
 import socket
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Collection
 from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
@@ -20,6 +20,9 @@ from styxy.paths import display
 from styxy.transaction import Transaction
 
 if TYPE_CHECKING:
+    from pathlib import Path
+
+    from styxy.document.model import Document
     from styxy.placement import Proposal
 
 
@@ -43,17 +46,11 @@ def create_range(
     parsed = txn.parsed()
     settings = parsed.document.settings
     auto = settings.auto_allocation
-    if not auto.enabled:
-        raise RefusedError(
-            f"Unknown service type '{service_type}': add a row for it to the table in "
-            f"{display(txn.paths.doc)}, or turn auto-allocation on with "
-            "`styxy config set auto-allocation.enabled true`."
-        )
     ranges = parsed.document.ranges
     ephemeral = ports.ephemeral_range()
     listening = ports.listening_in(1, 65535)
-    proposal = placement.propose(
-        service_type, ranges, settings, listening=listening, ephemeral=ephemeral
+    proposal = propose_new(
+        parsed.document, service_type, txn.paths.doc, listening=listening, ephemeral=ephemeral
     )
 
     lo, hi = placement.bounds(service_type, settings)
@@ -104,6 +101,32 @@ def create_range(
     new_row = txn.document.range_of(service_type)
     assert new_row is not None
     return Created(new_row, proposal.placement, chunk)
+
+
+def propose_new(
+    document: Document,
+    service_type: str,
+    doc_path: Path,
+    *,
+    listening: Collection[int],
+    ephemeral: tuple[int, int] | None,
+) -> Proposal:
+    """The range a new type would get; writes nothing (`allocate` and `suggest_range` share it)."""
+    from styxy import placement
+
+    if not document.settings.auto_allocation.enabled:
+        raise RefusedError(
+            f"Unknown service type '{service_type}': add a row for it to the table in "
+            f"{display(doc_path)}, or turn auto-allocation on with "
+            "`styxy config set auto-allocation.enabled true`."
+        )
+    return placement.propose(
+        service_type,
+        document.ranges,
+        document.settings,
+        listening=listening,
+        ephemeral=ephemeral,
+    )
 
 
 def _confirmed(

@@ -1,6 +1,6 @@
 """The one error family of Styxy.
 
-The core raises these; `styxy.cli` is the only place that turns them into a message on stderr
+The core raises these; `styxy.cli.boundary` is the only place that turns them into a message on stderr
 and an exit code. Every message is one sentence a user can act on.
 """
 

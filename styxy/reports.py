@@ -79,3 +79,59 @@ class Undo:
             "removed": [{"serviceType": t, "range": list(r)} for t, r in self.removed],
             "endedLeases": [lease.to_json() for lease in self.ended],
         }
+
+
+@dataclass(frozen=True)
+class RangeUsage:
+    """One row of the port map with what occupies it (`styxy ranges`, the dashboard)."""
+
+    service_type: str
+    start: int
+    end: int
+    instances: str
+    leased_ports: tuple[int, ...]
+    listening_ports: tuple[int, ...]
+
+    @property
+    def free(self) -> int:
+        return self.end - self.start + 1 - len(set(self.leased_ports) | set(self.listening_ports))
+
+    def to_json(self) -> dict[str, Any]:
+        return {
+            "serviceType": self.service_type,
+            "start": self.start,
+            "end": self.end,
+            "instances": self.instances,
+            "leased": len(self.leased_ports),
+            "listening": len(self.listening_ports),
+            "free": self.free,
+        }
+
+
+@dataclass(frozen=True)
+class Ranges:
+    ranges: tuple[RangeUsage, ...]
+
+    def to_json(self) -> dict[str, Any]:
+        return {"ranges": [item.to_json() for item in self.ranges]}
+
+
+@dataclass(frozen=True)
+class RangeSuggestion:
+    """The range a type has, or would get from auto-allocation; nothing is written for it."""
+
+    service_type: str
+    start: int
+    end: int
+    placement: str | None
+    chunk_size: int
+    existing: bool
+
+    def to_json(self) -> dict[str, Any]:
+        return {
+            "serviceType": self.service_type,
+            "range": [self.start, self.end],
+            "placement": self.placement,
+            "chunkSize": self.chunk_size,
+            "existing": self.existing,
+        }

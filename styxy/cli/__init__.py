@@ -1,0 +1,1 @@
+"""The command line: `app` holds the typer commands, `boundary` turns errors into exit codes."""
