@@ -4,9 +4,12 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from styxy.leases import Lease
+
+if TYPE_CHECKING:
+    from styxy.iana import Assignment
 
 
 @dataclass(frozen=True)
@@ -36,6 +39,7 @@ class PortCheck:
     service_type: str | None
     lease: Lease | None
     listeners: tuple[ListenerInfo, ...]
+    iana: tuple[Assignment, ...] = ()  # IANA's assignments at the port (SPEC section 13)
 
     def to_json(self) -> dict[str, Any]:
         return {
@@ -47,6 +51,7 @@ class PortCheck:
                 {"pid": item.pid, "process": item.process, "address": item.address}
                 for item in self.listeners
             ],
+            "iana": [item.to_json() for item in self.iana],
         }
 
 

@@ -249,6 +249,28 @@ def validate(
         raise typer.Exit(EXIT_FAILED)
 
 
+@app.command("iana")
+def iana_command(
+    query: str = typer.Argument(..., metavar="PORT|NAME|import"),
+    source: str | None = typer.Argument(None, metavar="[FILE_OR_URL]"),
+    json: bool = JsonOption,
+) -> None:
+    """IANA's assignments at PORT or for NAME; `iana import FILE_OR_URL` stores the registry."""
+    from styxy import iana, render
+    from styxy.errors import UsageError
+
+    if query == "import":
+        if source is None:
+            raise UsageError(f"name the registry to import: a file, or {iana.IANA_URL}")
+        imported = iana.import_registry(source)
+        _report(json, imported.to_json(), render.iana_imported(imported))
+        return
+    if source is not None:
+        raise UsageError(f"unexpected argument {source!r}: only `iana import` takes a second one.")
+    found = iana.lookup(query)
+    _report(json, found.to_json(), render.iana_lookup(found))
+
+
 @app.command()
 def init(
     force: bool = typer.Option(False, "--force", help="Replace an existing document."),
