@@ -18,8 +18,6 @@ keep `protocol == ""`, so they never count as TCP.
 
 from __future__ import annotations
 
-import gzip
-import io
 import json
 import os
 import time
@@ -30,7 +28,7 @@ from typing import Any, Literal
 
 from styxy import curated
 from styxy.errors import InvalidValueError, NotFoundError, StyxyError
-from styxy.iana_formats import Parsed, Record, RegistryFormatError
+from styxy.iana_formats import NotARegistryError, Parsed, Record, RegistryFormatError
 
 # The registry is 3.8 MB of XML (0.5 MB gzipped); these bounds leave room for decades of growth
 # and still refuse a runaway download or a decompression bomb before it fills memory.
@@ -172,8 +170,12 @@ def assigned_tcp_ports(records: Iterable[Record]) -> tuple[int, ...]:
 def _read_bounded(stream: Any, limit: int, what: str) -> bytes:
     data: bytes = stream.read(limit + 1)
     if len(data) > limit:
-        raise IanaError(f"{what} is larger than {limit // (1024 * 1024)} MB; refused")
+        raise IanaError(f"{what} is larger than {_size(limit)}; refused.")
     return data
+
+
+def _size(limit: int) -> str:
+    return f"{limit // (1024 * 1024)} MB" if limit >= 1024 * 1024 else f"{limit // 1024} KB"
 
 
 def _download(url: str) -> bytes:
@@ -183,14 +185,21 @@ def _download(url: str) -> bytes:
 
     try:
         with urllib.request.urlopen(url, timeout=DOWNLOAD_TIMEOUT_SECONDS) as response:
-            return _read_bounded(response, MAX_REGISTRY_BYTES, url)
+            data = _read_bounded(response, MAX_REGISTRY_BYTES, url)
+            promised = response.headers.get("Content-Length", "")
     except urllib.error.HTTPError as exc:
-        raise IanaError(f"could not download {url}: HTTP {exc.code} {exc.reason}") from None
+        raise IanaError(f"could not download {url}: HTTP {exc.code} {exc.reason}.") from None
     except urllib.error.URLError as exc:
-        raise IanaError(f"could not download {url}: {exc.reason}") from None
+        raise IanaError(f"could not download {url}: {exc.reason}.") from None
     except (http.client.HTTPException, OSError) as exc:
         # IncompleteRead: the server closed the connection before Content-Length was reached.
-        raise IanaError(f"could not download {url}: {type(exc).__name__} {exc}") from None
+        raise IanaError(f"could not download {url}: {type(exc).__name__} {exc}.") from None
+    # A sized read returns what arrived when the server hangs up early; compare with its promise.
+    if promised.isdigit() and len(data) < int(promised):
+        raise IanaError(
+            f"could not download {url}: the connection closed after {len(data)} of {promised} bytes."
+        )
+    return data
 
 
 def _is_url(source: str) -> bool:
@@ -208,13 +217,16 @@ def fetch(source: str) -> bytes:
             with open(source, "rb") as handle:
                 data = _read_bounded(handle, MAX_REGISTRY_BYTES, source)
         except IsADirectoryError:
-            raise IanaError(f"{source} is a folder, not a registry file") from None
+            raise IanaError(f"{source} is a folder, not a registry file.") from None
     if data[:2] == b"\x1f\x8b":  # gzip magic: decide by content, not by name
+        import gzip
+        import io
+
         try:
             with gzip.GzipFile(fileobj=io.BytesIO(data)) as unzipped:
                 data = _read_bounded(unzipped, MAX_REGISTRY_BYTES, f"{source} (unzipped)")
         except (OSError, EOFError) as exc:
-            raise IanaError(f"{source} is a damaged gzip file ({exc})") from None
+            raise IanaError(f"{source} is a damaged gzip file ({exc}).") from None
     return data
 
 
@@ -225,7 +237,7 @@ def parse(data: bytes, source: str) -> tuple[RegistryFormat, Parsed]:
     try:
         text = data.decode("utf-8")
     except UnicodeDecodeError:
-        raise IanaError(f"{source} is neither IANA's XML nor its CSV registry") from None
+        raise IanaError(f"{source} is neither IANA's XML nor its CSV registry.") from None
     head = text.lstrip("\ufeff \t\r\n")[:1]
     try:
         if head == "<":
@@ -235,11 +247,13 @@ def parse(data: bytes, source: str) -> tuple[RegistryFormat, Parsed]:
             found = iana_formats.read_csv(text)
             kind = "csv"
         else:
-            raise IanaError(f"{source} is neither IANA's XML nor its CSV registry")
+            raise IanaError(f"{source} is neither IANA's XML nor its CSV registry.")
+    except NotARegistryError:
+        raise IanaError(f"{source} is neither IANA's XML nor its CSV registry.") from None
     except RegistryFormatError as exc:
-        raise IanaError(f"{source} was refused: {exc.message}") from None
+        raise IanaError(f"{source} was refused: {exc.message}.") from None
     if not found.records:
-        raise IanaError(f"{source} was refused: it holds no port assignments")
+        raise IanaError(f"{source} was refused: it holds no port assignments.")
     return kind, found
 
 
@@ -319,7 +333,7 @@ def _previous_date(path: Path) -> str:
 
 def _damaged(path: Path) -> IanaError:
     return IanaError(
-        f"the IANA index {path} is damaged; run `styxy iana import FILE_OR_URL` again"
+        f"the IANA index {path} is damaged; run `styxy iana import FILE_OR_URL` again."
     )
 
 

@@ -1,7 +1,8 @@
 """Readers of the three forms the port registry comes in: IANA's XML, IANA's CSV, `/etc/services`.
 
 Each reader takes bytes already read under a size bound and returns plain `Record`s, or raises
-`RegistryFormatError` with one sentence. Nothing here touches the disk or the network.
+`RegistryFormatError` with one sentence. Nothing here touches the disk or the network, and the parsers are imported only when a reader
+runs: lookups import this module for `Record` alone.
 
 The XML is read with the standard library's expat, driven directly rather than through
 ElementTree, so the reader can refuse what it does not need: any document type declaration
@@ -11,12 +12,9 @@ and only the few fields of a `<record>` are kept in memory.
 
 from __future__ import annotations
 
-import csv
-import io
 import re
 from typing import TYPE_CHECKING
 from dataclasses import dataclass
-from xml.parsers import expat
 
 from styxy.errors import StyxyError
 
@@ -37,6 +35,10 @@ _NUMBER = re.compile(r"(\d{1,5})(?:-(\d{1,5}))?")
 
 class RegistryFormatError(StyxyError):
     """Bytes that are not a complete registry in a form styxy reads."""
+
+
+class NotARegistryError(RegistryFormatError):
+    """Bytes that are not the registry at all (an HTML page, another XML document)."""
 
 
 @dataclass(frozen=True)
@@ -105,7 +107,7 @@ class _XmlReader:
         if self.depth == 1:
             self.root_ok = tag == f"{_NS}{_SEP}registry" and attrs.get("id") == REGISTRY_ID
             if not self.root_ok:
-                raise RegistryFormatError("the XML is not IANA's service name and port registry")
+                raise NotARegistryError("the XML is not IANA's service name and port registry")
         elif self.depth == 2 and local == "updated":
             self.in_updated = True
         elif self.depth == 2 and local == "record":
@@ -145,6 +147,9 @@ def _refuse_doctype(*_: object) -> None:
 
 def read_xml(data: bytes) -> Parsed:
     """IANA's `service-names-port-numbers.xml`; refuses a DTD, entities and a truncated file."""
+    # Imported here: lookups import this module for `Record` and must not pay for a parser.
+    from xml.parsers import expat
+
     reader = _XmlReader()
     parser = expat.ParserCreate(namespace_separator=_SEP)
     # No DTD at all: entity declarations (internal or external) can only come from one.
@@ -158,6 +163,8 @@ def read_xml(data: bytes) -> Parsed:
     try:
         parser.Parse(data, True)
     except expat.ExpatError as exc:
+        if not reader.root_ok:  # broken before the registry even began: an HTML page, say
+            raise NotARegistryError("not XML") from None
         # A cut-off download ends inside an element: expat says "no element found" or similar.
         raise RegistryFormatError(
             f"the XML is incomplete or malformed ({expat.errors.messages[exc.code]}, "
@@ -185,6 +192,9 @@ def read_csv(text: str) -> Parsed:
     in it stands in for one. A file cut off part-way is refused: every row must have as many
     fields as the header, quotes must close, and the file must end with a line break.
     """
+    import csv
+    import io
+
     if not text.endswith("\n"):
         raise RegistryFormatError("the CSV is incomplete: it does not end with a line break")
     rows = csv.reader(io.StringIO(text.lstrip("\ufeff"), newline=""), strict=True)
