@@ -41,3 +41,19 @@ def test_pre_commit_passes_a_good_document_and_names_the_line_of_a_broken_one(tm
     assert bad.returncode == 1
     assert "Failed" in bad.stdout
     assert f"docs/CORE/PORT_MANAGEMENT.md:{row + 1}: " in bad.stdout
+
+    # `args: [--strict]` in the user's config makes warnings fail the commit (SPEC section 13):
+    # a hand-edited row over Chrome DevTools' 9222 passes without it and fails with it.
+    lines[row] = "| build | 8200 | 8299 | multi |  | Build tools |\n"
+    proxy = next(i for i, x in enumerate(lines) if x.startswith("| proxy |"))
+    test_row = next(i for i, x in enumerate(lines) if x.startswith("| test |"))
+    lines[test_row] = "| test | 9300 | 9399 | multi |  | Browser testing |\n"
+    lines[proxy] = "| proxy | 9210 | 9239 | multi |  | Development proxies |\n"
+    doc.write_text("".join(lines))
+    warned = subprocess.run(pre_commit, cwd=repo, capture_output=True, text=True, env=env, timeout=900)
+    assert warned.returncode == 0, warned.stdout + warned.stderr
+    config = repo / ".pre-commit-config.yaml"
+    config.write_text(config.read_text() + "        args: [--strict]\n")
+    strict = subprocess.run(pre_commit, cwd=repo, capture_output=True, text=True, env=env, timeout=900)
+    assert strict.returncode == 1
+    assert f"docs/CORE/PORT_MANAGEMENT.md:{proxy + 1}: range 9210-9239 of 'proxy' covers ports 9222-9229" in strict.stdout
