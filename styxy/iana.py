@@ -101,10 +101,19 @@ class Source:
         return {"kind": self.kind, "path": self.path, "updated": self.updated, "origin": self.origin}
 
 
+# One record as the index stores it: (name, protocol, low, high, description). Lookups scan
+# these plain tuples; building ~12,000 frozen Records would cost more than reading the JSON.
+Row = tuple[str, str, int, int, str]
+
+
 @dataclass(frozen=True)
 class Registry:
     source: Source
-    records: tuple[Record, ...]
+    rows: tuple[Row, ...]
+
+    @property
+    def records(self) -> tuple[Record, ...]:
+        return tuple(Record(*row) for row in self.rows)
 
 
 @dataclass(frozen=True)
@@ -158,9 +167,13 @@ def in_span(
     return tuple(sorted(found, key=lambda r: (r.port, r.name.casefold(), r.name)))
 
 
-def assigned_tcp_ports(records: Iterable[Record]) -> tuple[int, ...]:
+def assigned_tcp_ports(rows: Iterable[Row]) -> tuple[int, ...]:
     """Every port with a TCP assignment, sorted, each once (placement counts these)."""
-    return tuple(sorted({p for r in records if r.protocol == "tcp" for p in range(r.low, r.high + 1)}))
+    return tuple(sorted({p for _, kind, low, high, _ in rows if kind == "tcp" for p in range(low, high + 1)}))
+
+
+def row_of(record: Record) -> Row:
+    return record.name, record.protocol, record.low, record.high, record.description
 
 
 # ---------------------------------------------------------------------------------------------
@@ -344,11 +357,25 @@ def _load_index(path: Path) -> Registry:
         body = json.loads(raw)
         if body.get("styxyIanaIndex") != INDEX_VERSION:
             raise _damaged(path)
-        records = tuple(Record(n, p, int(lo), int(hi), d) for n, p, lo, hi, d in body["records"])
+        rows = tuple(_checked(row) for row in body["records"])
         source = Source("index", str(path), str(body["updated"]), str(body.get("origin", "")))
     except (ValueError, TypeError, KeyError, AttributeError):
         raise _damaged(path) from None
-    return Registry(source, records)
+    return Registry(source, rows)
+
+
+def _checked(row: Any) -> Row:
+    """A stored row with the types lookups rely on; ValueError for anything else."""
+    name, protocol, low, high, description = row
+    if not (
+        type(name) is str
+        and type(protocol) is str
+        and type(low) is int
+        and type(high) is int
+        and type(description) is str
+    ):
+        raise ValueError(row)
+    return name, protocol, low, high, description
 
 
 def current() -> Registry:
@@ -367,13 +394,14 @@ def current() -> Registry:
     from styxy.iana_formats import read_services
 
     text = raw.decode("utf-8", errors="replace")
-    return Registry(Source("services", str(services), ""), read_services(text).records)
+    rows = tuple(row_of(r) for r in read_services(text).records)
+    return Registry(Source("services", str(services), ""), rows)
 
 
 def assigned_ports() -> tuple[int, ...]:
     """TCP-assigned ports for placement; a damaged index counts as none (placement still works)."""
     try:
-        return assigned_tcp_ports(current().records)
+        return assigned_tcp_ports(current().rows)
     except IanaError:
         return ()
 
@@ -413,7 +441,7 @@ def _order(records: Iterable[Record]) -> tuple[Assignment, ...]:
 def at_port(port: int, registry: Registry | None = None) -> tuple[Assignment, ...]:
     """The assignments whose ports include `port`, by name then protocol."""
     chosen = current() if registry is None else registry
-    return _order(r for r in chosen.records if r.low <= port <= r.high)
+    return _order(Record(*row) for row in chosen.rows if row[2] <= port <= row[3])
 
 
 def lookup(query: str) -> Lookup:
@@ -430,7 +458,7 @@ def lookup(query: str) -> Lookup:
     _check_name(query)
     registry = current()
     wanted = query.casefold()
-    named = _order(r for r in registry.records if r.name.casefold() == wanted)
+    named = _order(Record(*row) for row in registry.rows if row[0].casefold() == wanted)
     if not named:
         raise NotFoundError(_not_found(query, registry.source))
     ports = {a.port for a in named}

@@ -109,9 +109,10 @@ def check_document(text: str, path: str, *, strict: bool = False) -> list[Diagno
 
     found, ranges = document.check_rows(text, path)
     try:
-        records = iana.current().records
+        # The warnings name TCP assignments only: no need to build the other half.
+        records = [Record(*row) for row in iana.current().rows if row[1] == "tcp"]
     except iana.IanaError:
-        records = ()  # a damaged index only costs the warnings their IANA names
+        records = []  # a damaged index only costs the warnings their IANA names
     found += warnings(ranges, path, ephemeral=ports.ephemeral_range(), records=records)
     found.sort(key=lambda d: (d.line, d.warning))
     if strict:

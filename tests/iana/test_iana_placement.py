@@ -22,7 +22,7 @@ EPHEMERAL = (32768, 60999)
 @pytest.fixture(scope="module")
 def assigned() -> tuple[int, ...]:
     _, found = iana.parse(shared_registry().read_bytes(), "registry")
-    return iana.assigned_tcp_ports(found.records)
+    return iana.assigned_tcp_ports(iana.row_of(r) for r in found.records)
 
 
 def default_document() -> tuple[tuple[Range, ...], Settings]:
