@@ -19,7 +19,7 @@ import time
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from bench_allocate import ROOT, STYXY, compile_styxy, wall  # noqa: E402
+from bench_allocate import ROOT, STYXY, compile_styxy, wall
 
 NAME = "iana-service-names-port-numbers.xml"
 CANDIDATES = (ROOT.parent / "shared" / "data" / NAME, ROOT.parent.parent / "shared" / "data" / NAME)

@@ -98,7 +98,12 @@ class Source:
     origin: str = ""  # the file or URL an index was imported from
 
     def to_json(self) -> dict[str, str]:
-        return {"kind": self.kind, "path": self.path, "updated": self.updated, "origin": self.origin}
+        return {
+            "kind": self.kind,
+            "path": self.path,
+            "updated": self.updated,
+            "origin": self.origin,
+        }
 
 
 # One record as the index stores it: (name, protocol, low, high, description). Lookups scan
@@ -169,7 +174,9 @@ def in_span(
 
 def assigned_tcp_ports(rows: Iterable[Row]) -> tuple[int, ...]:
     """Every port with a TCP assignment, sorted, each once (placement counts these)."""
-    return tuple(sorted({p for _, kind, low, high, _ in rows if kind == "tcp" for p in range(low, high + 1)}))
+    return tuple(
+        sorted({p for _, kind, low, high, _ in rows if kind == "tcp" for p in range(low, high + 1)})
+    )
 
 
 def row_of(record: Record) -> Row:

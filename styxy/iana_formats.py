@@ -13,13 +13,13 @@ and only the few fields of a `<record>` are kept in memory.
 from __future__ import annotations
 
 import re
-from typing import TYPE_CHECKING
 from dataclasses import dataclass
+from typing import TYPE_CHECKING
 
 from styxy.errors import StyxyError
 
 if TYPE_CHECKING:
-    from _csv import _reader as _CsvReader
+    from _csv import Reader as _CsvReader
 
 _NS = "http://www.iana.org/assignments"
 _SEP = "}"  # expat joins namespace and local name with this, ElementTree style

@@ -35,7 +35,7 @@ def _assigned(records: Sequence[Record], low: int, high: int) -> str:
 
 
 def _system(row: Range, records: Sequence[Record]) -> str | None:
-    low, high = CATEGORY_SPANS["system"]
+    high = CATEGORY_SPANS["system"][1]
     if row.start > high:
         return None
     top = min(row.end, high)
