@@ -36,6 +36,7 @@ MAX_REGISTRY_BYTES = 64 * 1024 * 1024
 MAX_SERVICES_BYTES = 4 * 1024 * 1024
 MAX_INDEX_BYTES = 64 * 1024 * 1024
 DOWNLOAD_TIMEOUT_SECONDS = 60
+LOCK_TIMEOUT_SECONDS = 60
 SERVICES = Path("/etc/services")
 INDEX_NAME = "iana-index.json"
 INDEX_VERSION = 1
@@ -194,6 +195,25 @@ def _read_bounded(stream: Any, limit: int, what: str) -> bytes:
     return data
 
 
+def _read_file(path: str | os.PathLike[str], limit: int) -> bytes:
+    """A regular file's bytes, at most `limit`. Opened without blocking and checked with fstat:
+    a FIFO or a device named by mistake must not hang the command or stream forever."""
+    import stat
+
+    fd = os.open(path, os.O_RDONLY | os.O_NONBLOCK)
+    try:
+        mode = os.fstat(fd).st_mode
+        if stat.S_ISDIR(mode):
+            raise IanaError(f"{os.fspath(path)} is a folder, not a registry file.")
+        if not stat.S_ISREG(mode):
+            raise IanaError(f"{os.fspath(path)} is not a regular file.")
+    except BaseException:
+        os.close(fd)
+        raise
+    with os.fdopen(fd, "rb") as handle:
+        return _read_bounded(handle, limit, os.fspath(path))
+
+
 def _size(limit: int) -> str:
     return f"{limit // (1024 * 1024)} MB" if limit >= 1024 * 1024 else f"{limit // 1024} KB"
 
@@ -233,11 +253,7 @@ def fetch(source: str) -> bytes:
     if _is_url(source):
         data = _download(source)
     else:
-        try:
-            with open(source, "rb") as handle:
-                data = _read_bounded(handle, MAX_REGISTRY_BYTES, source)
-        except IsADirectoryError:
-            raise IanaError(f"{source} is a folder, not a registry file.") from None
+        data = _read_file(source, MAX_REGISTRY_BYTES)
     if data[:2] == b"\x1f\x8b":  # gzip magic: decide by content, not by name
         import gzip
         import io
@@ -320,7 +336,7 @@ class Imported:
 
 def import_registry(source: str) -> Imported:
     """Read, check and store a registry; on any refusal the previous index stays as it was."""
-    from filelock import FileLock
+    from filelock import FileLock, Timeout
 
     from styxy import atomic
 
@@ -338,9 +354,14 @@ def import_registry(source: str) -> Imported:
     path = index_path()
     path.parent.mkdir(parents=True, exist_ok=True)
     # Two imports at once: each writes a whole index and the last one wins, never a mix.
-    with FileLock(str(path) + ".lock", timeout=60):
-        replaced = _previous_date(path)
-        atomic.write_bytes(path, data)
+    try:
+        with FileLock(str(path) + ".lock", timeout=LOCK_TIMEOUT_SECONDS):
+            replaced = _previous_date(path)
+            atomic.write_bytes(path, data)
+    except Timeout:
+        raise IanaError(
+            f"another import held {path}.lock for {LOCK_TIMEOUT_SECONDS} seconds; try again."
+        ) from None
     return Imported(str(path), origin, kind, found.updated, len(found.records), replaced)
 
 
@@ -358,8 +379,7 @@ def _damaged(path: Path) -> IanaError:
 
 
 def _load_index(path: Path) -> Registry:
-    with open(path, "rb") as handle:
-        raw = _read_bounded(handle, MAX_INDEX_BYTES, str(path))
+    raw = _read_file(path, MAX_INDEX_BYTES)
     try:
         body = json.loads(raw)
         if body.get("styxyIanaIndex") != INDEX_VERSION:
@@ -394,8 +414,7 @@ def current() -> Registry:
         pass
     services = Path(os.environ.get("STYXY_SERVICES") or SERVICES)
     try:
-        with open(services, "rb") as handle:
-            raw = _read_bounded(handle, MAX_SERVICES_BYTES, str(services))
+        raw = _read_file(services, MAX_SERVICES_BYTES)
     except FileNotFoundError:
         return Registry(Source("none", "", ""), ())
     from styxy.iana_formats import read_services

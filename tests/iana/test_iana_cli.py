@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import gzip
+import os
 import shutil
 import subprocess
 import sys
@@ -132,7 +133,10 @@ def test_a_refused_import_keeps_the_previous_index(styxy, tmp_path):
     html.write_text("<!doctype html><html><body>Moved</body></html>\n")
     text = tmp_path / "notes.txt"
     text.write_text("postgresql is on 5432\n")
+    fifo = tmp_path / "fifo"
+    os.mkfifo(fifo)  # nobody writes to it: reading it would hang
     cases = {
+        str(fifo): f"styxy: {fifo} is not a regular file.\n",
         str(truncated): f"styxy: {truncated} was refused: the XML is incomplete or malformed (unclosed token, line 35179).\n",
         str(html): f"styxy: {html} is neither IANA's XML nor its CSV registry.\n",
         str(text): f"styxy: {text} is neither IANA's XML nor its CSV registry.\n",
