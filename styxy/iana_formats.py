@@ -8,6 +8,13 @@ The XML is read with the standard library's expat, driven directly rather than t
 ElementTree, so the reader can refuse what it does not need: any document type declaration
 (hence any entity declaration: no "billion laughs", no external entities fetched) is an error,
 and only the few fields of a `<record>` are kept in memory.
+
+What ElementTree alone would do (measured with Python 3.11.7 and expat 2.5.0): it never fetches
+an external entity (`&x;` declared SYSTEM is "undefined entity"), and expat's amplification
+limit (since expat 2.4) stops a billion-laughs document, but only after expanding it for about
+a second, and an older expat has no such limit. IANA's registry has no DTD, so refusing the
+DTD outright costs nothing and does not depend on the expat version. The input is bounded
+before it reaches the parser (`styxy.iana.MAX_REGISTRY_BYTES`).
 """
 
 from __future__ import annotations
