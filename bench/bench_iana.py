@@ -62,17 +62,17 @@ def cli(source: Path, rounds: int = 9) -> None:
 
 
 def in_process(source: Path, rounds: int = 5) -> None:
-    from styxy import iana
+    from styxy import iana, iana_import
 
     data = source.read_bytes()
     parse = []
     for _ in range(rounds):
         start = time.perf_counter()
-        iana.parse(data, str(source))
+        iana_import.parse(data, str(source))
         parse.append(time.perf_counter() - start)
     with tempfile.TemporaryDirectory() as tmp:
         os.environ["STYXY_DATA_DIR"] = tmp
-        iana.import_registry(str(source))
+        iana_import.import_registry(str(source))
         load = []
         for _ in range(rounds * 4):
             start = time.perf_counter()

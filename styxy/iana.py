@@ -2,8 +2,8 @@
 
 Where the data comes from, in order: the compact index that `styxy iana import` stored in the
 user's data folder; else the system's `/etc/services` (netbase on Debian and Ubuntu); else
-nothing, and lookups say how to get some. A lookup never reads IANA's XML: importing does that
-once and keeps only what lookups need (name, protocol, ports, description, the registry's date)
+nothing, and lookups say how to get some. A lookup never reads IANA's XML: importing
+(`styxy.iana_import`) does that once and keeps only what lookups need (name, protocol, ports, description, the registry's date)
 as JSON, which loads in a few milliseconds.
 
 Whether a port is free remains a question for the OS: the registry only says who may claim a
@@ -20,7 +20,6 @@ from __future__ import annotations
 
 import json
 import os
-import time
 from collections.abc import Iterable, Iterator, Sequence
 from dataclasses import dataclass
 from pathlib import Path
@@ -28,15 +27,11 @@ from typing import Any, Literal
 
 from styxy import curated
 from styxy.errors import InvalidValueError, NotFoundError, StyxyError
-from styxy.iana_formats import NotARegistryError, Parsed, Record, RegistryFormatError
+from styxy.iana_formats import Record
 
-# The registry is 3.8 MB of XML (0.5 MB gzipped); these bounds leave room for decades of growth
-# and still refuse a runaway download or a decompression bomb before it fills memory.
-MAX_REGISTRY_BYTES = 64 * 1024 * 1024
+# Bounds on every read: a stray huge file fails fast instead of filling memory.
 MAX_SERVICES_BYTES = 4 * 1024 * 1024
 MAX_INDEX_BYTES = 64 * 1024 * 1024
-DOWNLOAD_TIMEOUT_SECONDS = 60
-LOCK_TIMEOUT_SECONDS = 60
 SERVICES = Path("/etc/services")
 INDEX_NAME = "iana-index.json"
 INDEX_VERSION = 1
@@ -46,7 +41,6 @@ IANA_URL = (
 
 Category = Literal["system", "user", "dynamic"]
 SourceKind = Literal["index", "services", "none"]
-RegistryFormat = Literal["xml", "csv"]
 # RFC 6335 section 6: System Ports, User Ports, Dynamic and/or Private Ports.
 CATEGORY_SPANS: dict[Category, tuple[int, int]] = {
     "system": (0, 1023),
@@ -185,17 +179,17 @@ def row_of(record: Record) -> Row:
 
 
 # ---------------------------------------------------------------------------------------------
-# Reading a registry file or download
+# Bounded reads
 
 
-def _read_bounded(stream: Any, limit: int, what: str) -> bytes:
+def read_bounded(stream: Any, limit: int, what: str) -> bytes:
     data: bytes = stream.read(limit + 1)
     if len(data) > limit:
         raise IanaError(f"{what} is larger than {_size(limit)}; refused.")
     return data
 
 
-def _read_file(path: str | os.PathLike[str], limit: int) -> bytes:
+def read_file(path: str | os.PathLike[str], limit: int) -> bytes:
     """A regular file's bytes, at most `limit`. Opened without blocking and checked with fstat:
     a FIFO or a device named by mistake must not hang the command or stream forever."""
     import stat
@@ -211,97 +205,11 @@ def _read_file(path: str | os.PathLike[str], limit: int) -> bytes:
         os.close(fd)
         raise
     with os.fdopen(fd, "rb") as handle:
-        return _read_bounded(handle, limit, os.fspath(path))
+        return read_bounded(handle, limit, os.fspath(path))
 
 
 def _size(limit: int) -> str:
     return f"{limit // (1024 * 1024)} MB" if limit >= 1024 * 1024 else f"{limit // 1024} KB"
-
-
-def _download(url: str) -> bytes:
-    import http.client
-    import urllib.error
-    import urllib.request
-
-    try:
-        with urllib.request.urlopen(url, timeout=DOWNLOAD_TIMEOUT_SECONDS) as response:
-            data = _read_bounded(response, MAX_REGISTRY_BYTES, url)
-            promised = response.headers.get("Content-Length", "")
-    except urllib.error.HTTPError as exc:
-        raise IanaError(f"could not download {url}: HTTP {exc.code} {exc.reason}.") from None
-    except urllib.error.URLError as exc:
-        raise IanaError(f"could not download {url}: {exc.reason}.") from None
-    except (http.client.HTTPException, OSError) as exc:
-        # IncompleteRead: the server closed the connection before Content-Length was reached.
-        raise IanaError(f"could not download {url}: {type(exc).__name__} {exc}.") from None
-    # A sized read returns what arrived when the server hangs up early; compare with its promise.
-    if promised.isdigit() and len(data) < int(promised):
-        raise IanaError(
-            f"could not download {url}: the connection closed after {len(data)} of {promised} bytes."
-        )
-    return data
-
-
-def _is_url(source: str) -> bool:
-    return source.startswith(("http://", "https://"))
-
-
-def fetch(source: str) -> bytes:
-    """The bytes of a registry file or http(s) URL, gunzipped when gzipped, size-bounded."""
-    if "://" in source and not _is_url(source):
-        raise InvalidValueError(f"only http:// and https:// URLs can be imported, not {source!r}.")
-    if _is_url(source):
-        data = _download(source)
-    else:
-        data = _read_file(source, MAX_REGISTRY_BYTES)
-    if data[:2] == b"\x1f\x8b":  # gzip magic: decide by content, not by name
-        import gzip
-        import io
-
-        try:
-            with gzip.GzipFile(fileobj=io.BytesIO(data)) as unzipped:
-                data = _read_bounded(unzipped, MAX_REGISTRY_BYTES, f"{source} (unzipped)")
-        except (OSError, EOFError) as exc:
-            raise IanaError(f"{source} is a damaged gzip file ({exc}).") from None
-    return data
-
-
-def parse(data: bytes, source: str) -> tuple[RegistryFormat, Parsed]:
-    """Decide XML or CSV by content and read it; refuse anything else with one sentence."""
-    from styxy import iana_formats
-
-    try:
-        text = data.decode("utf-8")
-    except UnicodeDecodeError:
-        raise IanaError(f"{source} is neither IANA's XML nor its CSV registry.") from None
-    head = text.lstrip("\ufeff \t\r\n")[:1]
-    try:
-        if head == "<":
-            found = iana_formats.read_xml(data)
-            kind: RegistryFormat = "xml"
-        elif iana_formats.looks_like_csv(text):
-            found = iana_formats.read_csv(text)
-            kind = "csv"
-        else:
-            raise IanaError(f"{source} is neither IANA's XML nor its CSV registry.")
-    except NotARegistryError:
-        raise IanaError(f"{source} is neither IANA's XML nor its CSV registry.") from None
-    except RegistryFormatError as exc:
-        raise IanaError(f"{source} was refused: {exc.message}.") from None
-    if not found.records:
-        raise IanaError(f"{source} was refused: it holds no port assignments.")
-    return kind, found
-
-
-def load(path: str | os.PathLike[str]) -> tuple[Registration, ...]:
-    """Every registration in the registry file at `path` (XML or CSV, maybe gzipped)."""
-    _, found = parse(fetch(os.fspath(path)), os.fspath(path))
-    return tuple(registrations(found.records))
-
-
-def updated(path: str | os.PathLike[str]) -> str:
-    """The registry's own date (YYYY-MM-DD)."""
-    return parse(fetch(os.fspath(path)), os.fspath(path))[1].updated
 
 
 # ---------------------------------------------------------------------------------------------
@@ -314,72 +222,14 @@ def index_path() -> Path:
     return data_dir() / INDEX_NAME
 
 
-@dataclass(frozen=True)
-class Imported:
-    path: str
-    origin: str
-    format: RegistryFormat
-    updated: str
-    records: int
-    replaced: str  # the date of the index this one replaced; "" when there was none
-
-    def to_json(self) -> dict[str, Any]:
-        return {
-            "path": self.path,
-            "origin": self.origin,
-            "format": self.format,
-            "updated": self.updated,
-            "records": self.records,
-            "replaced": self.replaced,
-        }
-
-
-def import_registry(source: str) -> Imported:
-    """Read, check and store a registry; on any refusal the previous index stays as it was."""
-    from filelock import FileLock, Timeout
-
-    from styxy import atomic
-
-    kind, found = parse(fetch(source), source)
-    origin = source if _is_url(source) else os.path.abspath(source)
-    body = {
-        "styxyIanaIndex": INDEX_VERSION,
-        "updated": found.updated,
-        "format": kind,
-        "origin": origin,
-        "importedAt": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()),
-        "records": [[r.name, r.protocol, r.low, r.high, r.description] for r in found.records],
-    }
-    data = (json.dumps(body, ensure_ascii=False, separators=(",", ":")) + "\n").encode("utf-8")
-    path = index_path()
-    path.parent.mkdir(parents=True, exist_ok=True)
-    # Two imports at once: each writes a whole index and the last one wins, never a mix.
-    try:
-        with FileLock(str(path) + ".lock", timeout=LOCK_TIMEOUT_SECONDS):
-            replaced = _previous_date(path)
-            atomic.write_bytes(path, data)
-    except Timeout:
-        raise IanaError(
-            f"another import held {path}.lock for {LOCK_TIMEOUT_SECONDS} seconds; try again."
-        ) from None
-    return Imported(str(path), origin, kind, found.updated, len(found.records), replaced)
-
-
-def _previous_date(path: Path) -> str:
-    try:
-        return _load_index(path).source.updated
-    except (FileNotFoundError, IanaError):
-        return ""
-
-
 def _damaged(path: Path) -> IanaError:
     return IanaError(
         f"the IANA index {path} is damaged; run `styxy iana import FILE_OR_URL` again."
     )
 
 
-def _load_index(path: Path) -> Registry:
-    raw = _read_file(path, MAX_INDEX_BYTES)
+def load_index(path: Path) -> Registry:
+    raw = read_file(path, MAX_INDEX_BYTES)
     try:
         body = json.loads(raw)
         if body.get("styxyIanaIndex") != INDEX_VERSION:
@@ -409,12 +259,12 @@ def current() -> Registry:
     """The registry data lookups use: the imported index, else /etc/services, else none."""
     path = index_path()
     try:
-        return _load_index(path)
+        return load_index(path)
     except FileNotFoundError:
         pass
     services = Path(os.environ.get("STYXY_SERVICES") or SERVICES)
     try:
-        raw = _read_file(services, MAX_SERVICES_BYTES)
+        raw = read_file(services, MAX_SERVICES_BYTES)
     except FileNotFoundError:
         return Registry(Source("none", "", ""), ())
     from styxy.iana_formats import read_services

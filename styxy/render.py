@@ -10,7 +10,8 @@ from styxy.leases import Lease
 from styxy.reports import LeaseStatus, PortCheck, Scan
 
 if TYPE_CHECKING:
-    from styxy.iana import Assignment, Imported, Lookup
+    from styxy.iana import Assignment, Lookup
+    from styxy.iana_import import Imported
 
 
 def lease_table(found: Sequence[LeaseStatus], verbose: bool) -> str:

@@ -29,7 +29,7 @@ if str(ROOT) not in sys.path:
     # Run straight from a checkout, without installing styxy.
     sys.path.insert(0, str(ROOT))
 
-from styxy import iana
+from styxy import iana, iana_import
 
 DEFAULT_DOCUMENT = ROOT / "docs" / "CORE" / "PORT_MANAGEMENT.md"
 REGISTRY_NAME = "iana-service-names-port-numbers.xml"
@@ -200,12 +200,12 @@ def registry_facts(updated: str, regs: Sequence[iana.Registration]) -> list[str]
 def generated(document: Path, registry: Path) -> str:
     """The block between BEGIN and END, markers included."""
     lines = document.read_text(encoding="utf-8").splitlines()
-    regs = iana.load(registry)
+    regs = iana_import.load(registry)
     convs = conventions()
     out = [
         BEGIN,
         "",
-        *registry_facts(iana.updated(registry), regs),
+        *registry_facts(iana_import.updated(registry), regs),
         "### Default ranges against the registry",
         "",
         *para(

@@ -262,7 +262,9 @@ def iana_command(
     if query == "import":
         if source is None:
             raise UsageError(f"name the registry to import: a file, or {iana.IANA_URL}")
-        imported = iana.import_registry(source)
+        from styxy.iana_import import import_registry
+
+        imported = import_registry(source)
         _report(json, imported.to_json(), render.iana_imported(imported))
         return
     if source is not None:

@@ -8,7 +8,7 @@ from pathlib import Path
 import pytest
 from iana_support import SAMPLE_CSV
 
-from styxy import iana
+from styxy import iana_import
 from styxy.errors import InvalidValueError
 from styxy.iana import IanaError
 from styxy.iana_formats import Record, read_csv, read_services
@@ -24,12 +24,12 @@ SMALL = HEAD + OPEN + b"<updated>2024-03-18</updated>" + RECORD + b"</registry>\
 
 def refusal(data: bytes) -> str:
     with pytest.raises(IanaError) as caught:
-        iana.parse(data, "reg")
+        iana_import.parse(data, "reg")
     return caught.value.message
 
 
 def test_a_small_registry_reads() -> None:
-    kind, found = iana.parse(SMALL, "reg")
+    kind, found = iana_import.parse(SMALL, "reg")
     assert kind == "xml"
     assert found.updated == "2024-03-18"
     assert found.records == (Record("postgresql", "tcp", 5432, 5432, "PostgreSQL Database"),)
@@ -138,22 +138,22 @@ def test_services_file_reads_names_ports_and_comments() -> None:
 
 
 def test_reads_are_bounded(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
-    monkeypatch.setattr(iana, "MAX_REGISTRY_BYTES", 1024)
+    monkeypatch.setattr(iana_import, "MAX_REGISTRY_BYTES", 1024)
     big = tmp_path / "big.xml"
     big.write_bytes(SMALL + b" " * 1024)
     with pytest.raises(IanaError) as caught:
-        iana.fetch(str(big))
+        iana_import.fetch(str(big))
     assert caught.value.message == f"{big} is larger than 1 KB; refused."
     # A small gzip that unpacks past the bound (a decompression bomb) is refused the same way.
     bomb = tmp_path / "bomb.gz"
     bomb.write_bytes(gzip.compress(b"\0" * 100_000))
     assert bomb.stat().st_size < 1024
     with pytest.raises(IanaError) as caught:
-        iana.fetch(str(bomb))
+        iana_import.fetch(str(bomb))
     assert caught.value.message == f"{bomb} (unzipped) is larger than 1 KB; refused."
 
 
 def test_only_http_urls_are_fetched() -> None:
     with pytest.raises(InvalidValueError) as caught:
-        iana.fetch("file:///etc/passwd")
+        iana_import.fetch("file:///etc/passwd")
     assert caught.value.message == "only http:// and https:// URLs can be imported, not 'file:///etc/passwd'."

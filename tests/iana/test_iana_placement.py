@@ -10,7 +10,7 @@ from pathlib import Path
 import pytest
 from iana_support import shared_registry
 
-from styxy import curated, iana
+from styxy import curated, iana, iana_import
 from styxy.document.model import AutoAllocation, Range, Rule, Settings
 from styxy.errors import RefusedError
 from styxy.placement import CONVENTIONS, Proposal, RegistryHints, propose
@@ -21,7 +21,7 @@ EPHEMERAL = (32768, 60999)
 
 @pytest.fixture(scope="module")
 def assigned() -> tuple[int, ...]:
-    _, found = iana.parse(shared_registry().read_bytes(), "registry")
+    _, found = iana_import.parse(shared_registry().read_bytes(), "registry")
     return iana.assigned_tcp_ports(iana.row_of(r) for r in found.records)
 
 

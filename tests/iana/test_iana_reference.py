@@ -14,7 +14,7 @@ from pathlib import Path
 import pytest
 from iana_support import ROOT, SCRIPT, report_script, shared_registry
 
-from styxy import iana
+from styxy import iana, iana_import
 from styxy.iana import Registration
 
 REFERENCE = ROOT / "docs" / "references" / "IANA_PORT_REGISTRY.md"
@@ -26,7 +26,7 @@ USER_PORTS = (1024, 49151)
 @pytest.fixture(scope="module")
 def registrations() -> tuple[Registration, ...]:
     # Parsing ~4 MB of XML takes most of a second: once for the whole module.
-    return iana.load(shared_registry())
+    return iana_import.load(shared_registry())
 
 
 def test_postgresql_is_registered_for_tcp_and_udp(registrations: tuple[Registration, ...]) -> None:
@@ -85,8 +85,8 @@ def test_gzipped_xml_loads_like_plain(
 
     packed = tmp_path / "registry.bin"  # no suffix: the form is told by content
     packed.write_bytes(gzip.compress(shared_registry().read_bytes()))
-    assert iana.load(packed) == registrations
-    assert iana.updated(packed) == "2024-03-18"
+    assert iana_import.load(packed) == registrations
+    assert iana_import.updated(packed) == "2024-03-18"
 
 
 def test_committed_reference_matches_the_script(tmp_path: Path) -> None:
