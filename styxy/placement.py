@@ -399,22 +399,27 @@ def propose(
     go to the window covering fewer assigned and curated ports.
     Raises RefusedError (`no room for 10 ports between 10000 and 49151`) when nothing fits.
     """
+    request = (service_type, ranges, settings, ephemeral, chunk_size, placement, registry)
     if registry is not None and registry.foreign:
-        # First without the foreign developer ports (as if something listened there), then,
-        # only if that leaves no room, with them: a warning is better than no range at all.
+        # First as if something listened on the foreign developer ports; only if that leaves no
+        # room, over them: a warning from `validate` is better than no range at all.
         try:
-            return propose(
-                service_type,
-                ranges,
-                settings,
-                listening=frozenset(listening) | frozenset(registry.foreign),
-                ephemeral=ephemeral,
-                chunk_size=chunk_size,
-                placement=placement,
-                registry=RegistryHints(registry.assigned),
-            )
+            return _propose(*request, frozenset(listening) | frozenset(registry.foreign))
         except RefusedError:
-            registry = RegistryHints(registry.assigned)
+            pass
+    return _propose(*request, listening)
+
+
+def _propose(
+    service_type: str,
+    ranges: Sequence[Range],
+    settings: Settings,
+    ephemeral: tuple[int, int] | None,
+    chunk_size: int | None,
+    placement: str | None,
+    registry: RegistryHints | None,
+    listening: Collection[int],
+) -> Proposal:
     rule_size, rule_placement, preferred = resolve_rule(service_type, settings)
     size = rule_size if chunk_size is None else chunk_size
     mode = rule_placement if placement is None else placement
