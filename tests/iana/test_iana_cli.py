@@ -10,6 +10,7 @@ import sys
 from pathlib import Path
 
 from iana_support import SAMPLE_CSV, http_server, send, shared_registry
+from support import styxy_command
 
 POSTGRES_TCP = {
     "service": "postgresql",
@@ -200,3 +201,26 @@ def test_check_names_the_assignment(styxy):
     unassigned = styxy("check", "11434", "--json").json()
     assert unassigned["iana"] == []
     assert not any(line.startswith("assigned by IANA") for line in styxy("check", "11434").out.splitlines())
+
+
+def test_check_and_validate_still_answer_with_a_damaged_index(styxy):
+    index = index_of(styxy)
+    index.parent.mkdir(parents=True)
+    index.write_text("not json")
+    done = styxy("check", "11434", "--json")
+    assert done.json()["iana"] == [] and done.json()["port"] == 11434
+    assert f"the IANA index {index} is damaged" in done.err
+    assert styxy("validate", "--strict").code == 0
+
+
+def test_concurrent_imports_leave_one_whole_index(styxy):
+    argv = [*styxy_command(), "iana", "import"]
+    procs = [
+        subprocess.Popen([*argv, str(source)], env=styxy.env, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True)
+        for source in (SAMPLE_CSV, shared_registry(), SAMPLE_CSV)
+    ]
+    assert [p.wait(timeout=300) for p in procs] == [0, 0, 0]
+    found = styxy("iana", "5432", "--json").json()["source"]
+    assert (found["kind"], found["updated"]) in {("index", "2023-05-10"), ("index", "2024-03-18")}
+    leftovers = [p.name for p in index_of(styxy).parent.iterdir() if p.name.endswith(".tmp")]
+    assert leftovers == []
