@@ -73,13 +73,15 @@ def in_process(source: Path, rounds: int = 5) -> None:
     with tempfile.TemporaryDirectory() as tmp:
         os.environ["STYXY_DATA_DIR"] = tmp
         iana_import.import_registry(str(source))
-        load = []
+        load, by_port, by_name = [], [], []
         for _ in range(rounds * 4):
-            start = time.perf_counter()
-            iana.current()
-            load.append(time.perf_counter() - start)
+            for times, call in ((load, iana.current), (by_port, lambda: iana.lookup("5432")), (by_name, lambda: iana.lookup("postgresql"))):
+                start = time.perf_counter()
+                call()
+                times.append(time.perf_counter() - start)
         size = iana.index_path().stat().st_size
     print(f"in process: parse the XML {median_ms(parse):.0f} ms; load the index ({size / 1e6:.2f} MB) {median_ms(load):.1f} ms")
+    print(f"in process: lookup 5432 {median_ms(by_port):.1f} ms; lookup postgresql {median_ms(by_name):.1f} ms (index load included)")
 
 
 if __name__ == "__main__":
