@@ -297,13 +297,14 @@ def run_command(
 @app.command()
 def validate(
     files: list[str] | None = typer.Argument(None, metavar="[FILE]..."),
+    strict: bool = typer.Option(False, "--strict", help="Treat warnings as errors."),
     doc: str | None = DocOption,
     json: bool = JsonOption,
 ) -> None:
     """Check documents; PATH:LINE: message per problem; exit 1 on any error."""
     from styxy import config
 
-    found = config.validate(files or [], doc=_doc(doc))
+    found = config.validate(files or [], doc=_doc(doc), strict=strict)
     errors = [d for d in found if not d.warning]
     if _json(json):
         output.as_json(
@@ -331,6 +332,30 @@ def _validated(targets: list[Any], warnings: int) -> str:
     what = "front matter, ranges table and audit block"
     tail = f"; {warnings} warning{'s' * (warnings != 1)} above" if warnings else ""
     return f"checked {names}: {what} are valid{tail}."
+
+
+@app.command("iana")
+def iana_command(
+    query: str = typer.Argument(..., metavar="PORT|NAME|import"),
+    source: str | None = typer.Argument(None, metavar="[FILE_OR_URL]"),
+    json: bool = JsonOption,
+) -> None:
+    """IANA's assignments at PORT or for NAME; `iana import FILE_OR_URL` stores the registry."""
+    from styxy import iana, render
+    from styxy.errors import UsageError
+
+    if query == "import":
+        if source is None:
+            raise UsageError(f"name the registry to import: a file, or {iana.IANA_URL}")
+        from styxy.iana_import import import_registry
+
+        imported = import_registry(source)
+        _report(json, imported.to_json(), render.iana_imported(imported))
+        return
+    if source is not None:
+        raise UsageError(f"unexpected argument {source!r}: only `iana import` takes a second one.")
+    found = iana.lookup(query)
+    _report(json, found.to_json(), render.iana_lookup(found))
 
 
 @app.command()
