@@ -15,7 +15,7 @@ from collections.abc import AsyncIterator, Callable, Coroutine
 from pathlib import Path
 from typing import Any
 
-from support import Styxy, styxy_command
+from support import Result, Styxy, styxy_command
 
 MCP_TIMEOUT = 120  # seconds for a whole conversation with a server, on a loaded machine
 
@@ -87,6 +87,29 @@ def event(session_id: str, name: str = "SessionStart", **extra: Any) -> str:
     else:
         body.setdefault("reason", "prompt_input_exit")
     return json.dumps(body)
+
+
+def run_in(
+    styxy: Styxy,
+    cwd: Path,
+    *args: str,
+    input: str | None = None,
+    env: dict[str, str] | None = None,
+    timeout: float = 60,
+) -> Result:
+    """`styxy ARGS` as a user runs it in the folder `cwd` (without --doc: the env names it)."""
+    done = subprocess.run(
+        [*styxy_command(), *args],
+        input=input,
+        capture_output=True,
+        text=True,
+        env={**styxy.env, "STYXY_DOC": str(styxy.doc), **(env or {})},
+        cwd=cwd,
+        timeout=timeout,
+        stdin=None if input is not None else subprocess.DEVNULL,
+    )
+    assert "Traceback" not in done.stderr, done.stderr
+    return Result(done.returncode, done.stdout, done.stderr)
 
 
 def run_hook_command(
