@@ -68,12 +68,18 @@ def allocate(
 
 
 def _single_instance(running: Lease) -> Allocation:
-    message = (
+    return Allocation(
+        running, existing=True, reason="single-instance", message=reuse_message(running)
+    )
+
+
+def reuse_message(running: Lease) -> str:
+    """SPEC 5's line for a second start of a single-instance type (also said by `styxy run`)."""
+    return (
         f"Blocked: service type '{running.serviceType}' only allows a single instance; "
         f"already running on port {running.port} (process {running.pid}) — reusing it. "
         f"Use: styxy use --port {running.port}"
     )
-    return Allocation(running, existing=True, reason="single-instance", message=message)
 
 
 def _choose_port(txn: Transaction, row: Range, identity: Identity, port: int | None) -> int:

@@ -46,6 +46,13 @@ def run(
         return 0  # the running instance is reused; the message already said where it is
     lease = result.lease
     if result.existing and _holder_running(lease.pid, lease.pidStartTime, lease.port):
+        if _single_instance(service_type, doc):
+            # SPEC 5: a running single-instance service is reused, also when it runs under
+            # this very identity (two agent sessions starting `-i rag`): say where, start nothing.
+            from styxy.allocation import reuse_message
+
+            notify(reuse_message(lease))
+            return 0
         raise RefusedError(
             f"'{service_type}' instance '{lease.instanceId}' is already running on port "
             f"{lease.port} (process {lease.pid}); pick another --instance-id or --name."
@@ -58,6 +65,13 @@ def run(
             api.release(lease.lockId, doc=doc)
         except NotFoundError:
             pass  # already ended by `styxy release` or cleanup while the child ran
+
+
+def _single_instance(service_type: str, doc: str | os.PathLike[str] | None) -> bool:
+    return any(
+        row.service_type == service_type and row.instances == "single"
+        for row in api.ranges(doc=doc).ranges
+    )
 
 
 def _holder_running(pid: int, start: float | None, port: int) -> bool:
