@@ -260,7 +260,8 @@ def describe(
     if instance_id is not None:
         lines.append(
             f"This session's styxy instance id is {instance_id} (exported as STYXY_INSTANCE_ID); "
-            "its leases end when the session ends."
+            "its leases end when the session ends. With styxy's MCP tools, pass "
+            f'instance_id "{instance_id}" for the same.'
         )
     if running:
         lines.append("Single-instance services already running (reuse them, do not start another):")
