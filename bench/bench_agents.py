@@ -14,24 +14,15 @@ from __future__ import annotations
 import asyncio
 import json
 import os
-import shutil
 import statistics
 import subprocess
-import sys
 import tempfile
 import time
 from pathlib import Path
 
-ROOT = Path(__file__).resolve().parent.parent
-DEFAULT_DOC = ROOT / "docs" / "CORE" / "PORT_MANAGEMENT.md"
-SCRIPT = Path(sys.executable).parent / "styxy"
-STYXY = [str(SCRIPT)] if SCRIPT.exists() else [sys.executable, "-m", "styxy"]
-
-
-def fresh_doc(folder: Path) -> Path:
-    doc = folder / "PORT_MANAGEMENT.md"
-    shutil.copyfile(DEFAULT_DOC, doc)
-    return doc
+# Run as `python bench/bench_agents.py`: this folder is on the path, and with it the helpers
+# of the allocation benchmark.
+from bench_allocate import STYXY, fresh_doc
 
 
 def timed(argv: list[str], env: dict[str, str], stdin: str | None = None) -> float:
