@@ -27,6 +27,8 @@ if TYPE_CHECKING:
     from mcp.server.mcpserver import MCPServer
     from mcp_types import CallToolResult
 
+    from styxy.leases import Lease
+
 INSTRUCTIONS = (
     "Styxy hands out ports on this machine so that agents and people never fight over 3000 or "
     "8000. Before starting any server, call allocate_port with a service type (dev, api, ai, "
@@ -130,7 +132,7 @@ def build_server(
             lambda: {
                 "released": [
                     lease.to_json()
-                    for lease in _release(api, doc, lock_id, port, instance_id, service_type, name)
+                    for lease in _release(doc, lock_id, port, instance_id, service_type, name)
                 ]
             }
         )
@@ -223,27 +225,30 @@ def _argument_sentence(error: Any) -> str:
 
 
 def _release(
-    api: Any,
     doc: str | os.PathLike[str] | None,
     lock_id: str | None,
     port: int | None,
     instance_id: str | None,
     service_type: str | None,
     name: str | None,
-) -> list[Any]:
-    if instance_id is not None:
-        if lock_id is not None or port is not None:
-            raise InvalidValueError(
-                "give one of lock_id, port or instance_id (with service_type and name)."
+) -> "list[Lease]":
+    """`styxy release -i I [-s T] [-n N]` for an instance, else `styxy release` of one lease."""
+    from styxy import api
+
+    if instance_id is None:
+        return [
+            api.release(
+                lock_id, port=port, service_type=service_type, name=name or "", doc=doc,
+                notify=_notify,
             )
-        ended: list[Any] = api.release_instance(
-            instance_id, service_type=service_type, name=name, doc=doc, notify=_notify
+        ]
+    if lock_id is not None or port is not None:
+        raise InvalidValueError(
+            "give one of lock_id, port or instance_id (with service_type and name)."
         )
-        return ended
-    lease = api.release(
-        lock_id, port=port, service_type=service_type, name=name or "", doc=doc, notify=_notify
+    return api.release_instance(
+        instance_id, service_type=service_type, name=name, doc=doc, notify=_notify
     )
-    return [lease]
 
 
 def _answer(work: Callable[[], dict[str, Any]]) -> "CallToolResult":
