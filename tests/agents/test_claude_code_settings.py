@@ -195,7 +195,9 @@ def test_scopes_user_and_local(styxy, project):
     assert bad.code == 1
     assert bad.err == "styxy: scope must be one of project, user, local, not 'team'.\n"
     both = hooks(styxy, project, "--install", "--uninstall")
-    assert both.code == 2
+    assert (both.code, both.err) == (2, "styxy: --install and --uninstall go alone: choose one.\n")
+    alone = hooks(styxy, project, "--scope", "user")
+    assert (alone.code, alone.err) == (2, "styxy: --scope goes with --install or --uninstall.\n")
 
 
 def test_a_symlinked_settings_file_stays_a_symlink(styxy, project, tmp_path):

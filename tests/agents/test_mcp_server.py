@@ -142,6 +142,8 @@ def test_bad_arguments_are_tool_errors_in_one_sentence_and_change_no_file(styxy)
                 await session.call_tool("release_port", {}),
                 await session.call_tool("use_service", {"name": "nothing"}),
                 await session.call_tool("suggest_range", {"service_type": "Bad Type"}),
+                await session.call_tool("release_port", {"port": 3000, "instance_id": "agent-a"}),
+                await session.call_tool("allocate_port", {}),
             ]
             return before, results
 
@@ -160,6 +162,8 @@ def test_bad_arguments_are_tool_errors_in_one_sentence_and_change_no_file(styxy)
     assert texts[5].startswith("name exactly one lease")
     assert texts[6] == "nothing styxy knows of is running named 'nothing'."
     assert texts[7].startswith("invalid service type 'Bad Type'")
+    assert texts[8] == "give one of lock_id, port or instance_id (with service_type and name)."
+    assert texts[9] == "service_type: field required."
     for text, result in zip(texts, results):
         assert "\n" not in text and "Traceback" not in text
         assert result.structured_content["error"] == text
