@@ -23,11 +23,9 @@ def env_file(tmp_path: Path) -> Path:
     return path
 
 
-def start(styxy, env_file, stdin, *args, cwd=None):
-    return run_in(
-        styxy, cwd or styxy.home, "hook", "session-start", *args, input=stdin,
-        env={"CLAUDE_ENV_FILE": str(env_file)},
-    )
+def start(styxy, env_file, stdin, *args, path=None):
+    env = {"CLAUDE_ENV_FILE": str(env_file), **({"PATH": path} if path else {})}
+    return run_in(styxy, styxy.home, "hook", "session-start", *args, input=stdin, env=env)
 
 
 def end(styxy, stdin, *args):
@@ -195,3 +193,15 @@ def test_the_interceptor_variables_are_exported_when_installed_with_it(styxy, en
     preload, cache = sourced.stdout.split("|")
     assert cache == str(styxy.sidecar / "cache.bin")
     assert preload.split(":")[0] == str(library)
+
+
+def test_the_context_tells_how_to_call_styxy_when_it_is_not_on_path(styxy, env_file):
+    script = Path(styxy_command()[0])
+    interpreter = script.read_text().splitlines()[0].removeprefix("#!")
+    absolute = f"{interpreter} -m styxy"
+    hidden = start(styxy, env_file, event("s-10"), path="/usr/bin:/bin")
+    assert f"styxy is not on PATH here: run it as `{absolute}` where `styxy` is written." in (
+        context_of(hidden).splitlines()
+    )
+    found = start(styxy, env_file, event("s-10"), path=f"{script.parent}:/usr/bin:/bin")
+    assert "not on PATH" not in context_of(found)
