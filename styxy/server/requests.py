@@ -23,8 +23,13 @@ class HttpError(Exception):
 async def json_object(request: Request) -> dict[str, Any]:
     body = await _body(request)
     try:
-        value = json.loads(body) if body.strip() else None
-    except (ValueError, UnicodeDecodeError) as exc:
+        # UTF-8 only (RFC 8259); json.loads would guess UTF-16 or UTF-32 from the first bytes.
+        text = body.decode("utf-8")
+    except UnicodeDecodeError as exc:
+        raise HttpError(400, f"the body is not UTF-8 (byte {exc.start}).") from None
+    try:
+        value = json.loads(text) if text.strip() else None
+    except ValueError as exc:
         raise HttpError(400, f"the body is not valid JSON ({_reason(exc)}).") from None
     if not isinstance(value, dict):
         raise HttpError(400, "the body must be a JSON object, e.g. {\"service_type\": \"dev\"}.")

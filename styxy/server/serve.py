@@ -18,6 +18,7 @@ from styxy.errors import RefusedError, StyxyError, UsageError
 from styxy.server import hosts
 
 DEFAULT_PORT = 9876
+BACKLOG = 2048
 
 
 @dataclass(frozen=True)
@@ -57,6 +58,7 @@ def serve(
     app = create_app(Served(doc=where.doc, token=token, port=port, holder=os.getpid()))
     config = uvicorn.Config(
         app,
+        backlog=BACKLOG,
         lifespan="off",
         log_level="warning",
         access_log=False,
@@ -108,6 +110,9 @@ def _bind_one(address: str, port: int, *, required: bool) -> socket.socket | Non
         if family == socket.AF_INET6:
             sock.setsockopt(socket.IPPROTO_IPV6, socket.IPV6_V6ONLY, 1)
         sock.bind((address, port))
+        # Listening now, so a client that reads the URL and connects at once waits in the
+        # backlog until Uvicorn accepts, instead of being refused.
+        sock.listen(BACKLOG)
     except OSError as exc:
         sock.close()
         if not required and exc.errno == errno.EADDRNOTAVAIL:  # no ::1 on this machine
