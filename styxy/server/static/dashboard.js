@@ -280,7 +280,8 @@
     ranges.forEach(function (r, index) {
       const y = top + index * rowHeight;
       const size = r.end - r.start + 1;
-      const cellWidth = plot / size;
+      // At most 8 px a port, so a row's length tells the range's size at a glance.
+      const cellWidth = Math.min(8, plot / size);
       const row = svg("g", { class: "row", "data-service-type": r.serviceType }, root);
       svg("text", { x: 0, y: y + 12 }, row).textContent =
         r.serviceType + "  " + r.start + "–" + r.end;
@@ -290,7 +291,7 @@
           .textContent = "single";
       }
       titled(
-        svg("rect", { x: left, y: y + 1, width: plot, height: rowHeight - 4, class: "free" }, row),
+        svg("rect", { x: left, y: y + 1, width: cellWidth * size, height: rowHeight - 4, class: "free" }, row),
         r.serviceType + ": " + r.free + " of " + size + " ports free"
       );
       const leased = new Set(r.leasedPorts);
