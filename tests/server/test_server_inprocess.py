@@ -1,4 +1,4 @@
-"""The token file in-process, on real files: made once, never replaced, never shared."""
+"""In-process parts on real files and sockets: the token file, the listening sockets."""
 
 from __future__ import annotations
 
@@ -38,3 +38,18 @@ def test_servers_starting_together_agree_on_one_token(tmp_path: Path) -> None:
     assert len(found) == 8 and len(set(found)) == 1
     assert (tmp_path / "token").read_text() == found[0] + "\n"
     assert sorted(p.name for p in tmp_path.iterdir()) == ["token"]
+
+
+def test_the_listening_sockets_say_tcp_so_asyncio_turns_nagle_off() -> None:
+    """asyncio sets TCP_NODELAY only on sockets whose proto is IPPROTO_TCP; without it every
+    response written in two parts waited 40 ms for the client's delayed ACK."""
+    import socket
+
+    from styxy.server.serve import bind
+
+    sockets = bind(("127.0.0.1",), 0)
+    try:
+        assert [s.proto for s in sockets] == [socket.IPPROTO_TCP]
+    finally:
+        for sock in sockets:
+            sock.close()
