@@ -98,38 +98,63 @@ def fill(doc: Path, count: int) -> None:
 
 
 def http_against_in_process(count: int = 100, blocks: int = 6, per_block: int = 25) -> None:
-    import styxy
 
     with tempfile.TemporaryDirectory() as tmp:
         doc = bench_doc(Path(tmp))
         fill(doc, count)
         server = Served(doc)
-        conn = server.connect()
-        local: list[float] = []
-        remote: list[float] = []
         try:
-            for block in range(blocks):
-                # Blocks, not single calls, so each side keeps its lease file warm as a
-                # long-lived caller would; interleaved, so both see the same machine.
-                for n in range(per_block):
-                    start = time.perf_counter()
-                    result = styxy.allocate(TYPES[0], instance_id=f"i{block}-{n}", doc=doc, pid=os.getpid())
-                    local.append(time.perf_counter() - start)
-                    styxy.release(result.lease.lockId, doc=doc)
-                for n in range(per_block):
-                    body = {"service_type": TYPES[0], "instance_id": f"h{block}-{n}", "pid": os.getpid()}
-                    start = time.perf_counter()
-                    answer = server.call(conn, "POST", "/allocate", body)
-                    remote.append(time.perf_counter() - start)
-                    server.call(conn, "DELETE", f"/allocate/{answer['lockId']}")
+            local, remote = _allocate_both_ways(server, doc, blocks, per_block)
+            bare = _status_round_trips(server)
         finally:
-            conn.close()
             server.stop()
     lo, re = statistics.median(local), statistics.median(remote)
     print(
         f"allocate with {count} leases: in-process median {lo * 1000:.2f} ms, "
-        f"HTTP POST /allocate median {re * 1000:.2f} ms; ratio {re / lo:.2f}x (goal <= 1.5x)"
+        f"HTTP POST /allocate median {re * 1000:.2f} ms; ratio {re / lo:.2f}x (goal <= 1.5x); "
+        f"GET /status round trip median {statistics.median(bare) * 1000:.2f} ms"
     )
+
+
+def _allocate_both_ways(server: Served, doc: Path, blocks: int, per_block: int) -> tuple[list[float], list[float]]:
+    import styxy
+
+    conn = server.connect()
+    local: list[float] = []
+    remote: list[float] = []
+    try:
+        for block in range(blocks):
+            # Blocks, not single calls, so each side keeps its lease file warm as a long-lived
+            # caller would; interleaved, so both see the same machine.
+            for n in range(per_block):
+                start = time.perf_counter()
+                result = styxy.allocate(TYPES[0], instance_id=f"i{block}-{n}", doc=doc, pid=os.getpid())
+                local.append(time.perf_counter() - start)
+                styxy.release(result.lease.lockId, doc=doc)
+            for n in range(per_block):
+                body = {"service_type": TYPES[0], "instance_id": f"h{block}-{n}", "pid": os.getpid()}
+                start = time.perf_counter()
+                answer = server.call(conn, "POST", "/allocate", body)
+                remote.append(time.perf_counter() - start)
+                server.call(conn, "DELETE", f"/allocate/{answer['lockId']}")
+    finally:
+        conn.close()
+    return local, remote
+
+
+def _status_round_trips(server: Served, rounds: int = 200) -> list[float]:
+    """The HTTP layer alone: a request that never reaches the core."""
+    conn = server.connect()
+    times = []
+    try:
+        for _ in range(rounds):
+            start = time.perf_counter()
+            conn.request("GET", "/status")
+            conn.getresponse().read()
+            times.append(time.perf_counter() - start)
+    finally:
+        conn.close()
+    return times
 
 
 def mixed_concurrency(clients: int = 8, per_client: int = 12, allocators: int = 8, per_allocator: int = 4) -> None:
