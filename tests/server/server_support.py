@@ -5,16 +5,28 @@ from __future__ import annotations
 import http.client
 import json
 import select
+import shutil
 import socket
 import subprocess
 import time
+from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from support import Styxy, styxy_command
+import pytest
+from support import DEFAULT_DOC, Styxy, styxy_command
 
 START_TIMEOUT = 60.0
+
+
+def styxy_in(root: Path) -> Styxy:
+    """The real command line on a fresh copy of the default document under `root`."""
+    doc = root / "project" / "PORT_MANAGEMENT.md"
+    doc.parent.mkdir(parents=True)
+    shutil.copyfile(DEFAULT_DOC, doc)
+    (root / "home").mkdir()
+    return Styxy(doc, root / "home")
 
 
 def free_port() -> int:
@@ -110,3 +122,20 @@ def wait_until(condition: Any, timeout: float = 30.0) -> None:
     while not condition():
         assert time.monotonic() < deadline, "condition not met in time"
         time.sleep(0.05)
+
+
+# Module-scoped fixtures for test modules that share one server (imported by name there: a
+# conftest.py here would shadow the top-level one, which tests import from).
+@pytest.fixture(scope="module")
+def cli(tmp_path_factory: pytest.TempPathFactory) -> Styxy:
+    return styxy_in(tmp_path_factory.mktemp("server"))
+
+
+@pytest.fixture(scope="module")
+def server(cli: Styxy) -> Iterator[Server]:
+    running = Server(cli, cli.doc.parent.parent / "serve.log")
+    yield running
+    running.stop()
+
+
+__all__ = ["Answer", "Server", "cli", "free_port", "server", "styxy_in", "wait_until"]

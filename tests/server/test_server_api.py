@@ -6,14 +6,12 @@ import http.client
 import json
 import os
 import re
-import shutil
 import threading
 import time
-from collections.abc import Iterator
 
 import pytest
-from server_support import Server
-from support import DEFAULT_DOC, Styxy
+from server_support import *  # Server, and the module fixtures cli and server
+from support import Styxy
 
 ALLOCATE_KEYS = {
     "port", "lockId", "serviceType", "instanceId", "name", "pid", "existing", "reason",
@@ -36,23 +34,6 @@ CSP = (
     "default-src 'none'; script-src 'self'; style-src 'self'; img-src 'self' data:; "
     "connect-src 'self'; base-uri 'none'; form-action 'none'; frame-ancestors 'none'"
 )
-
-
-@pytest.fixture(scope="module")
-def cli(tmp_path_factory: pytest.TempPathFactory) -> Styxy:
-    root = tmp_path_factory.mktemp("server-api")
-    doc = root / "project" / "PORT_MANAGEMENT.md"
-    doc.parent.mkdir()
-    shutil.copyfile(DEFAULT_DOC, doc)
-    (root / "home").mkdir()
-    return Styxy(doc, root / "home")
-
-
-@pytest.fixture(scope="module")
-def server(cli: Styxy) -> Iterator[Server]:
-    running = Server(cli, cli.doc.parent.parent / "serve.log")
-    yield running
-    running.stop()
 
 
 def leases_of(cli: Styxy) -> list[dict[str, object]]:

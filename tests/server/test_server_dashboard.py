@@ -15,8 +15,8 @@ from typing import Any
 
 import pytest
 from netutil import first_free, listen
-from server_support import Server, wait_until
-from support import DEFAULT_DOC, ROOT, Styxy
+from server_support import *  # Server, wait_until, and the module fixtures cli and server
+from support import ROOT, Styxy
 
 CHROMIUM = "/usr/bin/chromium"
 CHROMIUM_ARGS = [
@@ -44,23 +44,6 @@ def browser() -> Iterator[Any]:
         launched = playwright.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
         yield launched
         launched.close()
-
-
-@pytest.fixture(scope="module")
-def cli(tmp_path_factory: pytest.TempPathFactory) -> Styxy:
-    root = tmp_path_factory.mktemp("dashboard")
-    doc = root / "project" / "PORT_MANAGEMENT.md"
-    doc.parent.mkdir()
-    shutil.copyfile(DEFAULT_DOC, doc)
-    (root / "home").mkdir()
-    return Styxy(doc, root / "home")
-
-
-@pytest.fixture(scope="module")
-def server(cli: Styxy) -> Iterator[Server]:
-    running = Server(cli, cli.doc.parent.parent / "serve.log")
-    yield running
-    running.stop()
 
 
 class Page:
@@ -153,28 +136,28 @@ def test_the_audit_log_is_shown(page: Page, server: Server) -> None:
     server.request("DELETE", f"/allocate/{made.json()['lockId']}")
 
 
-def test_a_wrong_token_says_so_on_the_page(browser: Any, server: Server) -> None:
-    tab = Page(browser, f"http://127.0.0.1:{server.port}/#token=not-the-token")
+@pytest.mark.parametrize(
+    ("fragment", "message"),
+    [
+        (
+            "#token=not-the-token",
+            "The server refused this page's token (401 Unauthorized). Open the address that "
+            "`styxy serve` printed: it ends in #token=…",
+        ),
+        ("", "No token: open the address that `styxy serve` printed; it ends in #token=…"),
+    ],
+)
+def test_a_wrong_or_missing_token_says_so_on_the_page(
+    browser: Any, server: Server, fragment: str, message: str
+) -> None:
+    tab = Page(browser, f"http://127.0.0.1:{server.port}/{fragment}")
     problem = tab.page.locator("#problem")
     problem.wait_for(state="visible", timeout=10000)
-    assert problem.text_content() == (
-        "The server refused this page's token (401 Unauthorized). Open the address that "
-        "`styxy serve` printed: it ends in #token=…"
-    )
+    assert problem.text_content() == message
     assert tab.page.locator("#leases tbody tr").count() == 0
-    # The browser logs the 401 responses themselves; nothing else may fail.
+    # The browser logs the refused requests themselves (401); nothing else may fail.
     assert all("401" in error for error in tab.errors), tab.errors
     tab.close(expect_errors=True)
-
-
-def test_no_token_says_where_to_find_it(browser: Any, server: Server) -> None:
-    tab = Page(browser, f"http://127.0.0.1:{server.port}/")
-    problem = tab.page.locator("#problem")
-    problem.wait_for(state="visible", timeout=10000)
-    assert problem.text_content() == (
-        "No token: open the address that `styxy serve` printed; it ends in #token=…"
-    )
-    tab.close()
 
 
 def test_the_screenshot_of_the_docs(browser: Any, server: Server, cli: Styxy, tmp_path: Path) -> None:
