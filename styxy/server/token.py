@@ -63,7 +63,7 @@ def _check_status(path: Path, status: os.stat_result) -> None:
         raise _refuse(path, f"belongs to user id {status.st_uid}, not to you")
     if status.st_mode & 0o077:
         raise _refuse(
-            path, f"can be read by others (mode {stat.S_IMODE(status.st_mode):04o}; chmod 600 it)"
+            path, f"is open to other users (mode {stat.S_IMODE(status.st_mode):04o}; chmod 600 it)"
         )
 
 

@@ -72,8 +72,9 @@ def test_the_token_is_made_once_and_reused(styxy: Styxy, tmp_path: Path) -> None
 @pytest.mark.parametrize(
     ("spoil", "why"),
     [
-        (lambda p: p.chmod(0o640), "can be read by others (mode 0640; chmod 600 it)"),
-        (lambda p: p.chmod(0o604), "can be read by others (mode 0604; chmod 600 it)"),
+        (lambda p: p.chmod(0o640), "is open to other users (mode 0640; chmod 600 it)"),
+        (lambda p: p.chmod(0o604), "is open to other users (mode 0604; chmod 600 it)"),
+        (lambda p: p.chmod(0o620), "is open to other users (mode 0620; chmod 600 it)"),
         (lambda p: (p.unlink(), p.mkdir()), "is not a regular file"),
         (lambda p: (p.unlink(), p.symlink_to(p.parent / "elsewhere")), "is a symbolic link"),
         (lambda p: (p.unlink(), os.mkfifo(p, 0o600)), "is not a regular file"),
