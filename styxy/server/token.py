@@ -15,7 +15,7 @@ import stat
 import tempfile
 from pathlib import Path
 
-from styxy.atomic import fsync_folder
+from styxy.atomic import fsync_folder, write_bytes
 from styxy.errors import RefusedError
 from styxy.paths import display
 
@@ -31,8 +31,21 @@ def load_or_create(path: Path) -> str:
         return _read(path)
     except FileNotFoundError:
         pass
+    _keep_out_of_git(path.parent)
     _create(path)
     return _read(path)
+
+
+def _keep_out_of_git(sidecar: Path) -> None:
+    """The sidecar's `.gitignore` (`*`) before any token is written into it.
+
+    Every transaction makes it too; this does not rely on one having run first, since a token
+    committed by accident would be a secret published.
+    """
+    sidecar.mkdir(parents=True, exist_ok=True)
+    ignore = sidecar / ".gitignore"
+    if not ignore.exists():
+        write_bytes(ignore, b"*\n")
 
 
 def _read(path: Path) -> str:

@@ -16,10 +16,20 @@ def test_a_new_token_is_private_and_url_safe(tmp_path: Path) -> None:
     assert len(token) == 43 and set(token) <= set(
         "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_"
     )
-    # Nothing left behind but the token itself.
-    assert sorted(p.name for p in tmp_path.iterdir()) == ["token"]
+    # Nothing left behind but the token and the .gitignore that keeps it out of git.
+    assert sorted(p.name for p in tmp_path.iterdir()) == [".gitignore", "token"]
     assert load_or_create(tmp_path / "token") == token
     assert load_or_create(tmp_path / "other") != token
+
+
+def test_a_token_is_never_written_where_git_would_see_it(tmp_path: Path) -> None:
+    sidecar = tmp_path / "project" / ".styxy"
+    load_or_create(sidecar / "token")
+    assert (sidecar / ".gitignore").read_bytes() == b"*\n"
+    (sidecar / ".gitignore").write_bytes(b"*\n# kept\n")
+    (sidecar / "token").unlink()
+    load_or_create(sidecar / "token")
+    assert (sidecar / ".gitignore").read_bytes() == b"*\n# kept\n"
 
 
 def test_servers_starting_together_agree_on_one_token(tmp_path: Path) -> None:
@@ -37,7 +47,7 @@ def test_servers_starting_together_agree_on_one_token(tmp_path: Path) -> None:
         thread.join()
     assert len(found) == 8 and len(set(found)) == 1
     assert (tmp_path / "token").read_text() == found[0] + "\n"
-    assert sorted(p.name for p in tmp_path.iterdir()) == ["token"]
+    assert sorted(p.name for p in tmp_path.iterdir()) == [".gitignore", "token"]
 
 
 def test_the_listening_sockets_say_tcp_so_asyncio_turns_nagle_off() -> None:
