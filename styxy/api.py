@@ -12,10 +12,11 @@ from typing import TYPE_CHECKING
 
 from styxy import leases, names, paths, ports
 from styxy.errors import InvalidValueError, NotFoundError, UsageError
-from styxy.transaction import Transaction, transaction
+from styxy.transaction import Transaction, run_change
 
 if TYPE_CHECKING:
     from styxy.autoalloc import Confirm
+    from styxy.document.model import Range
     from styxy.leases import Lease
     from styxy.reports import LeaseStatus, PortCheck, Ranges, RangeSuggestion, Scan
     from styxy.results import Allocation
@@ -55,11 +56,10 @@ def allocate(
             f"source must be one of {', '.join(leases.SOURCES)}, not {source!r}."
         )
     holder = _holder(pid)
-    with transaction(paths.resolve(doc)) as txn:
-        _tell(txn, notify)
-        from styxy import allocation
+    from styxy import allocation
 
-        result = allocation.allocate(
+    def change(txn: Transaction) -> Allocation:
+        return allocation.allocate(
             txn,
             service_type=service_type,
             identity=(service_type, instance_id, name),
@@ -69,6 +69,8 @@ def allocate(
             confirm=confirm,
             source=source,
         )
+
+    result = run_change(paths.resolve(doc), change, notify=notify)
     if result.message:
         notify(result.message)
     return result
@@ -85,26 +87,23 @@ def _holder(pid: int | None) -> tuple[int, float | None]:
     return chosen, start
 
 
-def _tell(txn: Transaction, notify: Notify) -> None:
-    for note in txn.notes:
-        notify(note)
-
-
 def set_holder(lock_id: str, pid: int, *, doc: str | os.PathLike[str] | None = None) -> Lease:
     """Make `pid` the holder of a lease (`styxy run` hands its lease to the child)."""
     holder = _holder(pid)
-    with transaction(paths.resolve(doc)) as txn:
+    from dataclasses import replace
+
+    def change(txn: Transaction) -> Lease:
         lease = txn.state.by_lock_id(lock_id)
         if lease is None:
             raise NotFoundError(f"no lease with lock id {lock_id!r}.")
-        from dataclasses import replace
-
         moved = replace(lease, pid=holder[0], pidStartTime=holder[1])
         txn.state = leases.LeaseFile(
             leases=tuple(moved if x.lockId == lock_id else x for x in txn.state.leases),
             history=txn.state.history,
         )
         return moved
+
+    return run_change(paths.resolve(doc), change, notify=_quiet)
 
 
 def release(
@@ -124,11 +123,13 @@ def release(
             "name exactly one lease: a LOCK_ID, --port P, or -s TYPE [-i INSTANCE] [-n NAME]."
         )
     _check_selector(port, service_type)
-    with transaction(paths.resolve(doc)) as txn:
-        _tell(txn, notify)
+
+    def change(txn: Transaction) -> Lease:
         lease = _find_lease(txn, lock_id, port, service_type, instance_id, name)
         txn.state = txn.state.remove([lease])
         return lease
+
+    return run_change(paths.resolve(doc), change, notify=notify)
 
 
 def _check_selector(port: int | None, service_type: str | None) -> None:
@@ -167,9 +168,7 @@ def list_leases(
 ) -> list[LeaseStatus]:
     from styxy.reports import LeaseStatus
 
-    with transaction(paths.resolve(doc)) as txn:
-        _tell(txn, notify)
-        state = txn.state
+    state = run_change(paths.resolve(doc), lambda txn: txn.state, notify=notify)
     result = []
     for lease in sorted(state.leases, key=lambda x: (x.port, x.lockId)):
         alive = ports.process_alive(lease.pid, lease.pidStartTime)
@@ -184,10 +183,14 @@ def check(
     from styxy.reports import ListenerInfo, PortCheck
 
     names.check_port(port)
-    with transaction(paths.resolve(doc)) as txn:
-        _tell(txn, notify)
-        holder = txn.document.range_holding(port)
-        lease = next((x for x in txn.state.leases if x.port == port), None)
+
+    def look(txn: Transaction) -> tuple[Range | None, Lease | None]:
+        return (
+            txn.document.range_holding(port),
+            next((x for x in txn.state.leases if x.port == port), None),
+        )
+
+    holder, lease = run_change(paths.resolve(doc), look, notify=notify)
     found = tuple(
         ListenerInfo(item.port, item.pid, item.process, item.address)
         for item in ports.listeners_on(port)
@@ -215,9 +218,8 @@ def scan(
         raise InvalidValueError(f"start {start} is after end {end}.")
     from styxy.reports import ListenerInfo, Scan
 
-    with transaction(paths.resolve(doc)) as txn:
-        _tell(txn, notify)
-        by_port = {lease.port: lease for lease in txn.state.leases}
+    state = run_change(paths.resolve(doc), lambda txn: txn.state, notify=notify)
+    by_port = {lease.port: lease for lease in state.leases}
     return Scan(
         tuple(
             ListenerInfo(item.port, item.pid, item.process, item.address, by_port.get(item.port))
@@ -230,12 +232,9 @@ def cleanup(
     *, dry_run: bool = False, doc: str | os.PathLike[str] | None = None, notify: Notify = _quiet
 ) -> list[Lease]:
     """Every command reaps; this one exists to reap now and say what went."""
-    with transaction(paths.resolve(doc)) as txn:
-        _tell(txn, notify)
-        reaped = list(txn.reaped)
-        if dry_run:
-            txn.dry_run = True
-    return reaped
+    return run_change(
+        paths.resolve(doc), lambda txn: list(txn.reaped), notify=notify, dry_run=dry_run
+    )
 
 
 def use(
@@ -262,17 +261,16 @@ def use(
         names.check_identity_part("name", name)
     if instance_id is not None:
         names.check_identity_part("instance id", instance_id)
-    with transaction(paths.resolve(doc)) as txn:
-        _tell(txn, notify)
-        # Stale leases were reaped on the way in: what is left is running or about to.
-        found = [
-            x
-            for x in txn.state.leases
-            if (port is None or x.port == port)
-            and (service_type is None or x.serviceType == service_type)
-            and (name is None or x.name == name)
-            and (instance_id is None or x.instanceId == instance_id)
-        ]
+    # Stale leases were reaped on the way in: what is left is running or about to.
+    state = run_change(paths.resolve(doc), lambda txn: txn.state, notify=notify)
+    found = [
+        x
+        for x in state.leases
+        if (port is None or x.port == port)
+        and (service_type is None or x.serviceType == service_type)
+        and (name is None or x.name == name)
+        and (instance_id is None or x.instanceId == instance_id)
+    ]
     if not found:
         raise NotFoundError(
             f"nothing styxy knows of is running {_use_what(port, service_type, name)}."
@@ -303,8 +301,8 @@ def release_instance(
         names.check_service_type(service_type)
     if name is not None:
         names.check_identity_part("name", name)
-    with transaction(paths.resolve(doc)) as txn:
-        _tell(txn, notify)
+
+    def change(txn: Transaction) -> list[Lease]:
         ended = [
             x
             for x in txn.state.leases
@@ -314,6 +312,9 @@ def release_instance(
         ]
         if ended:
             txn.state = txn.state.remove(ended)
+        return ended
+
+    ended = run_change(paths.resolve(doc), change, notify=notify)
     return sorted(ended, key=lambda x: (x.port, x.lockId))
 
 
@@ -321,10 +322,11 @@ def ranges(*, doc: str | os.PathLike[str] | None = None, notify: Notify = _quiet
     """Every range of the document with the ports leased and listened on inside it."""
     from styxy.reports import Ranges, RangeUsage
 
-    with transaction(paths.resolve(doc)) as txn:
-        _tell(txn, notify)
-        rows = sorted(txn.document.ranges, key=lambda r: r.start)
-        leased = sorted(txn.state.ports())
+    document, state = run_change(
+        paths.resolve(doc), lambda txn: (txn.document, txn.state), notify=notify
+    )
+    rows = sorted(document.ranges, key=lambda r: r.start)
+    leased = sorted(state.ports())
     listening = sorted(ports.listening_in(1, 65535))
     return Ranges(
         tuple(
@@ -349,8 +351,8 @@ def suggest_range(
     from styxy.reports import RangeSuggestion
 
     names.check_service_type(service_type)
-    with transaction(paths.resolve(doc)) as txn:
-        _tell(txn, notify)
+
+    def look(txn: Transaction) -> RangeSuggestion:
         document = txn.parsed().document
         row = document.range_of(service_type)
         if row is not None:
@@ -362,9 +364,16 @@ def suggest_range(
             listening=ports.listening_in(1, 65535),
             ephemeral=ports.ephemeral_range(),
         )
-    return RangeSuggestion(
-        service_type, proposal.start, proposal.end, proposal.placement, proposal.chunk_size, False
-    )
+        return RangeSuggestion(
+            service_type,
+            proposal.start,
+            proposal.end,
+            proposal.placement,
+            proposal.chunk_size,
+            False,
+        )
+
+    return run_change(paths.resolve(doc), look, notify=notify)
 
 
 __all__ = [

@@ -12,7 +12,7 @@ from styxy import paths
 from styxy.errors import Diagnostic, DocumentError, NotFoundError, RefusedError, UsageError
 from styxy.leases import Lease
 from styxy.reports import Undo
-from styxy.transaction import transaction
+from styxy.transaction import Transaction, run_change
 
 Doc = str | os.PathLike[str] | None
 Notify = Callable[[str], None]
@@ -25,26 +25,31 @@ def _quiet(_: str) -> None:
 def show(*, doc: Doc = None, notify: Notify = _quiet) -> dict[str, Any]:
     from styxy import document
 
-    with transaction(paths.resolve(doc)) as txn:
-        _tell(txn.notes, notify)
-        return document.settings_as_dict(txn.parsed().document)
+    return run_change(
+        paths.resolve(doc),
+        lambda txn: document.settings_as_dict(txn.parsed().document),
+        notify=notify,
+    )
 
 
 def get(key: str, *, doc: Doc = None, notify: Notify = _quiet) -> object:
     from styxy import document
 
-    with transaction(paths.resolve(doc)) as txn:
-        _tell(txn.notes, notify)
-        return document.get_setting(txn.parsed().document, key)
+    return run_change(
+        paths.resolve(doc),
+        lambda txn: document.get_setting(txn.parsed().document, key),
+        notify=notify,
+    )
 
 
 def set_value(key: str, value: str, *, doc: Doc = None, notify: Notify = _quiet) -> object:
     from styxy import document
 
-    with transaction(paths.resolve(doc)) as txn:
-        _tell(txn.notes, notify)
+    def change(txn: Transaction) -> object:
         txn.replace_text(document.set_setting(txn.parsed(), key, value))
         return document.get_setting(txn.document, key)
+
+    return run_change(paths.resolve(doc), change, notify=notify)
 
 
 def set_rule(
@@ -58,8 +63,7 @@ def set_rule(
 ) -> None:
     from styxy import document
 
-    with transaction(paths.resolve(doc)) as txn:
-        _tell(txn.notes, notify)
+    def change(txn: Transaction) -> None:
         text = document.set_rule(
             txn.parsed(),
             pattern,
@@ -69,13 +73,16 @@ def set_rule(
         )
         txn.replace_text(text)
 
+    run_change(paths.resolve(doc), change, notify=notify)
+
 
 def unset_rule(pattern: str, *, doc: Doc = None, notify: Notify = _quiet) -> None:
     from styxy import document
 
-    with transaction(paths.resolve(doc)) as txn:
-        _tell(txn.notes, notify)
+    def change(txn: Transaction) -> None:
         txn.replace_text(document.unset_rule(txn.parsed(), pattern))
+
+    run_change(paths.resolve(doc), change, notify=notify)
 
 
 @dataclass(frozen=True)
@@ -90,10 +97,7 @@ def auto_allocated(*, doc: Doc = None, notify: Notify = _quiet) -> dict[str, Any
     """Settings, rules, the auto-allocated ranges still present, and the last audit lines."""
     from styxy import document
 
-    with transaction(paths.resolve(doc)) as txn:
-        _tell(txn.notes, notify)
-        parsed = txn.parsed()
-    current = parsed.document
+    current = run_change(paths.resolve(doc), lambda txn: txn.parsed().document, notify=notify)
     settings = document.settings_as_dict(current)
     return {
         "autoAllocation": settings["autoAllocation"],
@@ -141,8 +145,8 @@ def undo_auto(
         names.check_service_type(service_type)
         if all_ranges:
             raise UsageError("choose --service-type or --all, not both.")
-    with transaction(paths.resolve(doc)) as txn:
-        _tell(txn.notes, notify)
+
+    def change(txn: Transaction) -> Undo:
         targets = _undo_targets(_auto_ranges(txn.parsed().document), service_type, all_ranges)
         # The transaction has reaped stale leases already: every one left is live. A lease of
         # the type outside its range (`--port`) goes with the range too, or it would outlive
@@ -166,6 +170,8 @@ def undo_auto(
             removed=tuple((t.service_type, (t.start, t.end)) for t in targets),
             ended=tuple(inside),
         )
+
+    return run_change(paths.resolve(doc), change, notify=notify)
 
 
 def _undo_targets(
@@ -191,17 +197,19 @@ def _leases_in_the_way(inside: list[Lease]) -> str:
 
 
 def init(*, force: bool = False, doc: Doc = None) -> Path:
+    from styxy import atomic
     from styxy.resources import default_document_bytes
 
     where = paths.resolve(doc)
+    atomic.target_of(where.doc)  # a dangling link is refused before anything is created
     where.sidecar.mkdir(parents=True, exist_ok=True)
     if where.doc.exists() and not force:
         raise RefusedError(
             f"{paths.display(where.doc)} already exists; pass --force to replace it with the default."
         )
     # Through a transaction, so the cache is rebuilt under the lock like any other change.
-    with transaction(where) as txn:
-        txn.replace_text(default_document_bytes().decode("utf-8"))
+    text = default_document_bytes().decode("utf-8")
+    run_change(where, lambda txn: txn.replace_text(text), notify=_quiet)
     return where.doc
 
 
@@ -224,8 +232,3 @@ def validate(files: Sequence[str], *, doc: Doc = None) -> list[Diagnostic]:
             continue
         found.extend(document.check(text, str(target)))
     return found
-
-
-def _tell(notes: list[str], notify: Notify) -> None:
-    for note in notes:
-        notify(note)

@@ -14,21 +14,21 @@ def report(
     *, doc: str | os.PathLike[str] | None = None, notify: Callable[[str], None]
 ) -> dict[str, Any]:
     from styxy import config
-    from styxy.transaction import stale_leases, transaction
+    from styxy.transaction import Transaction, run_change, stale_leases
 
     where = paths.resolve(doc)
     diagnostics = config.validate([], doc=where.doc) if where.doc.exists() else []
     valid = not any(not d.warning for d in diagnostics)
     live = stale = 0
     if valid:
-        with transaction(where) as txn:
-            for note in txn.notes:
-                notify(note)
-            txn.dry_run = True  # doctor looks; it does not reap
-            state = txn._loaded
+
+        def look(txn: Transaction) -> tuple[int, int]:
+            # The leases as stored, before this transaction reaped: doctor looks, it does not.
             grace = txn.document.settings.lease_grace_seconds
-            stale = len(stale_leases(state, grace))
-            live = len(state.leases) - stale
+            gone = len(stale_leases(txn.loaded, grace))
+            return len(txn.loaded.leases) - gone, gone
+
+        live, stale = run_change(where, look, notify=notify, dry_run=True)
     eph = ports.ephemeral_range()
     return {
         "paths": {

@@ -95,3 +95,7 @@ class LockTimeoutError(StyxyError):
 
 class InterceptorError(StyxyError):
     """The preload library cannot be built or found."""
+
+
+class WriteError(StyxyError):
+    """A file could not be written (a full disk, a file size limit, a folder in the way)."""
