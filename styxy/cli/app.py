@@ -504,6 +504,28 @@ def config_undo_auto(
     _report(json, undo.to_json(), "\n".join(lines))
 
 
+@app.command()
+def serve(
+    port: int = typer.Option(9876, "--port", help="The port to listen on."),
+    host: str = typer.Option("127.0.0.1", "--host", help="127.0.0.1, ::1 or localhost."),
+    doc: str | None = DocOption,
+) -> None:
+    """Serve the HTTP API and the dashboard on loopback (extra styxy[server])."""
+    from styxy.paths import display
+    from styxy.server.serve import serve as run_server
+
+    def announce(listening: Any) -> None:
+        # The URL is the result (stdout), printed once the server can answer it.
+        output.result(listening.url)
+        sys.stdout.flush()
+        output.note(
+            f"serving {display(listening.doc)}; token in {display(listening.token_file)}; "
+            "Ctrl-C stops"
+        )
+
+    run_server(host=host, port=port, doc=_doc(doc), announce=announce, notify=_notify)
+
+
 @interceptor_app.command("build")
 def interceptor_build(
     force: bool = typer.Option(False, "--force", help="Rebuild even if present."),
