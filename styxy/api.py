@@ -7,7 +7,7 @@ command wants shown (a created document, a reused single instance) go to `notify
 from __future__ import annotations
 
 import os
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from typing import TYPE_CHECKING
 
 from styxy import leases, names, paths, ports
@@ -16,7 +16,7 @@ from styxy.transaction import Transaction, transaction
 
 if TYPE_CHECKING:
     from styxy.autoalloc import Confirm
-    from styxy.leases import Lease
+    from styxy.leases import Identity, Lease
     from styxy.reports import LeaseStatus, PortCheck, Ranges, RangeSuggestion, Scan
     from styxy.results import Allocation
 
@@ -72,6 +72,50 @@ def allocate(
     if result.message:
         notify(result.message)
     return result
+
+
+def allocate_all(
+    identities: Sequence[Identity],
+    *,
+    pid: int | None = None,
+    yes: bool = False,
+    confirm: Confirm | None = None,
+    source: str = "api",
+    doc: str | os.PathLike[str] | None = None,
+    notify: Notify = _quiet,
+) -> list[Allocation]:
+    """One port per (type, instance, name) in one locked transaction: all of them or none.
+
+    A project's set of services (`styxy env`) is allocated this way, so a refused service
+    (a full range, a declined new range) leaves no half of the set behind.
+    """
+    for service_type, instance_id, name in identities:
+        names.check_service_type(service_type)
+        names.check_identity_part("instance id", instance_id)
+        names.check_identity_part("name", name)
+    if source not in leases.SOURCES:
+        raise InvalidValueError(
+            f"source must be one of {', '.join(leases.SOURCES)}, not {source!r}."
+        )
+    holder = _holder(pid)
+    with transaction(paths.resolve(doc)) as txn:
+        _tell(txn, notify)
+        from styxy import allocation
+
+        results = [
+            allocation.allocate(
+                txn,
+                service_type=identity[0],
+                identity=identity,
+                port=None,
+                holder=holder,
+                yes=yes,
+                confirm=confirm,
+                source=source,
+            )
+            for identity in identities
+        ]
+    return results
 
 
 def _holder(pid: int | None) -> tuple[int, float | None]:
@@ -369,6 +413,7 @@ def suggest_range(
 
 __all__ = [
     "allocate",
+    "allocate_all",
     "check",
     "cleanup",
     "list_leases",

@@ -23,9 +23,10 @@ def main(argv: list[str] | None = None) -> int:
     """Run the app; every error ends here as one sentence and an exit code, never a traceback."""
     from typer.main import get_command
 
-    from styxy.cli.app import app
+    from styxy.cli.app import app, project_default
 
     command = get_command(app)
+    argv = project_default(sys.argv[1:] if argv is None else argv)
     try:
         code = command.main(args=argv, prog_name="styxy", standalone_mode=False)
     except DocumentError as exc:

@@ -1,0 +1,42 @@
+"""A bounded, safe read of the small files a project owns (`styxy.toml`, `.env`).
+
+One function on purpose: when `styxy.fsio` (the shared safe-read helper) lands, this is the
+only place to swap. O_NONBLOCK keeps a FIFO from hanging the open; the status of the opened
+descriptor (not of the path) decides whether it is a regular file.
+"""
+
+from __future__ import annotations
+
+import os
+import stat
+from pathlib import Path
+
+from styxy.errors import InvalidValueError
+
+READ_LIMIT = 1024 * 1024
+
+
+def read_small(path: Path, *, limit: int = READ_LIMIT) -> bytes | None:
+    """The bytes of `path`, None when it does not exist; refuses what is not a small regular file."""
+    try:
+        fd = os.open(path, os.O_RDONLY | os.O_NONBLOCK | getattr(os, "O_CLOEXEC", 0))
+    except FileNotFoundError:
+        return None
+    except IsADirectoryError:
+        raise InvalidValueError(f"{path} is a folder, not a file.") from None
+    try:
+        status = os.fstat(fd)
+        if not stat.S_ISREG(status.st_mode):
+            raise InvalidValueError(f"{path} is not a regular file.")
+        if status.st_size > limit:
+            raise InvalidValueError(f"{path} is larger than {limit // 1024} KiB; styxy will not read it.")
+        chunks = []
+        total = 0
+        while chunk := os.read(fd, 65536):
+            total += len(chunk)
+            if total > limit:
+                raise InvalidValueError(f"{path} is larger than {limit // 1024} KiB; styxy will not read it.")
+            chunks.append(chunk)
+        return b"".join(chunks)
+    finally:
+        os.close(fd)
