@@ -92,10 +92,12 @@ class _Checker:
         self.problems.append(Diagnostic(self.path, line_of(self.lines, where), message))
 
     def services(self, body: dict[str, Any]) -> tuple[Service, ...]:
-        for key in body:
-            if key not in TOP_KEYS:
-                self.problem((key,), _unknown(key, TOP_KEYS, "at the top level"))
+        unknown = [key for key in body if key not in TOP_KEYS]
+        for key in unknown:
+            self.problem((key,), _unknown(key, TOP_KEYS, "at the top level"))
         table = body.get("services")
+        if table is None and unknown:
+            return ()  # `[servces.web]`: the misspelling is the one problem to report
         if table is None:
             self.problem(
                 (), 'no [services] declared; add [services.NAME] with type = "SERVICE_TYPE"'
@@ -121,9 +123,11 @@ class _Checker:
         if not isinstance(value, dict):
             self.problem(where, f'services.{_key_text(name)} must be a table with type = "...", not {_kind(value)}')
             return None
-        for key in value:
-            if key not in SERVICE_KEYS:
-                self.problem((*where, key), _unknown(key, SERVICE_KEYS, f"in {label}"))
+        unknown = [key for key in value if key not in SERVICE_KEYS]
+        for key in unknown:
+            self.problem((*where, key), _unknown(key, SERVICE_KEYS, f"in {label}"))
+        if unknown and "type" not in value:
+            return None  # `tpye = "dev"`: saying "no type" too would only repeat the typo
         service_type = self.service_type(where, label, value.get("type"))
         variable = self.variable(where, name, label, value.get("env"))
         if service_type is None or variable is None or not self.service_name(where, name):
@@ -182,22 +186,25 @@ class _Checker:
         owner: dict[str, Service] = {}
         for service in services:
             for variable in (service.port_variable, service.url_variable):
-                first = owner.get(variable)
-                if first is None:
-                    owner[variable] = service
+                first = owner.setdefault(variable, service)
+                if first is service:
                     continue
+                # One message per service: its URL variable clashes whenever its port one does.
                 self.problem(
                     ("services", service.name, "env"),
                     f"[services.{_key_text(service.name)}] exports {variable}, which "
                     f"[services.{_key_text(first.name)}] (line {first.line}) exports too; "
                     "set env to another name",
                 )
+                break
 
 
 def _unknown(key: str, known: tuple[str, ...], where: str) -> str:
     close = difflib.get_close_matches(key, known, n=1, cutoff=0.6)
     if close:
         return f"unknown key {key!r} {where}; did you mean {close[0]!r}?"
+    if len(known) == 1:
+        return f"unknown key {key!r} {where}; the only key there is {known[0]!r}"
     return f"unknown key {key!r} {where}; the known keys are {', '.join(map(repr, known))}"
 
 
