@@ -22,10 +22,10 @@ def read_small(path: Path, *, limit: int = READ_LIMIT) -> bytes | None:
         fd = os.open(path, os.O_RDONLY | os.O_NONBLOCK | getattr(os, "O_CLOEXEC", 0))
     except FileNotFoundError:
         return None
-    except IsADirectoryError:
-        raise InvalidValueError(f"{path} is a folder, not a file.") from None
     try:
         status = os.fstat(fd)
+        if stat.S_ISDIR(status.st_mode):
+            raise InvalidValueError(f"{path} is a folder, not a file.")
         if not stat.S_ISREG(status.st_mode):
             raise InvalidValueError(f"{path} is not a regular file.")
         if status.st_size > limit:
