@@ -244,6 +244,7 @@ def env_command(
     """One port per service of styxy.toml: NAME_PORT and NAME_URL for each."""
     import styxy.project as project_module
     from styxy.project import envfile
+    from styxy.project.files import shown
 
     if release_:
         if write is not None or format_ is not None or pid is not None:
@@ -267,7 +268,7 @@ def env_command(
     )
     if found.written is not None and not _json(json):
         done = "wrote" if found.write_outcome == "written" else "unchanged:"
-        output.note(f"{done} {found.written} ({len(found.variables)} variables)")
+        output.note(f"{done} {shown(found.written)} ({len(found.variables)} variables)")
     if _json(json) or format_ is EnvFormat.json:
         output.as_json(found.to_json())
     elif format_ is EnvFormat.sh:

@@ -16,7 +16,7 @@ from typing import TYPE_CHECKING, Any, Literal
 
 from styxy.errors import NotFoundError, UsageError
 from styxy.project.config import ProjectConfig, Service, parse
-from styxy.project.files import read_small
+from styxy.project.files import read_small, shown
 from styxy.project.root import ProjectRoot, locate, release_target
 
 if TYPE_CHECKING:
@@ -70,7 +70,7 @@ class ProjectEnv:
     root: Path
     project_id: str
     services: tuple[ServicePort, ...]
-    written: Path | None = None
+    written: Path | None = None  # the file `--write` named (through a link: the link)
     write_outcome: WriteOutcome | None = None
 
     @property
@@ -112,7 +112,7 @@ def load(project: str | os.PathLike[str] | None) -> tuple[ProjectRoot, ProjectCo
     data = read_small(where.config)
     if data is None:
         raise NotFoundError(f"{where.config} disappeared while styxy was reading it.")
-    return where, parse(data, _shown(where.config))
+    return where, parse(data, shown(where.config))
 
 
 def env(
@@ -155,7 +155,7 @@ def env(
     # Read again: the leases are now written, and the file may have changed meanwhile.
     current = envfile.read(target)
     for line, name in envfile.shadowed(current, done.variables):
-        notify(f"{target}:{line} also sets {name} outside styxy's block; remove that line.")
+        notify(f"{shown(target)}:{line} also sets {name} outside styxy's block; remove that line.")
     changed = envfile.write(current, envfile.spliced(current, done.variables))
     return ProjectEnv(
         where.root, where.project_id, found, target, "written" if changed else "unchanged"
@@ -219,11 +219,3 @@ def run(
                 api.release(lease.lockId, doc=doc)
             except NotFoundError:
                 pass  # ended meanwhile by `styxy release` or `styxy env --release`
-
-
-def _shown(path: Path) -> str:
-    """How messages name a file: relative to the current folder when inside it."""
-    try:
-        return str(path.relative_to(os.getcwd()))
-    except ValueError:
-        return str(path)

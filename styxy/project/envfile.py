@@ -16,7 +16,7 @@ from pathlib import Path
 
 from styxy import atomic
 from styxy.errors import Diagnostic, DocumentError, InvalidValueError
-from styxy.project.files import read_small
+from styxy.project.files import read_small, shown
 
 START = b"# >>> styxy >>>"
 END = b"# <<< styxy <<<"
@@ -58,10 +58,10 @@ def read(path: Path) -> EnvFile:
         raise InvalidValueError(f"cannot write {path}: there is no folder {target.parent}.")
     data = read_small(target)
     lines = (data or b"").splitlines(keepends=True)
-    return EnvFile(path, target, data, _find_block(lines, str(path)))
+    return EnvFile(path, target, data, _find_block(lines, shown(path)))
 
 
-def _find_block(lines: list[bytes], shown: str) -> tuple[int, int] | None:
+def _find_block(lines: list[bytes], name: str) -> tuple[int, int] | None:
     starts = [i for i, line in enumerate(lines) if line.strip() == START]
     ends = [i for i, line in enumerate(lines) if line.strip() == END]
     if not starts and not ends:
@@ -75,7 +75,7 @@ def _find_block(lines: list[bytes], shown: str) -> tuple[int, int] | None:
         line, message = starts[0], "'# >>> styxy >>>' has no closing '# <<< styxy <<<' after it"
     else:
         line, message = ends[0], "'# <<< styxy <<<' has no opening '# >>> styxy >>>' before it"
-    raise DocumentError([Diagnostic(shown, line + 1, f"{message}; fix the markers by hand")])
+    raise DocumentError([Diagnostic(name, line + 1, f"{message}; fix the markers by hand")])
 
 
 def spliced(env: EnvFile, variables: Mapping[str, str]) -> bytes:

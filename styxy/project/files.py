@@ -40,3 +40,12 @@ def read_small(path: Path, *, limit: int = READ_LIMIT) -> bytes | None:
         return b"".join(chunks)
     finally:
         os.close(fd)
+
+
+def shown(path: Path) -> str:
+    """How messages name a project's file: relative to the current folder when inside it,
+    as compilers do, so `styxy.toml:3:` opens in an editor from where the user stands."""
+    try:
+        return str(path.relative_to(os.getcwd()))
+    except ValueError:
+        return str(path)
