@@ -10,7 +10,7 @@ to `output`. `styxy.cli.boundary` is the one place where errors become messages 
 
 import sys
 from collections.abc import Callable
-from enum import Enum
+from enum import StrEnum
 from typing import Any
 
 import typer
@@ -220,7 +220,7 @@ def project_default(argv: list[str]) -> list[str]:
     return words
 
 
-class EnvFormat(str, Enum):
+class EnvFormat(StrEnum):
     dotenv = "dotenv"
     sh = "sh"
     json = "json"
@@ -250,7 +250,9 @@ def env_command(
         if write is not None or format_ is not None or pid is not None:
             from styxy.errors import UsageError
 
-            raise UsageError("--release ends the project's leases; it takes no --write, --format or --pid.")
+            raise UsageError(
+                "--release ends the project's leases; it takes no --write, --format or --pid."
+            )
         ended = project_module.release(project or None, doc=_doc(doc), notify=_notify)
         if not ended.released and not _json(json):
             output.note(f"project {ended.project_id} holds no leases.")

@@ -167,8 +167,9 @@ def _tell_outcomes(found: Sequence[ServicePort], notify: Notify) -> None:
         result = item.allocation
         if result.reason == "single-instance":
             notify(
-                f"{item.service.name}: service type '{item.service.service_type}' allows a single "
-                f"instance; sharing the one running on port {item.port} (process {result.lease.pid})."
+                f"{item.service.name}: service type '{item.service.service_type}' allows a "
+                f"single instance; sharing the one running on port {item.port} "
+                f"(process {result.lease.pid})."
             )
         elif result.message:
             notify(result.message)

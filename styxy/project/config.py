@@ -110,7 +110,8 @@ class _Checker:
             return ()
         if not table:
             self.problem(
-                ("services",), 'no services declared; add [services.NAME] with type = "SERVICE_TYPE"'
+                ("services",),
+                'no services declared; add [services.NAME] with type = "SERVICE_TYPE"',
             )
         found = [self.service(name, value) for name, value in table.items()]
         services = tuple(item for item in found if item is not None)
@@ -121,7 +122,10 @@ class _Checker:
         where = ("services", name)
         label = f"[services.{_key_text(name)}]"
         if not isinstance(value, dict):
-            self.problem(where, f'services.{_key_text(name)} must be a table with type = "...", not {_kind(value)}')
+            self.problem(
+                where,
+                f'services.{_key_text(name)} must be a table with type = "...", not {_kind(value)}',
+            )
             return None
         unknown = [key for key in value if key not in SERVICE_KEYS]
         for key in unknown:
@@ -132,7 +136,9 @@ class _Checker:
         variable = self.variable(where, name, label, value.get("env"))
         if service_type is None or variable is None or not self.service_name(where, name):
             return None
-        return Service(name, service_type, variable, url_variable(variable), line_of(self.lines, where))
+        return Service(
+            name, service_type, variable, url_variable(variable), line_of(self.lines, where)
+        )
 
     def service_type(self, where: KeyPath, label: str, value: Any) -> str | None:
         if value is None:

@@ -70,7 +70,9 @@ def _find_block(lines: list[bytes], name: str) -> tuple[int, int] | None:
         return starts[0], ends[0]
     if len(starts) > 1 or len(ends) > 1:
         line = (starts[1:] or ends[1:])[0]
-        message = "a second styxy block; keep one block between '# >>> styxy >>>' and '# <<< styxy <<<'"
+        message = (
+            "a second styxy block; keep one block between '# >>> styxy >>>' and '# <<< styxy <<<'"
+        )
     elif not ends:
         line, message = starts[0], "'# >>> styxy >>>' has no closing '# <<< styxy <<<' after it"
     else:

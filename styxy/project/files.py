@@ -17,7 +17,7 @@ READ_LIMIT = 1024 * 1024
 
 
 def read_small(path: Path, *, limit: int = READ_LIMIT) -> bytes | None:
-    """The bytes of `path`, None when it does not exist; refuses what is not a small regular file."""
+    """The bytes of `path`, or None when there is none; refuses all but a small regular file."""
     try:
         fd = os.open(path, os.O_RDONLY | os.O_NONBLOCK | getattr(os, "O_CLOEXEC", 0))
     except FileNotFoundError:
@@ -28,15 +28,16 @@ def read_small(path: Path, *, limit: int = READ_LIMIT) -> bytes | None:
             raise InvalidValueError(f"{path} is a folder, not a file.")
         if not stat.S_ISREG(status.st_mode):
             raise InvalidValueError(f"{path} is not a regular file.")
-        if status.st_size > limit:
-            raise InvalidValueError(f"{path} is larger than {limit // 1024} KiB; styxy will not read it.")
+        # Read one byte past the limit: a file that grows while it is read is caught too.
         chunks = []
         total = 0
-        while chunk := os.read(fd, 65536):
-            total += len(chunk)
-            if total > limit:
-                raise InvalidValueError(f"{path} is larger than {limit // 1024} KiB; styxy will not read it.")
+        while total <= limit and (chunk := os.read(fd, min(65536, limit + 1 - total))):
             chunks.append(chunk)
+            total += len(chunk)
+        if total > limit:
+            raise InvalidValueError(
+                f"{path} is larger than {limit // 1024} KiB; styxy will not read it."
+            )
         return b"".join(chunks)
     finally:
         os.close(fd)

@@ -27,8 +27,13 @@ env = "API_PORT"
 
 def git(styxy: Styxy, cwd: Path, *args: str) -> str:
     done = subprocess.run(
-        ["git", *args], cwd=cwd, env={**styxy.env, **GIT_ENV}, capture_output=True, text=True,
-        check=True, timeout=60,
+        ["git", *args],
+        cwd=cwd,
+        env={**styxy.env, **GIT_ENV},
+        capture_output=True,
+        text=True,
+        check=True,
+        timeout=60,
     )
     return done.stdout
 
@@ -52,7 +57,11 @@ def run_in(styxy: Styxy, cwd: Path, *args: str, timeout: float = 60) -> Result:
     """`styxy --doc DOC ARGS` started in `cwd`, as a user types it there."""
     done = subprocess.run(
         [*styxy_command(), "--doc", str(styxy.doc), *args],
-        cwd=cwd, env=styxy.env, capture_output=True, text=True, timeout=timeout,
+        cwd=cwd,
+        env=styxy.env,
+        capture_output=True,
+        text=True,
+        timeout=timeout,
         stdin=subprocess.DEVNULL,
     )
     assert "Traceback" not in done.stderr, done.stderr
@@ -62,7 +71,11 @@ def run_in(styxy: Styxy, cwd: Path, *args: str, timeout: float = 60) -> Result:
 def popen_in(styxy: Styxy, cwd: Path, *args: str) -> subprocess.Popen[str]:
     return subprocess.Popen(
         [*styxy_command(), "--doc", str(styxy.doc), *args],
-        cwd=cwd, env=styxy.env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+        cwd=cwd,
+        env=styxy.env,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
         stdin=subprocess.DEVNULL,
     )
 

@@ -12,12 +12,18 @@ CASES = [
         b'[services.web\ntype = "dev"\n',
         "styxy.toml:1: invalid TOML: Expected ']' at the end of a table declaration (column 14)",
     ),
-    (b'[services.web]\ntype = "dev\n', "styxy.toml:2: invalid TOML: Illegal character '\\n' (column 12)"),
+    (
+        b'[services.web]\ntype = "dev\n',
+        "styxy.toml:2: invalid TOML: Illegal character '\\n' (column 12)",
+    ),
     (
         b'[services.web]\ntype = "dev"\ntype = "api"\n',
         "styxy.toml:3: invalid TOML: Cannot overwrite a value (column 13)",
     ),
-    (b"[services.web]\ntype = ", "styxy.toml:2: invalid TOML: Invalid value at the end of the file"),
+    (
+        b"[services.web]\ntype = ",
+        "styxy.toml:2: invalid TOML: Invalid value at the end of the file",
+    ),
     (
         b'[servces.web]\ntype = "dev"\n',
         "styxy.toml:1: unknown key 'servces' at the top level; did you mean 'services'?",
@@ -47,8 +53,14 @@ CASES = [
         "styxy.toml:2: [services.web] invalid service type 'Web App': use 1 to 63 characters "
         "from a-z, 0-9, '.', '_' and '-', starting with a letter or digit",
     ),
-    (b"[services.web]\ntype = 3000\n", "styxy.toml:2: [services.web] type must be a string, not an integer"),
-    (b"services.web.type = true\n", "styxy.toml:1: [services.web] type must be a string, not a boolean"),
+    (
+        b"[services.web]\ntype = 3000\n",
+        "styxy.toml:2: [services.web] type must be a string, not an integer",
+    ),
+    (
+        b"services.web.type = true\n",
+        "styxy.toml:1: [services.web] type must be a string, not a boolean",
+    ),
     (
         b'[services.web]\ntype = "dev"\nenv = ["WEB_PORT"]\n',
         "styxy.toml:3: [services.web] env must be a string, not an array",
@@ -73,7 +85,10 @@ CASES = [
         "styxy.toml:1: invalid service name 'a b': use at most 128 characters of letters, digits "
         "and . _ @ : + / = -",
     ),
-    (b'[services.""]\ntype = "dev"\nenv = "X_PORT"\n', "styxy.toml:1: a service name cannot be empty"),
+    (
+        b'[services.""]\ntype = "dev"\nenv = "X_PORT"\n',
+        "styxy.toml:1: a service name cannot be empty",
+    ),
     (
         b'[services.web]\ntype = "dev"\n\n[services.frontend]\ntype = "dev"\nenv = "WEB_PORT"\n',
         "styxy.toml:6: [services.frontend] exports WEB_PORT, which [services.web] (line 1) exports "
@@ -84,11 +99,26 @@ CASES = [
         "styxy.toml:5: [services.other] exports WEB_URL, which [services.web] (line 1) exports "
         "too; set env to another name",
     ),
-    (b"# nothing yet\n[services]\n", 'styxy.toml:2: no services declared; add [services.NAME] with type = "SERVICE_TYPE"'),
-    (b"# nothing yet\n", 'styxy.toml:1: no [services] declared; add [services.NAME] with type = "SERVICE_TYPE"'),
-    (b'services = "web"\n', "styxy.toml:1: services must be a table of [services.NAME], not a string"),
-    (b'[services]\nweb = "dev"\n', 'styxy.toml:2: services.web must be a table with type = "...", not a string'),
-    (b'[[services.web]]\ntype = "dev"\n', 'styxy.toml:1: services.web must be a table with type = "...", not an array'),
+    (
+        b"# nothing yet\n[services]\n",
+        'styxy.toml:2: no services declared; add [services.NAME] with type = "SERVICE_TYPE"',
+    ),
+    (
+        b"# nothing yet\n",
+        'styxy.toml:1: no [services] declared; add [services.NAME] with type = "SERVICE_TYPE"',
+    ),
+    (
+        b'services = "web"\n',
+        "styxy.toml:1: services must be a table of [services.NAME], not a string",
+    ),
+    (
+        b'[services]\nweb = "dev"\n',
+        'styxy.toml:2: services.web must be a table with type = "...", not a string',
+    ),
+    (
+        b'[[services.web]]\ntype = "dev"\n',
+        'styxy.toml:1: services.web must be a table with type = "...", not an array',
+    ),
     (b'[services.web]\ntype = "d\xffev"\n', "styxy.toml:2: styxy.toml is not UTF-8 text"),
     (
         # A string spanning lines holds text that looks like a header: it moves no line number.
@@ -168,7 +198,10 @@ def test_no_styxy_toml_says_where_it_looked_and_stops_at_the_worktree_root(styxy
         "create one (see docs/PROJECTS.md) or pass --project DIR.\n"
     )
     missing = run_in(styxy, tmp_path, "env", "--project", str(tmp_path / "nope"))
-    assert (missing.code, missing.err) == (1, f"styxy: --project {tmp_path / 'nope'}: no such folder.\n")
+    assert (missing.code, missing.err) == (
+        1,
+        f"styxy: --project {tmp_path / 'nope'}: no such folder.\n",
+    )
 
 
 def test_a_file_too_large_is_refused(styxy, tmp_path):
@@ -177,5 +210,6 @@ def test_a_file_too_large_is_refused(styxy, tmp_path):
     (project / "styxy.toml").write_bytes(b"#" * (1024 * 1024 + 1) + b"\n")
     done = run_in(styxy, project, "env")
     assert (done.code, done.err) == (
-        1, f"styxy: {project}/styxy.toml is larger than 1024 KiB; styxy will not read it.\n"
+        1,
+        f"styxy: {project}/styxy.toml is larger than 1024 KiB; styxy will not read it.\n",
     )

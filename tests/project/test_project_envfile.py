@@ -137,7 +137,8 @@ def test_write_into_a_missing_folder_or_onto_a_folder_is_refused(styxy, tmp_path
     (repo / "adir").mkdir()
     done = run_in(styxy, repo, "env", "--write", "nope/.env")
     assert (done.code, done.err) == (
-        1, f"styxy: cannot write {repo / 'nope/.env'}: there is no folder {repo / 'nope'}.\n"
+        1,
+        f"styxy: cannot write {repo / 'nope/.env'}: there is no folder {repo / 'nope'}.\n",
     )
     onto = run_in(styxy, repo, "env", "--write", "adir")
     assert (onto.code, onto.err) == (1, f"styxy: {repo / 'adir'} is a folder, not a file.\n")
@@ -148,5 +149,6 @@ def test_release_takes_no_write(styxy, tmp_path):
     repo = repository(styxy, tmp_path / "shop", CONFIG)
     done = run_in(styxy, repo, "env", "--release", "--write", ".env")
     assert (done.code, done.err) == (
-        2, "styxy: --release ends the project's leases; it takes no --write, --format or --pid.\n"
+        2,
+        "styxy: --release ends the project's leases; it takes no --write, --format or --pid.\n",
     )

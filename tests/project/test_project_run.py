@@ -84,11 +84,13 @@ def test_usage_errors(styxy, tmp_path):
     repo = repository(styxy, tmp_path / "shop", CONFIG)
     mixed = run_in(styxy, repo, "run", "--project", "-s", "dev", "--", "true")
     assert (mixed.code, mixed.err) == (
-        2, "styxy: --project runs with the project's own services; it takes no -s, -i, -n or --intercept.\n"
+        2,
+        "styxy: --project runs with the project's own services; it takes no -s, -i, -n or --intercept.\n",
     )
     neither = run_in(styxy, repo, "run", "--", "true")
     assert (neither.code, neither.err) == (
-        2, "styxy: give -s TYPE, or --project [DIR] to run with a project's ports.\n"
+        2,
+        "styxy: give -s TYPE, or --project [DIR] to run with a project's ports.\n",
     )
     bare = run_in(styxy, repo, "run", "--project")
     assert (bare.code, bare.err) == (2, "styxy: give the command to run after `--`.\n")

@@ -50,7 +50,10 @@ def test_worktrees_get_disjoint_ports_in_parallel_and_the_same_again_after_relea
     assert len(set(ids)) == 3
     for folder, report in zip(folders, first, strict=True):
         assert report["root"] == str(folder)
-        assert report["project"] == f"{folder.name}-{hashlib.sha256(os.path.realpath(folder).encode()).hexdigest()[:8]}"
+        assert (
+            report["project"]
+            == f"{folder.name}-{hashlib.sha256(os.path.realpath(folder).encode()).hexdigest()[:8]}"
+        )
         assert [(s["name"], s["type"], s["env"], s["urlEnv"]) for s in report["services"]] == [
             ("web", "docs", "WEB_PORT", "WEB_URL"),
             ("api", "coordination", "BACKEND_PORT", "BACKEND_URL"),
@@ -113,13 +116,21 @@ def test_formats_dotenv_sh_and_eval(styxy, tmp_path):
     as_json = run_in(styxy, repo, "env", "--format", "json").json()
     assert as_json["variables"]["WEB_PORT"] == str(web)
     # What a user types: eval in a shell, then a child process sees the variables.
-    script = 'eval "$(styxy --doc "$DOC" env --format sh)" && sh -c \'echo "$WEB_PORT $BACKEND_URL"\''
+    script = (
+        'eval "$(styxy --doc "$DOC" env --format sh)" && sh -c \'echo "$WEB_PORT $BACKEND_URL"\''
+    )
     import subprocess
 
     from support import styxy_command
 
-    env = {**styxy.env, "DOC": str(styxy.doc), "PATH": f"{os.path.dirname(styxy_command()[0])}:{os.environ['PATH']}"}
-    done = subprocess.run(["sh", "-c", script], cwd=repo, env=env, capture_output=True, text=True, timeout=60)
+    env = {
+        **styxy.env,
+        "DOC": str(styxy.doc),
+        "PATH": f"{os.path.dirname(styxy_command()[0])}:{os.environ['PATH']}",
+    }
+    done = subprocess.run(
+        ["sh", "-c", script], cwd=repo, env=env, capture_output=True, text=True, timeout=60
+    )
     assert (done.returncode, done.stdout) == (0, f"{web} http://localhost:{api}\n")
     bad = run_in(styxy, repo, "env", "--format", "yaml")
     assert bad.code == 2 and bad.out == ""
@@ -140,7 +151,9 @@ def test_a_single_instance_type_is_shared_between_projects(styxy, tmp_path):
     )
     item = run_in(styxy, second, "env", "--json").json()["services"][0]
     assert (item["existing"], item["reason"], item["lockId"]) == (
-        True, "single-instance", owner["services"][0]["lockId"]
+        True,
+        "single-instance",
+        owner["services"][0]["lockId"],
     )
     # Releasing the second project ends nothing of the first's.
     assert run_in(styxy, second, "env", "--release", "--json").json()["released"] == []
@@ -162,7 +175,9 @@ def test_an_unknown_type_gets_a_range_of_its_own_one_row(styxy, tmp_path):
     assert done.err == f"Auto-allocated range {start}-{end} for new service type 'grafana-shop'\n"
     # Asked again: the same lease, no second row.
     assert run_in(styxy, repo, "env", "--json").json()["services"][0]["port"] == item["port"]
-    assert len([x for x in styxy.doc.read_text().splitlines() if x.startswith("| ")]) == len(rows_after)
+    assert len([x for x in styxy.doc.read_text().splitlines() if x.startswith("| ")]) == len(
+        rows_after
+    )
 
 
 def test_release_of_a_removed_worktree(styxy, tmp_path):
