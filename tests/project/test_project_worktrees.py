@@ -195,3 +195,33 @@ def test_release_of_a_removed_worktree(styxy, tmp_path):
     nothing = run_in(styxy, repo, "env", "--release")
     assert (nothing.code, nothing.out) == (0, "")
     assert re.fullmatch(r"styxy: project shop-[0-9a-f]{8} holds no leases\.\n", nothing.err)
+
+
+def test_one_refused_service_leases_none_of_the_set(styxy, tmp_path):
+    assert styxy("config", "set", "auto-allocation.enabled", "false").code == 0
+    repo = repository(styxy, tmp_path / "shop", QUIET + b'\n[services.board]\ntype = "kanban"\n')
+    doc_before = styxy.doc.read_bytes()
+    done = run_in(styxy, repo, "env", "--write", ".env")
+    assert done.code == 1
+    assert done.err.startswith("styxy: Unknown service type 'kanban'")
+    assert styxy("list", "--json").json() == {"leases": []}
+    assert styxy.doc.read_bytes() == doc_before
+    assert not (repo / ".env").exists()
+
+
+def test_pid_names_the_holder_and_project_without_dir_searches(styxy, tmp_path):
+    import subprocess
+
+    repo = repository(styxy, tmp_path / "shop", QUIET)
+    holder = subprocess.Popen(["sleep", "120"])
+    try:
+        # `--project` with no DIR before another option: the project around the current folder.
+        done = run_in(styxy, repo, "env", "--project", "--pid", str(holder.pid), "--json")
+        assert done.code == 0, done.err
+        assert {s["pid"] for s in done.json()["services"]} == {holder.pid}
+        assert done.json()["root"] == str(repo)
+    finally:
+        holder.kill()
+        holder.wait()
+    gone = run_in(styxy, repo, "env", "--pid", str(holder.pid))
+    assert (gone.code, gone.err) == (1, f"styxy: there is no process {holder.pid} to hold the lease.\n")
