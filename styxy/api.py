@@ -50,10 +50,7 @@ def allocate(
     names.check_identity_part("name", name)
     if port is not None:
         names.check_port(port)
-    if source not in leases.SOURCES:
-        raise InvalidValueError(
-            f"source must be one of {', '.join(leases.SOURCES)}, not {source!r}."
-        )
+    _check_source(source)
     holder = _holder(pid)
     with transaction(paths.resolve(doc)) as txn:
         _tell(txn, notify)
@@ -87,16 +84,14 @@ def allocate_all(
     """One port per (type, instance, name) in one locked transaction: all of them or none.
 
     A project's set of services (`styxy env`) is allocated this way, so a refused service
-    (a full range, a declined new range) leaves no half of the set behind.
+    (a full range, a declined new range) leaves no half of the set behind. Each result's
+    `message` is left to the caller, who knows which service it speaks of.
     """
     for service_type, instance_id, name in identities:
         names.check_service_type(service_type)
         names.check_identity_part("instance id", instance_id)
         names.check_identity_part("name", name)
-    if source not in leases.SOURCES:
-        raise InvalidValueError(
-            f"source must be one of {', '.join(leases.SOURCES)}, not {source!r}."
-        )
+    _check_source(source)
     holder = _holder(pid)
     with transaction(paths.resolve(doc)) as txn:
         _tell(txn, notify)
@@ -116,6 +111,13 @@ def allocate_all(
             for identity in identities
         ]
     return results
+
+
+def _check_source(source: str) -> None:
+    if source not in leases.SOURCES:
+        raise InvalidValueError(
+            f"source must be one of {', '.join(leases.SOURCES)}, not {source!r}."
+        )
 
 
 def _holder(pid: int | None) -> tuple[int, float | None]:
