@@ -27,8 +27,11 @@ lint: setup
 demo: setup
     #!/usr/bin/env bash
     set -euo pipefail
-    export STYXY_DOC="$(mktemp -d)/PORT_MANAGEMENT.md"
+    tmp="$(mktemp -d)"
+    trap 'rm -rf "$tmp"' EXIT
+    export STYXY_DOC="$tmp/PORT_MANAGEMENT.md"
     s="$PWD/{{venv}}/bin/styxy"
+    $s init
     $s allocate -s dev -i demo
     cd "$(dirname "$STYXY_DOC")"
     git init -q && git add PORT_MANAGEMENT.md
