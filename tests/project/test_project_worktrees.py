@@ -224,4 +224,7 @@ def test_pid_names_the_holder_and_project_without_dir_searches(styxy, tmp_path):
         holder.kill()
         holder.wait()
     gone = run_in(styxy, repo, "env", "--pid", str(holder.pid))
-    assert (gone.code, gone.err) == (1, f"styxy: there is no process {holder.pid} to hold the lease.\n")
+    assert (gone.code, gone.err) == (
+        1,
+        f"styxy: there is no process {holder.pid} to hold the lease.\n",
+    )
