@@ -214,7 +214,8 @@ def project_default(argv: list[str]) -> list[str]:
     """
     words = list(argv)
     stop = words.index("--") if "--" in words else len(words)
-    for index in range(stop - 1, -1, -1):
+    command = next((i for i, word in enumerate(words[:stop]) if word in ("env", "run")), stop)
+    for index in range(stop - 1, command, -1):
         if words[index] == "--project" and (index + 1 >= stop or words[index + 1].startswith("-")):
             words.insert(index + 1, "")
     return words
