@@ -150,16 +150,20 @@ def env(
     found = tuple(ServicePort(s, r) for s, r in zip(config.services, results, strict=True))
     _tell_outcomes(found, notify)
     done = ProjectEnv(where.root, where.project_id, found)
-    if target is None:
-        return done
-    # Read again: the leases are now written, and the file may have changed meanwhile.
+    return done if target is None else _write(done, target, notify)
+
+
+def _write(done: ProjectEnv, target: Path, notify: Notify) -> ProjectEnv:
+    from dataclasses import replace
+
+    from styxy.project import envfile
+
+    # Read again: the leases are written now, and the file may have changed meanwhile.
     current = envfile.read(target)
     for line, name in envfile.shadowed(current, done.variables):
         notify(f"{shown(target)}:{line} also sets {name} outside styxy's block; remove that line.")
     changed = envfile.write(current, envfile.spliced(current, done.variables))
-    return ProjectEnv(
-        where.root, where.project_id, found, target, "written" if changed else "unchanged"
-    )
+    return replace(done, written=target, write_outcome="written" if changed else "unchanged")
 
 
 def _tell_outcomes(found: Sequence[ServicePort], notify: Notify) -> None:
