@@ -24,6 +24,9 @@ from styxy.project.config import CONFIG_NAME
 
 _NAME_TEXT = re.compile(r"[^A-Za-z0-9._-]+")
 NAME_LIMIT = 40
+CREATE = (
+    'create one ([services.web] with type = "dev", see docs/PROJECTS.md) or pass --project DIR.'
+)
 
 
 @dataclass(frozen=True)
@@ -51,20 +54,21 @@ def locate(project: str | os.PathLike[str] | None, *, cwd: Path | None = None) -
         if not folder.is_dir():
             raise InvalidValueError(f"--project {project}: no such folder.")
         if not (folder / CONFIG_NAME).exists():
-            raise NotFoundError(f"no {CONFIG_NAME} in {folder}; create one (see docs/PROJECTS.md).")
+            raise NotFoundError(f"no {CONFIG_NAME} in {folder}; {CREATE}.")
         return ProjectRoot(folder, project_id(folder))
     start = Path(os.path.abspath(cwd or os.getcwd()))
     for folder in (start, *start.parents):
         if (folder / CONFIG_NAME).exists():
             return ProjectRoot(folder, project_id(folder))
         if (folder / ".git").exists():
-            raise NotFoundError(
-                f"no {CONFIG_NAME} in {start} or above it up to the worktree root {folder}; "
-                "create one (see docs/PROJECTS.md) or pass --project DIR."
+            where = (
+                f"{start} (the worktree root)"
+                if folder == start
+                else f"{start} or above it up to the worktree root {folder}"
             )
+            raise NotFoundError(f"no {CONFIG_NAME} in {where}; {CREATE} or pass --project DIR.")
     raise NotFoundError(
-        f"no {CONFIG_NAME} in {start} or any folder above it; create one (see docs/PROJECTS.md) "
-        "or pass --project DIR."
+        f"no {CONFIG_NAME} in {start} or any folder above it; {CREATE} or pass --project DIR."
     )
 
 

@@ -195,7 +195,19 @@ def test_no_styxy_toml_says_where_it_looked_and_stops_at_the_worktree_root(styxy
     assert done.code == 1
     assert done.err == (
         f"styxy: no styxy.toml in {inner} or above it up to the worktree root {outer / 'checkout'}; "
-        "create one (see docs/PROJECTS.md) or pass --project DIR.\n"
+        'create one ([services.web] with type = "dev", see docs/PROJECTS.md) or pass --project DIR.\n'
+    )
+    at_root = run_in(styxy, outer / "checkout", "env")
+    assert at_root.err == (
+        f"styxy: no styxy.toml in {outer / 'checkout'} (the worktree root); "
+        'create one ([services.web] with type = "dev", see docs/PROJECTS.md) or pass --project DIR.\n'
+    )
+    empty = tmp_path / "empty"
+    empty.mkdir()
+    given = run_in(styxy, tmp_path, "env", "--project", str(empty))
+    assert given.err == (
+        f"styxy: no styxy.toml in {empty}; "
+        'create one ([services.web] with type = "dev", see docs/PROJECTS.md).\n'
     )
     missing = run_in(styxy, tmp_path, "env", "--project", str(tmp_path / "nope"))
     assert (missing.code, missing.err) == (
