@@ -24,9 +24,7 @@ from styxy.project.config import CONFIG_NAME
 
 _NAME_TEXT = re.compile(r"[^A-Za-z0-9._-]+")
 NAME_LIMIT = 40
-CREATE = (
-    'create one ([services.web] with type = "dev", see docs/PROJECTS.md) or pass --project DIR.'
-)
+CREATE = 'create one ([services.web] with type = "dev", see docs/PROJECTS.md)'
 
 
 @dataclass(frozen=True)
