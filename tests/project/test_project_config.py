@@ -225,3 +225,20 @@ def test_a_file_too_large_is_refused(styxy, tmp_path):
         1,
         f"styxy: {project}/styxy.toml is larger than 1024 KiB; styxy will not read it.\n",
     )
+
+
+def test_a_byte_order_mark_and_crlf_lines_are_read_with_the_right_line_numbers(styxy, tmp_path):
+    project = tmp_path / "app"
+    project.mkdir()
+    config = project / "styxy.toml"
+    config.write_bytes(
+        b'\xef\xbb\xbf# made on Windows\r\n[services.web]\r\ntype = "dev"\r\nenv = 1\r\n'
+    )
+    done = run_in(styxy, project, "env")
+    assert (done.code, done.err) == (
+        1,
+        "styxy.toml:4: [services.web] env must be a string, not an integer\n",
+    )
+    config.write_bytes(b'\xef\xbb\xbf# made on Windows\r\n[services.web]\r\ntype = "docs"\r\n')
+    done = run_in(styxy, project, "env")
+    assert done.code == 0 and done.out.startswith("WEB_PORT=41")
