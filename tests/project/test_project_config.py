@@ -242,3 +242,14 @@ def test_a_byte_order_mark_and_crlf_lines_are_read_with_the_right_line_numbers(s
     config.write_bytes(b'\xef\xbb\xbf# made on Windows\r\n[services.web]\r\ntype = "docs"\r\n')
     done = run_in(styxy, project, "env")
     assert done.code == 0 and done.out.startswith("WEB_PORT=41")
+
+
+def test_release_needs_no_valid_styxy_toml(styxy, tmp_path):
+    project = tmp_path / "app"
+    project.mkdir()
+    config = project / "styxy.toml"
+    config.write_bytes(b'[services.web]\ntype = "docs"\n')
+    port = run_in(styxy, project, "env", "--json").json()["services"][0]["port"]
+    config.write_bytes(b"[services.web\n")
+    done = run_in(styxy, project, "env", "--release")
+    assert (done.code, done.out, done.err) == (0, f"released web (docs) port {port}\n", "")
