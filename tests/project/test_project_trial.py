@@ -3,13 +3,13 @@
 from __future__ import annotations
 
 import os
+import re
 import subprocess
-import sys
 import time
 import urllib.request
 
 from project_support import git, repository, worktree
-from support import styxy_command
+from support import ROOT, Styxy, styxy_command
 
 CONFIG = b"""# Ports of the sample site, one set per worktree.
 [services.web]
@@ -19,11 +19,9 @@ type = "dev"
 type = "api"
 env = "API_PORT"
 """
-# What a user puts in a script or types: write .env, load it, start the server on its port.
-START = (
-    'styxy --doc "$DOC" env --write .env && set -a && . ./.env && set +a && '
-    'exec "$PY" -m http.server "$WEB_PORT" --bind 127.0.0.1'
-)
+# The page's own start script, as a user copies it into the project.
+PAGE = (ROOT / "docs" / "PROJECTS.md").read_text()
+DEV_SH = re.findall(r"```sh\n(.*?)```", PAGE, re.S)[0]
 
 
 def _fetch(url: str, deadline: float) -> bytes:
@@ -55,14 +53,12 @@ def test_two_worktrees_serve_side_by_side(styxy, tmp_path):
     git(styxy, repo, "commit", "-q", "-m", "who")
     feature = worktree(styxy, repo, tmp_path / "site-feature", "feature")
     (feature / "who.txt").write_text("feature\n")
-    env = {
-        **styxy.env,
-        "DOC": str(styxy.doc),
-        "PY": sys.executable,
-        "PATH": f"{os.path.dirname(styxy_command()[0])}:{os.environ['PATH']}",
-    }
+    for folder in (repo, feature):
+        (folder / "dev.sh").write_text(DEV_SH)
+    # No --doc and no port anywhere: the default document in the (private) home folder.
+    env = {**styxy.env, "PATH": f"{os.path.dirname(styxy_command()[0])}:{os.environ['PATH']}"}
     servers = [
-        subprocess.Popen(["sh", "-c", START], cwd=folder, env=env, stderr=subprocess.PIPE)
+        subprocess.Popen(["sh", "dev.sh"], cwd=folder, env=env, stderr=subprocess.PIPE)
         for folder in (repo, feature)
     ]
     try:
@@ -74,7 +70,9 @@ def test_two_worktrees_serve_side_by_side(styxy, tmp_path):
             b"feature\n",
         ]
         # Each server holds its worktree's leases: `sh` became the server with exec.
-        leases = {(x["instanceId"], x["name"]): x for x in styxy("list", "--json").json()["leases"]}
+        default = Styxy(styxy.home / "docs" / "CORE" / "PORT_MANAGEMENT.md", styxy.home)
+        found = default("list", "--json").json()["leases"]
+        leases = {(x["instanceId"], x["name"]): x for x in found}
         assert {x["pid"] for x in leases.values()} == {s.pid for s in servers}
         assert len(leases) == 4
     finally:
