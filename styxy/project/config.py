@@ -221,18 +221,19 @@ def _key_text(name: str) -> str:
 
 def _kind(value: Any) -> str:
     """The TOML word for a value's type, for messages such as `must be a string, not ...`."""
-    if isinstance(value, bool):
-        return "a boolean"
-    if isinstance(value, int):
-        return "an integer"
-    if isinstance(value, float):
-        return "a float"
-    if isinstance(value, str):
-        return "a string"
-    if isinstance(value, list):
-        return "an array"
-    if isinstance(value, dict):
-        return "a table"
-    if isinstance(value, (datetime, date, time)):
-        return "a date or time"
+    for kind, word in _KINDS:
+        if isinstance(value, kind):
+            return word
     return type(value).__name__
+
+
+# bool before int: True is an int to isinstance.
+_KINDS: tuple[tuple[type | tuple[type, ...], str], ...] = (
+    (bool, "a boolean"),
+    (int, "an integer"),
+    (float, "a float"),
+    (str, "a string"),
+    (list, "an array"),
+    (dict, "a table"),
+    ((datetime, date, time), "a date or time"),
+)

@@ -62,6 +62,14 @@ CASES = [
         "styxy.toml:1: [services.web] type must be a string, not a boolean",
     ),
     (
+        b"[services.web]\ntype = 1979-05-27\n",
+        "styxy.toml:2: [services.web] type must be a string, not a date or time",
+    ),
+    (
+        b'[services.web]\ntype = "dev"\nenv = 1.5\n',
+        "styxy.toml:3: [services.web] env must be a string, not a float",
+    ),
+    (
         b'[services.web]\ntype = "dev"\nenv = ["WEB_PORT"]\n',
         "styxy.toml:3: [services.web] env must be a string, not an array",
     ),
