@@ -172,6 +172,19 @@ def _child_env(
 def _supervise(
     command: Sequence[str], env: dict[str, str], lock_id: str, doc: str | os.PathLike[str] | None
 ) -> int:
+    return supervise(command, env, on_start=lambda pid: _hand_over(lock_id, pid, doc))
+
+
+def supervise(
+    command: Sequence[str],
+    env: dict[str, str],
+    *,
+    on_start: Callable[[int], None] = lambda _: None,
+) -> int:
+    """Run `command` with `env`, forwarding signals; returns the exit code to leave with.
+
+    `on_start` gets the child's pid once it runs (`styxy run` hands its lease over to it).
+    """
     # The handlers go in before the child starts: a Ctrl-C in between must reach the child
     # rather than kill styxy and leave the child running.
     relay = _Relay()
@@ -185,7 +198,7 @@ def _supervise(
             raise InvalidValueError(f"command not executable: {command[0]!r}.") from None
         try:
             relay.attach(child)
-            _hand_over(lock_id, child.pid, doc)
+            on_start(child.pid)
             code = child.wait()
         except BaseException:
             _stop(child)  # whatever went wrong in styxy, the child does not outlive it
