@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import os
 from collections.abc import Callable, Sequence
+from dataclasses import replace
 from pathlib import Path
 from typing import TYPE_CHECKING
 
@@ -15,6 +16,7 @@ from styxy.transaction import Transaction, run_change
 
 if TYPE_CHECKING:
     from styxy.document.model import Document
+    from styxy.snapshot import Snapshot
 
 Doc = str | os.PathLike[str] | None
 Notify = Callable[[str], None]
@@ -25,21 +27,23 @@ def _quiet(_: str) -> None:
 
 
 def show(*, doc: Doc = None, notify: Notify = _quiet) -> SettingsReport:
-    return run_change(
-        paths.resolve(doc),
-        lambda txn: SettingsReport(txn.parsed().document.settings),
-        notify=notify,
-    )
+    return SettingsReport(_read(doc, notify).parsed().document.settings)
 
 
 def get(key: str, *, doc: Doc = None, notify: Notify = _quiet) -> object:
     from styxy import document
 
-    return run_change(
-        paths.resolve(doc),
-        lambda txn: document.get_setting(txn.parsed().document, key),
-        notify=notify,
-    )
+    return document.get_setting(_read(doc, notify).parsed().document, key)
+
+
+def _read(doc: Doc, notify: Notify) -> Snapshot:
+    """Read-only: no lock (SPEC section 10); the notes are said before any refusal."""
+    from styxy import snapshot
+
+    seen = snapshot.load(paths.resolve(doc))
+    for note in seen.notes:
+        notify(note)
+    return seen
 
 
 def set_value(key: str, value: str, *, doc: Doc = None, notify: Notify = _quiet) -> object:
@@ -87,7 +91,7 @@ def unset_rule(pattern: str, *, doc: Doc = None, notify: Notify = _quiet) -> Non
 
 def auto_allocated(*, doc: Doc = None, notify: Notify = _quiet) -> AutoAllocationReport:
     """Settings, rules, the auto-allocated ranges still present, and the last audit lines."""
-    current = run_change(paths.resolve(doc), lambda txn: txn.parsed().document, notify=notify)
+    current = _read(doc, notify).parsed().document
     return AutoAllocationReport(
         settings=current.settings,
         ranges=tuple(_auto_ranges(current)),
@@ -185,32 +189,45 @@ def init(*, force: bool = False, doc: Doc = None) -> Path:
     from styxy import atomic
     from styxy.resources import default_document_bytes
 
-    where = paths.resolve(doc)
+    # `init` is the one command that makes a named document that does not exist yet.
+    where = replace(paths.resolve(doc), may_create=True)
     atomic.target_of(where.doc)  # a dangling link is refused before anything is created
-    where.sidecar.mkdir(parents=True, exist_ok=True)
-    if where.doc.exists() and not force:
+    if os.path.lexists(where.doc) and not force:
         raise RefusedError(
             f"{paths.display(where.doc)} already exists; pass --force to replace it with the default."
         )
     # Through a transaction, so the cache is rebuilt under the lock like any other change.
     text = default_document_bytes().decode("utf-8")
-    run_change(where, lambda txn: txn.replace_text(text), notify=_quiet)
+    run_change(where, lambda txn: txn.replace_text(text), notify=_quiet, needs_document=False)
     return where.doc
 
 
 def validation_targets(files: Sequence[str], *, doc: Doc = None) -> list[Path]:
-    """The files `validate` reads: those named, else the resolved document."""
-    return [Path(f) for f in files] or [paths.resolve(doc).doc]
+    """The files `validate` reads: those named, else the resolved document (which must exist:
+    only the default location is created on first use, and `validate` creates nothing)."""
+    if files:
+        return [Path(f) for f in files]
+    where = paths.resolve(doc)
+    if not where.may_create and not os.path.lexists(where.doc):
+        raise paths.missing_document(where)
+    return [where.doc]
 
 
-def validate(files: Sequence[str], *, doc: Doc = None) -> list[Diagnostic]:
-    """Every diagnostic for each file; the resolved document when no file is named."""
-    from styxy import document
+def validate(files: Sequence[str], *, doc: Doc = None, strict: bool = False) -> list[Diagnostic]:
+    """Every diagnostic for each file; the resolved document when no file is named.
+
+    Registry and ephemeral-range warnings included (`port_hazards`); `strict` makes every
+    warning an error."""
+    from styxy import document, fsio, port_hazards
+    from styxy.errors import UnsafeFileError
 
     found: list[Diagnostic] = []
     for target in validation_targets(files, doc=doc):
         try:
-            raw = target.read_bytes()
+            raw = fsio.read_bytes(target, fsio.DOCUMENT)
+        except UnsafeFileError as exc:
+            found.append(Diagnostic(str(target), 1, exc.message.rstrip(".")))
+            continue
         except OSError as exc:
             found.append(Diagnostic(str(target), 1, f"cannot read the file: {exc.strerror}"))
             continue
@@ -219,5 +236,5 @@ def validate(files: Sequence[str], *, doc: Doc = None) -> list[Diagnostic]:
         except DocumentError as exc:
             found.extend(exc.diagnostics)
             continue
-        found.extend(document.check(text, str(target)))
+        found.extend(port_hazards.check_document(text, str(target), strict=strict))
     return found

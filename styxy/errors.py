@@ -101,6 +101,11 @@ class WriteError(StyxyError):
     """A file could not be written (a full disk, a file size limit, a folder in the way)."""
 
 
+class UnsafeFileError(StyxyError):
+    """A file or folder styxy will not read or use: not a regular file, too large, a link where
+    none may be, or another user's."""
+
+
 def cannot_answer(exc: StyxyError) -> StyxyError:
     """The same error with grep's exit 2: `check` could not tell whether the port is free."""
     exc.exit_code = EXIT_USAGE

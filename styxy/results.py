@@ -3,10 +3,14 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, Literal
 
 from styxy.leases import Lease
 from styxy.vocabulary import ChosenPlacement, Notice, Reason
+
+# Why `--port P` was not the port given: another lease holds it, something listens on it, or
+# the identity already holds a lease on another port.
+PortRefusal = Literal["leased", "listening", "same-identity"]
 
 
 @dataclass(frozen=True)
@@ -20,6 +24,9 @@ class Allocation:
     chunk_size: int | None = None
     message: Notice | None = None
     notes: tuple[str, ...] = ()
+    requested_port: int | None = None  # set only when `--port` was asked for and not given
+    port_refusal: PortRefusal | None = None
+    port_note: str | None = None  # the one stderr line that says so
 
     def to_json(self) -> dict[str, Any]:
         lease = self.lease
