@@ -69,9 +69,13 @@ def __getattr__(name: str) -> Any:
     home = _HOMES.get(name)
     if home is None:
         raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
-    value = getattr(importlib.import_module(f"{__name__}.{home}"), name)
-    globals()[name] = value  # later lookups skip this function
-    return value
+    module = importlib.import_module(f"{__name__}.{home}")
+    # Bind every name of that module at once: importing the submodule `parse` has just set the
+    # package attribute `parse` to the module itself, hiding the function of the same name.
+    for other, where in _HOMES.items():
+        if where == home:
+            globals()[other] = getattr(module, other)  # later lookups skip this function
+    return globals()[name]
 
 
 def __dir__() -> list[str]:
