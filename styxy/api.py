@@ -17,6 +17,7 @@ from styxy.vocabulary import MAX_PORT, SOURCES, Source, is_source
 
 if TYPE_CHECKING:
     from styxy.autoalloc import Confirm
+    from styxy.iana import Assignment
     from styxy.leases import Identity, Lease
     from styxy.reports import LeaseStatus, PortCheck, Ranges, RangeSuggestion, Scan
     from styxy.results import Allocation
@@ -264,7 +265,19 @@ def check(
         service_type=holder.service_type if holder else None,
         lease=lease,
         listeners=found,
+        iana=_iana_at(port, notify),
     )
+
+
+def _iana_at(port: int, notify: Notify) -> tuple[Assignment, ...]:
+    """IANA's assignments at `port`; a damaged index is said, and costs only the names."""
+    from styxy import iana
+
+    try:
+        return iana.at_port(port)
+    except iana.IanaError as exc:
+        notify(exc.message)
+        return ()
 
 
 def scan(

@@ -24,7 +24,7 @@ if TYPE_CHECKING:
     from pathlib import Path
 
     from styxy.document.model import Document
-    from styxy.placement import Proposal
+    from styxy.placement import Proposal, RegistryHints
 
 
 @dataclass(frozen=True)
@@ -54,7 +54,7 @@ def create_range(
         parsed.document, service_type, txn.paths.doc, listening=listening, ephemeral=ephemeral
     )
 
-    lo, hi = placement.bounds(service_type, settings)
+    lo, hi = placement.user_ports(*placement.bounds(service_type, settings))
 
     def problem_of(start: int, size: int) -> str | None:
         if size < 1:
@@ -135,7 +135,17 @@ def propose_new(
         document.settings,
         listening=listening,
         ephemeral=ephemeral,
+        registry=registry_hints(service_type),
     )
+
+
+def registry_hints(service_type: str) -> RegistryHints:
+    """The registry's say on a new range (SPEC section 13). Read only here, when a range is
+    placed: allocating from an existing range never loads the index."""
+    from styxy import curated, iana
+    from styxy.placement import RegistryHints
+
+    return RegistryHints(iana.assigned_ports(), curated.foreign_ports(service_type))
 
 
 def _confirmed(

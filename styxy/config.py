@@ -213,9 +213,12 @@ def validation_targets(files: Sequence[str], *, doc: Doc = None) -> list[Path]:
     return [where.doc]
 
 
-def validate(files: Sequence[str], *, doc: Doc = None) -> list[Diagnostic]:
-    """Every diagnostic for each file; the resolved document when no file is named."""
-    from styxy import document, fsio
+def validate(files: Sequence[str], *, doc: Doc = None, strict: bool = False) -> list[Diagnostic]:
+    """Every diagnostic for each file; the resolved document when no file is named.
+
+    Registry and ephemeral-range warnings included (`port_hazards`); `strict` makes every
+    warning an error."""
+    from styxy import document, fsio, port_hazards
     from styxy.errors import UnsafeFileError
 
     found: list[Diagnostic] = []
@@ -233,5 +236,5 @@ def validate(files: Sequence[str], *, doc: Doc = None) -> list[Diagnostic]:
         except DocumentError as exc:
             found.extend(exc.diagnostics)
             continue
-        found.extend(document.check(text, str(target)))
+        found.extend(port_hazards.check_document(text, str(target), strict=strict))
     return found

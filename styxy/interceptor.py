@@ -23,6 +23,7 @@ from pathlib import Path
 
 from styxy import atomic
 from styxy.errors import InterceptorError
+from styxy.paths import data_dir
 from styxy.resources import shipped
 
 LIBRARY_STEM = "libstyxy-intercept"
@@ -31,16 +32,6 @@ SOURCES = ("libstyxy-intercept.c", "cache_reader.c")
 INPUTS = (*SOURCES, "cache_reader.h", "exports.map")
 CFLAGS = ("-std=gnu11", "-O2", "-fPIC", "-fvisibility=hidden", "-Wall", "-Wextra")
 BUILD_TIMEOUT_SECONDS = 120
-
-
-def data_dir() -> Path:
-    """The per-user folder the library is built into: `$STYXY_DATA_DIR`, else platformdirs."""
-    override = os.environ.get("STYXY_DATA_DIR")
-    if override:
-        return Path(override).expanduser().resolve()
-    from platformdirs import user_data_dir  # imported here: not needed on the allocate path
-
-    return Path(user_data_dir("styxy")).resolve()
 
 
 def _stamp_path(library: Path) -> Path:

@@ -66,3 +66,14 @@ def display(path: Path) -> str:
     if home not in ("", "/") and text.startswith(home + os.sep):
         return "~" + text[len(home) :]
     return text
+
+
+def data_dir() -> Path:
+    """The per-user data folder (built interceptor, IANA index): `$STYXY_DATA_DIR`, else
+    platformdirs' user_data_dir."""
+    override = os.environ.get("STYXY_DATA_DIR")
+    if override:
+        return Path(override).expanduser().resolve()
+    from platformdirs import user_data_dir  # imported here: not needed on the allocate path
+
+    return Path(user_data_dir("styxy")).resolve()

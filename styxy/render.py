@@ -23,6 +23,10 @@ if TYPE_CHECKING:
 BAR_CELLS = 40
 _CELL_COLOURS = {"#": "\033[32m", "!": "\033[31m", ".": "\033[2m"}
 
+if TYPE_CHECKING:
+    from styxy.iana import Assignment, Lookup
+    from styxy.iana_import import Imported
+
 
 def lease_table(found: Sequence[LeaseStatus], verbose: bool) -> str:
     if not found:
@@ -62,7 +66,57 @@ def port_check(result: PortCheck) -> str:
         )
     for item in result.listeners:
         lines.append(f"listening on {item.address} by {_owner(item.pid, item.process)}")
+    if result.iana:
+        lines.append(f"assigned by IANA to {_assigned(result.iana)}")
     return "\n".join(lines)
+
+
+def _assigned(found: Sequence[Assignment]) -> str:
+    from styxy.iana import names_at
+
+    described = dict.fromkeys(item.description for item in found if item.description)
+    return names_at(found) + (f": {'; '.join(described)}" if described else "")
+
+
+def iana_lookup(result: Lookup) -> str:
+    """`styxy iana PORT|NAME`: one line per assignment, then the developer ports and the source."""
+    from styxy.iana import category_text, describe
+
+    lines = []
+    if result.port is not None and result.category is not None:
+        lines.append(f"port {result.port}: {category_text(result.category)}")
+        if not result.assignments:
+            lines.append("no IANA assignment")
+    rows = [
+        [
+            item.service,
+            _ports(item.port, item.last_port) + (f"/{item.protocol}" if item.protocol else ""),
+            item.category,
+            item.description,
+        ]
+        for item in result.assignments
+    ]
+    if rows:
+        lines.append(_columns(rows))
+    for tool in result.developer:
+        lines.append(
+            f"well-known developer port {_ports(tool.low, tool.high)}: {tool.tool} "
+            f"(about: {', '.join(sorted(tool.about))})"
+        )
+    lines.append(f"source: {describe(result.source)}")
+    return "\n".join(lines)
+
+
+def _ports(low: int, high: int) -> str:
+    return str(low) if low == high else f"{low}-{high}"
+
+
+def iana_imported(result: Imported) -> str:
+    replaced = f", replacing the one of {result.replaced}" if result.replaced else ""
+    return (
+        f"imported {result.records} assignments from IANA's {result.format.upper()} registry "
+        f"of {result.updated or 'unknown date'} into {result.path}{replaced}"
+    )
 
 
 def scan_table(result: Scan) -> str:

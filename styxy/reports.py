@@ -7,10 +7,11 @@ from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
 from styxy.leases import Lease
+from styxy.vocabulary import ChosenPlacement, Instances
 
 if TYPE_CHECKING:
     from styxy.document.model import Settings
-from styxy.vocabulary import ChosenPlacement, Instances
+    from styxy.iana import Assignment
 
 
 @dataclass(frozen=True)
@@ -40,6 +41,7 @@ class PortCheck:
     service_type: str | None
     lease: Lease | None
     listeners: tuple[ListenerInfo, ...]
+    iana: tuple[Assignment, ...] = ()  # IANA's assignments at the port (SPEC section 13)
 
     def to_json(self) -> dict[str, Any]:
         return {
@@ -51,6 +53,7 @@ class PortCheck:
                 {"pid": item.pid, "process": item.process, "address": item.address}
                 for item in self.listeners
             ],
+            "iana": [item.to_json() for item in self.iana],
         }
 
 

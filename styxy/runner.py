@@ -49,6 +49,13 @@ def run(
     lease = result.lease
     # An existing lease of this identity is a running service: allocate takes a dead one over.
     if result.existing:
+        if _single_instance(service_type, doc):
+            # SPEC 5: a running single-instance service is reused, also when it runs under
+            # this very identity (two agent sessions starting `-i rag`): say where, start nothing.
+            from styxy.allocation import reuse_message
+
+            notify(reuse_message(lease))
+            return 0
         raise RefusedError(
             f"'{service_type}' instance '{lease.instanceId}' is already running on port "
             f"{lease.port} (process {lease.pid}); pick another --instance-id or --name."
@@ -140,6 +147,13 @@ def _survivors(lock_id: str) -> set[int]:
 def _started_since(pid: int, started: float) -> bool:
     begun = ports.process_start_time(pid)
     return begun is not None and begun >= started - ports.START_TIME_TOLERANCE
+
+
+def _single_instance(service_type: str, doc: str | os.PathLike[str] | None) -> bool:
+    return any(
+        row.service_type == service_type and row.instances == "single"
+        for row in api.ranges(doc=doc).ranges
+    )
 
 
 def _child_env(

@@ -66,7 +66,7 @@ class Transaction:
     _folding: tuple[tuple[Path, int], ...] = ()  # journal files set aside, bytes consumed
     _loaded: LeaseFile = field(default_factory=LeaseFile)
     # Set when the document has errors and the command works on the leases without it
-    # (`transaction(paths, needs_document=False)`); `document` is then the last good view.
+    # (`run_change(..., needs_document=False)`); `document` is then the last good view.
     document_problem: DocumentError | None = None
     _stamp: tuple[int, int] | None = None  # the cache's (crc, size) while the document is broken
 

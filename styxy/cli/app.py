@@ -34,8 +34,14 @@ app = typer.Typer(
 )
 config_app = typer.Typer(no_args_is_help=True, help="Read and change settings and rules.")
 interceptor_app = typer.Typer(no_args_is_help=True, help="The bind() interceptor (LD_PRELOAD).")
+hooks_app = typer.Typer(no_args_is_help=True, help="Install styxy's hooks into an AI agent.")
+hook_app = typer.Typer(
+    no_args_is_help=True, help="The handlers an agent's hooks run (event JSON on stdin)."
+)
 app.add_typer(config_app, name="config")
 app.add_typer(interceptor_app, name="interceptor")
+app.add_typer(hooks_app, name="hooks")
+app.add_typer(hook_app, name="hook")
 
 
 class PortType(ParamType):
@@ -395,13 +401,14 @@ def run_command(
 @app.command()
 def validate(
     files: list[str] | None = typer.Argument(None, metavar="[FILE]..."),
+    strict: bool = typer.Option(False, "--strict", help="Treat warnings as errors."),
     doc: str | None = DocOption,
     json: bool = JsonOption,
 ) -> None:
     """Check documents; PATH:LINE: message per problem; exit 1 on any error."""
     from styxy import config
 
-    found = config.validate(files or [], doc=_doc(doc))
+    found = config.validate(files or [], doc=_doc(doc), strict=strict)
     errors = [d for d in found if not d.warning]
     if _json(json):
         output.as_json(
@@ -429,6 +436,30 @@ def _validated(targets: list[Any], warnings: int) -> str:
     what = "front matter, ranges table and audit block"
     tail = f"; {warnings} warning{'s' * (warnings != 1)} above" if warnings else ""
     return f"checked {names}: {what} are valid{tail}."
+
+
+@app.command("iana")
+def iana_command(
+    query: str = typer.Argument(..., metavar="PORT|NAME|import"),
+    source: str | None = typer.Argument(None, metavar="[FILE_OR_URL]"),
+    json: bool = JsonOption,
+) -> None:
+    """IANA's assignments at PORT or for NAME; `iana import FILE_OR_URL` stores the registry."""
+    from styxy import iana, render
+    from styxy.errors import UsageError
+
+    if query == "import":
+        if source is None:
+            raise UsageError(f"name the registry to import: a file, or {iana.IANA_URL}")
+        from styxy.iana_import import import_registry
+
+        imported = import_registry(source)
+        _report(json, imported.to_json(), render.iana_imported(imported))
+        return
+    if source is not None:
+        raise UsageError(f"unexpected argument {source!r}: only `iana import` takes a second one.")
+    found = iana.lookup(query)
+    _report(json, found.to_json(), render.iana_lookup(found))
 
 
 @app.command()
@@ -571,6 +602,28 @@ def config_undo_auto(
     _report(json, undo.to_json(), "\n".join(lines))
 
 
+@app.command()
+def serve(
+    port: int = typer.Option(9876, "--port", help="The port to listen on."),
+    host: str = typer.Option("127.0.0.1", "--host", help="127.0.0.1, ::1 or localhost."),
+    doc: str | None = DocOption,
+) -> None:
+    """Serve the HTTP API and the dashboard on loopback (extra styxy[server])."""
+    from styxy.paths import display
+    from styxy.server.serve import serve as run_server
+
+    def announce(listening: Any) -> None:
+        # The URL is the result (stdout), printed once the server can answer it.
+        output.result(listening.url)
+        sys.stdout.flush()
+        output.note(
+            f"serving {display(listening.doc)}; token in {display(listening.token_file)}; "
+            "Ctrl-C stops"
+        )
+
+    run_server(host=host, port=port, doc=_doc(doc), announce=announce, notify=_notify)
+
+
 @interceptor_app.command("build")
 def interceptor_build(
     force: bool = typer.Option(False, "--force", help="Rebuild even if present."),
@@ -612,6 +665,120 @@ def interceptor_dump(doc: str | None = DocOption) -> None:
     where = paths.resolve(_doc(doc))
     api.sync(doc=_doc(doc), notify=_notify)
     output.result(cache.describe(cache.read(where.cache)))
+
+
+@app.command("mcp")
+def mcp_command(doc: str | None = DocOption) -> None:
+    """Serve the Model Context Protocol on stdio (needs styxy[agents])."""
+    from styxy.agents import mcp
+
+    mcp.serve(doc=_doc(doc))
+
+
+@hooks_app.command("claude-code")
+def hooks_claude_code(
+    interceptor: bool = typer.Option(
+        False, "--interceptor", help="Also export LD_PRELOAD and STYXY_CACHE to the session."
+    ),
+    install: bool = typer.Option(False, "--install", help="Merge the hooks into a settings file."),
+    uninstall: bool = typer.Option(
+        False, "--uninstall", help="Remove styxy's hooks, and only those, from a settings file."
+    ),
+    scope: str = typer.Option(
+        "project",
+        "--scope",
+        help="project: .claude/settings.json, user: ~/.claude/settings.json, "
+        "local: .claude/settings.local.json.",
+    ),
+    doc: str | None = DocOption,
+    json: bool = JsonOption,
+) -> None:
+    """Print Claude Code's SessionStart/SessionEnd hooks as settings JSON, or install them."""
+    from styxy.agents import claude_code
+    from styxy.errors import UsageError
+    from styxy.paths import display
+
+    if install and uninstall:
+        raise UsageError("--install and --uninstall go alone: choose one.")
+    if not (install or uninstall):
+        if scope != "project":
+            raise UsageError("--scope goes with --install or --uninstall.")
+        import json as json_module
+
+        settings = claude_code.hooks_settings(interceptor=interceptor, doc=_doc(doc))
+        # Indented like a settings file, ready to paste into one.
+        output.result(json_module.dumps(settings, indent=2, ensure_ascii=False))
+        return
+    path = claude_code.settings_path(claude_code.check_scope(scope))
+    if install:
+        change = claude_code.install(path, interceptor=interceptor, doc=_doc(doc))
+    else:
+        change = claude_code.uninstall(path)
+    said = {
+        "installed": "added styxy's SessionStart and SessionEnd hooks to",
+        "updated": "updated styxy's SessionStart and SessionEnd hooks in",
+        "unchanged": "styxy's hooks are already in",
+        "removed": "removed styxy's hooks from",
+        "absent": "there are no styxy hooks in",
+    }[change.outcome]
+    _report(json, change.to_json(), f"{said} {display(change.path)}")
+
+
+# Claude Code must never be blocked by a hook (exit 2 would), so the handlers accept and
+# ignore unknown words and turn every problem into a warning on stderr and exit 0.
+_LENIENT = {"ignore_unknown_options": True, "allow_extra_args": True}
+
+
+@hook_app.command("session-start", context_settings=_LENIENT)
+def hook_session_start(
+    ctx: typer.Context,
+    interceptor: bool = typer.Option(False, "--interceptor", help="Export the interceptor too."),
+    doc: str | None = DocOption,
+) -> None:
+    """SessionStart: export STYXY_INSTANCE_ID to $CLAUDE_ENV_FILE, print the context."""
+    import os
+
+    from styxy.agents import session_hooks
+
+    _hook_extras(ctx.args)
+    raw = _hook_stdin()
+    outcome = session_hooks.session_start(
+        raw, interceptor=interceptor, doc=_doc(doc), env_file=os.environ.get("CLAUDE_ENV_FILE")
+    )
+    _hook_done(outcome)
+
+
+@hook_app.command("session-end", context_settings=_LENIENT)
+def hook_session_end(ctx: typer.Context, doc: str | None = DocOption) -> None:
+    """SessionEnd: end every lease of the session's instance id."""
+    from styxy.agents import session_hooks
+
+    _hook_extras(ctx.args)
+    outcome = session_hooks.session_end(_hook_stdin(), doc=_doc(doc))
+    _hook_done(outcome)
+
+
+def _hook_extras(extra: list[str]) -> None:
+    if extra:
+        output.note(f"warning: ignored unknown arguments: {' '.join(extra)}")
+
+
+def _hook_stdin() -> bytes:
+    from styxy.agents import session_hooks
+
+    try:
+        return session_hooks.read_event(sys.stdin.fileno())
+    except (OSError, ValueError) as exc:
+        output.note(f"warning: cannot read the hook event on standard input ({exc}).")
+        return b""
+
+
+def _hook_done(outcome: Any) -> None:
+    for warning in outcome.warnings:
+        output.note(f"warning: {warning}")
+    value = outcome.to_json()
+    if value is not None:
+        output.as_json(value)
 
 
 def _report(json_flag: bool, value: Any, text: str) -> None:

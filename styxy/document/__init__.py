@@ -19,6 +19,7 @@ if TYPE_CHECKING:
     from styxy.document.lines import decode_text as decode_text
     from styxy.document.names import check_service_type as check_service_type
     from styxy.document.parse import check as check
+    from styxy.document.parse import check_rows as check_rows
     from styxy.document.parse import parse as parse
     from styxy.document.schema import SETTING_KEYS as SETTING_KEYS
     from styxy.document.settings import get_setting as get_setting
@@ -35,6 +36,7 @@ __all__ = [
     "append_audit",
     "audit_line",
     "check",
+    "check_rows",
     "check_service_type",
     "decode_text",
     "get_setting",
@@ -53,6 +55,7 @@ _HOMES = {
     "append_audit": "edit",
     "audit_line": "edit",
     "check": "parse",
+    "check_rows": "parse",
     "check_service_type": "names",
     "decode_text": "lines",
     "get_setting": "settings",

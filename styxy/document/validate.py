@@ -15,8 +15,6 @@ from styxy.document.table import Row
 from styxy.errors import Diagnostic
 from styxy.vocabulary import Instances, is_instances
 
-PRIVILEGED = 1024
-
 
 @dataclass
 class _Row:
@@ -63,12 +61,6 @@ def _read_row(row: _Row, cells: tuple[str, ...]) -> Range | None:
     preferred = _preferred(row, preferred_text, start, end)
     if start is None or end is None:
         return None
-    if start < PRIVILEGED:
-        row.error(
-            f"range {start}-{end} of {name!r} includes ports below {PRIVILEGED}, "
-            "which only root can bind",
-            warning=True,
-        )
     return Range(name, start, end, kind, preferred, description, row.line)
 
 

@@ -28,7 +28,10 @@ def test_check_free_leased_and_listening(styxy):
     free = first_free(range(8050, 8100))
     done = styxy("check", str(free), "--json")
     assert done.code == 0
-    assert done.json() == {"port": free, "free": True, "serviceType": "api", "lease": None, "listeners": []}
+    # `iana` (SPEC section 13) is checked in tests/test_iana_cli.py; here only that it is a list.
+    iana = done.json()["iana"]
+    assert isinstance(iana, list)
+    assert done.json() == {"port": free, "free": True, "serviceType": "api", "lease": None, "listeners": [], "iana": iana}
     leased = styxy("allocate", "-s", "api", "-p", str(free), "--json").json()
     done = styxy("check", str(free), "--json")
     assert done.code == 1
