@@ -14,9 +14,10 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Literal
 
+from styxy import fsio
 from styxy.errors import NotFoundError, UsageError
 from styxy.project.config import ProjectConfig, Service, parse
-from styxy.project.files import read_small, shown
+from styxy.project.files import CONFIG_FILE, shown
 from styxy.project.root import ProjectRoot, locate, release_target
 
 if TYPE_CHECKING:
@@ -109,7 +110,7 @@ class ProjectRelease:
 def load(project: str | os.PathLike[str] | None) -> tuple[ProjectRoot, ProjectConfig]:
     """The project's root and its checked `styxy.toml`; a bad file raises `PATH:LINE:` errors."""
     where = locate(project)
-    data = read_small(where.config)
+    data = fsio.read_optional(where.config, CONFIG_FILE)
     if data is None:
         raise NotFoundError(f"{where.config} disappeared while styxy was reading it.")
     return where, parse(data, shown(where.config))

@@ -1,46 +1,19 @@
-"""A bounded, safe read of the small files a project owns (`styxy.toml`, `.env`).
+"""The files a project owns, as styxy reads and names them.
 
-One function on purpose: when `styxy.fsio` (the shared safe-read helper) lands, this is the
-only place to swap. O_NONBLOCK keeps a FIFO from hanging the open; the status of the opened
-descriptor (not of the path) decides whether it is a regular file.
+Reads go through `styxy.fsio` like every other read of a file styxy does not own: a
+non-blocking open (a FIFO cannot hang it), regular files only, a size limit per kind.
 """
 
 from __future__ import annotations
 
 import os
-import stat
 from pathlib import Path
 
-from styxy.errors import InvalidValueError
+from styxy import fsio
 
-READ_LIMIT = 1024 * 1024
-
-
-def read_small(path: Path, *, limit: int = READ_LIMIT) -> bytes | None:
-    """The bytes of `path`, or None when there is none; refuses all but a small regular file."""
-    try:
-        fd = os.open(path, os.O_RDONLY | os.O_NONBLOCK | getattr(os, "O_CLOEXEC", 0))
-    except FileNotFoundError:
-        return None
-    try:
-        status = os.fstat(fd)
-        if stat.S_ISDIR(status.st_mode):
-            raise InvalidValueError(f"{path} is a folder, not a file.")
-        if not stat.S_ISREG(status.st_mode):
-            raise InvalidValueError(f"{path} is not a regular file.")
-        # Read one byte past the limit: a file that grows while it is read is caught too.
-        chunks = []
-        total = 0
-        while total <= limit and (chunk := os.read(fd, min(65536, limit + 1 - total))):
-            chunks.append(chunk)
-            total += len(chunk)
-        if total > limit:
-            raise InvalidValueError(
-                f"{path} is larger than {limit // 1024} KiB; styxy will not read it."
-            )
-        return b"".join(chunks)
-    finally:
-        os.close(fd)
+CONFIG_FILE = fsio.CONFIG  # styxy.toml
+# A .env file holds a project's settings, much as styxy.toml does, and gets the same limit.
+ENV_FILE = fsio.FileKind("the variables file", fsio.CONFIG.limit)
 
 
 def shown(path: Path) -> str:

@@ -185,11 +185,19 @@ def test_a_styxy_toml_that_is_not_a_regular_file_is_refused(styxy, tmp_path):
     project.mkdir()
     os.mkfifo(project / "styxy.toml")
     done = run_in(styxy, project, "env", timeout=20)  # a FIFO must not hang the read
-    assert (done.code, done.err) == (1, f"styxy: {project}/styxy.toml is not a regular file.\n")
+    assert (done.code, done.err) == (
+        1,
+        f"styxy: the configuration file {project}/styxy.toml is a FIFO, not a regular file; "
+        "styxy reads only regular files.\n",
+    )
     (project / "styxy.toml").unlink()
     (project / "styxy.toml").mkdir()
     done = run_in(styxy, project, "env")
-    assert (done.code, done.err) == (1, f"styxy: {project}/styxy.toml is a folder, not a file.\n")
+    assert (done.code, done.err) == (
+        1,
+        f"styxy: the configuration file {project}/styxy.toml is a directory, not a regular "
+        "file; styxy reads only regular files.\n",
+    )
 
 
 def test_no_styxy_toml_says_where_it_looked_and_stops_at_the_worktree_root(styxy, tmp_path):
@@ -231,7 +239,8 @@ def test_a_file_too_large_is_refused(styxy, tmp_path):
     done = run_in(styxy, project, "env")
     assert (done.code, done.err) == (
         1,
-        f"styxy: {project}/styxy.toml is larger than 1024 KiB; styxy will not read it.\n",
+        f"styxy: the configuration file {project}/styxy.toml is larger than 1 MiB, the most "
+        "styxy reads of the configuration file.\n",
     )
 
 
@@ -261,3 +270,15 @@ def test_release_needs_no_valid_styxy_toml(styxy, tmp_path):
     config.write_bytes(b"[services.web\n")
     done = run_in(styxy, project, "env", "--release")
     assert (done.code, done.out, done.err) == (0, f"released web (docs) port {port}\n", "")
+
+
+def test_with_json_the_refusal_is_one_json_object(styxy, tmp_path):
+    project = tmp_path / "app"
+    project.mkdir()
+    (project / "styxy.toml").write_bytes(b"[services.web]\ntype = 3\n")
+    done = run_in(styxy, project, "env", "--json")
+    assert done.code == 1
+    assert done.json() == {
+        "error": "styxy.toml:2: [services.web] type must be a string, not an integer",
+        "code": 1,
+    }

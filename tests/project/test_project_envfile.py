@@ -141,7 +141,11 @@ def test_write_into_a_missing_folder_or_onto_a_folder_is_refused(styxy, tmp_path
         f"styxy: cannot write {repo / 'nope/.env'}: there is no folder {repo / 'nope'}.\n",
     )
     onto = run_in(styxy, repo, "env", "--write", "adir")
-    assert (onto.code, onto.err) == (1, f"styxy: {repo / 'adir'} is a folder, not a file.\n")
+    assert (onto.code, onto.err) == (
+        1,
+        f"styxy: the variables file {repo / 'adir'} is a directory, not a regular file; "
+        "styxy reads only regular files.\n",
+    )
     assert not styxy.sidecar.exists()
 
 
