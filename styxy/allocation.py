@@ -11,8 +11,9 @@ from styxy import leases, ports
 from styxy.document.model import Range
 from styxy.errors import RefusedError
 from styxy.leases import Identity, Lease
-from styxy.results import Allocation, PortRefusal
+from styxy.results import Allocation
 from styxy.transaction import Transaction
+from styxy.vocabulary import Notice, PortRefusal, Source
 
 if TYPE_CHECKING:
     from styxy.autoalloc import Confirm
@@ -27,7 +28,7 @@ def allocate(
     holder: tuple[int, float | None],
     yes: bool,
     confirm: Confirm | None,
-    source: str,
+    source: Source,
 ) -> Allocation:
     row = txn.document.range_of(service_type)
     created = None
@@ -75,7 +76,7 @@ def allocate(
             new_range=(row.start, row.end),
             placement=created.placement,
             chunk_size=created.chunk_size,
-            message=(
+            message=Notice(
                 f"Auto-allocated range {row.start}-{row.end} for new service type '{service_type}'"
             ),
         ),
@@ -113,7 +114,7 @@ def _with_port_note(
 
 
 def _single_instance(running: Lease) -> Allocation:
-    message = (
+    message = Notice(
         f"Blocked: service type '{running.serviceType}' only allows a single instance; "
         f"already running on port {running.port} (process {running.pid}) — reusing it. "
         f"Use: styxy use --port {running.port}"

@@ -12,13 +12,15 @@ from typing import TYPE_CHECKING
 
 from styxy import leases, names, paths, ports
 from styxy.errors import InvalidValueError, NotFoundError, UsageError
-from styxy.transaction import Transaction, transaction
+from styxy.transaction import Transaction, run_change
+from styxy.vocabulary import MAX_PORT, SOURCES, is_source
 
 if TYPE_CHECKING:
     from styxy.autoalloc import Confirm
     from styxy.leases import Lease
     from styxy.reports import LeaseStatus, PortCheck, Ranges, RangeSuggestion, Scan
     from styxy.results import Allocation
+    from styxy.snapshot import Snapshot
 
 Notify = Callable[[str], None]
 
@@ -50,16 +52,13 @@ def allocate(
     names.check_identity_part("name", name)
     if port is not None:
         names.check_port(port)
-    if source not in leases.SOURCES:
-        raise InvalidValueError(
-            f"source must be one of {', '.join(leases.SOURCES)}, not {source!r}."
-        )
+    if not is_source(source):
+        raise InvalidValueError(f"source must be one of {', '.join(SOURCES)}, not {source!r}.")
     holder = _holder(pid)
-    with transaction(paths.resolve(doc)) as txn:
-        _tell(txn, notify)
-        from styxy import allocation
+    from styxy import allocation
 
-        result = allocation.allocate(
+    def change(txn: Transaction) -> Allocation:
+        return allocation.allocate(
             txn,
             service_type=service_type,
             identity=(service_type, instance_id, name),
@@ -69,6 +68,8 @@ def allocate(
             confirm=confirm,
             source=source,
         )
+
+    result = run_change(paths.resolve(doc), change, notify=notify)
     if result.message:
         notify(result.message)
     if result.port_note:
@@ -80,33 +81,40 @@ def _holder(pid: int | None) -> tuple[int, float | None]:
     """The holder is the given process, else the parent of this one (the shell or the script)."""
     chosen = os.getppid() if pid is None else pid
     if chosen <= 0:
-        raise InvalidValueError(f"pid {chosen} is not a process id.")
+        raise UsageError(f"pid {chosen} is not a process id.")
     start = ports.process_start_time(chosen)
     if start is None:
         raise InvalidValueError(f"there is no process {chosen} to hold the lease.")
     return chosen, start
 
 
-def _tell(txn: Transaction, notify: Notify) -> None:
-    for note in txn.notes:
+def _read(doc: str | os.PathLike[str] | None, notify: Notify) -> Snapshot:
+    """The state for a read-only command: no lock, no reaping, no write (SPEC section 10)."""
+    from styxy import snapshot
+
+    seen = snapshot.load(paths.resolve(doc))
+    for note in seen.notes:
         notify(note)
+    return seen
 
 
 def set_holder(lock_id: str, pid: int, *, doc: str | os.PathLike[str] | None = None) -> Lease:
     """Make `pid` the holder of a lease (`styxy run` hands its lease to the child)."""
     holder = _holder(pid)
-    with transaction(paths.resolve(doc)) as txn:
+    from dataclasses import replace
+
+    def change(txn: Transaction) -> Lease:
         lease = txn.state.by_lock_id(lock_id)
         if lease is None:
             raise NotFoundError(f"no lease with lock id {lock_id!r}.")
-        from dataclasses import replace
-
         moved = replace(lease, pid=holder[0], pidStartTime=holder[1])
         txn.state = leases.LeaseFile(
             leases=tuple(moved if x.lockId == lock_id else x for x in txn.state.leases),
             history=txn.state.history,
         )
         return moved
+
+    return run_change(paths.resolve(doc), change, notify=_quiet, needs_document=False)
 
 
 def release(
@@ -122,15 +130,17 @@ def release(
     """End one lease, chosen by lock id, by port, or by identity."""
     chosen = [x for x in (lock_id, port, service_type) if x is not None]
     if len(chosen) != 1:
-        raise InvalidValueError(
+        raise UsageError(
             "name exactly one lease: a LOCK_ID, --port P, or -s TYPE [-i INSTANCE] [-n NAME]."
         )
     _check_selector(port, service_type)
-    with transaction(paths.resolve(doc)) as txn:
-        _tell(txn, notify)
+
+    def change(txn: Transaction) -> Lease:
         lease = _find_lease(txn, lock_id, port, service_type, instance_id, name)
         txn.state = txn.state.remove([lease])
         return lease
+
+    return run_change(paths.resolve(doc), change, notify=notify, needs_document=False)
 
 
 def _check_selector(port: int | None, service_type: str | None) -> None:
@@ -169,14 +179,20 @@ def list_leases(
 ) -> list[LeaseStatus]:
     from styxy.reports import LeaseStatus
 
-    with transaction(paths.resolve(doc)) as txn:
-        _tell(txn, notify)
-        state = txn.state
+    state = _read(doc, notify).state
     result = []
+    # One look per holder, not per lease: a process holding many leases is asked once
+    # (10,000 leases of one holder took 6 s of psutil calls otherwise).
+    alive_by: dict[tuple[int, float | None], bool] = {}
+    info_by: dict[int, tuple[str | None, str | None]] = {}
     for lease in sorted(state.leases, key=lambda x: (x.port, x.lockId)):
-        alive = ports.process_alive(lease.pid, lease.pidStartTime)
-        process, command = ports.process_info(lease.pid) if verbose else (None, None)
-        result.append(LeaseStatus(lease, alive, process, command))
+        key = (lease.pid, lease.pidStartTime)
+        if key not in alive_by:
+            alive_by[key] = ports.process_alive(lease.pid, lease.pidStartTime)
+        if verbose and lease.pid not in info_by:
+            info_by[lease.pid] = ports.process_info(lease.pid)
+        process, command = info_by[lease.pid] if verbose else (None, None)
+        result.append(LeaseStatus(lease, alive_by[key], process, command))
     return result
 
 
@@ -186,10 +202,10 @@ def check(
     from styxy.reports import ListenerInfo, PortCheck
 
     names.check_port(port)
-    with transaction(paths.resolve(doc)) as txn:
-        _tell(txn, notify)
-        holder = txn.document.range_holding(port)
-        lease = next((x for x in txn.state.leases if x.port == port), None)
+    seen = _read(doc, notify)
+    holder = seen.document.range_holding(port)
+    # A stale lease is one the next writer reaps: it does not make the port taken.
+    lease = next((x for x in seen.live() if x.port == port), None)
     found = tuple(
         ListenerInfo(item.port, item.pid, item.process, item.address)
         for item in ports.listeners_on(port)
@@ -207,19 +223,17 @@ def check(
 def scan(
     *,
     start: int = 1,
-    end: int = 65535,
+    end: int = MAX_PORT,
     doc: str | os.PathLike[str] | None = None,
     notify: Notify = _quiet,
 ) -> Scan:
     names.check_port(start, "start")
     names.check_port(end, "end")
     if start > end:
-        raise InvalidValueError(f"start {start} is after end {end}.")
+        raise UsageError(f"start {start} is after end {end}.")
     from styxy.reports import ListenerInfo, Scan
 
-    with transaction(paths.resolve(doc)) as txn:
-        _tell(txn, notify)
-        by_port = {lease.port: lease for lease in txn.state.leases}
+    by_port = {lease.port: lease for lease in _read(doc, notify).state.leases}
     return Scan(
         tuple(
             ListenerInfo(item.port, item.pid, item.process, item.address, by_port.get(item.port))
@@ -228,16 +242,23 @@ def scan(
     )
 
 
+def sync(*, doc: str | os.PathLike[str] | None = None, notify: Notify = _quiet) -> None:
+    """Take the lock once: reap, fold the journal, and bring the cache up to date with the
+    document (what `styxy interceptor env` needs before the first preloaded program runs)."""
+    run_change(paths.resolve(doc), lambda txn: None, notify=notify, needs_document=False)
+
+
 def cleanup(
     *, dry_run: bool = False, doc: str | os.PathLike[str] | None = None, notify: Notify = _quiet
 ) -> list[Lease]:
-    """Every command reaps; this one exists to reap now and say what went."""
-    with transaction(paths.resolve(doc)) as txn:
-        _tell(txn, notify)
-        reaped = list(txn.reaped)
-        if dry_run:
-            txn.dry_run = True
-    return reaped
+    """Every writer reaps; this one exists to reap now and say what went."""
+    return run_change(
+        paths.resolve(doc),
+        lambda txn: list(txn.reaped),
+        notify=notify,
+        dry_run=dry_run,
+        needs_document=False,
+    )
 
 
 def use(
@@ -266,19 +287,18 @@ def use(
         names.check_identity_part("instance id", instance_id)
     from styxy.allocation import is_running
 
-    with transaction(paths.resolve(doc)) as txn:
-        _tell(txn, notify)
-        # Stale leases were reaped on the way in; a lease still in its grace period whose holder
-        # died and whose port is silent is no service to connect to either (SPEC 10).
-        found = [
-            x
-            for x in txn.state.leases
-            if (port is None or x.port == port)
-            and (service_type is None or x.serviceType == service_type)
-            and (name is None or x.name == name)
-            and (instance_id is None or x.instanceId == instance_id)
-            and is_running(x)
-        ]
+    # Nothing is reaped without the lock: leave out what the next writer would reap, and a
+    # lease in its grace period whose holder died and whose port is silent, which is no
+    # service to connect to either (SPEC 10).
+    found = [
+        x
+        for x in _read(doc, notify).live()
+        if (port is None or x.port == port)
+        and (service_type is None or x.serviceType == service_type)
+        and (name is None or x.name == name)
+        and (instance_id is None or x.instanceId == instance_id)
+        and is_running(x)
+    ]
     if not found:
         raise NotFoundError(
             f"nothing styxy knows of is running {_use_what(port, service_type, name)}."
@@ -309,8 +329,8 @@ def release_instance(
         names.check_service_type(service_type)
     if name is not None:
         names.check_identity_part("name", name)
-    with transaction(paths.resolve(doc)) as txn:
-        _tell(txn, notify)
+
+    def change(txn: Transaction) -> list[Lease]:
         ended = [
             x
             for x in txn.state.leases
@@ -320,6 +340,9 @@ def release_instance(
         ]
         if ended:
             txn.state = txn.state.remove(ended)
+        return ended
+
+    ended = run_change(paths.resolve(doc), change, notify=notify, needs_document=False)
     return sorted(ended, key=lambda x: (x.port, x.lockId))
 
 
@@ -327,11 +350,10 @@ def ranges(*, doc: str | os.PathLike[str] | None = None, notify: Notify = _quiet
     """Every range of the document with the ports leased and listened on inside it."""
     from styxy.reports import Ranges, RangeUsage
 
-    with transaction(paths.resolve(doc)) as txn:
-        _tell(txn, notify)
-        rows = sorted(txn.document.ranges, key=lambda r: r.start)
-        leased = sorted(txn.state.ports())
-    listening = sorted(ports.listening_in(1, 65535))
+    seen = _read(doc, notify)  # read-only: no lock (SPEC section 10)
+    rows = sorted(seen.require().ranges, key=lambda r: r.start)
+    leased = sorted({lease.port for lease in seen.live()})
+    listening = sorted(ports.listening_in(1, MAX_PORT))
     return Ranges(
         tuple(
             RangeUsage(
@@ -355,19 +377,18 @@ def suggest_range(
     from styxy.reports import RangeSuggestion
 
     names.check_service_type(service_type)
-    with transaction(paths.resolve(doc)) as txn:
-        _tell(txn, notify)
-        document = txn.parsed().document
-        row = document.range_of(service_type)
-        if row is not None:
-            return RangeSuggestion(service_type, row.start, row.end, None, row.size, True)
-        proposal = propose_new(
-            document,
-            service_type,
-            txn.paths.doc,
-            listening=used_ports(txn),
-            ephemeral=ports.ephemeral_range(),
-        )
+    seen = _read(doc, notify)  # read-only: no lock (SPEC section 10)
+    document = seen.parsed().document
+    row = document.range_of(service_type)
+    if row is not None:
+        return RangeSuggestion(service_type, row.start, row.end, None, row.size, True)
+    proposal = propose_new(
+        document,
+        service_type,
+        seen.paths.doc,
+        listening=used_ports(seen.live()),
+        ephemeral=ports.ephemeral_range(),
+    )
     return RangeSuggestion(
         service_type, proposal.start, proposal.end, proposal.placement, proposal.chunk_size, False
     )
@@ -384,5 +405,6 @@ __all__ = [
     "scan",
     "set_holder",
     "suggest_range",
+    "sync",
     "use",
 ]

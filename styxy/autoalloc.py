@@ -9,7 +9,7 @@ from __future__ import annotations
 import getpass
 import socket
 import time
-from collections.abc import Callable, Collection
+from collections.abc import Callable, Collection, Iterable
 from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
@@ -18,18 +18,20 @@ from styxy.document.model import Range
 from styxy.errors import RefusedError
 from styxy.paths import display
 from styxy.transaction import Transaction
+from styxy.vocabulary import MAX_PORT, ChosenPlacement
 
 if TYPE_CHECKING:
     from pathlib import Path
 
     from styxy.document.model import Document
+    from styxy.leases import Lease
     from styxy.placement import Proposal
 
 
 @dataclass(frozen=True)
 class Created:
     row: Range
-    placement: str
+    placement: ChosenPlacement
     chunk_size: int
 
 
@@ -48,7 +50,7 @@ def create_range(
     auto = settings.auto_allocation
     ranges = parsed.document.ranges
     ephemeral = ports.ephemeral_range()
-    listening = used_ports(txn)
+    listening = used_ports(txn.state.leases)
     proposal = propose_new(
         parsed.document, service_type, txn.paths.doc, listening=listening, ephemeral=ephemeral
     )
@@ -58,8 +60,8 @@ def create_range(
     def problem_of(start: int, size: int) -> str | None:
         if size < 1:
             return "the chunk size must be at least 1."
-        if not 1 <= start <= 65535 or start + size - 1 > 65535:
-            return f"{start}-{start + size - 1} is outside 1..65535."
+        if not 1 <= start <= MAX_PORT or start + size - 1 > MAX_PORT:
+            return f"{start}-{start + size - 1} is outside 1..{MAX_PORT}."
         return placement.window_problem(
             start,
             start + size - 1,
@@ -103,12 +105,12 @@ def create_range(
     return Created(new_row, proposal.placement, chunk)
 
 
-def used_ports(txn: Transaction) -> frozenset[int]:
+def used_ports(leased: Iterable[Lease]) -> frozenset[int]:
     """Ports a new range must not cover: those listened on, and those live leases hold.
 
     A lease is a used port even where no range holds it any more (its row was removed by hand).
     """
-    return ports.listening_in(1, 65535) | txn.state.ports()
+    return ports.listening_in(1, MAX_PORT) | {lease.port for lease in leased}
 
 
 def propose_new(

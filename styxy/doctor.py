@@ -3,8 +3,8 @@
 from __future__ import annotations
 
 import os
-from collections.abc import Callable
-from dataclasses import dataclass
+from collections.abc import Callable, Mapping
+from dataclasses import asdict, dataclass
 from typing import Any
 
 from styxy import paths, ports
@@ -12,38 +12,65 @@ from styxy.errors import StyxyError
 from styxy.paths import display
 
 
+@dataclass(frozen=True)
+class DoctorPaths:
+    document: str
+    sidecar: str
+    leases: str
+    cache: str
+
+
+@dataclass(frozen=True)
+class DoctorReport:
+    """What `styxy doctor` found; `to_json()` is its `--json` shape."""
+
+    paths: DoctorPaths
+    valid: bool
+    diagnostics: tuple[str, ...]
+    live: int
+    stale: int
+    ephemeral_range: tuple[int, int] | None
+    interceptor: Mapping[str, Any]
+
+    def to_json(self) -> dict[str, Any]:
+        eph = self.ephemeral_range
+        return {
+            "paths": asdict(self.paths),
+            "document": {"valid": self.valid, "diagnostics": list(self.diagnostics)},
+            "leases": {"live": self.live, "stale": self.stale},
+            "ephemeralRange": f"{eph[0]}-{eph[1]}" if eph else None,
+            "interceptor": dict(self.interceptor),
+        }
+
+
 def report(
     *, doc: str | os.PathLike[str] | None = None, notify: Callable[[str], None]
-) -> dict[str, Any]:
-    from styxy import config
-    from styxy.transaction import stale_leases, transaction
+) -> DoctorReport:
+    from styxy import config, snapshot
 
     where = paths.resolve(doc)
-    diagnostics = config.validate([], doc=where.doc) if where.doc.exists() else []
+    # Read-only and lock-free; the leases are counted even while the document has errors.
+    seen = snapshot.load(where)
+    for note in seen.notes:
+        notify(note)
+    diagnostics = config.validate([], doc=doc)
     valid = not any(not d.warning for d in diagnostics)
-    live = stale = 0
-    if valid:
-        with transaction(where) as txn:
-            for note in txn.notes:
-                notify(note)
-            txn.dry_run = True  # doctor looks; it does not reap
-            state = txn._loaded
-            grace = txn.document.settings.lease_grace_seconds
-            stale = len(stale_leases(state, grace))
-            live = len(state.leases) - stale
-    eph = ports.ephemeral_range()
-    return {
-        "paths": {
-            "document": display(where.doc),
-            "sidecar": display(where.sidecar),
-            "leases": display(where.leases),
-            "cache": display(where.cache),
-        },
-        "document": {"valid": valid, "diagnostics": [str(d) for d in diagnostics]},
-        "leases": {"live": live, "stale": stale},
-        "ephemeralRange": f"{eph[0]}-{eph[1]}" if eph else None,
-        "interceptor": _interceptor_status(),
-    }
+    stale = len(seen.stale())
+    live = len(seen.state.leases) - stale
+    return DoctorReport(
+        paths=DoctorPaths(
+            document=display(where.doc),
+            sidecar=display(where.sidecar),
+            leases=display(where.leases),
+            cache=display(where.cache),
+        ),
+        valid=valid,
+        diagnostics=tuple(str(d) for d in diagnostics),
+        live=live,
+        stale=stale,
+        ephemeral_range=ports.ephemeral_range(),
+        interceptor=_interceptor_status(),
+    )
 
 
 def _interceptor_status() -> dict[str, Any]:

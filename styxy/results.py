@@ -1,27 +1,24 @@
-"""What the public functions return: frozen records with the JSON shapes of SPEC section 7."""
+"""What the public functions return: frozen records with the JSON shapes docs/GUIDE.md shows."""
 
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Any, Literal
+from typing import Any
 
 from styxy.leases import Lease
-
-# Why `--port P` was not the port given: another lease holds it, something listens on it, or
-# the identity already holds a lease on another port.
-PortRefusal = Literal["leased", "listening", "same-identity"]
+from styxy.vocabulary import ChosenPlacement, Notice, PortRefusal, Reason
 
 
 @dataclass(frozen=True)
 class Allocation:
     lease: Lease
     existing: bool = False
-    reason: str | None = None
+    reason: Reason | None = None
     auto_allocated: bool = False
     new_range: tuple[int, int] | None = None
-    placement: str | None = None
+    placement: ChosenPlacement | None = None
     chunk_size: int | None = None
-    message: str | None = None
+    message: Notice | None = None
     notes: tuple[str, ...] = ()
     requested_port: int | None = None  # set only when `--port` was asked for and not given
     port_refusal: PortRefusal | None = None
