@@ -11,9 +11,9 @@ from styxy import leases, ports
 from styxy.document.model import Range
 from styxy.errors import RefusedError
 from styxy.leases import Identity, Lease
-from styxy.results import Allocation, PortRefusal
+from styxy.results import Allocation
 from styxy.transaction import Transaction
-from styxy.vocabulary import Notice, Source
+from styxy.vocabulary import Notice, PortRefusal, Source
 
 if TYPE_CHECKING:
     from styxy.autoalloc import Confirm

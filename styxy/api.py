@@ -348,8 +348,8 @@ def use(
     from styxy.allocation import is_running
 
     # Nothing is reaped without the lock: leave out what the next writer would reap, and a
-    # lease still in its grace period whose holder died and whose port is silent, which is no
-    # service to connect to either (SPEC section 10).
+    # lease in its grace period whose holder died and whose port is silent, which is no
+    # service to connect to either (SPEC 10).
     found = [
         x
         for x in _read(doc, notify).live()
@@ -433,7 +433,7 @@ def suggest_range(
     service_type: str, *, doc: str | os.PathLike[str] | None = None, notify: Notify = _quiet
 ) -> RangeSuggestion:
     """The range `service_type` has, or the one auto-allocation would give it now; writes nothing."""
-    from styxy.autoalloc import propose_new
+    from styxy.autoalloc import propose_new, used_ports
     from styxy.reports import RangeSuggestion
 
     names.check_service_type(service_type)
@@ -446,7 +446,7 @@ def suggest_range(
         document,
         service_type,
         seen.paths.doc,
-        listening=ports.listening_in(1, MAX_PORT) | {x.port for x in seen.live()},
+        listening=used_ports(seen.live()),
         ephemeral=ports.ephemeral_range(),
     )
     return RangeSuggestion(

@@ -9,7 +9,7 @@ from __future__ import annotations
 import getpass
 import socket
 import time
-from collections.abc import Callable, Collection
+from collections.abc import Callable, Collection, Iterable
 from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
@@ -24,6 +24,7 @@ if TYPE_CHECKING:
     from pathlib import Path
 
     from styxy.document.model import Document
+    from styxy.leases import Lease
     from styxy.placement import Proposal, RegistryHints
 
 
@@ -49,7 +50,7 @@ def create_range(
     auto = settings.auto_allocation
     ranges = parsed.document.ranges
     ephemeral = ports.ephemeral_range()
-    listening = used_ports(txn)
+    listening = used_ports(txn.state.leases)
     proposal = propose_new(
         parsed.document, service_type, txn.paths.doc, listening=listening, ephemeral=ephemeral
     )
@@ -104,12 +105,12 @@ def create_range(
     return Created(new_row, proposal.placement, chunk)
 
 
-def used_ports(txn: Transaction) -> frozenset[int]:
+def used_ports(leased: Iterable[Lease]) -> frozenset[int]:
     """Ports a new range must not cover: those listened on, and those live leases hold.
 
     A lease is a used port even where no range holds it any more (its row was removed by hand).
     """
-    return ports.listening_in(1, MAX_PORT) | txn.state.ports()
+    return ports.listening_in(1, MAX_PORT) | {lease.port for lease in leased}
 
 
 def propose_new(

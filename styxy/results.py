@@ -3,14 +3,10 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Any, Literal
+from typing import Any
 
 from styxy.leases import Lease
-from styxy.vocabulary import ChosenPlacement, Notice, Reason
-
-# Why `--port P` was not the port given: another lease holds it, something listens on it, or
-# the identity already holds a lease on another port.
-PortRefusal = Literal["leased", "listening", "same-identity"]
+from styxy.vocabulary import ChosenPlacement, Notice, PortRefusal, Reason
 
 
 @dataclass(frozen=True)

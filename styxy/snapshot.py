@@ -21,7 +21,7 @@ from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-from styxy import cache, fsio, leases, ports
+from styxy import cache, fsio, leases
 from styxy.errors import CacheError, DocumentError, UnsafeFileError
 from styxy.leases import Lease, LeaseFile
 from styxy.paths import Paths, display, missing_document
@@ -218,19 +218,20 @@ def read_journal_file(path: Path) -> bytes | None:
 
 def journal_leases(
     state: LeaseFile, chunks: Iterable[tuple[Path, bytes]], notes: list[str]
-) -> LeaseFile:
-    """The state with a lease for each journal move worth one.
+) -> tuple[LeaseFile, tuple[Lease, ...]]:
+    """The state with the journal's live moves as leases, and the dead moves' leases it ended.
 
-    Only whole lines count (a line being written is left for later). A line that does not
-    hold a valid move is dropped and said, once per file: the interceptor writes each line
-    with one write(), so a bad one is a torn line of a killed process or a hand edit.
-    Each port gets at most one lease (the first move, or the allocation, holds it), and a move
-    whose process is gone and whose port is silent gets none (issue 13, point 8): the
-    interceptor bound the port itself, so there is no start-up gap to protect, and a dead move
-    in the cache would push the next program to the next port.
+    What becomes a lease, and when it ends, is `styxy.moves`: one lease per port, none for a
+    move whose process is gone and whose port is silent. Only whole lines count (a line being
+    written is left for later). A line that does not hold a valid move is dropped and said,
+    once per file: the interceptor writes each line with one write(), so a bad one is a torn
+    line of a killed process or a hand edit.
     """
+    from styxy.moves import Moves
+
     moves = Moves()
-    held = {lease.port for lease in state.leases}
+    state, ended = moves.end_dead(state)
+    by_port = {lease.port for lease in state.leases}
     for path, data in chunks:
         bad: list[tuple[int, str]] = []
         text = data[: data.rfind(b"\n") + 1].decode("utf-8", "replace")
@@ -239,66 +240,23 @@ def journal_leases(
             if isinstance(entry, str):
                 bad.append((number, entry))
                 continue
-            if entry.port in held:
-                continue
+            if entry.port in by_port:
+                continue  # one lease per port: the first move (or the allocation) holds it
+            lease = moves.lease_of(entry)
+            if lease is None:
+                continue  # the mover is gone and the port silent: nothing to protect
             if len(state.leases) >= leases.MAX_LIVE_LEASES:
                 bad.append((number, f"the lease file is full ({leases.MAX_LIVE_LEASES} leases)"))
                 continue
-            lease = journal_lease(entry, moves)
-            if lease is not None:
-                held.add(entry.port)
-                state = state.add(lease)
+            by_port.add(entry.port)
+            state = state.add(lease)
         if bad:
             first_line, reason = bad[0]
             notes.append(
                 f"dropped {len(bad)} line(s) of the interceptor's journal {display(path)} "
                 f"(line {first_line}: {reason})"
             )
-    return state
-
-
-class Moves:
-    """Liveness of the interceptor's moves, each process and port asked once per fold."""
-
-    def __init__(self) -> None:
-        self._started: dict[int, float | None] = {}
-        self._listening: dict[int, bool] = {}
-
-    def start_time(self, pid: int) -> float | None:
-        if pid not in self._started:
-            self._started[pid] = ports.process_start_time(pid)
-        return self._started[pid]
-
-    def listening(self, port: int) -> bool:
-        if port not in self._listening:
-            self._listening[port] = ports.is_listening(port)
-        return self._listening[port]
-
-    def live(self, lease: Lease) -> bool:
-        return ports.process_alive(lease.pid, lease.pidStartTime) or self.listening(lease.port)
-
-
-def journal_lease(entry: cache.JournalEntry, moves: Moves) -> Lease | None:
-    """The lease of a journaled move, or None when its process is gone and its port silent."""
-    started = moves.start_time(entry.pid)
-    # A process that started after the move reuses the pid of the one that moved: the mover is
-    # gone. Journal times are whole seconds, and a start time read from /proc may be a little
-    # off; two seconds of slack keep a live mover from being taken for a stranger.
-    if started is not None and started > entry.created_at + 2:
-        started = None
-    if started is None and not moves.listening(entry.port):
-        return None
-    return Lease(
-        lockId=leases.new_lock_id(),
-        port=entry.port,
-        serviceType=entry.service_type,
-        instanceId=f"pid-{entry.pid}",
-        name=f"bind-{entry.requested_port}",
-        pid=entry.pid,
-        pidStartTime=started,
-        createdAt=entry.created_at,
-        source="interceptor",
-    )
+    return state, ended
 
 
 # ------------------------------------------------------------------------------ snapshots
@@ -374,5 +332,5 @@ def load(paths: Paths) -> Snapshot:
             data = read_journal_file(path)
             if data:
                 chunks.append((path, data))
-        state = journal_leases(state, chunks, notes)
+        state, _ = journal_leases(state, chunks, notes)
     return Snapshot(paths, loaded, state, tuple(notes))

@@ -227,10 +227,8 @@ def _fold_journal(txn: Transaction) -> None:
     journal instead of being lost; the aside files are deleted only after the lease file is
     written, so a refused or killed command folds them again next time.
 
-    What becomes a lease (issue 13, point 8): at most one lease per port, and only a move whose
-    process still runs or whose port is still listened on. A move's lease ends as soon as both
-    are gone, grace period or not: the interceptor bound the port itself, so there is no start-up
-    gap to protect, and a dead move left in the cache would push the next program to the next port.
+    What becomes a lease, and when an interceptor lease ends, is `styxy.moves` (issue 13,
+    point 8): one lease per port, none for a move whose process is gone and whose port is silent.
     """
     journal = txn.paths.journal
     # Refused before it is renamed: a folder, a FIFO, a link or another user's file there is
@@ -249,22 +247,10 @@ def _fold_journal(txn: Transaction) -> None:
         # Whole lines only: a line still being written is left for the next fold.
         folding.append((aside, data.rfind(b"\n") + 1))
         chunks.append((aside, data))
-    _end_dead_moves(txn)
-    txn.state = snapshot.journal_leases(txn.state, chunks, txn.notes)
+    txn.state, ended = snapshot.journal_leases(txn.state, chunks, txn.notes)
+    if ended:
+        txn.reaped = ended  # dead moves end at once; `cleanup` lists them among the reaped
     txn._folding = tuple(folding)
-
-
-def _end_dead_moves(txn: Transaction) -> None:
-    """End the interceptor's leases whose process is gone and whose port is silent.
-
-    Reaped at once (`cleanup` lists them), grace period or not, and with no history: their
-    identity (`pid-N`) never asks again (issue 13, point 8).
-    """
-    moves = snapshot.Moves()
-    kept = [x for x in txn.state.leases if x.source != "interceptor" or moves.live(x)]
-    if len(kept) != len(txn.state.leases):
-        txn.reaped = tuple(x for x in txn.state.leases if x not in kept)
-        txn.state = LeaseFile(leases=tuple(kept), history=txn.state.history)
 
 
 def _aside_name(journal: Path) -> Path:

@@ -26,6 +26,10 @@ SOURCES: tuple[Source, ...] = ("cli", "run", "interceptor", "api")
 # Why `allocate` handed back a lease that already existed.
 Reason = Literal["single-instance", "same-identity"]
 
+# Why `--port P` was not the port given: another lease holds it, something listens on it, or
+# the identity already holds a lease on another port.
+PortRefusal = Literal["leased", "listening", "same-identity"]
+
 
 def is_placement(value: object) -> TypeGuard[Placement]:
     return value in PLACEMENTS

@@ -7,6 +7,7 @@ a process that re-binds a busy port from several threads writes a bounded number
 from __future__ import annotations
 
 import os
+import random
 import re
 import shlex
 import subprocess
@@ -14,7 +15,7 @@ import sys
 import time
 
 import pytest
-from netutil import first_free, listen
+from netutil import busy, first_free, listen
 
 from styxy import cache
 
@@ -49,8 +50,26 @@ print(len(kept))
 """
 
 
+def _private_dev_range(styxy) -> tuple[int, int]:
+    """Move the document's dev row to a block of 100 ports nothing listens on (20000-29999):
+    the default 3000-3099 is shared with every other program on the machine."""
+    for base in random.Random().sample(range(20000, 30000, 100), 100):
+        if all(not busy(port) for port in range(base, base + 100)):
+            text = styxy.doc.read_text()
+            row = next(x for x in text.splitlines() if x.startswith("| dev |"))
+            new = f"| dev | {base} | {base + 99} | multi |  | Development servers |"
+            styxy.doc.write_text(text.replace(row, new))
+            return base, base + 99
+    raise AssertionError("no free block of 100 ports between 20000 and 29999")
+
+
 @pytest.fixture
-def preload(styxy):
+def dev(styxy) -> tuple[int, int]:
+    return _private_dev_range(styxy)
+
+
+@pytest.fixture
+def preload(styxy, dev):
     done = styxy("interceptor", "env")
     assert done.code == 0, done.err
     exports = {}
@@ -64,32 +83,35 @@ def _interceptor_leases(styxy) -> list[dict]:
     return [x for x in styxy("list", "--json").json()["leases"] if x["source"] == "interceptor"]
 
 
-def test_ten_short_lived_programs_in_a_row_share_one_port_and_leave_no_lease(styxy, preload):
-    busy = first_free(range(3050, 3100))
+def test_ten_short_lived_programs_in_a_row_share_one_port_and_leave_no_lease(styxy, preload, dev):
+    taken = first_free(range(dev[1] - 10, dev[1] + 1))
     bound = []
-    with listen(busy, "0.0.0.0"):
+    with listen(taken, "0.0.0.0"):
         for _ in range(10):
-            done = subprocess.run([sys.executable, "-c", BIND_ONCE, str(busy)], env=preload,
+            done = subprocess.run([sys.executable, "-c", BIND_ONCE, str(taken)], env=preload,
                                   capture_output=True, text=True, timeout=60, check=False)
             assert done.returncode == 0, done.stderr
             bound.append(int(done.stdout))
             assert [MOVED.match(x).groups() for x in done.stderr.splitlines()] == [
-                (str(busy), done.stdout.strip())
+                (str(taken), done.stdout.strip())
             ]
-            # A styxy command between them folds the journal: the exited mover is no lease.
+            # A writing command between them folds the journal: the exited mover is no lease,
+            # so the cache the next program reads leases nothing in the range.
+            assert styxy("cleanup").code == 0
             assert _interceptor_leases(styxy) == []
-    assert len(set(bound)) == 1 and bound[0] != busy, bound
+            assert cache.read(styxy.sidecar / "cache.bin").leases == ()
+    assert len(set(bound)) == 1 and bound[0] != taken, bound
 
 
-def test_ten_moves_folded_at_once_give_at_most_one_lease_per_port(styxy, preload):
-    busy = first_free(range(3050, 3100))
+def test_ten_moves_folded_at_once_give_at_most_one_lease_per_port(styxy, preload, dev):
+    taken = first_free(range(dev[1] - 10, dev[1] + 1))
     holders = []
     try:
-        with listen(busy, "0.0.0.0"):
+        with listen(taken, "0.0.0.0"):
             # Each program stays alive (it waits on stdin), so its move is a lease to protect.
             for _ in range(10):
                 proc = subprocess.Popen(
-                    [sys.executable, "-c", BIND_ONCE + "s.close()\nsys.stdin.read()\n", str(busy)],
+                    [sys.executable, "-c", BIND_ONCE + "s.close()\nsys.stdin.read()\n", str(taken)],
                     env=preload, stdin=subprocess.PIPE, stdout=subprocess.PIPE,
                     stderr=subprocess.DEVNULL, text=True,
                 )
@@ -110,7 +132,7 @@ def test_ten_moves_folded_at_once_give_at_most_one_lease_per_port(styxy, preload
 
 
 def test_two_live_processes_journaled_on_one_port_make_one_lease(styxy):
-    styxy("list")
+    styxy("cleanup")  # a writer: makes the sidecar
     other = subprocess.Popen([sys.executable, "-c", "import time; time.sleep(60)"])
     try:
         now = time.time()
@@ -124,7 +146,7 @@ def test_two_live_processes_journaled_on_one_port_make_one_lease(styxy):
 
 
 def test_a_journaled_pid_reused_by_a_later_process_is_not_a_lease(styxy):
-    styxy("list")
+    styxy("cleanup")  # a writer: makes the sidecar
     # The line dates the move long before this process started: the pid was reused, the
     # process that moved is gone.
     line = f"1 3078 {os.getpid()} 3000 dev {time.time() - 10 ** 6:.0f}\n"
@@ -132,10 +154,10 @@ def test_a_journaled_pid_reused_by_a_later_process_is_not_a_lease(styxy):
     assert _interceptor_leases(styxy) == []
 
 
-def test_four_threads_rebinding_a_busy_port_write_bounded_lines(styxy, preload):
-    busy = first_free(range(3050, 3100))
-    with listen(busy, "0.0.0.0"):
-        done = subprocess.run([sys.executable, "-c", REBIND, str(busy), "3"], env=preload,
+def test_four_threads_rebinding_a_busy_port_write_bounded_lines(styxy, preload, dev):
+    taken = first_free(range(dev[1] - 10, dev[1] + 1))
+    with listen(taken, "0.0.0.0"):
+        done = subprocess.run([sys.executable, "-c", REBIND, str(taken), "3"], env=preload,
                               capture_output=True, text=True, timeout=300, check=False)
     assert done.returncode == 0, done.stderr[-2000:]
     lines = done.stderr.splitlines()
@@ -145,7 +167,7 @@ def test_four_threads_rebinding_a_busy_port_write_bounded_lines(styxy, preload):
     # Each new port said once, at most 32 lines; "not moved" once for the requested port.
     assert len(moved) <= 32 and len(set(moved)) == len(moved)
     assert len(kept) <= 1, kept
-    assert all(line.startswith(f"styxy: port {busy} in use; not moved: ") for line in kept)
+    assert all(line.startswith(f"styxy: port {taken} in use; not moved: ") for line in kept)
     journal = cache.read_journal(styxy.sidecar / "journal")
     assert 1 <= len(journal) <= 64
     # The process is gone: its moves are no leases, and the range is free for allocate.
@@ -155,10 +177,11 @@ def test_four_threads_rebinding_a_busy_port_write_bounded_lines(styxy, preload):
 
 
 def test_a_moves_lease_ends_when_its_process_exits_grace_or_not(styxy):
-    styxy("list")
+    styxy("cleanup")  # a writer: makes the sidecar
     mover = subprocess.Popen([sys.executable, "-c", "import time; time.sleep(60)"])
     try:
         (styxy.sidecar / "journal").write_text(f"1 3079 {mover.pid} 3000 dev {time.time():.0f}\n")
+        assert styxy("cleanup").code == 0  # a writer folds the move into the lease file
         assert [(x["port"], x["pid"]) for x in _interceptor_leases(styxy)] == [(3079, mover.pid)]
     finally:
         mover.kill()
