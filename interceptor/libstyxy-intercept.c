@@ -12,8 +12,10 @@
  *    returns the original result and errno;
  *  - no malloc, no stdio, no blocking lock: state lives in static storage, guarded by a spin
  *    lock that gives up after a bounded wait; fork resets it (pthread_atfork);
- *  - the cache is read with read() into a static buffer (never mmap: a truncated file must not
- *    raise SIGBUS) and every descriptor is closed at once, with O_CLOEXEC meanwhile.
+ *  - the cache is read with read() into anonymous memory sized to the file (never a mapping of
+ *    the file: a truncated file must not raise SIGBUS) and every descriptor is closed at once,
+ *    with O_CLOEXEC meanwhile; a table is published with one atomic release store;
+ *  - output is bounded: each move is said and journaled once per process, with hard caps.
  */
 #define _GNU_SOURCE
 #include "cache_reader.h"
@@ -30,6 +32,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/auxv.h>
+#include <sys/mman.h>
 #include <sys/socket.h>
 #include <sys/stat.h>
 #include <sys/syscall.h>
@@ -40,7 +43,10 @@
 
 enum {
     MAX_BUSY_ATTEMPTS = 64,     /* candidate binds that may fail before we give up */
-    MAP_SLOTS = 32,             /* remembered moves of this process (twin sockets) */
+    MAP_SLOTS = 32,             /* remembered moves of this process (twins and retries) */
+    KEPT_SLOTS = 32,            /* requested ports this process said "not moved" for */
+    MAX_STDERR_LINES = 32,      /* hard cap on this process's stderr lines */
+    MAX_JOURNAL_LINES = 64,     /* hard cap on this process's journal lines */
     CMDLINE_MAX = 4096,         /* bytes of /proc/self/cmdline the detect globs see */
     LOCK_WAIT_NS = 2000000000,  /* longest wait for the slow-path lock before failing open */
 };
@@ -64,12 +70,22 @@ static _Atomic(bind_fn) g_real_bind;
 
 /* ------------------------------------------------------------------ slow-path state */
 
+/* A cache file that parsed, and the view into its bytes. The bytes live in an anonymous
+ * mapping sized to the file (page-rounded, at most STYXY_MAX_FILE_SIZE + 1), made the first
+ * time this process needs a table: a process that never meets a busy port pays nothing, and
+ * one that does pays for the cache it read, not for two 4 MiB buffers. (Anonymous memory, not
+ * the file: a truncated file can not raise SIGBUS in it.) */
+struct table {
+    unsigned char *buf;
+    size_t cap;
+    struct styxy_view view;
+};
+
 /* Guarded by g_lock_owner (the tid of the holder, 0 when free). */
-static unsigned char g_buffers[2][STYXY_MAX_FILE_SIZE + 1];
-static int g_good = -1;               /* index of the buffer holding the last good cache */
-static struct styxy_view g_view;      /* parsed view of g_buffers[g_good] */
-static volatile int g_publishing;     /* set while g_good/g_view change (see after_fork) */
-static volatile int g_loading;        /* set while a newly seen file is read (see after_fork) */
+static struct table g_tables[2];      /* the published one, and the spare the next load fills */
+/* The published table, or NULL: written with one release store once its table is complete,
+ * read with acquire (see docs/CACHE_FORMAT.md, "Publishing a table"). */
+static _Atomic(struct table *) g_current;
 static struct {
     int valid;
     dev_t dev;
@@ -81,6 +97,10 @@ static struct {
     uint16_t requested, replacement;
 } g_map[MAP_SLOTS];                   /* this process's moves, newest at g_map_next - 1 */
 static unsigned g_map_next;
+static uint16_t g_kept[KEPT_SLOTS];   /* requested ports a "not moved" line was written for */
+static unsigned g_kept_count;
+static unsigned g_said_count;         /* stderr lines written (capped at MAX_STDERR_LINES) */
+static unsigned g_journal_count;      /* journal lines written (capped at MAX_JOURNAL_LINES) */
 static uint8_t g_leased[65536 / 8];   /* scratch bitmap: ports leased to other processes */
 static char g_cmdline[CMDLINE_MAX];
 static atomic_int g_lock_owner;
@@ -223,20 +243,21 @@ static int lock_acquire(void)
 static void lock_release(void) { atomic_store_explicit(&g_lock_owner, 0, memory_order_release); }
 
 /* In the child only the forking thread exists: a lock held by another thread would never be
- * released, and a table being published might be torn. */
+ * released. The published table is whole in the child whatever the moment of the fork (it is
+ * only ever replaced by one atomic store of a complete table); what the lock holder was doing
+ * to the rest may be half done, so the child forgets it. */
 static void after_fork_child(void)
 {
-    if (g_publishing) {
-        g_good = -1;
+    if (atomic_load_explicit(&g_lock_owner, memory_order_acquire) != 0) {
+        /* The file being read may be remembered as seen without its table: read it again. */
         g_seen.valid = 0;
-        g_publishing = 0;
-    }
-    /* A fork while another thread was reading a new cache: the file is already remembered as
-     * seen, but its table never arrived in this child. Forget it so the child reads it itself
-     * (without this, a child forked during the first load had no table at all). */
-    if (g_loading) {
-        g_seen.valid = 0;
-        g_loading = 0;
+        /* The spare table may be mid-(re)mapping: drop it (leaking at most one mapping). */
+        struct table *current = atomic_load_explicit(&g_current, memory_order_acquire);
+        struct table *spare = current == &g_tables[0] ? &g_tables[1] : &g_tables[0];
+        spare->buf = NULL;
+        spare->cap = 0;
+        /* A move being remembered may be half written. */
+        g_map_next = 0;
     }
     atomic_store_explicit(&g_lock_owner, 0, memory_order_relaxed);
 }
@@ -361,9 +382,30 @@ static void refresh_cache(void)
     }
     if (same_file(&st))
         return;
-    g_loading = 1;
     load_cache(&st);
-    g_loading = 0;
+}
+
+/* Make `t` hold at least `need` bytes; 0 when the memory cannot be had (fail open). */
+static int reserve(struct table *t, size_t need)
+{
+    if (t->buf != NULL && t->cap >= need)
+        return 1;
+    long page = sysconf(_SC_PAGESIZE);
+    size_t unit = page > 0 ? (size_t)page : 4096;
+    size_t cap = (need + unit - 1) / unit * unit;
+    if (t->buf != NULL) {
+        unsigned char *old = t->buf;
+        size_t old_cap = t->cap;
+        t->buf = NULL;
+        t->cap = 0;
+        munmap(old, old_cap);
+    }
+    void *mem = mmap(NULL, cap, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+    if (mem == MAP_FAILED)
+        return 0;
+    t->buf = mem;
+    t->cap = cap;
+    return 1;
 }
 
 /* Read and publish the file `st` describes; it is remembered first, so a file that is
@@ -378,11 +420,20 @@ static void load_cache(const struct stat *st)
     int fd = open(g_cfg.cache_path, O_RDONLY | O_CLOEXEC | O_NOFOLLOW | O_NONBLOCK | O_NOCTTY);
     if (fd < 0)
         return;
-    int spare = g_good == 0 ? 1 : 0;
+    /* The spare table is never the published one: nothing reads it while it is filled. */
+    struct table *current = atomic_load_explicit(&g_current, memory_order_relaxed);
+    struct table *spare = current == &g_tables[0] ? &g_tables[1] : &g_tables[0];
     ssize_t n = -1;
     if (fstat(fd, &opened) == 0 && opened.st_ino == st->st_ino && opened.st_dev == st->st_dev &&
         trusted(&opened)) {
-        n = read_all(fd, g_buffers[spare], sizeof g_buffers[spare]);
+        /* One byte more than the file, to notice that it grew while being read. */
+        size_t need = (size_t)opened.st_size + 1;
+        if (!reserve(spare, need)) {
+            close(fd);
+            debug(1, "cache refused", "no memory to read it into");
+            return;
+        }
+        n = read_all(fd, spare->buf, need);
         if (n != opened.st_size)
             n = -1;
     }
@@ -391,16 +442,13 @@ static void load_cache(const struct stat *st)
         debug(1, "cache refused", "changed while being read");
         return;
     }
-    struct styxy_view view;
-    int status = styxy_cache_parse(g_buffers[spare], (size_t)n, &view);
+    int status = styxy_cache_parse(spare->buf, (size_t)n, &spare->view);
     if (status != STYXY_OK) {
         debug(1, "cache refused", styxy_parse_error(status));
         return;
     }
-    g_publishing = 1;
-    g_view = view;
-    g_good = spare;
-    g_publishing = 0;
+    /* The one store that publishes it: buffer, size and view were all written before it. */
+    atomic_store_explicit(&g_current, spare, memory_order_release);
     debug(2, "cache loaded", g_cfg.cache_path);
 }
 
@@ -427,27 +475,27 @@ static const char *read_cmdline(void)
 }
 
 /* $STYXY_SERVICE_TYPE, else the range holding the port, else the detect globs, else dev. */
-static int choose_range(unsigned requested)
+static int choose_range(const struct styxy_view *view, unsigned requested)
 {
     int index = -1;
     if (g_cfg.service_type[0] != 0)
-        index = styxy_range_by_name(&g_view, g_cfg.service_type);
+        index = styxy_range_by_name(view, g_cfg.service_type);
     if (index < 0)
-        index = styxy_range_by_port(&g_view, requested);
-    if (index < 0 && g_view.detect_count > 0)
-        index = styxy_range_by_detect(&g_view, read_cmdline());
+        index = styxy_range_by_port(view, requested);
+    if (index < 0 && view->detect_count > 0)
+        index = styxy_range_by_detect(view, read_cmdline());
     if (index < 0)
-        index = styxy_range_by_name(&g_view, "dev");
+        index = styxy_range_by_name(view, "dev");
     return index;
 }
 
 /* Mark in g_leased the ports of [start, end] that other processes hold leases on. */
-static void mark_leases(const struct styxy_range *r, uint32_t me)
+static void mark_leases(const struct styxy_view *view, const struct styxy_range *r, uint32_t me)
 {
     memset(g_leased + r->start / 8, 0, (size_t)(r->end / 8 - r->start / 8 + 1));
     struct styxy_lease lease;
-    for (uint32_t i = 0; i < g_view.lease_count; i++) {
-        styxy_lease_at(&g_view, i, &lease);
+    for (uint32_t i = 0; i < view->lease_count; i++) {
+        styxy_lease_at(view, i, &lease);
         if (lease.pid != me && lease.port >= r->start && lease.port <= r->end)
             g_leased[lease.port / 8] |= (uint8_t)(1u << (lease.port % 8));
     }
@@ -457,11 +505,14 @@ static int leased(unsigned port) { return (g_leased[port / 8] >> (port % 8)) & 1
 
 /* ------------------------------------------------------------------ the per-process map */
 
-static unsigned map_lookup(unsigned requested)
+/* The k-th newest replacement this process gave `requested` (k from 0), else 0. A retry of the
+ * same port (a server that closes and binds again, a second thread, a twin IPv4/IPv6 socket)
+ * tries these first, newest first, so it gets the same replacement whenever that is free. */
+static unsigned map_nth(unsigned requested, unsigned nth)
 {
     for (unsigned k = 1; k <= MAP_SLOTS && k <= g_map_next; k++) {
         unsigned slot = (g_map_next - k) % MAP_SLOTS;
-        if (g_map[slot].requested == requested)
+        if (g_map[slot].requested == requested && nth-- == 0)
             return g_map[slot].replacement;
     }
     return 0;
@@ -473,6 +524,50 @@ static void map_store(unsigned requested, unsigned replacement)
     g_map[slot].requested = (uint16_t)requested;
     g_map[slot].replacement = (uint16_t)replacement;
     g_map_next++;
+}
+
+/* Output is bounded per process: a program that retries a busy port in a loop must not flood
+ * its stderr or the journal (issue 13, point 8). A move is said and journaled once per new
+ * (requested, replacement) pair, a refusal once per requested port, and each kind of line
+ * stops at a hard cap. Lock held. */
+static int may_say(void)
+{
+    if (g_said_count >= MAX_STDERR_LINES)
+        return 0;
+    g_said_count++;
+    return 1;
+}
+
+static int may_say_kept(unsigned requested)
+{
+    unsigned known = g_kept_count < KEPT_SLOTS ? g_kept_count : KEPT_SLOTS;
+    for (unsigned i = 0; i < known; i++)
+        if (g_kept[i] == requested)
+            return 0;
+    if (g_kept_count < KEPT_SLOTS)
+        g_kept[g_kept_count] = (uint16_t)requested;
+    g_kept_count++;
+    return may_say();
+}
+
+static int may_journal(void)
+{
+    if (g_journal_count >= MAX_JOURNAL_LINES)
+        return 0;
+    g_journal_count++;
+    return 1;
+}
+
+static int map_has(unsigned requested, unsigned replacement)
+{
+    for (unsigned k = 0; k < MAP_SLOTS; k++) {
+        unsigned known = map_nth(requested, k);
+        if (known == 0)
+            return 0;
+        if (known == replacement)
+            return 1;
+    }
+    return 0;
 }
 
 /* The last replacement this process found in the range: the scan resumes after it, so sibling
@@ -686,36 +781,47 @@ static unsigned requested_port(const struct sockaddr *addr, socklen_t len, int *
 static int move(struct attempt *a, unsigned requested)
 {
     refresh_cache();
-    if (g_good < 0) {
+    const struct table *table = atomic_load_explicit(&g_current, memory_order_acquire);
+    if (table == NULL) {
         debug(1, "no usable cache", g_cfg.cache_path);
         return 0;
     }
-    int index = choose_range(requested);
+    const struct styxy_view *view = &table->view;
+    int index = choose_range(view, requested);
     if (index < 0) {
         debug(1, "no range for this port or service", NULL);
         return 0;
     }
     struct styxy_range r;
-    styxy_range_at(&g_view, (uint32_t)index, &r);
+    styxy_range_at(view, (uint32_t)index, &r);
     if (r.single) {
-        announce_kept(requested, &r, "single-instance service already running");
+        if (may_say_kept(requested))
+            announce_kept(requested, &r, "single-instance service already running");
         return 0;
     }
-    mark_leases(&r, (uint32_t)getpid());
-    unsigned twin = map_lookup(requested);
-    if (twin >= r.start && twin <= r.end && !leased(twin) && try_port(a, twin) == 1)
-        return 1; /* the twin socket's move was announced and journaled already */
+    mark_leases(view, &r, (uint32_t)getpid());
+    for (unsigned k = 0; k < MAP_SLOTS; k++) {
+        unsigned again = map_nth(requested, k);
+        if (again == 0)
+            break;
+        if (again >= r.start && again <= r.end && !leased(again) && try_port(a, again) == 1)
+            return 1; /* this move was announced and journaled already */
+    }
     int failed = 0;
     unsigned port = scan_range(a, &r, requested, &failed);
     if (port == 0) {
-        if (!failed)
+        if (!failed && may_say_kept(requested))
             announce_kept(requested, &r, "no free port in the range");
         return 0;
     }
     g_cursor = port;
+    if (map_has(requested, port))
+        return 1; /* a remembered replacement that was busy a moment ago: said already */
     map_store(requested, port);
-    announce_move(requested, port, r.name);
-    journal(port, requested, r.name);
+    if (may_say())
+        announce_move(requested, port, r.name);
+    if (may_journal())
+        journal(port, requested, r.name);
     return 1;
 }
 

@@ -4,14 +4,16 @@ from __future__ import annotations
 
 import time
 from collections.abc import Iterator
+from dataclasses import replace
 from typing import TYPE_CHECKING
 
 from styxy import leases, ports
 from styxy.document.model import Range
 from styxy.errors import RefusedError
 from styxy.leases import Identity, Lease
-from styxy.results import Allocation
+from styxy.results import Allocation, PortRefusal
 from styxy.transaction import Transaction
+from styxy.vocabulary import Notice, Source
 
 if TYPE_CHECKING:
     from styxy.autoalloc import Confirm
@@ -26,7 +28,7 @@ def allocate(
     holder: tuple[int, float | None],
     yes: bool,
     confirm: Confirm | None,
-    source: str,
+    source: Source,
 ) -> Allocation:
     row = txn.document.range_of(service_type)
     created = None
@@ -36,13 +38,23 @@ def allocate(
         created = autoalloc.create_range(txn, service_type, yes=yes, confirm=confirm)
         row = created.row
     same = txn.state.find(identity)
+    if same is not None and not is_running(same):
+        # The identity's holder died and its port is silent: a new start of the same service.
+        # It takes the lease over, and the port comes back through the identity's history.
+        txn.state = txn.state.remove([same])
+        same = None
     if same is not None:
-        return Allocation(same, existing=True, reason="same-identity")
+        return _with_port_note(Allocation(same, existing=True, reason="same-identity"), port)
     if row.single:
-        running = txn.state.of_type(service_type)
+        # Within its grace period a dead single instance still protects its port from other
+        # types, but it is not "running": the next start ends it and allocates (SPEC 10).
+        instances = txn.state.of_type(service_type)
+        running = [lease for lease in instances if is_running(lease)]
         if running:
             return _single_instance(running[0])
-    chosen = _choose_port(txn, row, identity, port)
+        if instances:
+            txn.state = txn.state.remove(instances)
+    chosen, refusal = _choose_port(txn, row, identity, port)
     lease = Lease(
         lockId=leases.new_lock_id(),
         port=chosen,
@@ -56,19 +68,53 @@ def allocate(
     )
     txn.state = txn.state.add(lease)
     if created is None:
-        return Allocation(lease)
-    return Allocation(
-        lease,
-        auto_allocated=True,
-        new_range=(row.start, row.end),
-        placement=created.placement,
-        chunk_size=created.chunk_size,
-        message=f"Auto-allocated range {row.start}-{row.end} for new service type '{service_type}'",
+        return _with_port_note(Allocation(lease), port, refusal)
+    return _with_port_note(
+        Allocation(
+            lease,
+            auto_allocated=True,
+            new_range=(row.start, row.end),
+            placement=created.placement,
+            chunk_size=created.chunk_size,
+            message=Notice(
+                f"Auto-allocated range {row.start}-{row.end} for new service type '{service_type}'"
+            ),
+        ),
+        port,
+        refusal,
+    )
+
+
+def is_running(lease: Lease) -> bool:
+    """Whether a lease stands for a live service: its holder runs, or its port is listened on."""
+    return ports.process_alive(lease.pid, lease.pidStartTime) or ports.is_listening(lease.port)
+
+
+def _with_port_note(
+    result: Allocation, requested: int | None, refusal: PortRefusal | None = None
+) -> Allocation:
+    """Say why `--port` was not honoured, in one line naming the port given instead."""
+    given = result.lease.port
+    if requested is None or requested == given:
+        return result
+    if result.reason == "same-identity":
+        refusal = "same-identity"
+    assert refusal is not None  # a requested port that is free is always the first candidate
+    why = {
+        "leased": "is leased to another service",
+        "listening": "is in use by another process",
+        "same-identity": "was not taken: this service already holds a lease",
+    }[refusal]
+    return replace(
+        result,
+        requested_port=requested,
+        port_refusal=refusal,
+        port_note=f"port {requested} {why}; using port {given} instead.",
     )
 
 
 def _single_instance(running: Lease) -> Allocation:
-    message = (
+    message = Notice(
         f"Blocked: service type '{running.serviceType}' only allows a single instance; "
         f"already running on port {running.port} (process {running.pid}) — reusing it. "
         f"Use: styxy use --port {running.port}"
@@ -76,7 +122,10 @@ def _single_instance(running: Lease) -> Allocation:
     return Allocation(running, existing=True, reason="single-instance", message=message)
 
 
-def _choose_port(txn: Transaction, row: Range, identity: Identity, port: int | None) -> int:
+def _choose_port(
+    txn: Transaction, row: Range, identity: Identity, port: int | None
+) -> tuple[int, PortRefusal | None]:
+    """The first usable candidate, and why the requested port (when one was given) was not."""
     if port is not None and port not in row:
         owner = txn.document.range_holding(port)
         if owner is not None:
@@ -85,10 +134,16 @@ def _choose_port(txn: Transaction, row: Range, identity: Identity, port: int | N
                 f"({owner.start}-{owner.end}), not '{row.service_type}'."
             )
     taken = txn.state.ports()
+    refusal: PortRefusal | None = None
     for candidate in _candidates(row, port, txn.state.remembered_port(identity)):
-        if candidate in taken or ports.is_listening(candidate):
-            continue
-        return candidate
+        if candidate in taken:
+            why: PortRefusal = "leased"
+        elif ports.is_listening(candidate):
+            why = "listening"
+        else:
+            return candidate, refusal
+        if candidate == port:
+            refusal = why
     raise RefusedError(
         f"no free port for '{row.service_type}': all {row.size} ports of "
         f"{row.start}-{row.end} are leased or in use."

@@ -13,13 +13,15 @@ from typing import TYPE_CHECKING
 from styxy import leases, names, paths, ports
 from styxy.errors import InvalidValueError, NotFoundError, UsageError
 from styxy.transaction import Transaction, run_change
+from styxy.vocabulary import MAX_PORT, SOURCES, is_source
 
 if TYPE_CHECKING:
     from styxy.autoalloc import Confirm
-    from styxy.document.model import Range
+    from styxy.iana import Assignment
     from styxy.leases import Lease
     from styxy.reports import LeaseStatus, PortCheck, Ranges, RangeSuggestion, Scan
     from styxy.results import Allocation
+    from styxy.snapshot import Snapshot
 
 Notify = Callable[[str], None]
 
@@ -51,10 +53,8 @@ def allocate(
     names.check_identity_part("name", name)
     if port is not None:
         names.check_port(port)
-    if source not in leases.SOURCES:
-        raise InvalidValueError(
-            f"source must be one of {', '.join(leases.SOURCES)}, not {source!r}."
-        )
+    if not is_source(source):
+        raise InvalidValueError(f"source must be one of {', '.join(SOURCES)}, not {source!r}.")
     holder = _holder(pid)
     from styxy import allocation
 
@@ -73,6 +73,8 @@ def allocate(
     result = run_change(paths.resolve(doc), change, notify=notify)
     if result.message:
         notify(result.message)
+    if result.port_note:
+        notify(result.port_note)
     return result
 
 
@@ -80,11 +82,21 @@ def _holder(pid: int | None) -> tuple[int, float | None]:
     """The holder is the given process, else the parent of this one (the shell or the script)."""
     chosen = os.getppid() if pid is None else pid
     if chosen <= 0:
-        raise InvalidValueError(f"pid {chosen} is not a process id.")
+        raise UsageError(f"pid {chosen} is not a process id.")
     start = ports.process_start_time(chosen)
     if start is None:
         raise InvalidValueError(f"there is no process {chosen} to hold the lease.")
     return chosen, start
+
+
+def _read(doc: str | os.PathLike[str] | None, notify: Notify) -> Snapshot:
+    """The state for a read-only command: no lock, no reaping, no write (SPEC section 10)."""
+    from styxy import snapshot
+
+    seen = snapshot.load(paths.resolve(doc))
+    for note in seen.notes:
+        notify(note)
+    return seen
 
 
 def set_holder(lock_id: str, pid: int, *, doc: str | os.PathLike[str] | None = None) -> Lease:
@@ -103,7 +115,7 @@ def set_holder(lock_id: str, pid: int, *, doc: str | os.PathLike[str] | None = N
         )
         return moved
 
-    return run_change(paths.resolve(doc), change, notify=_quiet)
+    return run_change(paths.resolve(doc), change, notify=_quiet, needs_document=False)
 
 
 def release(
@@ -119,7 +131,7 @@ def release(
     """End one lease, chosen by lock id, by port, or by identity."""
     chosen = [x for x in (lock_id, port, service_type) if x is not None]
     if len(chosen) != 1:
-        raise InvalidValueError(
+        raise UsageError(
             "name exactly one lease: a LOCK_ID, --port P, or -s TYPE [-i INSTANCE] [-n NAME]."
         )
     _check_selector(port, service_type)
@@ -129,7 +141,7 @@ def release(
         txn.state = txn.state.remove([lease])
         return lease
 
-    return run_change(paths.resolve(doc), change, notify=notify)
+    return run_change(paths.resolve(doc), change, notify=notify, needs_document=False)
 
 
 def _check_selector(port: int | None, service_type: str | None) -> None:
@@ -168,12 +180,20 @@ def list_leases(
 ) -> list[LeaseStatus]:
     from styxy.reports import LeaseStatus
 
-    state = run_change(paths.resolve(doc), lambda txn: txn.state, notify=notify)
+    state = _read(doc, notify).state
     result = []
+    # One look per holder, not per lease: a process holding many leases is asked once
+    # (10,000 leases of one holder took 6 s of psutil calls otherwise).
+    alive_by: dict[tuple[int, float | None], bool] = {}
+    info_by: dict[int, tuple[str | None, str | None]] = {}
     for lease in sorted(state.leases, key=lambda x: (x.port, x.lockId)):
-        alive = ports.process_alive(lease.pid, lease.pidStartTime)
-        process, command = ports.process_info(lease.pid) if verbose else (None, None)
-        result.append(LeaseStatus(lease, alive, process, command))
+        key = (lease.pid, lease.pidStartTime)
+        if key not in alive_by:
+            alive_by[key] = ports.process_alive(lease.pid, lease.pidStartTime)
+        if verbose and lease.pid not in info_by:
+            info_by[lease.pid] = ports.process_info(lease.pid)
+        process, command = info_by[lease.pid] if verbose else (None, None)
+        result.append(LeaseStatus(lease, alive_by[key], process, command))
     return result
 
 
@@ -183,14 +203,10 @@ def check(
     from styxy.reports import ListenerInfo, PortCheck
 
     names.check_port(port)
-
-    def look(txn: Transaction) -> tuple[Range | None, Lease | None]:
-        return (
-            txn.document.range_holding(port),
-            next((x for x in txn.state.leases if x.port == port), None),
-        )
-
-    holder, lease = run_change(paths.resolve(doc), look, notify=notify)
+    seen = _read(doc, notify)
+    holder = seen.document.range_holding(port)
+    # A stale lease is one the next writer reaps: it does not make the port taken.
+    lease = next((x for x in seen.live() if x.port == port), None)
     found = tuple(
         ListenerInfo(item.port, item.pid, item.process, item.address)
         for item in ports.listeners_on(port)
@@ -202,24 +218,35 @@ def check(
         service_type=holder.service_type if holder else None,
         lease=lease,
         listeners=found,
+        iana=_iana_at(port, notify),
     )
+
+
+def _iana_at(port: int, notify: Notify) -> tuple[Assignment, ...]:
+    """IANA's assignments at `port`; a damaged index is said, and costs only the names."""
+    from styxy import iana
+
+    try:
+        return iana.at_port(port)
+    except iana.IanaError as exc:
+        notify(exc.message)
+        return ()
 
 
 def scan(
     *,
     start: int = 1,
-    end: int = 65535,
+    end: int = MAX_PORT,
     doc: str | os.PathLike[str] | None = None,
     notify: Notify = _quiet,
 ) -> Scan:
     names.check_port(start, "start")
     names.check_port(end, "end")
     if start > end:
-        raise InvalidValueError(f"start {start} is after end {end}.")
+        raise UsageError(f"start {start} is after end {end}.")
     from styxy.reports import ListenerInfo, Scan
 
-    state = run_change(paths.resolve(doc), lambda txn: txn.state, notify=notify)
-    by_port = {lease.port: lease for lease in state.leases}
+    by_port = {lease.port: lease for lease in _read(doc, notify).state.leases}
     return Scan(
         tuple(
             ListenerInfo(item.port, item.pid, item.process, item.address, by_port.get(item.port))
@@ -228,12 +255,22 @@ def scan(
     )
 
 
+def sync(*, doc: str | os.PathLike[str] | None = None, notify: Notify = _quiet) -> None:
+    """Take the lock once: reap, fold the journal, and bring the cache up to date with the
+    document (what `styxy interceptor env` needs before the first preloaded program runs)."""
+    run_change(paths.resolve(doc), lambda txn: None, notify=notify, needs_document=False)
+
+
 def cleanup(
     *, dry_run: bool = False, doc: str | os.PathLike[str] | None = None, notify: Notify = _quiet
 ) -> list[Lease]:
-    """Every command reaps; this one exists to reap now and say what went."""
+    """Every writer reaps; this one exists to reap now and say what went."""
     return run_change(
-        paths.resolve(doc), lambda txn: list(txn.reaped), notify=notify, dry_run=dry_run
+        paths.resolve(doc),
+        lambda txn: list(txn.reaped),
+        notify=notify,
+        dry_run=dry_run,
+        needs_document=False,
     )
 
 
@@ -261,15 +298,19 @@ def use(
         names.check_identity_part("name", name)
     if instance_id is not None:
         names.check_identity_part("instance id", instance_id)
-    # Stale leases were reaped on the way in: what is left is running or about to.
-    state = run_change(paths.resolve(doc), lambda txn: txn.state, notify=notify)
+    from styxy.allocation import is_running
+
+    # Nothing is reaped without the lock: leave out what the next writer would reap, and a
+    # lease still in its grace period whose holder died and whose port is silent, which is no
+    # service to connect to either (SPEC section 10).
     found = [
         x
-        for x in state.leases
+        for x in _read(doc, notify).live()
         if (port is None or x.port == port)
         and (service_type is None or x.serviceType == service_type)
         and (name is None or x.name == name)
         and (instance_id is None or x.instanceId == instance_id)
+        and is_running(x)
     ]
     if not found:
         raise NotFoundError(
@@ -314,7 +355,7 @@ def release_instance(
             txn.state = txn.state.remove(ended)
         return ended
 
-    ended = run_change(paths.resolve(doc), change, notify=notify)
+    ended = run_change(paths.resolve(doc), change, notify=notify, needs_document=False)
     return sorted(ended, key=lambda x: (x.port, x.lockId))
 
 
@@ -322,12 +363,10 @@ def ranges(*, doc: str | os.PathLike[str] | None = None, notify: Notify = _quiet
     """Every range of the document with the ports leased and listened on inside it."""
     from styxy.reports import Ranges, RangeUsage
 
-    document, state = run_change(
-        paths.resolve(doc), lambda txn: (txn.document, txn.state), notify=notify
-    )
-    rows = sorted(document.ranges, key=lambda r: r.start)
-    leased = sorted(state.ports())
-    listening = sorted(ports.listening_in(1, 65535))
+    seen = _read(doc, notify)  # read-only: no lock (SPEC section 10)
+    rows = sorted(seen.require().ranges, key=lambda r: r.start)
+    leased = sorted({lease.port for lease in seen.live()})
+    listening = sorted(ports.listening_in(1, MAX_PORT))
     return Ranges(
         tuple(
             RangeUsage(
@@ -351,29 +390,21 @@ def suggest_range(
     from styxy.reports import RangeSuggestion
 
     names.check_service_type(service_type)
-
-    def look(txn: Transaction) -> RangeSuggestion:
-        document = txn.parsed().document
-        row = document.range_of(service_type)
-        if row is not None:
-            return RangeSuggestion(service_type, row.start, row.end, None, row.size, True)
-        proposal = propose_new(
-            document,
-            service_type,
-            txn.paths.doc,
-            listening=ports.listening_in(1, 65535),
-            ephemeral=ports.ephemeral_range(),
-        )
-        return RangeSuggestion(
-            service_type,
-            proposal.start,
-            proposal.end,
-            proposal.placement,
-            proposal.chunk_size,
-            False,
-        )
-
-    return run_change(paths.resolve(doc), look, notify=notify)
+    seen = _read(doc, notify)  # read-only: no lock (SPEC section 10)
+    document = seen.parsed().document
+    row = document.range_of(service_type)
+    if row is not None:
+        return RangeSuggestion(service_type, row.start, row.end, None, row.size, True)
+    proposal = propose_new(
+        document,
+        service_type,
+        seen.paths.doc,
+        listening=ports.listening_in(1, MAX_PORT) | {x.port for x in seen.live()},
+        ephemeral=ports.ephemeral_range(),
+    )
+    return RangeSuggestion(
+        service_type, proposal.start, proposal.end, proposal.placement, proposal.chunk_size, False
+    )
 
 
 __all__ = [
@@ -387,5 +418,6 @@ __all__ = [
     "scan",
     "set_holder",
     "suggest_range",
+    "sync",
     "use",
 ]

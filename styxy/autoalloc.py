@@ -18,18 +18,19 @@ from styxy.document.model import Range
 from styxy.errors import RefusedError
 from styxy.paths import display
 from styxy.transaction import Transaction
+from styxy.vocabulary import MAX_PORT, ChosenPlacement
 
 if TYPE_CHECKING:
     from pathlib import Path
 
     from styxy.document.model import Document
-    from styxy.placement import Proposal
+    from styxy.placement import Proposal, RegistryHints
 
 
 @dataclass(frozen=True)
 class Created:
     row: Range
-    placement: str
+    placement: ChosenPlacement
     chunk_size: int
 
 
@@ -48,18 +49,18 @@ def create_range(
     auto = settings.auto_allocation
     ranges = parsed.document.ranges
     ephemeral = ports.ephemeral_range()
-    listening = ports.listening_in(1, 65535)
+    listening = used_ports(txn)
     proposal = propose_new(
         parsed.document, service_type, txn.paths.doc, listening=listening, ephemeral=ephemeral
     )
 
-    lo, hi = placement.bounds(service_type, settings)
+    lo, hi = placement.user_ports(*placement.bounds(service_type, settings))
 
     def problem_of(start: int, size: int) -> str | None:
         if size < 1:
             return "the chunk size must be at least 1."
-        if not 1 <= start <= 65535 or start + size - 1 > 65535:
-            return f"{start}-{start + size - 1} is outside 1..65535."
+        if not 1 <= start <= MAX_PORT or start + size - 1 > MAX_PORT:
+            return f"{start}-{start + size - 1} is outside 1..{MAX_PORT}."
         return placement.window_problem(
             start,
             start + size - 1,
@@ -103,6 +104,14 @@ def create_range(
     return Created(new_row, proposal.placement, chunk)
 
 
+def used_ports(txn: Transaction) -> frozenset[int]:
+    """Ports a new range must not cover: those listened on, and those live leases hold.
+
+    A lease is a used port even where no range holds it any more (its row was removed by hand).
+    """
+    return ports.listening_in(1, MAX_PORT) | txn.state.ports()
+
+
 def propose_new(
     document: Document,
     service_type: str,
@@ -126,7 +135,17 @@ def propose_new(
         document.settings,
         listening=listening,
         ephemeral=ephemeral,
+        registry=registry_hints(service_type),
     )
+
+
+def registry_hints(service_type: str) -> RegistryHints:
+    """The registry's say on a new range (SPEC section 13). Read only here, when a range is
+    placed: allocating from an existing range never loads the index."""
+    from styxy import curated, iana
+    from styxy.placement import RegistryHints
+
+    return RegistryHints(iana.assigned_ports(), curated.foreign_ports(service_type))
 
 
 def _confirmed(

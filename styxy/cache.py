@@ -18,6 +18,7 @@ from pathlib import Path
 from typing import NamedTuple
 
 from styxy.errors import CacheError
+from styxy.vocabulary import MAX_PORT
 
 MAGIC = b"STYXYCCH"
 MAJOR = 1
@@ -119,7 +120,7 @@ def _encode_ranges(ranges: Sequence[CacheRange]) -> bytes:
     out = bytearray()
     for r in ranges:
         name = _encode_name(r.name, "service type")
-        if not 1 <= r.start <= r.end <= 65535:
+        if not 1 <= r.start <= r.end <= MAX_PORT:
             raise CacheError(f"Cannot cache range {r.start}-{r.end} of {r.name!r}: bad ports.")
         out += _RANGE.pack(name, r.start, r.end, FLAG_SINGLE if r.single else 0)
     return bytes(out)
@@ -128,7 +129,7 @@ def _encode_ranges(ranges: Sequence[CacheRange]) -> bytes:
 def _encode_leases(leases: Sequence[CacheLease], range_count: int) -> bytes:
     out = bytearray()
     for lease in leases:
-        if not 1 <= lease.port <= 65535:
+        if not 1 <= lease.port <= MAX_PORT:
             raise CacheError(f"Cannot cache a lease on port {lease.port}: bad port.")
         if not 0 <= lease.pid <= 0xFFFFFFFF:
             raise CacheError(f"Cannot cache a lease held by pid {lease.pid}: bad pid.")
@@ -354,41 +355,18 @@ def read_stamp(path: str | os.PathLike[str]) -> CacheStamp:
 
 
 def _read_bytes(path: str | os.PathLike[str]) -> bytes:
+    """The cache's bytes, refused as the C reader refuses them: not a regular file, a symbolic
+    link, another user's file (root excepted) or more than 4 MiB. O_NONBLOCK: a FIFO planted
+    at the path must not hang us."""
+    from styxy import fsio
+    from styxy.errors import UnsafeFileError
+
     try:
-        # O_NONBLOCK: a FIFO planted at the path must not hang us.
-        fd = os.open(path, os.O_RDONLY | os.O_CLOEXEC | os.O_NONBLOCK)
+        return fsio.read_bytes(path, fsio.CACHE, follow_links=False, private=True)
     except FileNotFoundError:
         raise CacheError(f"The cache {os.fspath(path)} does not exist.") from None
-    except OSError as exc:
-        raise CacheError(f"Cannot open the cache {os.fspath(path)}: {exc.strerror}.") from None
-    try:
-        st = os.fstat(fd)
-        if not _is_regular(st.st_mode):
-            raise CacheError(f"The cache {os.fspath(path)} is not a regular file.")
-        if st.st_size > MAX_FILE_SIZE:
-            raise CacheError(f"The cache {os.fspath(path)} is larger than 4 MiB.")
-        data = _read_all(fd, MAX_FILE_SIZE + 1)
-    except OSError as exc:
-        raise CacheError(f"Cannot read the cache {os.fspath(path)}: {exc.strerror}.") from None
-    finally:
-        os.close(fd)
-    return data
-
-
-def _is_regular(mode: int) -> bool:
-    return (mode & 0o170000) == 0o100000
-
-
-def _read_all(fd: int, limit: int) -> bytes:
-    chunks = []
-    total = 0
-    while total < limit:
-        chunk = os.read(fd, min(1 << 20, limit - total))
-        if not chunk:
-            break
-        chunks.append(chunk)
-        total += len(chunk)
-    return b"".join(chunks)
+    except UnsafeFileError as exc:
+        raise CacheError(exc.message) from None
 
 
 def write_atomic(path: str | os.PathLike[str], data: bytes) -> None:
@@ -408,31 +386,48 @@ def journal_path(cache_path: str | os.PathLike[str]) -> Path:
 
 def parse_journal_line(line: str) -> JournalEntry | None:
     """One journal line, or None when it does not parse (a torn or foreign line)."""
+    entry = check_journal_line(line)
+    return None if isinstance(entry, str) else entry
+
+
+# A pid no Linux kernel hands out (pid_max is at most 2**22); a time past 2100 is corruption.
+_PID_MAX = 4_194_304
+_LATEST_TIME = 4_102_444_800.0
+
+
+def check_journal_line(line: str) -> JournalEntry | str:
+    """One journal line, or why it is not a valid move (naming the field)."""
     parts = line.split()
     if len(parts) != 6 or parts[0] != JOURNAL_VERSION:
-        return None
+        return "not a journal record of version 1 with six fields"
     try:
         port, pid, requested = int(parts[1]), int(parts[2]), int(parts[3])
         created_at = float(parts[5])
     except ValueError:
-        return None
-    if not (1 <= port <= 65535 and 1 <= requested <= 65535 and pid > 0):
-        return None
+        return "a number field does not hold a number"
+    if not 1 <= port <= MAX_PORT:
+        return f"port {port} is not a port in 1..{MAX_PORT}"
+    if not 1 <= requested <= MAX_PORT:
+        return f"requested port {requested} is not a port in 1..{MAX_PORT}"
+    if not 1 <= pid <= _PID_MAX:
+        return f"pid {pid} is not a process id in 1..{_PID_MAX}"
     name = parts[4]
-    if not (name.isascii() and _name_ok(name.encode("ascii")) and math.isfinite(created_at)):
-        return None
+    if not (name.isascii() and _name_ok(name.encode("ascii"))):
+        return "the service type is not 1 to 63 printable ASCII characters"
+    if not (math.isfinite(created_at) and 0 <= created_at <= _LATEST_TIME):
+        return f"time {parts[5]} is not a time between 1970 and 2100"
     return JournalEntry(port, pid, requested, name, created_at)
 
 
 def read_journal(path: str | os.PathLike[str]) -> list[JournalEntry]:
     """Every entry of the journal at `path` in order; a missing journal is empty."""
+    from styxy import fsio
+
     try:
-        with open(path, "rb") as handle:
-            text = handle.read().decode("utf-8", "replace")
+        data = fsio.read_bytes(path, fsio.JOURNAL, follow_links=False, private=True)
     except FileNotFoundError:
         return []
-    except OSError as exc:
-        raise CacheError(f"Cannot read the journal {os.fspath(path)}: {exc.strerror}.") from None
+    text = data.decode("utf-8", "replace")
     entries = (parse_journal_line(line) for line in text.splitlines())
     return [entry for entry in entries if entry is not None]
 

@@ -4,15 +4,19 @@ from __future__ import annotations
 
 import os
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass
+from dataclasses import replace
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING
 
 from styxy import paths
 from styxy.errors import Diagnostic, DocumentError, NotFoundError, RefusedError, UsageError
 from styxy.leases import Lease
-from styxy.reports import Undo
+from styxy.reports import AutoAllocationReport, AutoRange, SettingsReport, Undo
 from styxy.transaction import Transaction, run_change
+
+if TYPE_CHECKING:
+    from styxy.document.model import Document
+    from styxy.snapshot import Snapshot
 
 Doc = str | os.PathLike[str] | None
 Notify = Callable[[str], None]
@@ -22,24 +26,24 @@ def _quiet(_: str) -> None:
     pass
 
 
-def show(*, doc: Doc = None, notify: Notify = _quiet) -> dict[str, Any]:
-    from styxy import document
-
-    return run_change(
-        paths.resolve(doc),
-        lambda txn: document.settings_as_dict(txn.parsed().document),
-        notify=notify,
-    )
+def show(*, doc: Doc = None, notify: Notify = _quiet) -> SettingsReport:
+    return SettingsReport(_read(doc, notify).parsed().document.settings)
 
 
 def get(key: str, *, doc: Doc = None, notify: Notify = _quiet) -> object:
     from styxy import document
 
-    return run_change(
-        paths.resolve(doc),
-        lambda txn: document.get_setting(txn.parsed().document, key),
-        notify=notify,
-    )
+    return document.get_setting(_read(doc, notify).parsed().document, key)
+
+
+def _read(doc: Doc, notify: Notify) -> Snapshot:
+    """Read-only: no lock (SPEC section 10); the notes are said before any refusal."""
+    from styxy import snapshot
+
+    seen = snapshot.load(paths.resolve(doc))
+    for note in seen.notes:
+        notify(note)
+    return seen
 
 
 def set_value(key: str, value: str, *, doc: Doc = None, notify: Notify = _quiet) -> object:
@@ -85,49 +89,34 @@ def unset_rule(pattern: str, *, doc: Doc = None, notify: Notify = _quiet) -> Non
     run_change(paths.resolve(doc), change, notify=notify)
 
 
-@dataclass(frozen=True)
-class AutoRange:
-    service_type: str
-    start: int
-    end: int
-    date: str
-
-
-def auto_allocated(*, doc: Doc = None, notify: Notify = _quiet) -> dict[str, Any]:
+def auto_allocated(*, doc: Doc = None, notify: Notify = _quiet) -> AutoAllocationReport:
     """Settings, rules, the auto-allocated ranges still present, and the last audit lines."""
-    from styxy import document
-
-    current = run_change(paths.resolve(doc), lambda txn: txn.parsed().document, notify=notify)
-    settings = document.settings_as_dict(current)
-    return {
-        "autoAllocation": settings["autoAllocation"],
-        "autoAllocationRules": settings["autoAllocationRules"],
-        "ranges": [
-            {"serviceType": item.service_type, "range": [item.start, item.end], "date": item.date}
-            for item in _auto_ranges(current)
-        ],
-        "audit": [entry.text for entry in current.audit[-10:]],
-    }
+    current = _read(doc, notify).parsed().document
+    return AutoAllocationReport(
+        settings=current.settings,
+        ranges=tuple(_auto_ranges(current)),
+        audit=tuple(entry.text for entry in current.audit[-10:]),
+    )
 
 
-def _auto_ranges(current: Any) -> list[AutoRange]:
+def _auto_ranges(current: Document) -> list[AutoRange]:
     """Rows an auto-allocation created and no undo removed, oldest first.
 
-    A row counts only when the audit log says styxy created it: a person who writes a row with
-    an 'Auto-allocated' description by hand does not make it removable.
+    A row counts only when the audit log says styxy created it with exactly this span: a
+    person's row of the same name (written after removing styxy's, or merely described as
+    "Auto-allocated") is not styxy's to remove.
     """
-    created: dict[str, str] = {}
+    created: dict[str, tuple[str, tuple[int, int] | None]] = {}
     for entry in current.audit:
         if entry.action == "auto-allocate":
-            created[entry.service_type] = entry.text.split()[0][:10]
+            created[entry.service_type] = (entry.text.split()[0][:10], entry.span)
         elif entry.action == "undo-auto":
             created.pop(entry.service_type, None)
-    order = list(created)
     found = []
-    for name in order:
+    for name, (date, span) in created.items():
         row = current.range_of(name)
-        if row is not None and row.description.startswith("Auto-allocated"):
-            found.append(AutoRange(name, row.start, row.end, created[name]))
+        if row is not None and span == (row.start, row.end):
+            found.append(AutoRange(name, row.start, row.end, date))
     return found
 
 
@@ -200,28 +189,45 @@ def init(*, force: bool = False, doc: Doc = None) -> Path:
     from styxy import atomic
     from styxy.resources import default_document_bytes
 
-    where = paths.resolve(doc)
+    # `init` is the one command that makes a named document that does not exist yet.
+    where = replace(paths.resolve(doc), may_create=True)
     atomic.target_of(where.doc)  # a dangling link is refused before anything is created
-    where.sidecar.mkdir(parents=True, exist_ok=True)
-    if where.doc.exists() and not force:
+    if os.path.lexists(where.doc) and not force:
         raise RefusedError(
             f"{paths.display(where.doc)} already exists; pass --force to replace it with the default."
         )
     # Through a transaction, so the cache is rebuilt under the lock like any other change.
     text = default_document_bytes().decode("utf-8")
-    run_change(where, lambda txn: txn.replace_text(text), notify=_quiet)
+    run_change(where, lambda txn: txn.replace_text(text), notify=_quiet, needs_document=False)
     return where.doc
 
 
-def validate(files: Sequence[str], *, doc: Doc = None) -> list[Diagnostic]:
-    """Every diagnostic for each file; the resolved document when no file is named."""
-    from styxy import document
+def validation_targets(files: Sequence[str], *, doc: Doc = None) -> list[Path]:
+    """The files `validate` reads: those named, else the resolved document (which must exist:
+    only the default location is created on first use, and `validate` creates nothing)."""
+    if files:
+        return [Path(f) for f in files]
+    where = paths.resolve(doc)
+    if not where.may_create and not os.path.lexists(where.doc):
+        raise paths.missing_document(where)
+    return [where.doc]
 
-    targets = [Path(f) for f in files] or [paths.resolve(doc).doc]
+
+def validate(files: Sequence[str], *, doc: Doc = None, strict: bool = False) -> list[Diagnostic]:
+    """Every diagnostic for each file; the resolved document when no file is named.
+
+    Registry and ephemeral-range warnings included (`port_hazards`); `strict` makes every
+    warning an error."""
+    from styxy import document, fsio, port_hazards
+    from styxy.errors import UnsafeFileError
+
     found: list[Diagnostic] = []
-    for target in targets:
+    for target in validation_targets(files, doc=doc):
         try:
-            raw = target.read_bytes()
+            raw = fsio.read_bytes(target, fsio.DOCUMENT)
+        except UnsafeFileError as exc:
+            found.append(Diagnostic(str(target), 1, exc.message.rstrip(".")))
+            continue
         except OSError as exc:
             found.append(Diagnostic(str(target), 1, f"cannot read the file: {exc.strerror}"))
             continue
@@ -230,5 +236,5 @@ def validate(files: Sequence[str], *, doc: Doc = None) -> list[Diagnostic]:
         except DocumentError as exc:
             found.extend(exc.diagnostics)
             continue
-        found.extend(document.check(text, str(target)))
+        found.extend(port_hazards.check_document(text, str(target), strict=strict))
     return found

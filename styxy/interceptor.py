@@ -10,30 +10,28 @@ from __future__ import annotations
 
 import hashlib
 import os
+import re
 import shlex
 import shutil
+import stat
 import subprocess
+import sys
+import tempfile
 from collections.abc import Mapping
+from dataclasses import dataclass
 from pathlib import Path
 
+from styxy import atomic
 from styxy.errors import InterceptorError
+from styxy.paths import data_dir
 from styxy.resources import shipped
 
-LIBRARY_NAME = "libstyxy-intercept.so"
+LIBRARY_STEM = "libstyxy-intercept"
+LIBRARY_NAME = f"{LIBRARY_STEM}.so"
 SOURCES = ("libstyxy-intercept.c", "cache_reader.c")
 INPUTS = (*SOURCES, "cache_reader.h", "exports.map")
 CFLAGS = ("-std=gnu11", "-O2", "-fPIC", "-fvisibility=hidden", "-Wall", "-Wextra")
 BUILD_TIMEOUT_SECONDS = 120
-
-
-def data_dir() -> Path:
-    """The per-user folder the library is built into: `$STYXY_DATA_DIR`, else platformdirs."""
-    override = os.environ.get("STYXY_DATA_DIR")
-    if override:
-        return Path(override).expanduser().resolve()
-    from platformdirs import user_data_dir  # imported here: not needed on the allocate path
-
-    return Path(user_data_dir("styxy")).resolve()
 
 
 def _stamp_path(library: Path) -> Path:
@@ -117,13 +115,32 @@ def build(force: bool = False) -> Path:
         folder.mkdir(parents=True, exist_ok=True)
     except OSError as exc:
         raise InterceptorError(f"Cannot create {folder}: {exc.strerror}.") from None
-    tmp = folder / f".{LIBRARY_NAME}.{os.getpid()}.tmp"
-    _compile(_command(compiler, source, tmp), tmp)
-    os.replace(tmp, library)
-    stamp_tmp = tmp.with_suffix(".sha256")
-    stamp_tmp.write_text(fingerprint + "\n")
-    os.replace(stamp_tmp, _stamp_path(library))
+    # An unpredictable name, created exclusively: a symlink planted at a guessable temporary
+    # name can not make the compiler write through it (issue 13, point 11).
+    try:
+        fd, name = tempfile.mkstemp(prefix=f".{LIBRARY_NAME}.", suffix=".tmp", dir=folder)
+    except OSError as exc:
+        raise InterceptorError(f"Cannot write in {folder}: {exc.strerror}.") from None
+    os.close(fd)
+    tmp = Path(name)
+    try:
+        _compile(_command(compiler, source, tmp), tmp)
+        # The linker makes its own file at the name: give it the library's usual mode, make it
+        # durable, then rename it into place.
+        os.chmod(tmp, 0o755 & ~_umask())
+        with open(tmp, "rb") as handle:
+            os.fsync(handle.fileno())
+        os.replace(tmp, library)
+    finally:
+        tmp.unlink(missing_ok=True)
+    atomic.write_bytes(_stamp_path(library), (fingerprint + "\n").encode())
     return library
+
+
+def _umask() -> int:
+    mask = os.umask(0)
+    os.umask(mask)
+    return mask
 
 
 def _compile(command: list[str], output: Path) -> None:
@@ -184,14 +201,137 @@ def ensure_built() -> tuple[Path, bool]:
         return build(), True
 
 
-def env_vars(cache_path: str | os.PathLike[str]) -> dict[str, str]:
-    """The variables that turn the interceptor on: absolute paths, so a `cd` cannot lose them."""
+# ld.so splits LD_PRELOAD on spaces and colons and knows no quoting: a library whose path holds
+# one of them is reached through a link at a path without them (see `preload_path`).
+_PRELOAD_SEPARATORS = re.compile(r"[ :]")
+
+
+def preload_entries(value: str) -> list[str]:
+    """The objects an LD_PRELOAD value names, split as ld.so splits it."""
+    return [entry for entry in _PRELOAD_SEPARATORS.split(value) if entry]
+
+
+def preload_path(library: Path, *, create: bool = True) -> Path:
+    """A path to `library` that LD_PRELOAD can carry: the library itself, or a link to it.
+
+    When the library's path holds a space or a colon (a data folder under "My Files"), a
+    symbolic link named after a hash of that path is made in a private folder whose path has
+    neither: `$XDG_RUNTIME_DIR/styxy`, else `/tmp/styxy-UID` (mode 0700, owned by this user,
+    refused otherwise). With `create=False` the link's path is returned without making it.
+    """
+    if not _PRELOAD_SEPARATORS.search(str(library)):
+        return library
+    folder = _alias_folder(create)
+    digest = hashlib.sha256(str(library).encode()).hexdigest()[:16]
+    alias = folder / f"libstyxy-intercept-{digest}.so"
+    if create and not (alias.is_symlink() and os.readlink(alias) == str(library)):
+        tmp = folder / f".{alias.name}.{os.urandom(8).hex()}.tmp"
+        os.symlink(library, tmp)
+        os.replace(tmp, alias)
+    return alias
+
+
+def _alias_folder(create: bool) -> Path:
+    runtime = os.environ.get("XDG_RUNTIME_DIR", "")
+    if runtime.startswith("/") and not _PRELOAD_SEPARATORS.search(runtime) and os.path.isdir(
+        runtime
+    ):
+        folder = Path(runtime) / "styxy"
+    else:
+        folder = Path(tempfile.gettempdir()) / f"styxy-{os.geteuid()}"
+    if _PRELOAD_SEPARATORS.search(str(folder)):
+        raise InterceptorError(
+            f"No folder without spaces or colons for the interceptor's link ({folder}); set "
+            "STYXY_DATA_DIR to such a folder and run `styxy interceptor build`."
+        )
+    if create:
+        try:
+            folder.mkdir(mode=0o700, exist_ok=True)
+        except OSError as exc:
+            raise InterceptorError(f"Cannot create {folder}: {exc.strerror}.") from None
+    try:
+        status = folder.lstat()
+    except FileNotFoundError:
+        return folder  # create=False: the link does not exist yet
+    # In a shared /tmp another user could have made the folder first, or put a link there.
+    if not stat.S_ISDIR(status.st_mode) or status.st_uid != os.geteuid() or status.st_mode & 0o077:
+        raise InterceptorError(
+            f"{folder} is not a private folder of this user; remove it and try again."
+        )
+    return folder
+
+
+def env_vars(
+    cache_path: str | os.PathLike[str], preload: str | None = None, *, create: bool = True
+) -> dict[str, str]:
+    """The variables that turn the interceptor on: absolute paths, so a `cd` cannot lose them.
+
+    `preload` is the LD_PRELOAD in force (default: this process's): its objects are kept, the
+    library goes first, once; a value that already names it is returned unchanged.
+    """
+    library = str(preload_path(library_path().resolve(), create=create))
+    current = os.environ.get("LD_PRELOAD", "") if preload is None else preload
+    if library in preload_entries(current):
+        value = current
+    elif preload_entries(current):
+        value = f"{library}:{current}"
+    else:
+        value = library
     return {
-        "LD_PRELOAD": str(library_path().resolve()),
+        "LD_PRELOAD": value,
         "STYXY_CACHE": str(Path(cache_path).expanduser().resolve()),
     }
 
 
 def env_lines(cache_path: str | os.PathLike[str]) -> list[str]:
-    """`export NAME=value` lines for `eval "$(styxy interceptor env)"`."""
+    """`export NAME=value` lines for `eval "$(styxy interceptor env)"`, every value quoted."""
     return [f"export {name}={shlex.quote(value)}" for name, value in env_vars(cache_path).items()]
+
+
+# The test program: prints the objects mapped into it (the preloaded ones among them).
+_SHOW_MAPS = "import sys; sys.stdout.write(open('/proc/self/maps').read())"
+
+
+@dataclass(frozen=True)
+class LoadCheck:
+    """Whether a real program started with an LD_PRELOAD value maps the built library."""
+
+    loads: bool
+    reason: str | None  # why not, in words (ld.so's own message when it gave one)
+
+
+def check_loads(preload: str, library: Path) -> LoadCheck:
+    """Start a tiny real program with LD_PRELOAD=`preload` and look for `library` in its maps.
+
+    The interceptor stays inert in it (STYXY_INTERCEPT=0): only the loading is tested.
+    """
+    target = library.resolve()
+    try:
+        wanted = os.stat(target)
+    except OSError as exc:
+        return LoadCheck(False, f"{target}: {exc.strerror}")
+    env = {**os.environ, "LD_PRELOAD": preload, "STYXY_INTERCEPT": "0"}
+    env.pop("STYXY_CACHE", None)
+    try:
+        done = subprocess.run(
+            [sys.executable, "-S", "-c", _SHOW_MAPS],
+            env=env,
+            capture_output=True,
+            text=True,
+            timeout=30,
+            check=False,
+        )
+    except (OSError, subprocess.TimeoutExpired) as exc:
+        return LoadCheck(False, f"the test program did not run ({exc})")
+    for line in done.stdout.splitlines():
+        fields = line.split(maxsplit=5)
+        # The path ld.so mapped, or (on file systems that show another path) the same inode.
+        if len(fields) == 6 and (
+            fields[5] == str(target)
+            or (fields[4] == str(wanted.st_ino) and fields[5].endswith(f"/{target.name}"))
+        ):
+            return LoadCheck(True, None)
+    said = [x.strip() for x in done.stderr.splitlines() if "LD_PRELOAD" in x]
+    if said:
+        return LoadCheck(False, said[0])
+    return LoadCheck(False, f"LD_PRELOAD does not name {library}")

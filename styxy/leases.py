@@ -7,6 +7,7 @@ that restarts gets its old port back when it is free (SPEC section 4).
 from __future__ import annotations
 
 import json
+import math
 import os
 import time
 from collections.abc import Iterable
@@ -14,12 +15,23 @@ from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Any
 
-from styxy.errors import LeaseFileError
+from styxy import fsio
+from styxy.errors import LeaseFileError, RefusedError
+from styxy.vocabulary import MAX_PORT, SOURCES, Source
 
 FORMAT_VERSION = 1
-SOURCES = ("cli", "run", "interceptor", "api")
 # Enough memory of past ports for every service a person runs, small enough to stay fast.
 HISTORY_LIMIT = 2000
+# Live leases at most: far more than one machine runs, few enough that `list --json` and
+# `allocate` stay well under a second (docs/PERFORMANCE.md measures 10,000).
+MAX_LIVE_LEASES = 20_000
+# The bounds a loaded record must respect (SPEC section 4 and the kernel's own limits).
+PID_MAX = 4_194_304  # the most /proc/sys/kernel/pid_max can be on Linux
+EARLIEST_TIME = 0.0
+LATEST_TIME = 4_102_444_800.0  # 2100-01-01: a later createdAt is a corrupt record, not a date
+MAX_LOCK_ID = 64
+MAX_SERVICE_TYPE = 63
+MAX_IDENTITY_PART = 128
 
 Identity = tuple[str, str, str]
 
@@ -34,7 +46,7 @@ class Lease:
     pid: int
     pidStartTime: float | None
     createdAt: float
-    source: str
+    source: Source
 
     @property
     def identity(self) -> Identity:
@@ -96,6 +108,11 @@ class LeaseFile:
         return frozenset(lease.port for lease in self.leases)
 
     def add(self, lease: Lease) -> LeaseFile:
+        if len(self.leases) >= MAX_LIVE_LEASES:
+            raise RefusedError(
+                f"styxy already holds {MAX_LIVE_LEASES} live leases, its limit; end some with "
+                "`styxy release` or `styxy cleanup` first."
+            )
         return replace(self, leases=(*self.leases, lease))
 
     def remove(self, ended: Iterable[Lease]) -> LeaseFile:
@@ -124,7 +141,7 @@ def iso(timestamp: float) -> str:
 # file on disk. A long-lived caller of the API (an agent's tool server) then decodes the file
 # only when another process has replaced it: every write is a rename to a new inode, and an
 # edit in place changes the size or the modification time.
-_last: tuple[tuple[str, int, int, int, int], LeaseFile] | None = None
+_last: tuple[tuple[str, int, int, int, int], LeaseFile, tuple[str, ...]] | None = None
 
 
 def _file_key(path: Path, status: os.stat_result) -> tuple[str, int, int, int, int]:
@@ -134,31 +151,41 @@ def _file_key(path: Path, status: os.stat_result) -> tuple[str, int, int, int, i
 def remember(path: Path, status: os.stat_result, state: LeaseFile) -> None:
     """Note that the file `status` describes holds `state` (called right after writing it)."""
     global _last
-    _last = (_file_key(path, status), state)
+    _last = (_file_key(path, status), state, ())
 
 
 def load(path: Path) -> LeaseFile:
-    """Read the lease file; a missing file is empty, a broken one is an error, never empty."""
+    """The lease file's state (see `load_checked`); records that fail their checks left out."""
+    return load_checked(path)[0]
+
+
+def load_checked(path: Path) -> tuple[LeaseFile, tuple[str, ...]]:
+    """Read the lease file: its state, and one sentence per record left out.
+
+    A missing file is empty. A file that is not a lease file at all (not JSON, another
+    version, another shape) is an error, never empty: styxy refuses to overwrite it. A single
+    record with a bad field (a NaN time, a pid no kernel hands out, a port outside 1..65535, a
+    value of the wrong type) is dropped and said, and the next change rewrites the file
+    without it: one corrupt line must not hide every other lease.
+    """
     global _last
     try:
-        with open(path, "rb") as handle:
-            key = _file_key(path, os.fstat(handle.fileno()))
+        with fsio.opened(path, fsio.LEASE_FILE, follow_links=False, private=True) as (fd, status):
+            key = _file_key(path, status)
             if _last is not None and _last[0] == key:
-                return _last[1]
-            raw = handle.read()
+                return _last[1], _last[2]
+            raw = fsio.read_opened(path, fsio.LEASE_FILE, fd)
     except FileNotFoundError:
-        return LeaseFile()
-    except OSError as exc:
-        raise LeaseFileError(f"cannot read the lease file {path}: {exc.strerror}.") from None
+        return LeaseFile(), ()
     try:
-        state = _decode(json.loads(raw))
+        state, dropped = _decode(fsio.loads_json(raw, "it"), path)
     except (ValueError, TypeError, KeyError, AttributeError) as exc:
         raise LeaseFileError(
             f"the lease file {path} is corrupt ({_reason(exc)}); fix or remove it by hand, "
             "styxy will not overwrite it."
         ) from None
-    _last = (key, state)
-    return state
+    _last = (key, state, dropped)
+    return state, dropped
 
 
 # Leases are stored as rows in this field order: a thousand of them load and dump in about a
@@ -206,45 +233,98 @@ def _reason(exc: Exception) -> str:
     return str(exc).strip("'\"") or type(exc).__name__
 
 
-def _decode(body: Any) -> LeaseFile:
+def _decode(body: Any, path: Path) -> tuple[LeaseFile, tuple[str, ...]]:
     if not isinstance(body, dict):
         raise ValueError("top level is not an object")
     if body.get("version") != FORMAT_VERSION:
         raise ValueError(f"unknown version {body.get('version')!r}")
     if body.get("fields") != list(FIELDS):
         raise ValueError("unexpected lease fields")
-    leases = tuple(_decode_lease(row) for row in body["leases"])
-    history = tuple(_decode_history(item) for item in body.get("history", []))
-    return LeaseFile(leases=leases, history=history)
+    rows, items = body["leases"], body.get("history", [])
+    if type(rows) is not list or type(items) is not list:
+        raise ValueError("leases and history must be lists")
+    dropped: list[str] = []
+    kept = []
+    for number, row in enumerate(rows, 1):
+        lease = _decode_lease(row)
+        if isinstance(lease, Lease):
+            kept.append(lease)
+        else:
+            dropped.append(f"dropped lease {number} of {path}: {lease}")
+    history = []
+    for number, item in enumerate(items, 1):
+        entry = _decode_history(item)
+        if isinstance(entry, str):
+            dropped.append(f"dropped history entry {number} of {path}: {entry}")
+        else:
+            history.append(entry)
+    return LeaseFile(leases=tuple(kept), history=tuple(history)), tuple(dropped)
 
 
-def _decode_lease(row: Any) -> Lease:
+def _decode_lease(row: Any) -> Lease | str:
+    """The lease a row holds, or why it holds none (naming the record and the field)."""
+    if type(row) is not list or len(row) != len(FIELDS):
+        return f"the record is not a list of {len(FIELDS)} fields"
     lock_id, port, kind, instance, name, pid, started, created, source = row
-    # One flat test instead of a loop per field: this runs for every lease of every command.
-    if not (
+    # One flat test first: this runs for every lease of every command, and almost every
+    # record passes; only a failing one pays for finding out which field is wrong.
+    if (
         type(lock_id) is str
+        and 0 < len(lock_id) <= MAX_LOCK_ID
         and type(port) is int
-        and 1 <= port <= 65535
+        and 1 <= port <= MAX_PORT
         and type(kind) is str
+        and 0 < len(kind) <= MAX_SERVICE_TYPE
         and type(instance) is str
+        and len(instance) <= MAX_IDENTITY_PART
         and type(name) is str
+        and len(name) <= MAX_IDENTITY_PART
         and type(pid) is int
-        and (started is None or type(started) in (float, int))
+        and 1 <= pid <= PID_MAX
+        and (started is None or (type(started) in (float, int) and _sane_time(started)))
         and type(created) in (float, int)
-        and type(source) is str
+        and _sane_time(created)
+        and source in SOURCES
     ):
-        raise ValueError(
-            f"lease {lock_id!r} has a field of the wrong type or a port outside 1..65535"
-        )
-    return Lease(lock_id, port, kind, instance, name, pid, started, created, source)
+        return Lease(lock_id, port, kind, instance, name, pid, started, created, source)
+    return f"lock id {lock_id!r}: {_bad_field(row)}"
 
 
-def _decode_history(item: Any) -> tuple[Identity, int]:
-    if not (isinstance(item, list) and len(item) == 4):
-        raise ValueError("a history entry is not [type, instance, name, port]")
+def _sane_time(value: float) -> bool:
+    return math.isfinite(value) and EARLIEST_TIME <= value <= LATEST_TIME
+
+
+def _bad_field(row: list[Any]) -> str:
+    lock_id, port, kind, instance, name, pid, started, created, source = row
+    texts = (
+        ("lockId", lock_id, MAX_LOCK_ID, 1),
+        ("serviceType", kind, MAX_SERVICE_TYPE, 1),
+        ("instanceId", instance, MAX_IDENTITY_PART, 0),
+        ("name", name, MAX_IDENTITY_PART, 0),
+    )
+    for label, value, longest, shortest in texts:
+        if type(value) is not str or not shortest <= len(value) <= longest:
+            return f"{label} must be text of {shortest} to {longest} characters"
+    if type(port) is not int or not 1 <= port <= MAX_PORT:
+        return f"port {port!r} is not a port in 1..{MAX_PORT}"
+    if type(pid) is not int or not 1 <= pid <= PID_MAX:
+        return f"pid {pid!r} is not a process id in 1..{PID_MAX}"
+    for label, value in (("pidStartTime", started), ("createdAt", created)):
+        if label == "pidStartTime" and value is None:
+            continue
+        if type(value) not in (float, int) or not _sane_time(value):
+            return f"{label} {value!r} is not a time between 1970 and 2100"
+    return f"source {source!r} is not one of {', '.join(SOURCES)}"
+
+
+def _decode_history(item: Any) -> tuple[Identity, int] | str:
+    if not (type(item) is list and len(item) == 4):
+        return "not [type, instance, name, port]"
     service_type, instance_id, name, port = item
-    if not all(isinstance(x, str) for x in (service_type, instance_id, name)):
-        raise ValueError("a history entry has a non-text identity")
-    if not isinstance(port, int) or isinstance(port, bool):
-        raise ValueError("a history entry has a non-integer port")
+    if not all(
+        type(x) is str and len(x) <= MAX_IDENTITY_PART for x in (service_type, instance_id, name)
+    ):
+        return "the identity is not text of at most 128 characters"
+    if type(port) is not int or not 1 <= port <= MAX_PORT:
+        return f"port {port!r} is not a port in 1..{MAX_PORT}"
     return (service_type, instance_id, name), port

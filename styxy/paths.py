@@ -6,6 +6,8 @@ import os
 from dataclasses import dataclass
 from pathlib import Path
 
+from styxy.errors import NotFoundError
+
 DEFAULT_DOC = Path("~/docs/CORE/PORT_MANAGEMENT.md")
 SIDECAR = ".styxy"
 
@@ -15,6 +17,9 @@ class Paths:
     """The document and the machine-local files beside it."""
 
     doc: Path
+    # Only the default location is created on first use (SPEC section 10): a `--doc` or
+    # `$STYXY_DOC` with a typo must not silently start a new, empty map of ports.
+    may_create: bool = False
 
     @property
     def sidecar(self) -> Path:
@@ -39,8 +44,19 @@ class Paths:
 
 def resolve(doc: str | os.PathLike[str] | None = None) -> Paths:
     """`--doc`, else `$STYXY_DOC`, else the default in the home folder; always absolute."""
-    chosen = doc if doc else os.environ.get("STYXY_DOC") or DEFAULT_DOC
-    return Paths(Path(os.path.abspath(Path(chosen).expanduser())))
+    chosen = doc if doc else os.environ.get("STYXY_DOC") or None
+    if chosen:
+        return Paths(Path(os.path.abspath(Path(chosen).expanduser())))
+    return Paths(Path(os.path.abspath(DEFAULT_DOC.expanduser())), may_create=True)
+
+
+def missing_document(paths: Paths) -> NotFoundError:
+    """The refusal for a named document that does not exist, with the command that makes it."""
+    import shlex
+
+    return NotFoundError(
+        f"no document at {paths.doc}; create it with: styxy init --doc {shlex.quote(str(paths.doc))}"
+    )
 
 
 def display(path: Path) -> str:
@@ -50,3 +66,14 @@ def display(path: Path) -> str:
     if home not in ("", "/") and text.startswith(home + os.sep):
         return "~" + text[len(home) :]
     return text
+
+
+def data_dir() -> Path:
+    """The per-user data folder (built interceptor, IANA index): `$STYXY_DATA_DIR`, else
+    platformdirs' user_data_dir."""
+    override = os.environ.get("STYXY_DATA_DIR")
+    if override:
+        return Path(override).expanduser().resolve()
+    from platformdirs import user_data_dir  # imported here: not needed on the allocate path
+
+    return Path(user_data_dir("styxy")).resolve()

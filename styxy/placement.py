@@ -17,18 +17,18 @@ from __future__ import annotations
 
 import fnmatch
 from bisect import bisect_left, bisect_right
-from collections.abc import Collection, Iterable, Iterator, Mapping, Sequence
+from collections.abc import Callable, Collection, Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass
 from operator import attrgetter
 from types import MappingProxyType
 
 from styxy.document.model import PLACEMENTS, Range, Settings
 from styxy.errors import InvalidValueError, RefusedError
+from styxy.vocabulary import ChosenPlacement, Placement, is_placement
 
 # Ports below this are privileged on Unix; a rule's low preferredRangeStart may pull `lo` down to
 # it, never further (SPEC section 6).
 PRIVILEGED_LIMIT = 1024
-MAX_PORT = 65535
 
 # Well-known families and the port their kind of server is usually found near. `smart` places a
 # new type of such a family close to its convention when no rule and no sibling range say better.
@@ -91,6 +91,29 @@ CONVENTIONS: Mapping[str, int] = MappingProxyType(
 
 Interval = tuple[int, int]  # inclusive on both ends
 
+# RFC 6335: auto-allocation stays in the User Ports (SPEC section 13), whatever the settings say.
+USER_PORTS: Interval = (1024, 49151)
+
+
+@dataclass(frozen=True)
+class RegistryHints:
+    """What the port registry says about a new type's windows, passed in to keep this pure.
+
+    `assigned`: sorted ports with an IANA (or /etc/services) TCP assignment. `foreign`: sorted
+    well-known developer ports (`styxy.curated`) that the new type is not about; a window over
+    one would draw a warning from `styxy validate`, so it is taken only when no other fits.
+    """
+
+    assigned: Sequence[int] = ()
+    foreign: Sequence[int] = ()
+
+    def cost(self, start: int, end: int) -> int:
+        """How many assigned and curated ports the window [start, end] covers."""
+        return sum(
+            bisect_right(ports, end) - bisect_left(ports, start)
+            for ports in (self.assigned, self.foreign)
+        )
+
 
 @dataclass(frozen=True)
 class Proposal:
@@ -98,7 +121,7 @@ class Proposal:
 
     start: int
     end: int
-    placement: str  # the placement actually used: after | before | smart
+    placement: ChosenPlacement  # the placement actually used
     chunk_size: int
     target: int | None  # smart's target T, else None
 
@@ -152,6 +175,12 @@ def bounds(service_type: str, settings: Settings) -> tuple[int, int]:
     """
     _, _, preferred = resolve_rule(service_type, settings)
     return _bounds(settings, preferred)
+
+
+def user_ports(lo: int, hi: int) -> tuple[int, int]:
+    """[lo, hi] cut to the User Ports: auto-allocation never places into System or Dynamic
+    ports (SPEC section 13), even when minPortNumber or maxPortNumber reach past them."""
+    return max(lo, USER_PORTS[0]), min(hi, USER_PORTS[1])
 
 
 def _bounds(settings: Settings, preferred: int | None) -> tuple[int, int]:
@@ -238,16 +267,26 @@ def _starts(
     return _window_starts(free, busy, space.size)
 
 
-def _closest(starts: Iterable[Interval], target: int) -> int | None:
-    """The start nearest to target; on a tie the lower one (it is found first)."""
+def _closest(
+    starts: Iterable[Interval], target: int, cost: Callable[[int], int] | None = None
+) -> int | None:
+    """The start nearest to target; on a tie the one of lower `cost`, then the lower one (it is
+    found first)."""
     best: int | None = None
     for a, b in starts:
         candidate = min(max(target, a), b)
-        if best is None or abs(candidate - target) < abs(best - target):
+        if best is None or _closer(candidate, best, target, cost):
             best = candidate
         if a >= target:
             break  # every later start lies further above target
     return best
+
+
+def _closer(candidate: int, best: int, target: int, cost: Callable[[int], int] | None) -> bool:
+    distance, best_distance = abs(candidate - target), abs(best - target)
+    if distance != best_distance:
+        return distance < best_distance
+    return cost is not None and cost(candidate) < cost(best)
 
 
 # ---------------------------------------------------------------------------------------------
@@ -275,9 +314,15 @@ def _no_room(size: int, low: int, high: int) -> RefusedError:
 
 
 def _place_smart(
-    ranges: Sequence[Range], listening: Collection[int], space: _Space, target: int
+    ranges: Sequence[Range],
+    listening: Collection[int],
+    space: _Space,
+    target: int,
+    hints: RegistryHints | None = None,
 ) -> int:
-    start = _closest(_starts(_rows_by_start(ranges), listening, space, space.lo, space.hi), target)
+    cost = None if hints is None else (lambda start: hints.cost(start, start + space.size - 1))
+    starts = _starts(_rows_by_start(ranges), listening, space, space.lo, space.hi)
+    start = _closest(starts, target, cost)
     if start is None:
         raise _no_room(space.size, space.lo, space.hi)
     return start
@@ -325,13 +370,14 @@ def _place_before(ranges: Sequence[Range], listening: Collection[int], space: _S
     return last[1]
 
 
-def _check_request(size: int, placement: str) -> None:
+def _check_request(size: int, placement: str) -> Placement:
     if size < 1:
         raise InvalidValueError(f"chunk size must be at least 1, got {size}")
-    if placement not in PLACEMENTS:
+    if not is_placement(placement):
         raise InvalidValueError(
             f"placement must be one of {', '.join(PLACEMENTS)}, got {placement!r}"
         )
+    return placement
 
 
 def propose(
@@ -343,18 +389,44 @@ def propose(
     ephemeral: tuple[int, int] | None = None,
     chunk_size: int | None = None,
     placement: str | None = None,
+    registry: RegistryHints | None = None,
 ) -> Proposal:
     """A window for a new type, by the placement its rule (or the override) names.
 
     `ephemeral` is the kernel's ip_local_port_range, honoured only with avoidEphemeral.
     `chunk_size` and `placement` override the rule (the confirmation prompt's `customize`).
+    With `registry` (SPEC section 13) the window stays in the User Ports 1024-49151, keeps off
+    curated developer ports the type is not about unless nothing else fits, and `smart`'s ties
+    go to the window covering fewer assigned and curated ports.
     Raises RefusedError (`no room for 10 ports between 10000 and 49151`) when nothing fits.
     """
+    request = (service_type, ranges, settings, ephemeral, chunk_size, placement, registry)
+    if registry is not None and registry.foreign:
+        # First as if something listened on the foreign developer ports; only if that leaves no
+        # room, over them: a warning from `validate` is better than no range at all.
+        try:
+            return _propose(*request, frozenset(listening) | frozenset(registry.foreign))
+        except RefusedError:
+            pass
+    return _propose(*request, listening)
+
+
+def _propose(
+    service_type: str,
+    ranges: Sequence[Range],
+    settings: Settings,
+    ephemeral: tuple[int, int] | None,
+    chunk_size: int | None,
+    placement: str | None,
+    registry: RegistryHints | None,
+    listening: Collection[int],
+) -> Proposal:
     rule_size, rule_placement, preferred = resolve_rule(service_type, settings)
     size = rule_size if chunk_size is None else chunk_size
-    mode = rule_placement if placement is None else placement
-    _check_request(size, mode)
+    mode: ChosenPlacement = _check_request(size, rule_placement if placement is None else placement)
     lo, hi = _bounds(settings, preferred)
+    if registry is not None:
+        lo, hi = user_ports(lo, hi)
     if hi - lo + 1 < size:
         raise _no_room(size, lo, hi)
     auto = settings.auto_allocation
@@ -371,7 +443,7 @@ def propose(
         if target is None:
             mode = "after"  # nothing to aim at: SPEC says fall back to after
     if target is not None:
-        start = _place_smart(ranges, listening, space, target)
+        start = _place_smart(ranges, listening, space, target, registry)
     elif mode == "after":
         start = _place_after(ranges, listening, space)
     else:

@@ -4,9 +4,14 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from styxy.leases import Lease
+from styxy.vocabulary import ChosenPlacement, Instances
+
+if TYPE_CHECKING:
+    from styxy.document.model import Settings
+    from styxy.iana import Assignment
 
 
 @dataclass(frozen=True)
@@ -36,6 +41,7 @@ class PortCheck:
     service_type: str | None
     lease: Lease | None
     listeners: tuple[ListenerInfo, ...]
+    iana: tuple[Assignment, ...] = ()  # IANA's assignments at the port (SPEC section 13)
 
     def to_json(self) -> dict[str, Any]:
         return {
@@ -47,6 +53,7 @@ class PortCheck:
                 {"pid": item.pid, "process": item.process, "address": item.address}
                 for item in self.listeners
             ],
+            "iana": [item.to_json() for item in self.iana],
         }
 
 
@@ -88,7 +95,7 @@ class RangeUsage:
     service_type: str
     start: int
     end: int
-    instances: str
+    instances: Instances
     leased_ports: tuple[int, ...]
     listening_ports: tuple[int, ...]
 
@@ -123,7 +130,7 @@ class RangeSuggestion:
     service_type: str
     start: int
     end: int
-    placement: str | None
+    placement: ChosenPlacement | None
     chunk_size: int
     existing: bool
 
@@ -134,4 +141,53 @@ class RangeSuggestion:
             "placement": self.placement,
             "chunkSize": self.chunk_size,
             "existing": self.existing,
+        }
+
+
+@dataclass(frozen=True)
+class SettingsReport:
+    """`config show`: every setting of the front matter, defaults included."""
+
+    settings: Settings
+
+    def to_json(self) -> dict[str, Any]:
+        from styxy.document.settings import settings_as_dict
+
+        return settings_as_dict(self.settings)
+
+
+@dataclass(frozen=True)
+class AutoRange:
+    """A range an auto-allocation created and no undo removed."""
+
+    service_type: str
+    start: int
+    end: int
+    date: str
+
+
+@dataclass(frozen=True)
+class AutoAllocationReport:
+    """`config auto-allocation`: settings, rules, the ranges still present, recent audit lines."""
+
+    settings: Settings
+    ranges: tuple[AutoRange, ...]
+    audit: tuple[str, ...]
+
+    def to_json(self) -> dict[str, Any]:
+        from styxy.document.settings import settings_as_dict
+
+        values = settings_as_dict(self.settings)
+        return {
+            "autoAllocation": values["autoAllocation"],
+            "autoAllocationRules": values["autoAllocationRules"],
+            "ranges": [
+                {
+                    "serviceType": item.service_type,
+                    "range": [item.start, item.end],
+                    "date": item.date,
+                }
+                for item in self.ranges
+            ],
+            "audit": list(self.audit),
         }

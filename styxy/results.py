@@ -1,24 +1,32 @@
-"""What the public functions return: frozen records with the JSON shapes of SPEC section 7."""
+"""What the public functions return: frozen records with the JSON shapes docs/GUIDE.md shows."""
 
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, Literal
 
 from styxy.leases import Lease
+from styxy.vocabulary import ChosenPlacement, Notice, Reason
+
+# Why `--port P` was not the port given: another lease holds it, something listens on it, or
+# the identity already holds a lease on another port.
+PortRefusal = Literal["leased", "listening", "same-identity"]
 
 
 @dataclass(frozen=True)
 class Allocation:
     lease: Lease
     existing: bool = False
-    reason: str | None = None
+    reason: Reason | None = None
     auto_allocated: bool = False
     new_range: tuple[int, int] | None = None
-    placement: str | None = None
+    placement: ChosenPlacement | None = None
     chunk_size: int | None = None
-    message: str | None = None
+    message: Notice | None = None
     notes: tuple[str, ...] = ()
+    requested_port: int | None = None  # set only when `--port` was asked for and not given
+    port_refusal: PortRefusal | None = None
+    port_note: str | None = None  # the one stderr line that says so
 
     def to_json(self) -> dict[str, Any]:
         lease = self.lease

@@ -5,10 +5,12 @@ from __future__ import annotations
 import os
 import signal
 import subprocess
+import time
 from collections.abc import Callable, Sequence
+from dataclasses import dataclass
 
 from styxy import api, ports
-from styxy.errors import InvalidValueError, NotFoundError, RefusedError, StyxyError
+from styxy.errors import InvalidValueError, NotFoundError, RefusedError, StyxyError, UsageError
 
 FORWARDED = (signal.SIGINT, signal.SIGTERM, signal.SIGHUP)
 
@@ -25,7 +27,7 @@ def run(
 ) -> int:
     """Run `command` holding a lease; returns the exit code to leave with (the child's)."""
     if not command:
-        raise InvalidValueError("give the command to run after `--`.")
+        raise UsageError("give the command to run after `--`.")
     if intercept:
         # Before allocating: a missing compiler must not leave a lease behind.
         from styxy import interceptor
@@ -45,23 +47,99 @@ def run(
     if result.reason == "single-instance":
         return 0  # the running instance is reused; the message already said where it is
     lease = result.lease
-    if result.existing and _holder_running(lease.pid, lease.pidStartTime, lease.port):
+    # An existing lease of this identity is a running service: allocate takes a dead one over.
+    if result.existing:
         raise RefusedError(
             f"'{service_type}' instance '{lease.instanceId}' is already running on port "
             f"{lease.port} (process {lease.pid}); pick another --instance-id or --name."
         )
     env = _child_env(lease.port, lease.lockId, service_type, intercept, doc)
+    started = time.time()
     try:
-        return _supervise(command, env, lease.lockId, doc)
-    finally:
+        code = _supervise(command, env, lease.lockId, doc)
+        keeper = _listening_survivor(lease.lockId, lease.port, started)
+    except BaseException:  # a Ctrl-C while waiting for a leftover server ends the lease too
+        _release(lease.lockId, doc)
+        raise
+    if keeper is None:
+        _release(lease.lockId, doc)
+        return code
+    # A server that daemonized itself: the lease stays, held by the process that serves it.
+    try:
+        api.set_holder(lease.lockId, keeper.pid, doc=doc)
+    except StyxyError:
+        _release(lease.lockId, doc)  # the server went away meanwhile, or the lease ended
+        return code
+    notify(
+        f"the command exited, but process {keeper.pid} ({keeper.process or '?'}) still listens "
+        f"on port {lease.port}: the lease stays, held by it; `styxy release {lease.lockId}` "
+        "ends it."
+    )
+    return code
+
+
+def _release(lock_id: str, doc: str | os.PathLike[str] | None) -> None:
+    try:
+        api.release(lock_id, doc=doc)
+    except NotFoundError:
+        pass  # already ended by `styxy release` or cleanup while the child ran
+
+
+@dataclass(frozen=True)
+class _Keeper:
+    """The process left listening on the leased port after the command exited."""
+
+    pid: int
+    process: str | None
+
+
+# How long styxy waits, after the child exited, for a process it left behind to listen on the
+# port (`sh -c 'server & exit 0'` exits before the server has bound). Only paid while such a
+# process exists and does not listen yet.
+SURVIVOR_WAIT_SECONDS = 5.0
+
+
+def _listening_survivor(lock_id: str, port: int, started: float) -> _Keeper | None:
+    """A process the child started that still listens on the leased port, if there is one.
+
+    The child's descendants inherit STYXY_LOCK_ID: a process still carrying this lease's id is
+    one the command left behind. A listener on the port that carries it, or that started after
+    the command did (a daemon that cleaned its environment), is taken to be the command's.
+    """
+    deadline = time.monotonic() + SURVIVOR_WAIT_SECONDS
+    while True:
+        survivors = _survivors(lock_id)
+        # The cheap probe first: the owners of a port (psutil's socket table) only when needed.
+        if ports.is_listening(port):
+            for listener in ports.listeners_on(port):
+                if listener.pid is not None and (
+                    listener.pid in survivors or _started_since(listener.pid, started)
+                ):
+                    return _Keeper(listener.pid, listener.process)
+        if not survivors or time.monotonic() > deadline:
+            return None
+        time.sleep(0.05)
+
+
+def _survivors(lock_id: str) -> set[int]:
+    """Live processes whose environment carries this lease's STYXY_LOCK_ID."""
+    import psutil
+
+    found = set()
+    for proc in psutil.process_iter():
         try:
-            api.release(lease.lockId, doc=doc)
-        except NotFoundError:
-            pass  # already ended by `styxy release` or cleanup while the child ran
+            if proc.pid == os.getpid() or proc.status() == psutil.STATUS_ZOMBIE:
+                continue
+            if proc.environ().get("STYXY_LOCK_ID") == lock_id:
+                found.add(proc.pid)
+        except psutil.Error:
+            continue  # gone, or another user's
+    return found
 
 
-def _holder_running(pid: int, start: float | None, port: int) -> bool:
-    return pid != os.getpid() and (ports.process_alive(pid, start) or ports.is_listening(port))
+def _started_since(pid: int, started: float) -> bool:
+    begun = ports.process_start_time(pid)
+    return begun is not None and begun >= started - ports.START_TIME_TOLERANCE
 
 
 def _child_env(

@@ -22,8 +22,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, TypeVar
 
-from styxy import atomic, cache, leases, lockfile, ports, view
-from styxy.errors import CacheError, RefusedError
+from styxy import atomic, cache, fsio, leases, lockfile, ports, snapshot, view
+from styxy.errors import CacheError, DocumentError, RefusedError
 from styxy.leases import Lease, LeaseFile
 from styxy.paths import Paths, display
 
@@ -65,6 +65,10 @@ class Transaction:
     _cache_leases_stamp: int = 0  # the lease file the cache's lease table was built from
     _folding: tuple[tuple[Path, int], ...] = ()  # journal files set aside, bytes consumed
     _loaded: LeaseFile = field(default_factory=LeaseFile)
+    # Set when the document has errors and the command works on the leases without it
+    # (`transaction(paths, needs_document=False)`); `document` is then the last good view.
+    document_problem: DocumentError | None = None
+    _stamp: tuple[int, int] | None = None  # the cache's (crc, size) while the document is broken
 
     @property
     def loaded(self) -> LeaseFile:
@@ -73,14 +77,24 @@ class Transaction:
 
     def parsed(self) -> Parsed:
         """The full Markdown parse, done only when a command needs to edit or read the audit."""
+        if self.document_problem is not None:
+            raise self.document_problem
         if self._parsed is None:
-            from styxy import document as doc_module
-
-            self._parsed = doc_module.parse(
-                doc_module.decode_text(self.doc_bytes, str(self.paths.doc)), str(self.paths.doc)
-            )
+            self._parsed = snapshot.parse(self.paths, self.doc_bytes)
             self.document = self._parsed.document
         return self._parsed  # type: ignore[no-any-return]
+
+    def new_bytes(self) -> bytes | None:
+        """The edited document's bytes, None when unedited; a byte order mark the document
+        started with is kept (the text the parser saw had it taken off)."""
+        if self.new_text is None:
+            return None
+        from styxy.document.lines import BOM
+
+        data = self.new_text.encode("utf-8")
+        if self.doc_bytes.startswith(BOM) and not data.startswith(BOM):
+            data = BOM + data
+        return data
 
     def replace_text(self, text: str) -> None:
         """Adopt an edited document; it is parsed again so styxy never writes an invalid one."""
@@ -89,10 +103,18 @@ class Transaction:
         self._parsed = doc_module.parse(text, str(self.paths.doc))
         self.document = self._parsed.document
         self.new_text = text
+        # A valid text replaces a broken one (`init --force`): the cache describes it now.
+        self.document_problem = None
+        self._stamp = None
 
 
 def run_change(
-    paths: Paths, change: Callable[[Transaction], T], *, notify: Notify, dry_run: bool = False
+    paths: Paths,
+    change: Callable[[Transaction], T],
+    *,
+    notify: Notify,
+    dry_run: bool = False,
+    needs_document: bool = True,
 ) -> T:
     """Apply `change` to the state loaded under the lock and commit what it changed.
 
@@ -101,8 +123,14 @@ def run_change(
     the transaction it is given (a refusal it raises on the new text is the command's answer).
     With `dry_run` the change only looks: nothing is written. Lines for the user (a created
     document, a lock held by another process, a redone change) go to `notify`, each once.
+
+    `needs_document=False` is for changes that work on the leases alone (`release`,
+    `cleanup`, handing a lease to a child): they still run while the document has errors,
+    which `txn.document_problem` and a note then tell (SPEC section 10).
     """
     atomic.target_of(paths.doc)  # a dangling link is refused before anything is created
+    # Before making any folder: a mistyped --doc or a FIFO at the document must leave no trace.
+    snapshot.check_document(paths)
     told: set[str] = set()
 
     def tell(text: str) -> None:
@@ -111,10 +139,11 @@ def run_change(
             notify(text)
 
     notes = _prepare_folders(paths)
+    fsio.check_private_file(paths.lock, fsio.LOCK_FILE)
     with lockfile.hold(paths.lock, timeout=LOCK_TIMEOUT_SECONDS, on_wait=tell):
         _sweep_beside_target(paths.doc)
         for _ in range(CHANGE_ATTEMPTS):
-            txn = _load(paths, list(notes))
+            txn = _load(paths, list(notes), needs_document)
             for note in txn.notes:
                 tell(note)
             seen = _DocumentSeen.take(paths.doc, txn.doc_bytes)
@@ -133,11 +162,18 @@ def run_change(
 
 
 def _prepare_folders(paths: Paths) -> list[str]:
-    paths.sidecar.mkdir(parents=True, exist_ok=True)
+    """Make the sidecar (private to its owner) and refuse one that is a link or another's."""
+    if not snapshot.sidecar_exists(paths):
+        paths.doc.parent.mkdir(parents=True, exist_ok=True)
+        try:
+            paths.sidecar.mkdir(mode=fsio.PRIVATE_FOLDER_MODE)
+        except FileExistsError:
+            pass  # another styxy made it meanwhile: checked below like any other
+        snapshot.sidecar_exists(paths)
     ignore = paths.sidecar / ".gitignore"
-    if not ignore.exists():
+    if not os.path.lexists(ignore):
         # The sidecar holds machine-local state that must never be committed.
-        atomic.write_bytes(ignore, b"*\n")
+        atomic.write_bytes(ignore, b"*\n", mode=fsio.PRIVATE_FILE_MODE)
     return []
 
 
@@ -151,62 +187,37 @@ def _sweep_leftovers(paths: Paths) -> None:
                 pass
 
 
-def _load(paths: Paths, notes: list[str]) -> Transaction:
+def _load(paths: Paths, notes: list[str], needs_document: bool) -> Transaction:
     _sweep_leftovers(paths)
-    if not paths.doc.exists():
+    doc_bytes = snapshot.read_document(paths)
+    if doc_bytes is None:
         from styxy.resources import default_document_bytes
 
-        atomic.write_bytes(paths.doc, default_document_bytes())
+        doc_bytes = default_document_bytes()
+        # A new document follows the umask, like any file the user makes.
+        atomic.write_bytes(paths.doc, doc_bytes, mode=fsio.creation_mode())
         notes.append(f"created {display(paths.doc)} from the default")
-    doc_bytes = paths.doc.read_bytes()
-    # The document view is filled in by _load_view right away; None only until then.
+    loaded = snapshot.load_document(paths, doc_bytes, tolerate_errors=not needs_document)
+    note = loaded.problem_note()
+    if note is not None:
+        notes.append(note)
     txn = Transaction(
         paths=paths,
         doc_bytes=doc_bytes,
-        document=None,  # type: ignore[arg-type]
+        document=loaded.document,
         state=LeaseFile(),
         notes=notes,
+        _parsed=loaded.parsed,
+        _cache_fresh=loaded.cache_fresh,
+        _generation=loaded.generation,
+        _cache_leases_stamp=loaded.leases_stamp,
+        document_problem=loaded.problem,
+        _stamp=loaded.stamp,
     )
-    _load_view(txn)
-    txn.state = txn._loaded = leases.load(paths.leases)
+    txn.state = txn._loaded = snapshot.load_leases(paths, notes)
     _fold_journal(txn)
     _reap(txn)
     return txn
-
-
-def _load_view(txn: Transaction) -> None:
-    """Take the document view from the cache while it matches the bytes on disk."""
-    cached = _read_cache(txn.paths)
-    if cached is not None:
-        txn._generation = cached.generation
-        txn._cache_leases_stamp = cached.leases_stamp
-        fresh = cached.doc_size == len(txn.doc_bytes) and cached.doc_crc == zlib.crc32(
-            txn.doc_bytes
-        )
-        if fresh:
-            try:
-                txn.document = view.decode(cached.meta, str(txn.paths.doc))
-                txn._cache_fresh = True
-                return
-            except (ValueError, KeyError, TypeError):
-                pass  # an older view layout: rebuild from the document
-    txn.parsed()
-
-
-def _read_cache(paths: Paths) -> cache.CacheStamp | None:
-    """The cache's stamp; None when it is missing or from another styxy (both are rebuilt)."""
-    if not paths.cache.exists():
-        return None
-    try:
-        return cache.read_stamp(paths.cache)
-    except cache.CacheVersionError:
-        return None
-    except CacheError as exc:
-        reason = str(exc).rstrip(".")
-        raise CacheError(
-            f"the cache {display(paths.cache)} is corrupt ({reason[:1].lower()}{reason[1:]}); "
-            "delete it and styxy rebuilds it from the document."
-        ) from None
 
 
 def _fold_journal(txn: Transaction) -> None:
@@ -215,27 +226,45 @@ def _fold_journal(txn: Transaction) -> None:
     The journal is renamed aside first, so a line the interceptor appends meanwhile starts a new
     journal instead of being lost; the aside files are deleted only after the lease file is
     written, so a refused or killed command folds them again next time.
+
+    What becomes a lease (issue 13, point 8): at most one lease per port, and only a move whose
+    process still runs or whose port is still listened on. A move's lease ends as soon as both
+    are gone, grace period or not: the interceptor bound the port itself, so there is no start-up
+    gap to protect, and a dead move left in the cache would push the next program to the next port.
     """
     journal = txn.paths.journal
-    if journal.exists():
+    # Refused before it is renamed: a folder, a FIFO, a link or another user's file there is
+    # named as it is, and left where it is.
+    if fsio.check_private_file(journal, fsio.JOURNAL) is not None:
         try:
             os.rename(journal, _aside_name(journal))
         except FileNotFoundError:
             pass
-    held = {(lease.port, lease.pid) for lease in txn.state.leases}
     folding = []
-    for aside in sorted(journal.parent.glob(".journal.*.folding")):
-        data = aside.read_bytes()
+    chunks = []
+    for aside in snapshot.journal_files(txn.paths)[:-1]:
+        data = snapshot.read_journal_file(aside)
+        if data is None:
+            continue
         # Whole lines only: a line still being written is left for the next fold.
-        used = data.rfind(b"\n") + 1
-        folding.append((aside, used))
-        for line in data[:used].decode("utf-8", "replace").splitlines():
-            entry = cache.parse_journal_line(line)
-            if entry is None or (entry.port, entry.pid) in held:
-                continue
-            held.add((entry.port, entry.pid))
-            txn.state = txn.state.add(_journal_lease(entry))
+        folding.append((aside, data.rfind(b"\n") + 1))
+        chunks.append((aside, data))
+    _end_dead_moves(txn)
+    txn.state = snapshot.journal_leases(txn.state, chunks, txn.notes)
     txn._folding = tuple(folding)
+
+
+def _end_dead_moves(txn: Transaction) -> None:
+    """End the interceptor's leases whose process is gone and whose port is silent.
+
+    Reaped at once (`cleanup` lists them), grace period or not, and with no history: their
+    identity (`pid-N`) never asks again (issue 13, point 8).
+    """
+    moves = snapshot.Moves()
+    kept = [x for x in txn.state.leases if x.source != "interceptor" or moves.live(x)]
+    if len(kept) != len(txn.state.leases):
+        txn.reaped = tuple(x for x in txn.state.leases if x not in kept)
+        txn.state = LeaseFile(leases=tuple(kept), history=txn.state.history)
 
 
 def _aside_name(journal: Path) -> Path:
@@ -249,34 +278,25 @@ def _finish_folding(txn: Transaction) -> None:
     file; what it wrote after the fold read it is moved to a new aside file for the next fold.
     """
     for aside, used in txn._folding:
-        try:
-            rest = aside.read_bytes()[used:]
-        except FileNotFoundError:
+        data = snapshot.read_journal_file(aside)
+        if data is None:
             continue
+        rest = data[used:]
         if rest:
-            atomic.write_bytes(_aside_name(txn.paths.journal), rest, sync_folder=False)
+            atomic.write_bytes(
+                _aside_name(txn.paths.journal),
+                rest,
+                mode=fsio.PRIVATE_FILE_MODE,
+                sync_folder=False,
+            )
         aside.unlink(missing_ok=True)
-
-
-def _journal_lease(entry: cache.JournalEntry) -> Lease:
-    return Lease(
-        lockId=leases.new_lock_id(),
-        port=entry.port,
-        serviceType=entry.service_type,
-        instanceId=f"pid-{entry.pid}",
-        name=f"bind-{entry.requested_port}",
-        pid=entry.pid,
-        pidStartTime=ports.process_start_time(entry.pid),
-        createdAt=entry.created_at,
-        source="interceptor",
-    )
 
 
 def _reap(txn: Transaction) -> None:
     stale = stale_leases(txn.state, txn.document.settings.lease_grace_seconds)
     if stale:
         txn.state = txn.state.remove(stale)
-        txn.reaped = tuple(stale)
+        txn.reaped = (*txn.reaped, *stale)  # after the dead moves the fold ended
 
 
 def stale_leases(state: LeaseFile, grace_seconds: int, now: float | None = None) -> list[Lease]:
@@ -365,19 +385,22 @@ def _commit(txn: Transaction, seen: _DocumentSeen) -> bool:
     fsynced temporary file before the first rename; any failure until then removes the
     temporaries and leaves every file as it was.
     """
-    doc_bytes = txn.doc_bytes if txn.new_text is None else txn.new_text.encode("utf-8")
+    new_bytes = txn.new_bytes()
+    doc_bytes = txn.doc_bytes if new_bytes is None else new_bytes
     staged: dict[str, atomic.Staged] = {}
     try:
         if doc_bytes != txn.doc_bytes:
             staged["doc"] = atomic.stage(txn.paths.doc, doc_bytes, mode=_mode_of(txn.paths.doc))
         if txn.state != txn._loaded:
-            staged["leases"] = atomic.stage(txn.paths.leases, leases.dump(txn.state))
+            staged["leases"] = atomic.stage(
+                txn.paths.leases, leases.dump(txn.state), mode=fsio.PRIVATE_FILE_MODE
+            )
         # The cache names the lease file it goes with, so it is built once that file exists.
         lease_file = staged["leases"].status if "leases" in staged else _status(txn.paths.leases)
         stamp = leases_stamp(lease_file)
         if staged or not txn._cache_fresh or stamp != txn._cache_leases_stamp:
             data = cache_bytes(txn, doc_bytes, stamp)
-            staged["cache"] = atomic.stage(txn.paths.cache, data)
+            staged["cache"] = atomic.stage(txn.paths.cache, data, mode=fsio.PRIVATE_FILE_MODE)
         if "doc" in staged and not _replace_document(staged["doc"], seen):
             return False
         # Lease file, then cache: the order docs/ARCHITECTURE.md explains.
@@ -520,7 +543,7 @@ def _mode_of(path: os.PathLike[str]) -> int:
     try:
         return os.stat(path).st_mode & 0o7777
     except FileNotFoundError:
-        return 0o644
+        return fsio.creation_mode()
 
 
 def cache_bytes(txn: Transaction, doc_bytes: bytes, stamp: int) -> bytes:
@@ -538,8 +561,10 @@ def cache_bytes(txn: Transaction, doc_bytes: bytes, stamp: int) -> bytes:
             leases=live,
             detect=detect,
             meta=view.encode(document),
-            doc_crc=zlib.crc32(doc_bytes),
-            doc_size=len(doc_bytes),
+            # While the document is broken the cache keeps the last good document's stamp, so
+            # it is never taken as fresh for the broken bytes (docs/GUIDE.md).
+            doc_crc=txn._stamp[0] if txn._stamp else zlib.crc32(doc_bytes),
+            doc_size=txn._stamp[1] if txn._stamp else len(doc_bytes),
             generation=txn._generation + 1,
             leases_stamp=stamp,
         )

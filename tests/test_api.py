@@ -41,12 +41,14 @@ def test_refusals_are_styxy_errors_with_exit_codes(doc):
         styxy.allocate("dev", source="elsewhere", doc=doc, pid=os.getpid())
 
 
-def test_notify_receives_the_human_lines(doc):
+def test_notify_receives_the_human_lines(tmp_path, monkeypatch):
     seen: list[str] = []
-    doc.unlink()
-    styxy.allocate("ai", instance_id="a", doc=doc, pid=os.getpid(), notify=seen.append)
-    styxy.allocate("ai", instance_id="b", doc=doc, pid=os.getpid(), notify=seen.append)
-    assert seen[0] == f"created {doc} from the default"
+    monkeypatch.setenv("HOME", str(tmp_path))
+    monkeypatch.delenv("STYXY_DOC", raising=False)
+    doc = tmp_path / "docs" / "CORE" / "PORT_MANAGEMENT.md"
+    styxy.allocate("ai", instance_id="a", pid=os.getpid(), notify=seen.append)
+    styxy.allocate("ai", instance_id="b", pid=os.getpid(), notify=seen.append)
+    assert doc.exists() and seen[0] == "created ~/docs/CORE/PORT_MANAGEMENT.md from the default"
     assert seen[1].startswith("Blocked: service type 'ai' only allows a single instance")
 
 

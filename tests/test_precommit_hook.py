@@ -66,6 +66,24 @@ def test_pre_commit_passes_a_good_document_and_names_the_line_of_a_broken_one(
     assert "Failed" in bad.stdout
     assert f"docs/CORE/PORT_MANAGEMENT.md:{row + 1}: " in bad.stdout
 
+    # `args: [--strict]` in the user's config makes warnings fail the commit (SPEC section 13):
+    # a hand-edited row over Chrome DevTools' 9222 passes without it and fails with it.
+    lines[row] = "| build | 8200 | 8299 | multi |  | Build tools |\n"
+    proxy = next(i for i, x in enumerate(lines) if x.startswith("| proxy |"))
+    test_row = next(i for i, x in enumerate(lines) if x.startswith("| test |"))
+    lines[test_row] = "| test | 9300 | 9399 | multi |  | Browser testing |\n"
+    lines[proxy] = "| proxy | 9210 | 9239 | multi |  | Development proxies |\n"
+    doc.write_text("".join(lines))
+    warned = _pre_commit(repo, tmp_path, pre_commit_home)
+    assert warned.returncode == 0, warned.stdout + warned.stderr
+    (repo / ".pre-commit-config.yaml").write_text(config + "        args: [--strict]\n")
+    strict = _pre_commit(repo, tmp_path, pre_commit_home)
+    assert strict.returncode == 1
+    assert (
+        f"docs/CORE/PORT_MANAGEMENT.md:{proxy + 1}: range 9210-9239 of 'proxy' covers ports 9222-9229"
+        in strict.stdout
+    )
+
 
 def _documented_config() -> str:
     """The YAML block of docs/PRE_COMMIT.md, exactly as a user copies it."""

@@ -19,6 +19,7 @@ if TYPE_CHECKING:
     from styxy.document.lines import decode_text as decode_text
     from styxy.document.names import check_service_type as check_service_type
     from styxy.document.parse import check as check
+    from styxy.document.parse import check_rows as check_rows
     from styxy.document.parse import parse as parse
     from styxy.document.schema import SETTING_KEYS as SETTING_KEYS
     from styxy.document.settings import get_setting as get_setting
@@ -35,6 +36,7 @@ __all__ = [
     "append_audit",
     "audit_line",
     "check",
+    "check_rows",
     "check_service_type",
     "decode_text",
     "get_setting",
@@ -53,6 +55,7 @@ _HOMES = {
     "append_audit": "edit",
     "audit_line": "edit",
     "check": "parse",
+    "check_rows": "parse",
     "check_service_type": "names",
     "decode_text": "lines",
     "get_setting": "settings",
@@ -69,9 +72,13 @@ def __getattr__(name: str) -> Any:
     home = _HOMES.get(name)
     if home is None:
         raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
-    value = getattr(importlib.import_module(f"{__name__}.{home}"), name)
-    globals()[name] = value  # later lookups skip this function
-    return value
+    module = importlib.import_module(f"{__name__}.{home}")
+    # Bind every name of that module at once: importing the submodule `parse` has just set the
+    # package attribute `parse` to the module itself, hiding the function of the same name.
+    for other, where in _HOMES.items():
+        if where == home:
+            globals()[other] = getattr(module, other)  # later lookups skip this function
+    return globals()[name]
 
 
 def __dir__() -> list[str]:

@@ -10,16 +10,21 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass
 
+# A UTF-8 byte order mark some editors put first: accepted and kept (SPEC section 10). The
+# parser sees the text after it; the transaction puts it back when it writes the document.
+BOM = b"\xef\xbb\xbf"
+
 _LINE = re.compile(r"[^\r\n]*(?:\r\n|\r|\n)|[^\r\n]+\Z")
 _ENDING = re.compile(r"\r\n|\r|\n")
 
 
 def decode_text(data: bytes, path: str) -> str:
-    """The document's text; bytes that are not UTF-8 are a diagnostic on their own line."""
+    """The document's text without a leading byte order mark; bytes that are not UTF-8 are a
+    diagnostic on their own line."""
     from styxy.errors import Diagnostic, DocumentError
 
     try:
-        return data.decode("utf-8")
+        return data.decode("utf-8").removeprefix("\ufeff")
     except UnicodeDecodeError as exc:
         line = data.count(b"\n", 0, exc.start) + 1
         message = f"not UTF-8 text (byte {exc.start} is {data[exc.start]:#04x})"

@@ -32,6 +32,12 @@ def check(text: str, path: str) -> list[Diagnostic]:
     return _ordered(_read(text, path).diagnostics)
 
 
+def check_rows(text: str, path: str) -> tuple[list[Diagnostic], tuple[Range, ...]]:
+    """`check`, plus every row whose ports could be read (even when other rows have errors)."""
+    result = _read(text, path)
+    return _ordered(result.diagnostics), tuple(result.ranges)
+
+
 def _ordered(diagnostics: list[Diagnostic]) -> list[Diagnostic]:
     unique = list(dict.fromkeys(diagnostics))
     return sorted(unique, key=lambda d: (d.line, d.warning))

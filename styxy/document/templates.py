@@ -30,7 +30,9 @@ def environment() -> jinja2.Environment:
         undefined=jinja2.StrictUndefined,
         autoescape=False,
     )
-    env.filters.update(cell=cell, one_line=one_line, word=word, yaml_scalar=yaml_scalar)
+    env.filters.update(
+        audit_value=audit_value, cell=cell, one_line=one_line, word=word, yaml_scalar=yaml_scalar
+    )
     return env
 
 
@@ -60,6 +62,23 @@ def one_line(value: object) -> str:
 def cell(value: object) -> str:
     """A table cell: one line, `|` escaped so it stays inside its cell."""
     return one_line(value).strip().replace("|", "\\|")
+
+
+# What an audit value may hold as it is: a key=value line is split on blanks and `=`, the log
+# sits in a Markdown code fence (a backquote could close it), and `|` and `%` are kept for
+# escapes. Everything else is percent-encoded from its UTF-8 bytes, as in a URL.
+_AUDIT_SAFE = frozenset("abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789._-+@:/,")
+
+
+def audit_value(value: object) -> str:
+    """A value of an audit line's `key=value`: one word, whatever it held (`by=$USER@host`)."""
+    text = str(value)
+    if all(c in _AUDIT_SAFE for c in text):
+        return text
+    return "".join(
+        c if c in _AUDIT_SAFE else "".join(f"%{b:02X}" for b in c.encode("utf-8", "replace"))
+        for c in text
+    )
 
 
 def word(value: object) -> str:

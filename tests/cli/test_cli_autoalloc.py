@@ -209,3 +209,33 @@ def test_customize_asks_again_until_the_range_is_admissible(styxy):
     assert "8000-8009" in screen  # the refusal names the clash with api
     assert "Proposed range 20000-20004 (placement custom)" in screen
     assert "| newservice | 20000 | 20004 |" in styxy.doc.read_text()
+
+
+@pytest.mark.parametrize(
+    ("user", "escaped"),
+    [
+        ("x y=z", "x%20y%3Dz"),
+        ("evil\nline", "evil%0Aline"),
+        ("a|b`c", "a%7Cb%60c"),
+        ("```", "%60%60%60"),
+        ("100%", "100%25"),
+        ("José", "Jos%C3%A9"),
+    ],
+)
+def test_a_hostile_user_name_stays_one_word_of_one_audit_line(styxy, user, escaped):
+    import socket
+
+    host = socket.gethostname().split(".")[0]
+    env = {"USER": user, "LOGNAME": user, "LNAME": user, "USERNAME": user}
+    done = styxy("allocate", "-s", "newtype", env=env)
+    assert done.code == 0, done
+    audit = [x for x in styxy.doc.read_text().splitlines() if " auto-allocate newtype " in x]
+    assert len(audit) == 1
+    assert audit[0].endswith(f" by={escaped}@{host}")
+    assert AUDIT.match(audit[0])
+    assert styxy("validate").code == 0
+    # The line is read back as one entry: undo finds the range by it.
+    shown = styxy("config", "auto-allocation", "--json").json()
+    assert [x["serviceType"] for x in shown["ranges"]] == ["newtype"]
+    assert styxy("config", "undo-auto", "-s", "newtype", "--force", env=env).code == 0
+    assert styxy.doc.read_text().splitlines()[-2].endswith(f" by={escaped}@{host}")

@@ -34,7 +34,7 @@ def test_a_hand_edit_of_the_document_is_picked_up_by_the_next_command(styxy):
     styxy("allocate", "-s", "dev", "-i", "a")
     text = styxy.doc.read_text().replace("| proxy | 8100 | 8199 |", "| proxy | 8100 | 8149 |")
     styxy.doc.write_text(text)
-    styxy("list")
+    styxy("cleanup")
     view = cache.read(styxy.sidecar / "cache.bin")
     assert [(r.start, r.end) for r in view.ranges if r.name == "proxy"] == [(8100, 8149)]
     assert view.doc_crc == zlib.crc32(text.encode())

@@ -20,12 +20,30 @@ def test_version_and_help(styxy):
     assert styxy("--help", doc=False).code == 0
 
 
-def test_first_use_creates_the_document_and_says_so(styxy, home):
+def test_a_named_document_that_does_not_exist_is_an_error_not_a_new_one(styxy, home, tmp_path):
     styxy.doc.unlink()
-    done = styxy("list", "--json")
-    assert done.code == 0
-    assert done.err == f"styxy: created {styxy.doc} from the default\n"
+    for args in (["list", "--json"], ["allocate", "-s", "dev"], ["check", "3000"], ["validate"]):
+        done = styxy(*args)
+        assert done.code == 1, args
+        assert done.err == (
+            f"styxy: no document at {styxy.doc}; create it with: styxy init --doc {styxy.doc}\n"
+        )
+    assert sorted(p.name for p in styxy.doc.parent.iterdir()) == []
+    typo = tmp_path / "typo" / "PORTS.md"
+    done = styxy("list", doc=False, env={"STYXY_DOC": str(typo)})
+    assert done.err == f"styxy: no document at {typo}; create it with: styxy init --doc {typo}\n"
+    assert not typo.parent.exists()
+    # init is the way to make one.
+    assert styxy("init").code == 0
     assert styxy.doc.read_bytes() == DEFAULT_DOC.read_bytes()
+    assert styxy("list", "--json").code == 0
+
+
+def test_first_use_creates_the_default_document_and_says_so(styxy, home):
+    done = styxy("list", "--json", doc=False)
+    assert done.code == 0
+    assert done.err == "styxy: created ~/docs/CORE/PORT_MANAGEMENT.md from the default\n"
+    assert (home / "docs/CORE/PORT_MANAGEMENT.md").read_bytes() == DEFAULT_DOC.read_bytes()
 
 
 def test_default_location_is_in_home_and_styxy_doc_overrides_it(styxy, home, tmp_path):
@@ -34,8 +52,9 @@ def test_default_location_is_in_home_and_styxy_doc_overrides_it(styxy, home, tmp
     assert (home / "docs/CORE/PORT_MANAGEMENT.md").read_bytes() == DEFAULT_DOC.read_bytes()
     assert (home / "docs/CORE/.styxy/.gitignore").read_bytes() == b"*\n"
     other = tmp_path / "elsewhere" / "ports.md"
-    styxy("list", doc=False, env={"STYXY_DOC": str(other)})
-    assert other.read_bytes() == DEFAULT_DOC.read_bytes()
+    other.parent.mkdir()
+    other.write_bytes(DEFAULT_DOC.read_bytes().replace(b"| dev | 3000 | 3099 | multi | 3000, 3001, 3002, 3003 |", b"| dev | 3300 | 3399 | multi | 3300 |"))
+    assert styxy("allocate", "-s", "dev", doc=False, env={"STYXY_DOC": str(other)}).out == "3300\n"
 
 
 def test_init_refuses_to_overwrite_without_force(styxy):
@@ -113,9 +132,15 @@ def test_doctor_reports_health(styxy):
     data = styxy("doctor", "--json").json()
     assert data["document"] == {"valid": True, "diagnostics": []}
     assert data["leases"] == {"live": 1, "stale": 0}
-    assert data["interceptor"] == {"status": "not built (run `styxy interceptor build`)", "path": None, "current": False}
+    assert data["interceptor"] == {
+        "status": "not built (run `styxy interceptor build`)", "path": None, "current": False,
+        "active": False, "loads": False, "loadsReason": "not built",
+    }
     built = styxy("interceptor", "build").out.strip()
-    assert styxy("doctor", "--json").json()["interceptor"] == {"status": f"built at {built}", "path": built, "current": True}
+    assert styxy("doctor", "--json").json()["interceptor"] == {
+        "status": f"built at {built}, not active in this shell (loads with `styxy interceptor env`: yes)",
+        "path": built, "current": True, "active": False, "loads": True, "loadsReason": None,
+    }
     shutil.copyfile(DEFAULT_DOC, styxy.doc)
     styxy.doc.write_text(styxy.doc.read_text().replace("| multi | 3000", "| many | 3000"))
     assert styxy("doctor").code == 1

@@ -28,7 +28,10 @@ def test_check_free_leased_and_listening(styxy):
     free = first_free(range(8050, 8100))
     done = styxy("check", str(free), "--json")
     assert done.code == 0
-    assert done.json() == {"port": free, "free": True, "serviceType": "api", "lease": None, "listeners": []}
+    # `iana` (SPEC section 13) is checked in tests/test_iana_cli.py; here only that it is a list.
+    iana = done.json()["iana"]
+    assert isinstance(iana, list)
+    assert done.json() == {"port": free, "free": True, "serviceType": "api", "lease": None, "listeners": [], "iana": iana}
     leased = styxy("allocate", "-s", "api", "-p", str(free), "--json").json()
     done = styxy("check", str(free), "--json")
     assert done.code == 1
@@ -55,7 +58,7 @@ def test_scan_attributes_listeners_to_leases(styxy):
         ]
     }
     assert found["listeners"][0]["lease"]["lockId"] == lease["lockId"]
-    assert styxy("scan", "--start", "9", "--end", "3").code == 1
+    assert styxy("scan", "--start", "9", "--end", "3").code == 2  # a usage error
 
 
 def _dead_holder_lease(styxy):

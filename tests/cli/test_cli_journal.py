@@ -1,4 +1,8 @@
-"""The interceptor's journal, folded into leases by the next command that takes the lock."""
+"""The interceptor's journal, folded into leases by the next command that takes the lock.
+
+Read-only commands (`list`) show the journal's moves without folding them; writers
+(`cleanup` here) fold.
+"""
 
 from __future__ import annotations
 
@@ -15,10 +19,13 @@ def _asides(styxy):
 
 
 def test_journal_lines_become_interceptor_leases(styxy):
-    styxy("list")
+    styxy("cleanup")
     journal = styxy.sidecar / "journal"
     journal.write_bytes(_line(8042, 8000) + b"garbage that does not parse\n" + _line(3011, 3000, "dev"))
+    shown = styxy("list", "--json").json()["leases"]
+    assert styxy("cleanup").code == 0
     leases = styxy("list", "--json").json()["leases"]
+    assert [(x["port"], x["source"]) for x in shown] == [(x["port"], x["source"]) for x in leases]
     assert [(x["port"], x["serviceType"], x["source"], x["pid"], x["instanceId"], x["name"]) for x in leases] == [
         (3011, "dev", "interceptor", os.getpid(), f"pid-{os.getpid()}", "bind-3000"),
         (8042, "api", "interceptor", os.getpid(), f"pid-{os.getpid()}", "bind-8000"),
@@ -27,28 +34,33 @@ def test_journal_lines_become_interceptor_leases(styxy):
     # Folding again (the same move journaled twice) does not lease it twice.
     journal.write_bytes(_line(8042, 8000))
     assert len(styxy("list", "--json").json()["leases"]) == 2
+    styxy("cleanup")
+    assert len(styxy("list", "--json").json()["leases"]) == 2
 
 
 def test_a_line_still_being_written_waits_for_the_next_fold(styxy):
-    styxy("list")
+    styxy("cleanup")
     journal = styxy.sidecar / "journal"
     whole, partial = _line(8043, 8000), _line(8044, 8001)
     journal.write_bytes(whole + partial[:10])
+    styxy("cleanup")
     assert [x["port"] for x in styxy("list", "--json").json()["leases"]] == [8043]
     kept = _asides(styxy)
     assert len(kept) == 1 and (styxy.sidecar / kept[0]).read_bytes() == partial[:10]
     # The rest of the line arrives in the aside file the writer still had open.
     with open(styxy.sidecar / kept[0], "ab") as handle:
         handle.write(partial[10:])
+    styxy("cleanup")
     assert [x["port"] for x in styxy("list", "--json").json()["leases"]] == [8043, 8044]
     assert _asides(styxy) == []
 
 
 def test_a_refused_command_keeps_the_journal_for_the_next_one(styxy):
-    styxy("list")
+    styxy("cleanup")
     (styxy.sidecar / "journal").write_bytes(_line(8045, 8000))
     refused = styxy("allocate", "-s", "dev", "-p", "8000")
     assert refused.code == 1
     assert len(_asides(styxy)) == 1
+    styxy("cleanup")
     assert [x["port"] for x in styxy("list", "--json").json()["leases"]] == [8045]
     assert _asides(styxy) == []

@@ -267,11 +267,11 @@ def test_write_atomic_leaves_no_temporary_file_on_failure(tmp_path: Path) -> Non
 def test_read_refuses_missing_directory_fifo_and_large_files(tmp_path: Path) -> None:
     with pytest.raises(CacheError, match=r"The cache .*nope\.bin does not exist\."):
         cache.read(tmp_path / "nope.bin")
-    with pytest.raises(CacheError, match="is not a regular file"):
+    with pytest.raises(CacheError, match="is a directory, not a regular file"):
         cache.read(tmp_path)
     fifo = tmp_path / "fifo"
     os.mkfifo(fifo)
-    with pytest.raises(CacheError, match="is not a regular file"):
+    with pytest.raises(CacheError, match="is a FIFO, not a regular file"):
         cache.read(fifo)  # must not hang waiting for a writer
     big = tmp_path / "big"
     big.write_bytes(b"\0" * (4 * 1024 * 1024 + 1))

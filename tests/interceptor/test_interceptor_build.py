@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 import re
 import shlex
 import shutil
@@ -144,3 +145,27 @@ def test_env_lines_are_absolute_and_quoted(
 def test_module_keeps_to_the_core_rules() -> None:
     source = Path(interceptor.__file__).read_text()
     assert not re.search(r"\bprint\(|sys\.exit|typer", source)
+
+
+@pytest.mark.skipif(shutil.which("cc") is None, reason="no C compiler")
+def test_build_writes_through_no_planted_symlink(data_dir: Path, tmp_path: Path) -> None:
+    """Issue 13, point 11: symlinks at the old fixed temporary names do not redirect the build."""
+    victim = tmp_path / "victim"
+    victim.write_bytes(b"precious\n")
+    folder = data_dir / "lib"
+    folder.mkdir(parents=True)
+    planted = [
+        folder / f".libstyxy-intercept.so.{os.getpid()}.tmp",
+        folder / f".libstyxy-intercept.so.{os.getpid()}.sha256",
+    ]
+    for link in planted:
+        link.symlink_to(victim)
+    library = interceptor.build()
+    assert victim.read_bytes() == b"precious\n"
+    assert all(link.is_symlink() and link.resolve() == victim for link in planted)
+    assert library.is_file() and not library.is_symlink()
+    assert library.read_bytes()[:4] == b"\x7fELF"
+    assert sorted(p.name for p in folder.iterdir() if not p.is_symlink()) == [
+        "libstyxy-intercept.so",
+        "libstyxy-intercept.so.sha256",
+    ]

@@ -1,0 +1,300 @@
+"""Reading a file safely: never hang on a FIFO, never read without bound, never follow a link
+that must not be followed, never trust a folder or file another user planted.
+
+Every read of the document, the lease file, the journal, the cache, `styxy.toml` and the
+settings JSON files of coding agents goes through `read_bytes` (or `read_json`) with the limit
+of its kind. The interceptor's C cache reader does the same (interceptor/cache_reader.c); this
+module is the Python side of that promise. It sits on the hot path of `styxy allocate`, so it
+imports only the standard library.
+"""
+
+from __future__ import annotations
+
+import os
+import stat
+from collections.abc import Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from styxy.errors import UnsafeFileError
+
+MiB = 1024 * 1024
+
+
+@dataclass(frozen=True)
+class FileKind:
+    """What a file is to styxy, as messages name it, and the most styxy reads of it."""
+
+    label: str
+    limit: int
+
+    @property
+    def limit_text(self) -> str:
+        if self.limit % MiB == 0:
+            return f"{self.limit // MiB} MiB"
+        return f"{self.limit} bytes"
+
+
+# The limits are far above anything real (a 5,000-row document is 400 KB; 20,000 leases with
+# the longest identities allowed are 9 MB) and far below what would hurt a machine.
+DOCUMENT = FileKind("the document", 8 * MiB)
+LEASE_FILE = FileKind("the lease file", 16 * MiB)
+JOURNAL = FileKind("the interceptor's journal", 16 * MiB)
+CACHE = FileKind("the cache", 4 * MiB)  # the C reader's STYXY_MAX_FILE_SIZE
+LOCK_FILE = FileKind("the lock file", 1 * MiB)  # never read; checked before filelock opens it
+CONFIG = FileKind("the configuration file", 1 * MiB)  # styxy.toml
+SETTINGS_JSON = FileKind("the settings file", 4 * MiB)  # a coding agent's settings JSON
+
+_KINDS = (
+    (stat.S_ISDIR, "a directory"),
+    (stat.S_ISFIFO, "a FIFO"),
+    (stat.S_ISCHR, "a character device"),
+    (stat.S_ISBLK, "a block device"),
+    (stat.S_ISSOCK, "a socket"),
+    (stat.S_ISLNK, "a symbolic link"),
+)
+
+
+def what_it_is(mode: int) -> str:
+    """`a FIFO`, `a directory`, ... for a file that is not a regular one."""
+    for test, name in _KINDS:
+        if test(mode):
+            return name
+    return "not a regular file"
+
+
+@contextmanager
+def opened(
+    path: str | os.PathLike[str],
+    kind: FileKind,
+    *,
+    follow_links: bool = True,
+    private: bool = False,
+) -> Iterator[tuple[int, os.stat_result]]:
+    """A descriptor of a checked regular file and its status; see `read_bytes`."""
+    flags = os.O_RDONLY | os.O_CLOEXEC | os.O_NONBLOCK | os.O_NOCTTY
+    if not follow_links:
+        flags |= os.O_NOFOLLOW
+    try:
+        fd = os.open(path, flags)
+    except FileNotFoundError:
+        raise
+    except OSError as exc:
+        raise _open_error(path, kind, exc, follow_links) from None
+    try:
+        try:
+            status = os.fstat(fd)
+        except OSError as exc:
+            raise _read_error(path, kind, exc) from None
+        check_status(path, kind, status, private=private)
+        yield fd, status
+    finally:
+        os.close(fd)
+
+
+def read_opened(path: str | os.PathLike[str], kind: FileKind, fd: int) -> bytes:
+    """Read at most `kind.limit` bytes from a descriptor `opened` gave."""
+    try:
+        data = _read_at_most(fd, kind.limit + 1)
+    except OSError as exc:
+        raise _read_error(path, kind, exc) from None
+    if len(data) > kind.limit:  # it grew while being read
+        raise _too_large(path, kind)
+    return data
+
+
+def read_bytes(
+    path: str | os.PathLike[str],
+    kind: FileKind,
+    *,
+    follow_links: bool = True,
+    private: bool = False,
+) -> bytes:
+    """The bytes of a regular file, at most `kind.limit` of them.
+
+    Opened with O_NONBLOCK so a FIFO cannot hang the open, then checked with fstat on the
+    descriptor (not the name, which could be swapped in between). `follow_links=False` refuses a
+    symbolic link at the last component (O_NOFOLLOW); `private=True` also refuses a file owned
+    by another user (root excepted), as files in the sidecar folder must be. A missing file
+    raises FileNotFoundError, for the caller to treat as it means; everything else wrong with
+    the file is UnsafeFileError with one sentence naming the path.
+    """
+    with opened(path, kind, follow_links=follow_links, private=private) as (fd, _):
+        return read_opened(path, kind, fd)
+
+
+def read_optional(
+    path: str | os.PathLike[str],
+    kind: FileKind,
+    *,
+    follow_links: bool = True,
+    private: bool = False,
+) -> bytes | None:
+    """`read_bytes`, or None when there is no file at `path`."""
+    try:
+        return read_bytes(path, kind, follow_links=follow_links, private=private)
+    except FileNotFoundError:
+        return None
+
+
+def read_text(path: str | os.PathLike[str], kind: FileKind, *, follow_links: bool = True) -> str:
+    """A UTF-8 text file (`styxy.toml`) read with the limit of its kind."""
+    data = read_bytes(path, kind, follow_links=follow_links)
+    try:
+        return data.decode("utf-8")
+    except UnicodeDecodeError as exc:
+        raise UnsafeFileError(
+            f"{kind.label} {os.fspath(path)} is not UTF-8 text (byte {exc.start})."
+        ) from None
+
+
+def read_json(path: str | os.PathLike[str], kind: FileKind = SETTINGS_JSON) -> Any:
+    """A JSON file (a coding agent's settings) read with its limit and a bounded nesting depth."""
+    return loads_json(read_bytes(path, kind), f"{kind.label} {os.fspath(path)}")
+
+
+def loads_json(data: bytes, where: str) -> Any:
+    """Decode JSON; ValueError names what is wrong, including nesting too deep to decode.
+
+    The standard decoder guards its recursion with the interpreter's limit, so a file of a
+    million `[` raises RecursionError after a few hundred levels and a few kilobytes of stack:
+    turned here into a refusal like any other malformed file.
+    """
+    import json
+
+    try:
+        return json.loads(data)
+    except RecursionError:
+        raise ValueError(f"{where} nests JSON too deeply to read") from None
+
+
+def check_status(
+    path: str | os.PathLike[str], kind: FileKind, status: os.stat_result, *, private: bool
+) -> None:
+    """Refuse what is not a regular file, is too large, or (private) belongs to another user."""
+    if not stat.S_ISREG(status.st_mode):
+        raise UnsafeFileError(
+            f"{kind.label} {os.fspath(path)} is {what_it_is(status.st_mode)}, not a regular "
+            "file; styxy reads only regular files."
+        )
+    if private:
+        check_owner(path, kind.label, status)
+    if status.st_size > kind.limit:
+        raise _too_large(path, kind)
+
+
+def check_owner(path: str | os.PathLike[str], label: str, status: os.stat_result) -> None:
+    """A file or folder of the sidecar must be ours or root's, as the C reader demands."""
+    if status.st_uid not in (os.geteuid(), 0):
+        raise UnsafeFileError(
+            f"{label} {os.fspath(path)} belongs to {_user_name(status.st_uid)}, not to you; "
+            "styxy refuses another user's files, which could plant leases or redirect its "
+            "writes: remove it, or use a document of your own."
+        )
+
+
+def check_private_folder(path: Path, label: str) -> bool:
+    """Whether the folder exists; refuse it when it is a link, not a folder, or not ours.
+
+    lstat, not stat: a symbolic link in place of the sidecar would let anyone who can write
+    the folder beside the document send styxy's renames and deletions into a folder of theirs.
+    """
+    try:
+        status = os.lstat(path)
+    except FileNotFoundError:
+        return False
+    if stat.S_ISLNK(status.st_mode):
+        raise UnsafeFileError(
+            f"{label} {path} is a symbolic link; styxy refuses a linked sidecar, which could "
+            "send its writes elsewhere: replace it with a folder."
+        )
+    if not stat.S_ISDIR(status.st_mode):
+        raise UnsafeFileError(
+            f"{label} {path} is {what_it_is(status.st_mode)}, not a folder; remove it and "
+            "styxy makes the folder again."
+        )
+    check_owner(path, label, status)
+    return True
+
+
+def check_private_file(path: Path, kind: FileKind) -> os.stat_result | None:
+    """lstat of a sidecar file that styxy is about to rename or replace; None if missing.
+
+    A link, a FIFO, a folder or another user's file there is refused before styxy touches it.
+    """
+    try:
+        status = os.lstat(path)
+    except FileNotFoundError:
+        return None
+    check_status(path, kind, status, private=True)
+    return status
+
+
+def _user_name(uid: int) -> str:
+    try:
+        import pwd
+
+        return f"user {pwd.getpwuid(uid).pw_name} (uid {uid})"
+    except (KeyError, ImportError):
+        return f"uid {uid}"
+
+
+def _open_error(
+    path: str | os.PathLike[str], kind: FileKind, exc: OSError, follow_links: bool
+) -> UnsafeFileError:
+    import errno
+
+    if not follow_links and exc.errno == errno.ELOOP:
+        return UnsafeFileError(
+            f"{kind.label} {os.fspath(path)} is a symbolic link; styxy does not follow links "
+            "inside its sidecar folder: remove it."
+        )
+    return UnsafeFileError(f"cannot open {kind.label} {os.fspath(path)}: {exc.strerror or exc}.")
+
+
+def _read_error(path: str | os.PathLike[str], kind: FileKind, exc: OSError) -> UnsafeFileError:
+    return UnsafeFileError(f"cannot read {kind.label} {os.fspath(path)}: {exc.strerror or exc}.")
+
+
+def _too_large(path: str | os.PathLike[str], kind: FileKind) -> UnsafeFileError:
+    return UnsafeFileError(
+        f"{kind.label} {os.fspath(path)} is larger than {kind.limit_text}, the most styxy "
+        f"reads of {kind.label}."
+    )
+
+
+def _read_at_most(fd: int, limit: int) -> bytes:
+    chunks = []
+    total = 0
+    while total < limit:
+        chunk = os.read(fd, min(1 << 20, limit - total))
+        if not chunk:
+            break
+        chunks.append(chunk)
+        total += len(chunk)
+    return b"".join(chunks)
+
+
+def creation_mode() -> int:
+    """The mode a new file gets under this process's umask (0o666 minus the umask).
+
+    Read from /proc where it exists, since setting the umask to learn it is not thread safe.
+    """
+    try:
+        with open("/proc/self/status", encoding="ascii", errors="replace") as handle:
+            for line in handle:
+                if line.startswith("Umask:"):
+                    return 0o666 & ~int(line.split()[1], 8)
+    except (OSError, ValueError, IndexError):
+        pass
+    mask = os.umask(0o022)
+    os.umask(mask)
+    return 0o666 & ~mask
+
+
+# Files styxy creates in the sidecar are its owner's alone: the lease file shows pids and
+# instance ids, the journal what ran where.
+PRIVATE_FILE_MODE = 0o600
+PRIVATE_FOLDER_MODE = 0o700
