@@ -98,6 +98,47 @@ def in_process_with_leases(count: int = 1000, rounds: int = 200, *, fsync: bool 
     return med
 
 
+def flat_cost(count: int = 1000, rounds: int = 150) -> float:
+    """In-process allocate+release with `count` leases against none, interleaved (goal <= 1.5).
+
+    Two documents side by side, one round on each in turn, so both see the same machine load.
+    """
+    import styxy
+    from styxy import leases
+
+    with tempfile.TemporaryDirectory() as tmp:
+        docs = []
+        for n_leases in (0, count):
+            folder = Path(tmp) / f"with-{n_leases}"
+            folder.mkdir()
+            doc = fresh_doc(folder)
+            styxy.allocate("dev", instance_id="warm", doc=doc, pid=os.getpid())
+            sidecar = doc.parent / ".styxy" / "leases.json"
+            state = leases.load(sidecar)
+            now = time.time()
+            filler = tuple(
+                leases.Lease(leases.new_lock_id(), 20000 + n, "filler", f"f{n}", "", os.getpid(), None, now, "api")
+                for n in range(n_leases)
+            )
+            from dataclasses import replace
+
+            sidecar.write_bytes(leases.dump(replace(state, leases=state.leases + filler)))
+            docs.append(doc)
+        times: list[list[float]] = [[], []]
+        for n in range(rounds):
+            for which, doc in enumerate(docs):
+                start = time.perf_counter()
+                result = styxy.allocate("dev", instance_id=f"i{n}", doc=doc, pid=os.getpid())
+                styxy.release(result.lease.lockId, doc=doc)
+                times[which].append(time.perf_counter() - start)
+    none, many = (statistics.median(x) for x in times)
+    print(
+        f"in-process allocate+release: {none * 1000:.2f} ms with 0 leases, {many * 1000:.2f} ms "
+        f"with {count}; ratio {many / none:.2f} (goal <= 1.5)"
+    )
+    return many / none
+
+
 def throughput(workers: int, per_worker: int = 10) -> None:
     with tempfile.TemporaryDirectory() as tmp:
         doc = fresh_doc(Path(tmp))
@@ -123,5 +164,6 @@ if __name__ == "__main__":
     compute = in_process_with_leases(fsync=False)
     print(f"  share of the median spent in fsync: {(with_disk - compute) / with_disk:.0%}")
     in_process_with_leases(0, 100)
+    flat_cost()
     for w in (1, 4, 16):
         throughput(w, per_worker=max(2, 80 // w) if w > 1 else 40)

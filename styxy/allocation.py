@@ -114,12 +114,18 @@ def _with_port_note(
 
 
 def _single_instance(running: Lease) -> Allocation:
-    message = Notice(
+    return Allocation(
+        running, existing=True, reason="single-instance", message=reuse_message(running)
+    )
+
+
+def reuse_message(running: Lease) -> Notice:
+    """SPEC 5's line for a second start of a single-instance type (also said by `styxy run`)."""
+    return Notice(
         f"Blocked: service type '{running.serviceType}' only allows a single instance; "
         f"already running on port {running.port} (process {running.pid}) — reusing it. "
         f"Use: styxy use --port {running.port}"
     )
-    return Allocation(running, existing=True, reason="single-instance", message=message)
 
 
 def _choose_port(

@@ -7,18 +7,18 @@ command wants shown (a created document, a reused single instance) go to `notify
 from __future__ import annotations
 
 import os
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from typing import TYPE_CHECKING
 
 from styxy import leases, names, paths, ports
 from styxy.errors import InvalidValueError, NotFoundError, UsageError
 from styxy.transaction import Transaction, run_change
-from styxy.vocabulary import MAX_PORT, SOURCES, is_source
+from styxy.vocabulary import MAX_PORT, SOURCES, Source, is_source
 
 if TYPE_CHECKING:
     from styxy.autoalloc import Confirm
     from styxy.iana import Assignment
-    from styxy.leases import Lease
+    from styxy.leases import Identity, Lease
     from styxy.reports import LeaseStatus, PortCheck, Ranges, RangeSuggestion, Scan
     from styxy.results import Allocation
     from styxy.snapshot import Snapshot
@@ -53,8 +53,7 @@ def allocate(
     names.check_identity_part("name", name)
     if port is not None:
         names.check_port(port)
-    if not is_source(source):
-        raise InvalidValueError(f"source must be one of {', '.join(SOURCES)}, not {source!r}.")
+    checked = _check_source(source)
     holder = _holder(pid)
     from styxy import allocation
 
@@ -67,7 +66,7 @@ def allocate(
             holder=holder,
             yes=yes,
             confirm=confirm,
-            source=source,
+            source=checked,
         )
 
     result = run_change(paths.resolve(doc), change, notify=notify)
@@ -76,6 +75,54 @@ def allocate(
     if result.port_note:
         notify(result.port_note)
     return result
+
+
+def allocate_all(
+    identities: Sequence[Identity],
+    *,
+    pid: int | None = None,
+    yes: bool = False,
+    confirm: Confirm | None = None,
+    source: str = "api",
+    doc: str | os.PathLike[str] | None = None,
+    notify: Notify = _quiet,
+) -> list[Allocation]:
+    """One port per (type, instance, name) in one locked transaction: all of them or none.
+
+    A project's set of services (`styxy env`) is allocated this way, so a refused service
+    (a full range, a declined new range) leaves no half of the set behind. Each result's
+    `message` is left to the caller, who knows which service it speaks of.
+    """
+    for service_type, instance_id, name in identities:
+        names.check_service_type(service_type)
+        names.check_identity_part("instance id", instance_id)
+        names.check_identity_part("name", name)
+    checked = _check_source(source)
+    holder = _holder(pid)
+    from styxy import allocation
+
+    def change(txn: Transaction) -> list[Allocation]:
+        return [
+            allocation.allocate(
+                txn,
+                service_type=identity[0],
+                identity=identity,
+                port=None,
+                holder=holder,
+                yes=yes,
+                confirm=confirm,
+                source=checked,
+            )
+            for identity in identities
+        ]
+
+    return run_change(paths.resolve(doc), change, notify=notify)
+
+
+def _check_source(source: str) -> Source:
+    if not is_source(source):
+        raise InvalidValueError(f"source must be one of {', '.join(SOURCES)}, not {source!r}.")
+    return source
 
 
 def _holder(pid: int | None) -> tuple[int, float | None]:
@@ -409,6 +456,7 @@ def suggest_range(
 
 __all__ = [
     "allocate",
+    "allocate_all",
     "check",
     "cleanup",
     "list_leases",

@@ -127,19 +127,21 @@ def _encode_ranges(ranges: Sequence[CacheRange]) -> bytes:
 
 
 def _encode_leases(leases: Sequence[CacheLease], range_count: int) -> bytes:
-    out = bytearray()
-    for lease in leases:
-        if not 1 <= lease.port <= MAX_PORT:
-            raise CacheError(f"Cannot cache a lease on port {lease.port}: bad port.")
-        if not 0 <= lease.pid <= 0xFFFFFFFF:
-            raise CacheError(f"Cannot cache a lease held by pid {lease.pid}: bad pid.")
-        if lease.range_index != NO_RANGE and not 0 <= lease.range_index < range_count:
-            raise CacheError(
-                f"Cannot cache the lease on port {lease.port}: range index "
-                f"{lease.range_index} does not exist."
-            )
-        out += _LEASE.pack(lease.port, lease.range_index, lease.pid, 0)
-    return bytes(out)
+    return b"".join(pack_lease(lease, range_count) for lease in leases)
+
+
+def pack_lease(lease: CacheLease, range_count: int) -> bytes:
+    """One entry of the lease table; CacheError for a value the layout cannot hold."""
+    if not 1 <= lease.port <= MAX_PORT:
+        raise CacheError(f"Cannot cache a lease on port {lease.port}: bad port.")
+    if not 0 <= lease.pid <= 0xFFFFFFFF:
+        raise CacheError(f"Cannot cache a lease held by pid {lease.pid}: bad pid.")
+    if lease.range_index != NO_RANGE and not 0 <= lease.range_index < range_count:
+        raise CacheError(
+            f"Cannot cache the lease on port {lease.port}: range index "
+            f"{lease.range_index} does not exist."
+        )
+    return _LEASE.pack(lease.port, lease.range_index, lease.pid, 0)
 
 
 def _encode_detect(detect: Sequence[tuple[str, str]]) -> tuple[bytes, int]:
@@ -168,10 +170,20 @@ def encode(
     doc_size: int,
     generation: int,
     leases_stamp: int = 0,
+    lease_entries: Sequence[bytes] | None = None,
 ) -> bytes:
-    """The bytes of a cache file; raises CacheError for a value the layout cannot hold."""
+    """The bytes of a cache file; raises CacheError for a value the layout cannot hold.
+
+    `lease_entries`, when given, is the lease table already packed (`pack_lease`, one entry a
+    lease) and stands for `leases`: the transaction remembers each lease's entry.
+    """
     range_bytes = _encode_ranges(ranges)
-    lease_bytes = _encode_leases(leases, len(ranges))
+    if lease_entries is None:
+        lease_bytes = _encode_leases(leases, len(ranges))
+        lease_count = len(leases)
+    else:
+        lease_bytes = b"".join(lease_entries)
+        lease_count = len(lease_entries)
     detect_bytes, detect_count = _encode_detect(detect)
     payload = range_bytes + lease_bytes + detect_bytes + bytes(meta)
     if HEADER_SIZE + len(payload) > MAX_FILE_SIZE:
@@ -187,7 +199,7 @@ def encode(
         )
     head = _HEADER.pack(
         MAGIC, MAJOR, MINOR, HEADER_SIZE, RANGE_SIZE, LEASE_SIZE, DETECT_SIZE,
-        len(ranges), len(leases), detect_count, len(meta), zlib.crc32(payload),
+        len(ranges), lease_count, detect_count, len(meta), zlib.crc32(payload),
         generation, doc_crc, doc_size, leases_stamp,
     )  # fmt: skip
     return head + _HEADER_CRC.pack(zlib.crc32(head)) + payload

@@ -15,7 +15,7 @@ from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Any
 
-from styxy import fsio
+from styxy import fsio, memo
 from styxy.errors import LeaseFileError, RefusedError
 from styxy.vocabulary import MAX_PORT, SOURCES, Source
 
@@ -137,11 +137,18 @@ def iso(timestamp: float) -> str:
     return time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime(timestamp))
 
 
-# The last lease file this process read or wrote, keyed by its path and the identity of the
-# file on disk. A long-lived caller of the API (an agent's tool server) then decodes the file
-# only when another process has replaced it: every write is a rename to a new inode, and an
-# edit in place changes the size or the modification time.
-_last: tuple[tuple[str, int, int, int, int], LeaseFile, tuple[str, ...]] | None = None
+# The last state of each lease file this process read or wrote (a few paths at most), keyed
+# by the identity of the file on disk. A long-lived caller of the API (an agent's tool server,
+# `styxy serve`) then decodes a file only when another process has replaced it: every write is
+# a rename to a new inode, and an edit in place changes the size or the modification time.
+_KNOWN_FILES = 8
+_known: dict[str, tuple[tuple[str, int, int, int, int], LeaseFile, tuple[str, ...]]] = {}
+
+
+def _keep(key: tuple[str, int, int, int, int], state: LeaseFile, dropped: tuple[str, ...]) -> None:
+    if key[0] not in _known and len(_known) >= _KNOWN_FILES:
+        _known.pop(next(iter(_known)))  # the oldest path: a process rarely uses more than one
+    _known[key[0]] = (key, state, dropped)
 
 
 def _file_key(path: Path, status: os.stat_result) -> tuple[str, int, int, int, int]:
@@ -150,8 +157,7 @@ def _file_key(path: Path, status: os.stat_result) -> tuple[str, int, int, int, i
 
 def remember(path: Path, status: os.stat_result, state: LeaseFile) -> None:
     """Note that the file `status` describes holds `state` (called right after writing it)."""
-    global _last
-    _last = (_file_key(path, status), state, ())
+    _keep(_file_key(path, status), state, ())
 
 
 def load(path: Path) -> LeaseFile:
@@ -168,12 +174,12 @@ def load_checked(path: Path) -> tuple[LeaseFile, tuple[str, ...]]:
     value of the wrong type) is dropped and said, and the next change rewrites the file
     without it: one corrupt line must not hide every other lease.
     """
-    global _last
     try:
         with fsio.opened(path, fsio.LEASE_FILE, follow_links=False, private=True) as (fd, status):
             key = _file_key(path, status)
-            if _last is not None and _last[0] == key:
-                return _last[1], _last[2]
+            known = _known.get(key[0])
+            if known is not None and known[0] == key:
+                return known[1], known[2]
             raw = fsio.read_opened(path, fsio.LEASE_FILE, fd)
     except FileNotFoundError:
         return LeaseFile(), ()
@@ -184,7 +190,7 @@ def load_checked(path: Path) -> tuple[LeaseFile, tuple[str, ...]]:
             f"the lease file {path} is corrupt ({_reason(exc)}); fix or remove it by hand, "
             "styxy will not overwrite it."
         ) from None
-    _last = (key, state, dropped)
+    _keep(key, state, dropped)
     return state, dropped
 
 
@@ -204,27 +210,32 @@ FIELDS = (
 )
 
 
+_LEASE_ROWS: memo.Encodings[Lease, str] = memo.Encodings()
+_HISTORY_ROWS: memo.Encodings[tuple[Identity, int], str] = memo.Encodings()
+
+
 def dump(state: LeaseFile) -> bytes:
-    body = {
-        "version": FORMAT_VERSION,
-        "fields": FIELDS,
-        "leases": [
-            (
-                x.lockId,
-                x.port,
-                x.serviceType,
-                x.instanceId,
-                x.name,
-                x.pid,
-                x.pidStartTime,
-                x.createdAt,
-                x.source,
-            )
-            for x in state.leases
-        ],
-        "history": [[*identity, port] for identity, port in state.history],
-    }
-    return (json.dumps(body, separators=(",", ":")) + "\n").encode()
+    """The lease file's bytes: one JSON object, each lease a row under `fields`.
+
+    Built from each record's remembered row (`styxy.memo`), so rewriting a file of a thousand
+    leases costs about what rewriting one does; the bytes are those `json.dumps` gives for
+    the whole object.
+    """
+    rows = _LEASE_ROWS.of_all(state.leases, _lease_row)
+    remembered = _HISTORY_ROWS.of_all(state.history, _history_row)
+    head = json.dumps({"version": FORMAT_VERSION, "fields": FIELDS}, separators=(",", ":"))
+    text = f'{head[:-1]},"leases":[{",".join(rows)}],"history":[{",".join(remembered)}]}}\n'
+    return text.encode()
+
+
+def _lease_row(x: Lease) -> str:
+    row = (x.lockId, x.port, x.serviceType, x.instanceId, x.name, x.pid, x.pidStartTime)
+    return json.dumps((*row, x.createdAt, x.source), separators=(",", ":"))
+
+
+def _history_row(item: tuple[Identity, int]) -> str:
+    identity, port = item
+    return json.dumps([*identity, port], separators=(",", ":"))
 
 
 def _reason(exc: Exception) -> str:

@@ -49,6 +49,13 @@ def run(
     lease = result.lease
     # An existing lease of this identity is a running service: allocate takes a dead one over.
     if result.existing:
+        if _single_instance(service_type, doc):
+            # SPEC 5: a running single-instance service is reused, also when it runs under
+            # this very identity (two agent sessions starting `-i rag`): say where, start nothing.
+            from styxy.allocation import reuse_message
+
+            notify(reuse_message(lease))
+            return 0
         raise RefusedError(
             f"'{service_type}' instance '{lease.instanceId}' is already running on port "
             f"{lease.port} (process {lease.pid}); pick another --instance-id or --name."
@@ -142,6 +149,13 @@ def _started_since(pid: int, started: float) -> bool:
     return begun is not None and begun >= started - ports.START_TIME_TOLERANCE
 
 
+def _single_instance(service_type: str, doc: str | os.PathLike[str] | None) -> bool:
+    return any(
+        row.service_type == service_type and row.instances == "single"
+        for row in api.ranges(doc=doc).ranges
+    )
+
+
 def _child_env(
     port: int, lock_id: str, service_type: str, intercept: bool, doc: str | os.PathLike[str] | None
 ) -> dict[str, str]:
@@ -158,6 +172,19 @@ def _child_env(
 def _supervise(
     command: Sequence[str], env: dict[str, str], lock_id: str, doc: str | os.PathLike[str] | None
 ) -> int:
+    return supervise(command, env, on_start=lambda pid: _hand_over(lock_id, pid, doc))
+
+
+def supervise(
+    command: Sequence[str],
+    env: dict[str, str],
+    *,
+    on_start: Callable[[int], None] = lambda _: None,
+) -> int:
+    """Run `command` with `env`, forwarding signals; returns the exit code to leave with.
+
+    `on_start` gets the child's pid once it runs (`styxy run` hands its lease over to it).
+    """
     # The handlers go in before the child starts: a Ctrl-C in between must reach the child
     # rather than kill styxy and leave the child running.
     relay = _Relay()
@@ -171,7 +198,7 @@ def _supervise(
             raise InvalidValueError(f"command not executable: {command[0]!r}.") from None
         try:
             relay.attach(child)
-            _hand_over(lock_id, child.pid, doc)
+            on_start(child.pid)
             code = child.wait()
         except BaseException:
             _stop(child)  # whatever went wrong in styxy, the child does not outlive it

@@ -22,7 +22,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, TypeVar
 
-from styxy import atomic, cache, fsio, leases, lockfile, ports, snapshot, view
+from styxy import atomic, cache, fsio, leases, lockfile, memo, ports, snapshot, view
 from styxy.errors import CacheError, DocumentError, RefusedError
 from styxy.leases import Lease, LeaseFile
 from styxy.paths import Paths, display
@@ -66,7 +66,7 @@ class Transaction:
     _folding: tuple[tuple[Path, int], ...] = ()  # journal files set aside, bytes consumed
     _loaded: LeaseFile = field(default_factory=LeaseFile)
     # Set when the document has errors and the command works on the leases without it
-    # (`transaction(paths, needs_document=False)`); `document` is then the last good view.
+    # (`run_change(..., needs_document=False)`); `document` is then the last good view.
     document_problem: DocumentError | None = None
     _stamp: tuple[int, int] | None = None  # the cache's (crc, size) while the document is broken
 
@@ -304,10 +304,9 @@ def stale_leases(state: LeaseFile, grace_seconds: int, now: float | None = None)
     now = time.time() if now is None else now
     alive_by_pid: dict[tuple[int, float | None], bool] = {}
     stale = []
-    for lease in state.leases:
-        # Cheapest test first: a young lease is never stale, whatever its holder does.
-        if lease.age(now) < grace_seconds:
-            continue
+    # Cheapest test first, at C speed: a young lease is never stale, whatever its holder does.
+    born_before = now - grace_seconds
+    for lease in [x for x in state.leases if x.createdAt <= born_before]:
         key = (lease.pid, lease.pidStartTime)
         if key not in alive_by_pid:
             alive_by_pid[key] = ports.process_alive(lease.pid, lease.pidStartTime)
@@ -546,19 +545,29 @@ def _mode_of(path: os.PathLike[str]) -> int:
         return fsio.creation_mode()
 
 
+_CACHE_ENTRIES: memo.Encodings[Lease, bytes] = memo.Encodings()
+
+
 def cache_bytes(txn: Transaction, doc_bytes: bytes, stamp: int) -> bytes:
     """The cache for the transaction's document and leases; CacheError when it cannot hold them."""
     document = txn.document
     ranges = [cache.CacheRange(r.service_type, r.start, r.end, r.single) for r in document.ranges]
     index_of = _range_indexer(document)
-    live = [
-        cache.CacheLease(lease.port, lease.pid, index_of(lease.port)) for lease in txn.state.leases
-    ]
     detect = [(kind, glob) for kind, globs in document.settings.detect.items() for glob in globs]
+
+    def entry(lease: Lease) -> bytes:
+        return cache.pack_lease(
+            cache.CacheLease(lease.port, lease.pid, index_of(lease.port)), len(ranges)
+        )
+
     try:
+        # A lease's entry depends on the lease and on which row holds its port: remembered
+        # while the rows stay the same (`styxy.memo`), so the cost does not grow with leases.
+        spans = tuple((r.start, r.end) for r in document.ranges)
         return cache.encode(
             ranges=ranges,
-            leases=live,
+            leases=(),
+            lease_entries=_CACHE_ENTRIES.of_all(txn.state.leases, entry, spans),
             detect=detect,
             meta=view.encode(document),
             # While the document is broken the cache keeps the last good document's stamp, so

@@ -10,6 +10,7 @@ to `output`. `styxy.cli.boundary` is the one place where errors become messages 
 
 import sys
 from dataclasses import dataclass
+from enum import StrEnum
 from typing import Any
 
 import typer
@@ -33,8 +34,14 @@ app = typer.Typer(
 )
 config_app = typer.Typer(no_args_is_help=True, help="Read and change settings and rules.")
 interceptor_app = typer.Typer(no_args_is_help=True, help="The bind() interceptor (LD_PRELOAD).")
+hooks_app = typer.Typer(no_args_is_help=True, help="Install styxy's hooks into an AI agent.")
+hook_app = typer.Typer(
+    no_args_is_help=True, help="The handlers an agent's hooks run (event JSON on stdin)."
+)
 app.add_typer(config_app, name="config")
 app.add_typer(interceptor_app, name="interceptor")
+app.add_typer(hooks_app, name="hooks")
+app.add_typer(hook_app, name="hook")
 
 
 class PortType(ParamType):
@@ -267,21 +274,118 @@ def use(
     _report(json, lease.to_json(), str(lease.port))
 
 
+ProjectOption = typer.Option(
+    None,
+    "--project",
+    metavar="[DIR]",
+    help="The project in DIR (default: the nearest styxy.toml above the current folder).",
+)
+
+
+def project_default(argv: list[str]) -> list[str]:
+    """`--project` without DIR (at the end, or before `--` or an option) means "find it".
+
+    typer has no options with an optional value, so an empty DIR stands for the project
+    around the current folder. Only words before the first `--` are looked at: the child's
+    command is never touched.
+    """
+    words = list(argv)
+    stop = words.index("--") if "--" in words else len(words)
+    command = next((i for i, word in enumerate(words[:stop]) if word in ("env", "run")), stop)
+    for index in range(stop - 1, command, -1):
+        if words[index] == "--project" and (index + 1 >= stop or words[index + 1].startswith("-")):
+            words.insert(index + 1, "")
+    return words
+
+
+class EnvFormat(StrEnum):
+    dotenv = "dotenv"
+    sh = "sh"
+    json = "json"
+
+
+@app.command("env")
+def env_command(
+    project: str | None = ProjectOption,
+    format_: EnvFormat | None = typer.Option(
+        None, "--format", help="dotenv (NAME=value, the default), sh (export lines) or json."
+    ),
+    write: str | None = typer.Option(
+        None, "--write", metavar="FILE", help="Put the variables in styxy's block of FILE (.env)."
+    ),
+    release_: bool = typer.Option(False, "--release", help="End the project's leases."),
+    pid: int | None = typer.Option(None, "--pid", help="Holder process (default: the parent)."),
+    yes: bool = typer.Option(False, "--yes", help="Accept a proposed new range."),
+    doc: str | None = DocOption,
+    json: bool = JsonOption,
+) -> None:
+    """One port per service of styxy.toml: NAME_PORT and NAME_URL for each."""
+    import styxy.project as project_module
+    from styxy.project import envfile
+    from styxy.project.files import shown
+
+    if release_:
+        if write is not None or format_ is not None or pid is not None:
+            from styxy.errors import UsageError
+
+            raise UsageError(
+                "--release ends the project's leases; it takes no --write, --format or --pid."
+            )
+        ended = project_module.release(project or None, doc=_doc(doc), notify=_notify)
+        if not ended.released and not _json(json):
+            output.note(f"project {ended.project_id} holds no leases.")
+        lines = [f"released {x.name} ({x.serviceType}) port {x.port}" for x in ended.released]
+        _report(json, ended.to_json(), "\n".join(lines))
+        return
+    found = project_module.env(
+        project or None,
+        write=write,
+        pid=pid,
+        yes=yes,
+        confirm=prompt.confirm if sys.stdin.isatty() else None,
+        doc=_doc(doc),
+        notify=_notify,
+    )
+    if found.written is not None and not _json(json):
+        done = "wrote" if found.write_outcome == "written" else "unchanged:"
+        output.note(f"{done} {shown(found.written)} ({len(found.variables)} variables)")
+    if _json(json) or format_ is EnvFormat.json:
+        output.as_json(found.to_json())
+    elif format_ is EnvFormat.sh:
+        output.result("\n".join(envfile.sh_lines(found.variables)))
+    elif format_ is EnvFormat.dotenv or write is None:
+        output.result("\n".join(envfile.dotenv_lines(found.variables)))
+
+
 @app.command("run", context_settings={"allow_extra_args": True, "ignore_unknown_options": True})
 def run_command(
-    service_type: str = typer.Option(..., "-s", "--service-type"),
+    service_type: str | None = typer.Option(None, "-s", "--service-type"),
     instance_id: str | None = typer.Option(None, "-i", "--instance-id"),
     name: str = typer.Option("", "-n", "--name"),
     intercept: bool = typer.Option(False, "--intercept", help="Preload the bind() interceptor."),
+    project: str | None = ProjectOption,
     doc: str | None = DocOption,
     # Only styxy's before `--` (errors as JSON); stdout is the child's. After `--` every word,
     # `--json` included, is the command's.
     json: bool = JsonOption,
     command: list[str] = typer.Argument(None, metavar="-- CMD [ARGS]..."),
 ) -> None:
-    """Run CMD with a port in $PORT; release it when CMD ends; exit with CMD's code."""
+    """Run CMD with a port in $PORT (or a project's ports); release when CMD ends; exit with CMD's code."""
     from styxy import runner
+    from styxy.errors import UsageError
 
+    if project is not None:
+        if service_type is not None or instance_id is not None or name or intercept:
+            raise UsageError(
+                "--project runs with the project's own services; it takes no -s, -i, -n or --intercept."
+            )
+        import styxy.project as project_module
+
+        raise typer.Exit(
+            project_module.run(project or None, command or [], doc=_doc(doc), notify=_notify)
+        )
+    if service_type is None:
+        raise UsageError("give -s TYPE, or --project [DIR] to run with a project's ports.")
     code = runner.run(
         service_type,
         command or [],
@@ -498,6 +602,28 @@ def config_undo_auto(
     _report(json, undo.to_json(), "\n".join(lines))
 
 
+@app.command()
+def serve(
+    port: int = typer.Option(9876, "--port", help="The port to listen on."),
+    host: str = typer.Option("127.0.0.1", "--host", help="127.0.0.1, ::1 or localhost."),
+    doc: str | None = DocOption,
+) -> None:
+    """Serve the HTTP API and the dashboard on loopback (extra styxy[server])."""
+    from styxy.paths import display
+    from styxy.server.serve import serve as run_server
+
+    def announce(listening: Any) -> None:
+        # The URL is the result (stdout), printed once the server can answer it.
+        output.result(listening.url)
+        sys.stdout.flush()
+        output.note(
+            f"serving {display(listening.doc)}; token in {display(listening.token_file)}; "
+            "Ctrl-C stops"
+        )
+
+    run_server(host=host, port=port, doc=_doc(doc), announce=announce, notify=_notify)
+
+
 @interceptor_app.command("build")
 def interceptor_build(
     force: bool = typer.Option(False, "--force", help="Rebuild even if present."),
@@ -539,6 +665,120 @@ def interceptor_dump(doc: str | None = DocOption) -> None:
     where = paths.resolve(_doc(doc))
     api.sync(doc=_doc(doc), notify=_notify)
     output.result(cache.describe(cache.read(where.cache)))
+
+
+@app.command("mcp")
+def mcp_command(doc: str | None = DocOption) -> None:
+    """Serve the Model Context Protocol on stdio (needs styxy[agents])."""
+    from styxy.agents import mcp
+
+    mcp.serve(doc=_doc(doc))
+
+
+@hooks_app.command("claude-code")
+def hooks_claude_code(
+    interceptor: bool = typer.Option(
+        False, "--interceptor", help="Also export LD_PRELOAD and STYXY_CACHE to the session."
+    ),
+    install: bool = typer.Option(False, "--install", help="Merge the hooks into a settings file."),
+    uninstall: bool = typer.Option(
+        False, "--uninstall", help="Remove styxy's hooks, and only those, from a settings file."
+    ),
+    scope: str = typer.Option(
+        "project",
+        "--scope",
+        help="project: .claude/settings.json, user: ~/.claude/settings.json, "
+        "local: .claude/settings.local.json.",
+    ),
+    doc: str | None = DocOption,
+    json: bool = JsonOption,
+) -> None:
+    """Print Claude Code's SessionStart/SessionEnd hooks as settings JSON, or install them."""
+    from styxy.agents import claude_code
+    from styxy.errors import UsageError
+    from styxy.paths import display
+
+    if install and uninstall:
+        raise UsageError("--install and --uninstall go alone: choose one.")
+    if not (install or uninstall):
+        if scope != "project":
+            raise UsageError("--scope goes with --install or --uninstall.")
+        import json as json_module
+
+        settings = claude_code.hooks_settings(interceptor=interceptor, doc=_doc(doc))
+        # Indented like a settings file, ready to paste into one.
+        output.result(json_module.dumps(settings, indent=2, ensure_ascii=False))
+        return
+    path = claude_code.settings_path(claude_code.check_scope(scope))
+    if install:
+        change = claude_code.install(path, interceptor=interceptor, doc=_doc(doc))
+    else:
+        change = claude_code.uninstall(path)
+    said = {
+        "installed": "added styxy's SessionStart and SessionEnd hooks to",
+        "updated": "updated styxy's SessionStart and SessionEnd hooks in",
+        "unchanged": "styxy's hooks are already in",
+        "removed": "removed styxy's hooks from",
+        "absent": "there are no styxy hooks in",
+    }[change.outcome]
+    _report(json, change.to_json(), f"{said} {display(change.path)}")
+
+
+# Claude Code must never be blocked by a hook (exit 2 would), so the handlers accept and
+# ignore unknown words and turn every problem into a warning on stderr and exit 0.
+_LENIENT = {"ignore_unknown_options": True, "allow_extra_args": True}
+
+
+@hook_app.command("session-start", context_settings=_LENIENT)
+def hook_session_start(
+    ctx: typer.Context,
+    interceptor: bool = typer.Option(False, "--interceptor", help="Export the interceptor too."),
+    doc: str | None = DocOption,
+) -> None:
+    """SessionStart: export STYXY_INSTANCE_ID to $CLAUDE_ENV_FILE, print the context."""
+    import os
+
+    from styxy.agents import session_hooks
+
+    _hook_extras(ctx.args)
+    raw = _hook_stdin()
+    outcome = session_hooks.session_start(
+        raw, interceptor=interceptor, doc=_doc(doc), env_file=os.environ.get("CLAUDE_ENV_FILE")
+    )
+    _hook_done(outcome)
+
+
+@hook_app.command("session-end", context_settings=_LENIENT)
+def hook_session_end(ctx: typer.Context, doc: str | None = DocOption) -> None:
+    """SessionEnd: end every lease of the session's instance id."""
+    from styxy.agents import session_hooks
+
+    _hook_extras(ctx.args)
+    outcome = session_hooks.session_end(_hook_stdin(), doc=_doc(doc))
+    _hook_done(outcome)
+
+
+def _hook_extras(extra: list[str]) -> None:
+    if extra:
+        output.note(f"warning: ignored unknown arguments: {' '.join(extra)}")
+
+
+def _hook_stdin() -> bytes:
+    from styxy.agents import session_hooks
+
+    try:
+        return session_hooks.read_event(sys.stdin.fileno())
+    except (OSError, ValueError) as exc:
+        output.note(f"warning: cannot read the hook event on standard input ({exc}).")
+        return b""
+
+
+def _hook_done(outcome: Any) -> None:
+    for warning in outcome.warnings:
+        output.note(f"warning: {warning}")
+    value = outcome.to_json()
+    if value is not None:
+        output.as_json(value)
 
 
 def _report(json_flag: bool, value: Any, text: str) -> None:

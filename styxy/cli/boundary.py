@@ -61,10 +61,12 @@ _COMPLETION_WORDS = frozenset({"--install-completion", "--show-completion", "--h
 def _invoke(args: list[str]) -> int:
     from typer.core import _typer_main_shell_completion
 
+    from styxy.cli.app import project_default
+
     command = _command(args)
     # `_STYXY_COMPLETE=...` is a request from the shell's completion script (typer's own).
     _typer_main_shell_completion(command, ctx_args={}, prog_name="styxy")
-    with command.make_context("styxy", args) as ctx:
+    with command.make_context("styxy", project_default(args)) as ctx:
         command.invoke(ctx)
     return EXIT_OK
 

@@ -44,7 +44,8 @@ def _files(folder: Path) -> dict[str, bytes]:
 def test_success_is_0_with_the_result_on_stdout(env, capsys):
     assert main([*env, "allocate", "-s", "dev", "-i", "a"]) == 0
     out, err = capsys.readouterr()
-    assert (out, err) == ("3000\n", "")
+    assert err == ""
+    assert 3000 <= int(out) <= 3099 and out == f"{int(out)}\n"  # 3000 unless it is busy
 
 
 def test_a_refusal_is_its_exit_code_and_one_sentence(env, capsys):

@@ -1,0 +1,239 @@
+"""`styxy.toml`: the services a project declares, checked before anything is allocated.
+
+Every mistake is a `PATH:LINE: message` diagnostic (a `DocumentError`), all of them at once,
+sorted by line, so a user fixes the file in one pass. Nothing is written on a refusal.
+"""
+
+from __future__ import annotations
+
+import difflib
+import re
+import tomllib
+from dataclasses import dataclass
+from datetime import date, datetime, time
+from typing import Any
+
+from styxy import names
+from styxy.errors import Diagnostic, DocumentError, InvalidValueError
+from styxy.project.tomlmap import KeyPath, key_lines, line_of
+
+CONFIG_NAME = "styxy.toml"
+TOP_KEYS = ("services",)
+SERVICE_KEYS = ("type", "env")
+# A name the shell, docker compose and every dotenv loader accept as a variable.
+VARIABLE = re.compile(r"[A-Za-z_][A-Za-z0-9_]*")
+_SYNTAX = re.compile(r"^(?P<msg>.*?) \(at line (?P<line>\d+), column (?P<col>\d+)\)$")
+
+
+@dataclass(frozen=True)
+class Service:
+    name: str
+    service_type: str
+    port_variable: str
+    url_variable: str
+    line: int
+
+
+@dataclass(frozen=True)
+class ProjectConfig:
+    path: str
+    services: tuple[Service, ...]
+
+
+def url_variable(port_variable: str) -> str:
+    """`WEB_PORT` -> `WEB_URL`; a name without the `_PORT` ending gets `_URL` appended."""
+    if port_variable.endswith("_PORT") and len(port_variable) > len("_PORT"):
+        return port_variable[: -len("_PORT")] + "_URL"
+    return port_variable + "_URL"
+
+
+def parse(data: bytes, path: str) -> ProjectConfig:
+    """The services of a `styxy.toml` whose bytes are `data`; `path` is how messages name it."""
+    text = _decode(data, path)
+    try:
+        body = tomllib.loads(text)
+    except tomllib.TOMLDecodeError as exc:
+        raise DocumentError([_syntax_error(exc, text, path)]) from None
+    checker = _Checker(path, key_lines(text))
+    services = checker.services(body)
+    if checker.problems:
+        raise DocumentError(sorted(checker.problems, key=lambda d: d.line))
+    return ProjectConfig(path, services)
+
+
+def _decode(data: bytes, path: str) -> str:
+    try:
+        # utf-8-sig: an editor's byte order mark is accepted, as for the document.
+        return data.decode("utf-8-sig")
+    except UnicodeDecodeError as exc:
+        line = data[: exc.start].count(b"\n") + 1
+        raise DocumentError([Diagnostic(path, line, "styxy.toml is not UTF-8 text")]) from None
+
+
+def _syntax_error(exc: tomllib.TOMLDecodeError, text: str, path: str) -> Diagnostic:
+    message = str(exc)
+    found = _SYNTAX.match(message)
+    if found:
+        detail = f"{found['msg']} (column {found['col']})"
+        return Diagnostic(path, int(found["line"]), f"invalid TOML: {detail}")
+    detail = message.replace(" (at end of document)", " at the end of the file")
+    return Diagnostic(path, max(1, len(text.rstrip("\n").split("\n"))), f"invalid TOML: {detail}")
+
+
+class _Checker:
+    """Walks the parsed file, collecting every problem with the line it sits on."""
+
+    def __init__(self, path: str, lines: dict[KeyPath, int]) -> None:
+        self.path = path
+        self.lines = lines
+        self.problems: list[Diagnostic] = []
+
+    def problem(self, where: KeyPath, message: str) -> None:
+        self.problems.append(Diagnostic(self.path, line_of(self.lines, where), message))
+
+    def services(self, body: dict[str, Any]) -> tuple[Service, ...]:
+        unknown = [key for key in body if key not in TOP_KEYS]
+        for key in unknown:
+            self.problem((key,), _unknown(key, TOP_KEYS, "at the top level"))
+        table = body.get("services")
+        if table is None and unknown:
+            return ()  # `[servces.web]`: the misspelling is the one problem to report
+        if table is None:
+            self.problem(
+                (), 'no [services] declared; add [services.NAME] with type = "SERVICE_TYPE"'
+            )
+            return ()
+        if not isinstance(table, dict):
+            self.problem(
+                ("services",), f"services must be a table of [services.NAME], not {_kind(table)}"
+            )
+            return ()
+        if not table:
+            self.problem(
+                ("services",),
+                'no services declared; add [services.NAME] with type = "SERVICE_TYPE"',
+            )
+        found = [self.service(name, value) for name, value in table.items()]
+        services = tuple(item for item in found if item is not None)
+        self.clashes(services)
+        return services
+
+    def service(self, name: str, value: Any) -> Service | None:
+        where = ("services", name)
+        label = f"[services.{_key_text(name)}]"
+        if not isinstance(value, dict):
+            self.problem(
+                where,
+                f'services.{_key_text(name)} must be a table with type = "...", not {_kind(value)}',
+            )
+            return None
+        unknown = [key for key in value if key not in SERVICE_KEYS]
+        for key in unknown:
+            self.problem((*where, key), _unknown(key, SERVICE_KEYS, f"in {label}"))
+        if unknown and "type" not in value:
+            return None  # `tpye = "dev"`: saying "no type" too would only repeat the typo
+        service_type = self.service_type(where, label, value.get("type"))
+        variable = self.variable(where, name, label, value.get("env"))
+        if service_type is None or variable is None or not self.service_name(where, name):
+            return None
+        return Service(
+            name, service_type, variable, url_variable(variable), line_of(self.lines, where)
+        )
+
+    def service_type(self, where: KeyPath, label: str, value: Any) -> str | None:
+        if value is None:
+            self.problem(where, f'{label} has no type; add type = "SERVICE_TYPE" (e.g. "dev")')
+            return None
+        if not isinstance(value, str):
+            self.problem((*where, "type"), f"{label} type must be a string, not {_kind(value)}")
+            return None
+        try:
+            return names.check_service_type(value)
+        except InvalidValueError as exc:
+            self.problem((*where, "type"), f"{label} {exc.message.rstrip('.')}")
+            return None
+
+    def variable(self, where: KeyPath, name: str, label: str, value: Any) -> str | None:
+        if value is None:
+            derived = name.upper() + "_PORT"
+            if VARIABLE.fullmatch(derived):
+                return derived
+            self.problem(
+                where,
+                f"service name {name!r} would make the variable {derived!r}, which is not a "
+                "valid variable name; use letters, digits and _ in the name, or set env",
+            )
+            return None
+        if not isinstance(value, str):
+            self.problem((*where, "env"), f"{label} env must be a string, not {_kind(value)}")
+            return None
+        if not VARIABLE.fullmatch(value):
+            self.problem(
+                (*where, "env"),
+                f"{label} env {value!r} is not a valid variable name; use letters, digits "
+                "and _, not starting with a digit",
+            )
+            return None
+        return value
+
+    def service_name(self, where: KeyPath, name: str) -> bool:
+        # The name is the identity's third part: it must pass the same rule as `-n NAME`.
+        try:
+            names.check_identity_part("service name", name)
+        except InvalidValueError as exc:
+            self.problem(where, exc.message.rstrip("."))
+            return False
+        if not name:
+            self.problem(where, "a service name cannot be empty")
+            return False
+        return True
+
+    def clashes(self, services: tuple[Service, ...]) -> None:
+        owner: dict[str, Service] = {}
+        for service in services:
+            for variable in (service.port_variable, service.url_variable):
+                first = owner.setdefault(variable, service)
+                if first is service:
+                    continue
+                # One message per service: its URL variable clashes whenever its port one does.
+                self.problem(
+                    ("services", service.name, "env"),
+                    f"[services.{_key_text(service.name)}] exports {variable}, which "
+                    f"[services.{_key_text(first.name)}] (line {first.line}) exports too; "
+                    "set env to another name",
+                )
+                break
+
+
+def _unknown(key: str, known: tuple[str, ...], where: str) -> str:
+    close = difflib.get_close_matches(key, known, n=1, cutoff=0.6)
+    if close:
+        return f"unknown key {key!r} {where}; did you mean {close[0]!r}?"
+    if len(known) == 1:
+        return f"unknown key {key!r} {where}; the only key there is {known[0]!r}"
+    return f"unknown key {key!r} {where}; the known keys are {', '.join(map(repr, known))}"
+
+
+def _key_text(name: str) -> str:
+    """A key as it would be written in a header: bare when it can be, quoted otherwise."""
+    return name if re.fullmatch(r"[A-Za-z0-9_-]+", name) else '"' + name.replace('"', '\\"') + '"'
+
+
+def _kind(value: Any) -> str:
+    """The TOML word for a value's type, for messages such as `must be a string, not ...`."""
+    for kind, word in _KINDS:
+        if isinstance(value, kind):
+            return word
+    return type(value).__name__
+
+
+# bool before int: True is an int to isinstance.
+_KINDS: tuple[tuple[type | tuple[type, ...], str], ...] = (
+    (bool, "a boolean"),
+    (int, "an integer"),
+    (float, "a float"),
+    (str, "a string"),
+    (list, "an array"),
+    (dict, "a table"),
+    ((datetime, date, time), "a date or time"),
+)

@@ -1,0 +1,292 @@
+"""The routes of SPEC section 12: one table that the app, the token check and the OpenAPI
+document are all built from. Each handler's docstring holds its OpenAPI operation as YAML
+after a `---` line.
+
+The core is blocking (a file lock, fsync): every call runs in Starlette's thread pool so the
+event loop keeps answering while a transaction waits for the lock.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Awaitable, Callable
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from starlette.concurrency import run_in_threadpool
+from starlette.requests import Request
+from starlette.responses import FileResponse, JSONResponse, Response
+
+from styxy import __version__
+from styxy.server import requests
+from styxy.server.requests import HttpError
+
+Handler = Callable[[Request], Awaitable[Response]]
+STATIC = Path(__file__).resolve().parent / "static"
+
+
+@dataclass(frozen=True)
+class Served:
+    """What every handler needs to know: the document, and who holds leases by default."""
+
+    doc: Path
+    token: str
+    port: int
+    # Leases asked for without a `pid` are held by the server itself (see docs/integrations).
+    holder: int
+
+
+def served(request: Request) -> Served:
+    config: Served = request.app.state.served
+    return config
+
+
+async def status(request: Request) -> Response:
+    """Liveness and version; needs no token.
+    ---
+    summary: Liveness and version (no token needed)
+    responses:
+      "200":
+        description: The server is up.
+        content:
+          application/json:
+            schema: {$ref: "#/components/schemas/Status"}
+    """
+    return JSONResponse({"status": "ok", "version": __version__})
+
+
+ALLOCATE_FIELDS: dict[str, tuple[type, bool]] = {
+    "service_type": (str, True),
+    "instance_id": (str, False),
+    "name": (str, False),
+    "preferred_port": (int, False),
+    "pid": (int, False),
+}
+
+
+async def allocate(request: Request) -> Response:
+    """Allocate a port, as `styxy allocate --json`.
+    ---
+    summary: Allocate a port (as styxy allocate --json)
+    requestBody:
+      required: true
+      content:
+        application/json:
+          schema: {$ref: "#/components/schemas/AllocateRequest"}
+    responses:
+      "200":
+        description: The lease, new or existing (single instance, same identity).
+        content:
+          application/json:
+            schema: {$ref: "#/components/schemas/Allocation"}
+      "400": {$ref: "#/components/responses/BadRequest"}
+      "401": {$ref: "#/components/responses/Unauthorized"}
+      "409": {$ref: "#/components/responses/Refused"}
+      "413": {$ref: "#/components/responses/TooLarge"}
+    """
+    from styxy import api
+
+    given = requests.fields(await requests.json_object(request), ALLOCATE_FIELDS)
+    config = served(request)
+    result = await run_in_threadpool(
+        api.allocate,
+        given["service_type"],
+        instance_id=given["instance_id"],
+        name=given["name"] or "",
+        port=given["preferred_port"],
+        pid=given["pid"] if given["pid"] is not None else config.holder,
+        source="api",
+        doc=config.doc,
+    )
+    return JSONResponse(result.to_json())
+
+
+async def release(request: Request) -> Response:
+    """End a lease by its lock id.
+    ---
+    summary: End a lease (as styxy release LOCK_ID --json)
+    parameters:
+      - {name: lockId, in: path, required: true, schema: {type: string}}
+    responses:
+      "200":
+        description: The ended lease.
+        content:
+          application/json:
+            schema: {$ref: "#/components/schemas/Lease"}
+      "401": {$ref: "#/components/responses/Unauthorized"}
+      "404": {$ref: "#/components/responses/NotFound"}
+    """
+    from styxy import api
+
+    lease = await run_in_threadpool(
+        api.release, request.path_params["lockId"], doc=served(request).doc
+    )
+    return JSONResponse(lease.to_json())
+
+
+async def allocations(request: Request) -> Response:
+    """Live leases, as `styxy list --json`.
+    ---
+    summary: Live leases (as styxy list --json)
+    parameters:
+      - name: verbose
+        in: query
+        required: false
+        description: Any of 1, true, yes adds each holder's process name and command line.
+        schema: {type: string}
+    responses:
+      "200":
+        description: Every live lease, by port.
+        content:
+          application/json:
+            schema:
+              type: object
+              properties:
+                leases: {type: array, items: {$ref: "#/components/schemas/LeaseStatus"}}
+      "401": {$ref: "#/components/responses/Unauthorized"}
+    """
+    from styxy import api
+
+    verbose = request.query_params.get("verbose", "").lower() in ("1", "true", "yes")
+    found = await run_in_threadpool(api.list_leases, verbose=verbose, doc=served(request).doc)
+    leases = []
+    for item in found:
+        row = item.to_json()
+        if verbose:
+            row.update(process=item.process, command=item.command)
+        leases.append(row)
+    return JSONResponse({"leases": leases})
+
+
+async def check(request: Request) -> Response:
+    """Is a port free, as `styxy check PORT --json`.
+    ---
+    summary: Is a port free (as styxy check PORT --json)
+    parameters:
+      - {name: port, in: path, required: true, schema: {type: integer, minimum: 1, maximum: 65535}}
+    responses:
+      "200":
+        description: The answer; `free` says it, whatever it is.
+        content:
+          application/json:
+            schema: {$ref: "#/components/schemas/PortCheck"}
+      "400": {$ref: "#/components/responses/BadRequest"}
+      "401": {$ref: "#/components/responses/Unauthorized"}
+    """
+    from styxy import api
+
+    port = requests.port_in_path(request.path_params["port"])
+    result = await run_in_threadpool(api.check, port, doc=served(request).doc)
+    return JSONResponse(result.to_json())
+
+
+async def ranges(request: Request) -> Response:
+    """The port map, as `styxy ranges --json`, plus the occupied ports for drawing it.
+    ---
+    summary: The port map (as styxy ranges --json)
+    description: >-
+      Each range also lists `leasedPorts` and `listeningPorts`, the ports the dashboard marks.
+    responses:
+      "200":
+        description: Every range of the document, by start.
+        content:
+          application/json:
+            schema:
+              type: object
+              properties:
+                ranges: {type: array, items: {$ref: "#/components/schemas/RangeUsage"}}
+      "401": {$ref: "#/components/responses/Unauthorized"}
+    """
+    from styxy import api
+
+    found = await run_in_threadpool(api.ranges, doc=served(request).doc)
+    return JSONResponse(
+        {
+            "ranges": [
+                {
+                    **item.to_json(),
+                    "leasedPorts": list(item.leased_ports),
+                    "listeningPorts": list(item.listening_ports),
+                }
+                for item in found.ranges
+            ]
+        }
+    )
+
+
+async def audit(request: Request) -> Response:
+    """The recent lines of the document's audit log.
+    ---
+    summary: The recent audit lines of the document, oldest first
+    responses:
+      "200":
+        description: The last audit lines, as written in the document.
+        content:
+          application/json:
+            schema:
+              type: object
+              properties:
+                audit: {type: array, items: {type: string}}
+      "401": {$ref: "#/components/responses/Unauthorized"}
+    """
+    from styxy import config
+
+    info = await run_in_threadpool(config.auto_allocated, doc=served(request).doc)
+    return JSONResponse({"audit": audit_lines(info)})
+
+
+def audit_lines(info: Any) -> list[str]:
+    """The audit lines of `config.auto_allocated`'s answer, a dict or a record."""
+    lines = info["audit"] if isinstance(info, dict) else info.audit
+    return [line if isinstance(line, str) else str(getattr(line, "text", line)) for line in lines]
+
+
+async def openapi(request: Request) -> Response:
+    """This document.
+    ---
+    summary: The OpenAPI document of these routes
+    responses:
+      "200": {description: The OpenAPI 3.1 document.}
+      "401": {$ref: "#/components/responses/Unauthorized"}
+    """
+    from styxy.server.openapi import document
+
+    return JSONResponse(document(ENDPOINTS))
+
+
+async def dashboard(request: Request) -> Response:
+    """The dashboard page; needs no token (it asks for one itself).
+    ---
+    summary: The dashboard (HTML; no token needed, the page reads it from the URL fragment)
+    responses:
+      "200":
+        description: The page.
+        content:
+          text/html: {}
+    """
+    return FileResponse(STATIC / "index.html", media_type="text/html; charset=utf-8")
+
+
+@dataclass(frozen=True)
+class Endpoint:
+    method: str
+    path: str
+    handler: Handler
+    public: bool = False
+
+
+ENDPOINTS = (
+    Endpoint("GET", "/", dashboard, public=True),
+    Endpoint("GET", "/status", status, public=True),
+    Endpoint("POST", "/allocate", allocate),
+    Endpoint("DELETE", "/allocate/{lockId}", release),
+    Endpoint("GET", "/allocations", allocations),
+    Endpoint("GET", "/check/{port}", check),
+    Endpoint("GET", "/ranges", ranges),
+    Endpoint("GET", "/audit", audit),
+    Endpoint("GET", "/openapi.json", openapi),
+)
+STATIC_PREFIX = "/static"
+
+
+__all__ = ["ENDPOINTS", "STATIC", "STATIC_PREFIX", "Endpoint", "HttpError", "Served"]

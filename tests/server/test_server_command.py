@@ -1,0 +1,142 @@
+"""`styxy serve` as a user starts and stops it: loopback only, the token file, signals."""
+
+from __future__ import annotations
+
+import os
+import signal
+import socket
+import stat
+from pathlib import Path
+
+import pytest
+from server_support import Server, free_port, wait_until
+from support import Styxy
+
+
+@pytest.mark.parametrize("host", ["0.0.0.0", "::", "192.168.1.10", "example.com", "127.0.0.2", ""])
+def test_a_host_beyond_loopback_is_refused(styxy: Styxy, host: str) -> None:
+    before = styxy.snapshot()
+    result = styxy("serve", "--host", host, "--port", str(free_port()))
+    assert result.code == 2
+    assert result.out == ""
+    assert result.err == (
+        f"styxy: --host must be 127.0.0.1, ::1 or localhost, not {host!r}: "
+        "styxy serve listens on this machine only.\n"
+    )
+    assert styxy.snapshot() == before
+    assert not (styxy.sidecar / "token").exists()
+
+
+@pytest.mark.parametrize("port", ["0", "65536", "-1"])
+def test_a_port_out_of_bounds_is_a_usage_error(styxy: Styxy, port: str) -> None:
+    result = styxy("serve", "--port", port)
+    assert result.code == 2
+    assert result.err == f"styxy: --port {port} is outside 1..65535.\n"
+
+
+def test_a_port_in_use_is_one_sentence(styxy: Styxy) -> None:
+    with socket.socket() as taken:
+        taken.bind(("127.0.0.1", 0))
+        taken.listen()
+        port = taken.getsockname()[1]
+        result = styxy("serve", "--port", str(port))
+    assert result.code == 1
+    assert result.out == ""
+    assert result.err == (
+        f"styxy: cannot listen on 127.0.0.1:{port} (Address already in use); "
+        "choose another port with --port.\n"
+    )
+
+
+def test_the_token_is_made_once_and_reused(styxy: Styxy, tmp_path: Path) -> None:
+    first = Server(styxy, tmp_path / "one.log")
+    try:
+        token_file = styxy.sidecar / "token"
+        status = token_file.stat()
+        assert stat.S_IMODE(status.st_mode) == 0o600
+        assert len(first.token) >= 43
+        wait_until(lambda: first.stderr())
+        assert first.stderr() == (
+            f"styxy: serving {styxy.doc}; token in {token_file}; Ctrl-C stops\n"
+        )
+    finally:
+        first.stop()
+    second = Server(styxy, tmp_path / "two.log")
+    try:
+        assert second.token == first.token
+        assert token_file.stat().st_ino == status.st_ino
+    finally:
+        second.stop()
+
+
+@pytest.mark.parametrize(
+    ("spoil", "why"),
+    [
+        (lambda p: p.chmod(0o640), "is open to other users (mode 0640; chmod 600 it)"),
+        (lambda p: p.chmod(0o604), "is open to other users (mode 0604; chmod 600 it)"),
+        (lambda p: p.chmod(0o620), "is open to other users (mode 0620; chmod 600 it)"),
+        (lambda p: (p.unlink(), p.mkdir()), "is not a regular file"),
+        (lambda p: (p.unlink(), p.symlink_to(p.parent / "elsewhere")), "is a symbolic link"),
+        (lambda p: (p.unlink(), os.mkfifo(p, 0o600)), "is not a regular file"),
+        (lambda p: p.write_text("short\n"), "does not hold a token of at least 43 URL-safe characters"),
+    ],
+)
+def test_a_token_file_others_could_read_or_swap_is_refused(
+    styxy: Styxy, tmp_path: Path, spoil: object, why: str
+) -> None:
+    assert styxy("list").code == 0  # makes the sidecar
+    token_file = styxy.sidecar / "token"
+    (styxy.sidecar / "elsewhere").write_text("x" * 43 + "\n")
+    token_file.write_text("A" * 43 + "\n")
+    token_file.chmod(0o600)
+    spoil(token_file)  # type: ignore[operator]
+    before = styxy.snapshot() if not token_file.is_fifo() else None
+    result = styxy("serve", "--port", str(free_port()), timeout=60)
+    assert result.code == 1
+    assert result.out == ""
+    assert result.err == (
+        f"styxy: the token file {token_file} {why}; fix or remove it and start again.\n"
+    )
+    if before is not None:
+        assert styxy.snapshot() == before
+
+
+@pytest.mark.skipif(os.geteuid() != 0, reason="only root can give a file to another user")
+def test_a_token_file_of_another_user_is_refused(styxy: Styxy) -> None:
+    assert styxy("list").code == 0
+    token_file = styxy.sidecar / "token"
+    token_file.write_text("A" * 43 + "\n")
+    token_file.chmod(0o600)
+    os.chown(token_file, 4242, -1)
+    result = styxy("serve", "--port", str(free_port()))
+    assert result.code == 1
+    assert result.err == (
+        f"styxy: the token file {token_file} belongs to user id 4242, not to you; "
+        "fix or remove it and start again.\n"
+    )
+
+
+@pytest.mark.parametrize(("sig", "code"), [(signal.SIGTERM, -signal.SIGTERM), (signal.SIGINT, 130)])
+def test_a_signal_stops_the_server_cleanly(
+    styxy: Styxy, tmp_path: Path, sig: signal.Signals, code: int
+) -> None:
+    server = Server(styxy, tmp_path / "serve.log")
+    assert server.request("GET", "/status", token=None).status == 200
+    server.process.send_signal(sig)
+    assert server.process.wait(timeout=30) == code
+    assert server.stop() == code  # no traceback in its log
+    with pytest.raises(ConnectionRefusedError):
+        socket.create_connection(("127.0.0.1", server.port), timeout=5).close()
+
+
+@pytest.mark.parametrize("host", ["localhost", "::1"])
+def test_other_loopback_names(styxy: Styxy, tmp_path: Path, host: str) -> None:
+    port = free_port()
+    server = Server(styxy, tmp_path / "serve.log", "--host", host, port=port)
+    try:
+        shown = "[::1]" if host == "::1" else host
+        assert server.url == f"http://{shown}:{port}/#token={server.token}"
+        with socket.create_connection(("::1" if host == "::1" else "127.0.0.1", port), timeout=5):
+            pass
+    finally:
+        server.stop()

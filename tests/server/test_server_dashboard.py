@@ -1,0 +1,198 @@
+"""The dashboard in a real headless Chromium (Debian's package, driven by Playwright).
+
+`.ci/run` installs Chromium when /usr/bin/chromium is missing; Playwright's own browser
+download is never used.
+"""
+
+from __future__ import annotations
+
+import os
+import shutil
+import time
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+from netutil import first_free, listen
+from server_support import *  # Server, wait_until, and the module fixtures cli and server
+from support import ROOT, Styxy
+
+CHROMIUM = "/usr/bin/chromium"
+CHROMIUM_ARGS = [
+    "--headless",
+    "--no-sandbox",
+    "--disable-gpu",
+    "--disable-quic",
+    "--no-first-run",
+    "--disable-background-networking",
+    "--disable-component-update",
+    "--disable-sync",
+]
+SCREENSHOT = ROOT / "docs" / "images" / "dashboard.png"
+
+
+@pytest.fixture(scope="module")
+def browser() -> Iterator[Any]:
+    assert Path(CHROMIUM).exists(), (
+        f"the dashboard tests need Chromium at {CHROMIUM}: apt-get install chromium "
+        "(.ci/run does it)"
+    )
+    from playwright.sync_api import sync_playwright
+
+    with sync_playwright() as playwright:
+        launched = playwright.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
+        yield launched
+        launched.close()
+
+
+class Page:
+    """A browser tab on the dashboard that fails the test on any script error or CSP report."""
+
+    def __init__(self, browser: Any, url: str) -> None:
+        self.context = browser.new_context(viewport={"width": 1200, "height": 900})
+        self.page = self.context.new_page()
+        self.errors: list[str] = []
+        self.page.on("pageerror", lambda exc: self.errors.append(str(exc)))
+        self.page.on(
+            "console", lambda m: self.errors.append(m.text) if m.type == "error" else None
+        )
+        # Generous: a loaded machine may take long to start a tab; the 3 s of the spec are
+        # measured from a page that is already live.
+        self.page.goto(url, timeout=60000)
+
+    def close(self, *, expect_errors: bool = False) -> None:
+        self.context.close()
+        if not expect_errors:
+            assert self.errors == []
+
+
+@pytest.fixture
+def page(browser: Any, server: Server) -> Iterator[Page]:
+    tab = Page(browser, server.url)
+    tab.page.wait_for_function(
+        "document.getElementById('status').textContent.startsWith('Live')", timeout=60000
+    )
+    yield tab
+    tab.close()
+
+
+def test_the_page_takes_the_token_from_the_fragment(page: Page) -> None:
+    assert page.page.locator("#problem").is_hidden()
+    # The token leaves the address bar once read.
+    assert page.page.evaluate("location.hash") == ""
+    page.page.wait_for_selector("#map svg g.row")
+    rows = page.page.locator("#map svg g.row")
+    names = [rows.nth(i).get_attribute("data-service-type") for i in range(rows.count())]
+    assert names[:3] == ["dev", "monitoring", "ui"] and names[-1] == "ai" and len(names) == 17
+    # Single-instance types are flagged.
+    flagged = page.page.locator("#map g.row[data-service-type='ai'] .single-label")
+    assert flagged.text_content() == "single"
+    assert page.page.locator("#map g.row[data-service-type='dev'] .single-label").count() == 0
+
+
+def test_a_lease_of_the_command_line_shows_within_3_s_and_the_button_ends_it(
+    page: Page, cli: Styxy, tmp_path: Path
+) -> None:
+    made = cli("allocate", "-s", "dev", "-i", "browser", "-n", "seen", "--json")
+    assert made.code == 0, made.err
+    lease = made.json()
+    shown = time.monotonic()
+    row = page.page.locator(f"#leases tr[data-lock-id='{lease['lockId']}']")
+    row.wait_for(timeout=3000)
+    assert time.monotonic() - shown < 3.0
+    cells = row.locator("td")
+    assert [cells.nth(i).text_content() for i in (0, 1, 2, 3, 7)] == [
+        "dev", str(lease["port"]), "browser", "seen", "yes",
+    ]
+    assert cells.nth(4).text_content().startswith(str(os.getpid()))
+    # The port map marks it as leased (its holder, this test, listens on nothing).
+    mark = page.page.locator(f"#map rect.leased[data-port='{lease['port']}']")
+    mark.wait_for(timeout=3000)
+
+    page.page.screenshot(path=str(tmp_path / "dashboard.png"), full_page=True)
+    assert (tmp_path / "dashboard.png").read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
+
+    row.locator("button.release").click()
+    row.wait_for(state="detached", timeout=3000)
+    wait_until(
+        lambda: lease["lockId"] not in {x["lockId"] for x in cli("list", "--json").json()["leases"]},
+        timeout=10,
+    )
+
+
+def test_listening_ports_are_marked(page: Page) -> None:
+    port = first_free(range(4100, 4200))
+    with listen(port):
+        mark = page.page.locator(f"#map rect.listening[data-port='{port}']")
+        mark.wait_for(timeout=5000)
+        assert mark.locator("title").text_content() == f"port {port}: listening, no lease"
+
+
+def test_the_audit_log_is_shown(page: Page, server: Server) -> None:
+    made = server.request("POST", "/allocate", {"service_type": "grafana", "instance_id": "audit"})
+    assert made.status == 200
+    first = page.page.locator("#audit li").first
+    first.wait_for(timeout=8000)
+    assert "auto-allocate grafana 11510-11519" in (first.text_content() or "")
+    server.request("DELETE", f"/allocate/{made.json()['lockId']}")
+
+
+@pytest.mark.parametrize(
+    ("fragment", "message"),
+    [
+        (
+            "#token=not-the-token",
+            "The server refused this page's token (401 Unauthorized). Open the address that "
+            "`styxy serve` printed: it ends in #token=…",
+        ),
+        ("", "No token: open the address that `styxy serve` printed; it ends in #token=…"),
+    ],
+)
+def test_a_wrong_or_missing_token_says_so_on_the_page(
+    browser: Any, server: Server, fragment: str, message: str
+) -> None:
+    tab = Page(browser, f"http://127.0.0.1:{server.port}/{fragment}")
+    problem = tab.page.locator("#problem")
+    problem.wait_for(state="visible", timeout=10000)
+    assert problem.text_content() == message
+    assert tab.page.locator("#leases tbody tr").count() == 0
+    # The browser logs the refused requests themselves (401); nothing else may fail.
+    assert all("401" in error for error in tab.errors), tab.errors
+    tab.close(expect_errors=True)
+
+
+def test_the_screenshot_of_the_docs(browser: Any, server: Server, cli: Styxy, tmp_path: Path) -> None:
+    """A fresh screenshot in tmp every run; docs/images/dashboard.png is rewritten on demand
+    (STYXY_UPDATE_SCREENSHOT=1) so the committed picture changes only when someone means it."""
+    made = [
+        cli("allocate", *args, "--json").json()
+        for args in (
+            ("-s", "dev", "-n", "web"),
+            ("-s", "api", "-n", "backend"),
+            ("-s", "database", "-i", "alice"),
+            ("-s", "ai", "-n", "llm"),
+        )
+    ]
+    extra = server.request("POST", "/allocate", {"service_type": "grafana", "instance_id": "shot"})
+    # The dev server really runs (leased and listening); something else listens in docs.
+    running = listen(made[0]["port"])
+    stranger = listen(first_free(range(4100, 4200)))
+    tab = Page(browser, server.url)
+    try:
+        for lease in made:
+            tab.page.locator(f"#leases tr[data-lock-id='{lease['lockId']}']").wait_for(timeout=5000)
+        tab.page.locator("#audit li").first.wait_for(timeout=8000)
+        tab.page.locator(f"#map rect.running[data-port='{made[0]['port']}']").wait_for(timeout=5000)
+        target = tmp_path / "dashboard.png"
+        tab.page.screenshot(path=str(target), full_page=True)
+        assert target.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n" and target.stat().st_size > 10_000
+        if os.environ.get("STYXY_UPDATE_SCREENSHOT") == "1":
+            SCREENSHOT.parent.mkdir(parents=True, exist_ok=True)
+            shutil.copyfile(target, SCREENSHOT)
+    finally:
+        tab.close()
+        running.close()
+        stranger.close()
+        for lease in [*made, extra.json()]:
+            server.request("DELETE", f"/allocate/{lease['lockId']}")

@@ -1,0 +1,65 @@
+"""In-process parts on real files and sockets: the token file, the listening sockets."""
+
+from __future__ import annotations
+
+import stat
+import threading
+from pathlib import Path
+
+from styxy.server.token import load_or_create
+
+
+def test_a_new_token_is_private_and_url_safe(tmp_path: Path) -> None:
+    token = load_or_create(tmp_path / "token")
+    assert (tmp_path / "token").read_bytes() == token.encode() + b"\n"
+    assert stat.S_IMODE((tmp_path / "token").stat().st_mode) == 0o600
+    assert len(token) == 43 and set(token) <= set(
+        "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_"
+    )
+    # Nothing left behind but the token and the .gitignore that keeps it out of git.
+    assert sorted(p.name for p in tmp_path.iterdir()) == [".gitignore", "token"]
+    assert load_or_create(tmp_path / "token") == token
+    assert load_or_create(tmp_path / "other") != token
+
+
+def test_a_token_is_never_written_where_git_would_see_it(tmp_path: Path) -> None:
+    sidecar = tmp_path / "project" / ".styxy"
+    load_or_create(sidecar / "token")
+    assert (sidecar / ".gitignore").read_bytes() == b"*\n"
+    (sidecar / ".gitignore").write_bytes(b"*\n# kept\n")
+    (sidecar / "token").unlink()
+    load_or_create(sidecar / "token")
+    assert (sidecar / ".gitignore").read_bytes() == b"*\n# kept\n"
+
+
+def test_servers_starting_together_agree_on_one_token(tmp_path: Path) -> None:
+    found: list[str] = []
+    gate = threading.Barrier(8)
+
+    def start() -> None:
+        gate.wait()
+        found.append(load_or_create(tmp_path / "token"))
+
+    threads = [threading.Thread(target=start) for _ in range(8)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    assert len(found) == 8 and len(set(found)) == 1
+    assert (tmp_path / "token").read_text() == found[0] + "\n"
+    assert sorted(p.name for p in tmp_path.iterdir()) == [".gitignore", "token"]
+
+
+def test_the_listening_sockets_say_tcp_so_asyncio_turns_nagle_off() -> None:
+    """asyncio sets TCP_NODELAY only on sockets whose proto is IPPROTO_TCP; without it every
+    response written in two parts waited 40 ms for the client's delayed ACK."""
+    import socket
+
+    from styxy.server.serve import bind
+
+    sockets = bind(("127.0.0.1",), 0)
+    try:
+        assert [s.proto for s in sockets] == [socket.IPPROTO_TCP]
+    finally:
+        for sock in sockets:
+            sock.close()
