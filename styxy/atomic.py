@@ -53,9 +53,14 @@ class Staged:
             raise _write_error(self.target, exc) from None
 
     def discard(self) -> None:
+        """Remove the temporary name: unused new bytes, or after `exchange` the old file.
+
+        Nothing to do once `publish` renamed it; a failure here must not hide the error that
+        led to it, and a leftover is swept by the next command.
+        """
         try:
             os.unlink(self.temporary)
-        except FileNotFoundError:
+        except OSError:
             pass
 
 

@@ -144,9 +144,7 @@ class Imported:
 
 def import_registry(source: str) -> Imported:
     """Read, check and store a registry; on any refusal the previous index stays as it was."""
-    from filelock import FileLock, Timeout
-
-    from styxy import atomic
+    from styxy import atomic, lockfile
 
     kind, found = parse(fetch(source), source)
     origin = source if _is_url(source) else os.path.abspath(source)
@@ -161,15 +159,12 @@ def import_registry(source: str) -> Imported:
     data = (json.dumps(body, ensure_ascii=False, separators=(",", ":")) + "\n").encode("utf-8")
     path = index_path()
     path.parent.mkdir(parents=True, exist_ok=True)
-    # Two imports at once: each writes a whole index and the last one wins, never a mix.
-    try:
-        with FileLock(str(path) + ".lock", timeout=LOCK_TIMEOUT_SECONDS):
-            replaced = _previous_date(path)
-            atomic.write_bytes(path, data)
-    except Timeout:
-        raise IanaError(
-            f"another import held {path}.lock for {LOCK_TIMEOUT_SECONDS} seconds; try again."
-        ) from None
+    # Two imports at once: each writes a whole index and the last one wins, never a mix. The
+    # same lock as the sidecar's (a timeout names the import in the way).
+    lock = path.with_name(path.name + ".lock")
+    with lockfile.hold(lock, timeout=LOCK_TIMEOUT_SECONDS, on_wait=lambda _: None):
+        replaced = _previous_date(path)
+        atomic.write_bytes(path, data)
     return Imported(str(path), origin, kind, found.updated, len(found.records), replaced)
 
 

@@ -33,16 +33,18 @@ def test_a_waiting_writer_names_the_styxy_command_that_holds_the_lock(styxy):
         stdout=subprocess.PIPE, stderr=subprocess.PIPE, env=styxy.env, stdin=subprocess.DEVNULL,
         text=True,
     )  # fmt: skip
-    time.sleep(3)  # well past the one second after which the waiter speaks
+    # The holder keeps the lock until the waiter, a second into its wait, has said who holds it.
+    assert waiting.stderr is not None
+    said = waiting.stderr.readline()
     assert waiting.poll() is None  # still waiting: the lock is held
     holder.answer("y")
     code, screen = holder.finish()
     assert code == 0, screen
-    out, err = waiting.communicate(timeout=120)
-    assert (waiting.returncode, out) == (0, "3000\n")
+    out, rest = waiting.communicate(timeout=120)
+    assert (waiting.returncode, out, rest) == (0, "3000\n", "")
     command = f"styxy --doc {styxy.doc} allocate -s newservice"
     lock = styxy.sidecar / "lock"
-    assert err == f"styxy: waiting for the lock {lock}: process {holder.pid} ({command}) holds it.\n"
+    assert said == f"styxy: waiting for the lock {lock}: process {holder.pid} ({command}) holds it.\n"
     # The holder empties the file when it lets go, so a stale name is never shown.
     assert lock.read_bytes() == b""
 
@@ -52,16 +54,29 @@ def test_a_quick_holder_is_not_mentioned(styxy):
 
 
 def test_a_lock_held_by_another_tool_is_waited_for_without_a_name(styxy, tmp_path):
-    assert styxy("cleanup").code == 0  # a writer makes the sidecar and the lock
+    assert styxy("allocate", "-s", "dev", "-i", "first").code == 0  # the lock file exists
     lock = styxy.sidecar / "lock"
-    ready = tmp_path / "ready"
+    assert lock.read_bytes() == b""
+    ready, stop = tmp_path / "ready", tmp_path / "stop"
     # flock(1) locks the file without writing anything into it, as an older styxy did.
-    holder = subprocess.Popen(["flock", str(lock), "sh", "-c", f"touch {ready}; sleep 2.5"])
-    _wait_for(ready.exists, "flock never took the lock")
-    done = styxy("allocate", "-s", "dev")
+    holder = subprocess.Popen(
+        ["flock", str(lock), "sh", "-c", f"touch {ready}; while [ ! -e {stop} ]; do sleep 0.05; done"]
+    )
+    try:
+        _wait_for(ready.exists, "flock never took the lock")
+        waiting = subprocess.Popen(
+            [*styxy_command(), "--doc", str(styxy.doc), "allocate", "-s", "dev", "-i", "second"],
+            stdout=subprocess.PIPE, stderr=subprocess.PIPE, env=styxy.env,
+            stdin=subprocess.DEVNULL, text=True,
+        )  # fmt: skip
+        assert waiting.stderr is not None
+        said = waiting.stderr.readline()
+    finally:
+        stop.touch()
     assert holder.wait(timeout=60) == 0
-    assert (done.code, done.out) == (0, "3000\n")
-    assert done.err == f"styxy: waiting for the lock {lock}: another process holds it.\n"
+    out, rest = waiting.communicate(timeout=120)
+    assert (waiting.returncode, out.strip().isdigit(), rest) == (0, True, "")
+    assert said == f"styxy: waiting for the lock {lock}: another process holds it.\n"
 
 
 def test_the_timeout_names_the_holder(tmp_path):
