@@ -3,7 +3,7 @@
 Every figure is a ratio or a rate measured side by side in this one run, so it carries over
 between machines better than a bare time would:
 
-1. `styxy allocate` wall time against `python -c "import typer, psutil, filelock"` with the same
+1. `styxy allocate` wall time against `python -c "import typer, psutil"` with the same
    interpreter: the floor any typer command with these dependencies pays (goal: <= 1.3x).
 2. In-process `styxy.allocate` with 1,000 live leases in the file (goal: median < 2 ms).
 3. Allocations per second with 1, 4 and 16 concurrent processes, with a duplicate check.
@@ -58,7 +58,7 @@ def cli_against_floor(rounds: int = 15) -> None:
         floor, cli = [], []
         for n in range(rounds):
             # Interleaved, so both see the same machine load.
-            floor.append(wall([sys.executable, "-c", "import typer, psutil, filelock"], env))
+            floor.append(wall([sys.executable, "-c", "import typer, psutil"], env))
             cli.append(wall([*STYXY, "allocate", "-s", "dev", "-i", f"b{n % 40}"], env))
     f, c = statistics.median(floor), statistics.median(cli)
     print(f"cli allocate: median {c * 1000:.1f} ms; import floor {f * 1000:.1f} ms; ratio {c / f:.2f}x (goal <= 1.3x)")

@@ -12,7 +12,7 @@ from typing import TYPE_CHECKING
 
 from styxy import leases, names, paths, ports
 from styxy.errors import InvalidValueError, NotFoundError, UsageError
-from styxy.transaction import Transaction, transaction
+from styxy.transaction import Transaction, run_change
 
 if TYPE_CHECKING:
     from styxy.autoalloc import Confirm
@@ -56,11 +56,10 @@ def allocate(
             f"source must be one of {', '.join(leases.SOURCES)}, not {source!r}."
         )
     holder = _holder(pid)
-    with transaction(paths.resolve(doc)) as txn:
-        _tell(txn, notify)
-        from styxy import allocation
+    from styxy import allocation
 
-        result = allocation.allocate(
+    def change(txn: Transaction) -> Allocation:
+        return allocation.allocate(
             txn,
             service_type=service_type,
             identity=(service_type, instance_id, name),
@@ -70,6 +69,8 @@ def allocate(
             confirm=confirm,
             source=source,
         )
+
+    result = run_change(paths.resolve(doc), change, notify=notify)
     if result.message:
         notify(result.message)
     return result
@@ -86,11 +87,6 @@ def _holder(pid: int | None) -> tuple[int, float | None]:
     return chosen, start
 
 
-def _tell(txn: Transaction, notify: Notify) -> None:
-    for note in txn.notes:
-        notify(note)
-
-
 def _read(doc: str | os.PathLike[str] | None, notify: Notify) -> Snapshot:
     """The state for a read-only command: no lock, no reaping, no write (SPEC section 10)."""
     from styxy import snapshot
@@ -104,19 +100,20 @@ def _read(doc: str | os.PathLike[str] | None, notify: Notify) -> Snapshot:
 def set_holder(lock_id: str, pid: int, *, doc: str | os.PathLike[str] | None = None) -> Lease:
     """Make `pid` the holder of a lease (`styxy run` hands its lease to the child)."""
     holder = _holder(pid)
-    with transaction(paths.resolve(doc), needs_document=False) as txn:
-        _tell(txn, _quiet)
+    from dataclasses import replace
+
+    def change(txn: Transaction) -> Lease:
         lease = txn.state.by_lock_id(lock_id)
         if lease is None:
             raise NotFoundError(f"no lease with lock id {lock_id!r}.")
-        from dataclasses import replace
-
         moved = replace(lease, pid=holder[0], pidStartTime=holder[1])
         txn.state = leases.LeaseFile(
             leases=tuple(moved if x.lockId == lock_id else x for x in txn.state.leases),
             history=txn.state.history,
         )
         return moved
+
+    return run_change(paths.resolve(doc), change, notify=_quiet, needs_document=False)
 
 
 def release(
@@ -136,11 +133,13 @@ def release(
             "name exactly one lease: a LOCK_ID, --port P, or -s TYPE [-i INSTANCE] [-n NAME]."
         )
     _check_selector(port, service_type)
-    with transaction(paths.resolve(doc), needs_document=False) as txn:
-        _tell(txn, notify)
+
+    def change(txn: Transaction) -> Lease:
         lease = _find_lease(txn, lock_id, port, service_type, instance_id, name)
         txn.state = txn.state.remove([lease])
         return lease
+
+    return run_change(paths.resolve(doc), change, notify=notify, needs_document=False)
 
 
 def _check_selector(port: int | None, service_type: str | None) -> None:
@@ -245,20 +244,20 @@ def scan(
 def sync(*, doc: str | os.PathLike[str] | None = None, notify: Notify = _quiet) -> None:
     """Take the lock once: reap, fold the journal, and bring the cache up to date with the
     document (what `styxy interceptor env` needs before the first preloaded program runs)."""
-    with transaction(paths.resolve(doc), needs_document=False) as txn:
-        _tell(txn, notify)
+    run_change(paths.resolve(doc), lambda txn: None, notify=notify, needs_document=False)
 
 
 def cleanup(
     *, dry_run: bool = False, doc: str | os.PathLike[str] | None = None, notify: Notify = _quiet
 ) -> list[Lease]:
     """Every writer reaps; this one exists to reap now and say what went."""
-    with transaction(paths.resolve(doc), needs_document=False) as txn:
-        _tell(txn, notify)
-        reaped = list(txn.reaped)
-        if dry_run:
-            txn.dry_run = True
-    return reaped
+    return run_change(
+        paths.resolve(doc),
+        lambda txn: list(txn.reaped),
+        notify=notify,
+        dry_run=dry_run,
+        needs_document=False,
+    )
 
 
 def use(
@@ -324,8 +323,8 @@ def release_instance(
         names.check_service_type(service_type)
     if name is not None:
         names.check_identity_part("name", name)
-    with transaction(paths.resolve(doc), needs_document=False) as txn:
-        _tell(txn, notify)
+
+    def change(txn: Transaction) -> list[Lease]:
         ended = [
             x
             for x in txn.state.leases
@@ -335,6 +334,9 @@ def release_instance(
         ]
         if ended:
             txn.state = txn.state.remove(ended)
+        return ended
+
+    ended = run_change(paths.resolve(doc), change, notify=notify, needs_document=False)
     return sorted(ended, key=lambda x: (x.port, x.lockId))
 
 

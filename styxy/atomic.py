@@ -1,41 +1,160 @@
-"""The one way Styxy replaces a file: temporary file in the same folder, fsync, rename."""
+"""The one way Styxy replaces a file: temporary file beside the target, fsync, rename.
+
+A path that is a symbolic link is written through: the temporary file goes beside the link's
+final target and is renamed over that target, so the link stays a link and the file it points
+at (the one a dotfiles repository tracks) gets the new bytes. Writing is split in two steps,
+`stage` and `Staged.publish`, so the transaction can prepare every file it changes before it
+replaces any of them.
+"""
 
 from __future__ import annotations
 
+import errno
 import os
 import tempfile
+from dataclasses import dataclass
 from pathlib import Path
 
+from styxy.errors import RefusedError, WriteError
+from styxy.paths import display
 
-def write_bytes(
-    path: Path, data: bytes, *, mode: int = 0o644, sync_folder: bool = True
-) -> os.stat_result:
-    """Replace `path` with `data` so a reader sees the old file or the new one, never a mix.
 
-    The temporary file lives in the same folder so `os.replace` is a rename on one file system;
-    the folder is fsynced too, or a crash right after the rename could forget it. Returns the
-    new file's status, taken from the descriptor, so it describes what this call wrote even if
-    someone replaces the path right after.
+def target_of(path: Path) -> Path:
+    """The file a write to `path` replaces: `path` itself, or the end of its chain of links.
+
+    A link whose final target does not exist is refused: writing a fresh file there would either
+    replace the link by a copy or create a file somewhere the user may not expect.
     """
-    folder = path.parent
-    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=folder)
+    if not os.path.islink(path):
+        return path
+    final = Path(os.path.realpath(path))
+    if not final.exists():
+        raise RefusedError(
+            f"{display(path)} is a symbolic link to {display(final)}, which does not exist; "
+            "create that file or point the link at the real document."
+        )
+    return final
+
+
+@dataclass(frozen=True)
+class Staged:
+    """New bytes written and fsynced beside their target, not yet renamed over it."""
+
+    target: Path
+    temporary: Path
+    status: os.stat_result  # of the temporary file, which the rename keeps (same inode)
+
+    def publish(self) -> None:
+        """Rename the temporary file over the target: readers see the old file or the new."""
+        try:
+            os.replace(self.temporary, self.target)
+        except OSError as exc:
+            self.discard()
+            raise _write_error(self.target, exc) from None
+
+    def discard(self) -> None:
+        try:
+            os.unlink(self.temporary)
+        except FileNotFoundError:
+            pass
+
+
+def stage(path: Path, data: bytes, *, mode: int = 0o644) -> Staged:
+    """Write `data` to a new temporary file beside the file `path` names, fsynced, with `mode`.
+
+    The temporary file lives in the target's own folder so the later rename stays on one file
+    system. Any error removes it and is raised as one sentence naming the path.
+    """
+    target = target_of(path)
+    if os.path.isdir(target):
+        raise WriteError(f"cannot write {display(path)}: it is a folder.")
+    try:
+        fd, name = tempfile.mkstemp(prefix=f".{target.name}.", suffix=".tmp", dir=target.parent)
+    except OSError as exc:
+        raise _write_error(path, exc) from None
+    temporary = Path(name)
     try:
         with os.fdopen(fd, "wb") as handle:
             handle.write(data)
             handle.flush()
             os.fsync(handle.fileno())
             os.fchmod(handle.fileno(), mode)
-            written = os.fstat(handle.fileno())
-        os.replace(tmp, path)
-    except BaseException:
+            status = os.fstat(handle.fileno())
+    except BaseException as exc:
         try:
-            os.unlink(tmp)
+            os.unlink(temporary)
         except FileNotFoundError:
             pass
+        if isinstance(exc, OSError):
+            raise _write_error(path, exc) from None
         raise
+    return Staged(target, temporary, status)
+
+
+def write_bytes(
+    path: Path, data: bytes, *, mode: int = 0o644, sync_folder: bool = True
+) -> os.stat_result:
+    """Replace the file `path` names with `data` so a reader sees the old file or the new one.
+
+    The folder is fsynced too, or a crash right after the rename could forget it. Returns the
+    new file's status, taken from the descriptor, so it describes what this call wrote even if
+    someone replaces the path right after.
+    """
+    staged = stage(path, data, mode=mode)
+    staged.publish()
     if sync_folder:
-        fsync_folder(folder)
-    return written
+        fsync_folder(staged.target.parent)
+    return staged.status
+
+
+_AT_FDCWD = -100
+_RENAME_EXCHANGE = 2
+_renameat2: object = None  # looked up once, on the first exchange
+
+
+def exchange(first: Path, second: Path) -> bool:
+    """Swap two paths in one step (Linux `renameat2(RENAME_EXCHANGE)`); False if unsupported.
+
+    Unlike a rename, the swap keeps the file it displaces: the caller can look at what was
+    really at `second` at the instant of the swap, and swap back when it was not what it read.
+    Only the document uses it, so its price (ctypes, about 10 ms to import) is paid only when
+    the document changes.
+    """
+    global _renameat2
+    if _renameat2 is None:
+        try:
+            import ctypes
+
+            function = ctypes.CDLL(None, use_errno=True).renameat2
+            function.argtypes = [
+                ctypes.c_int,
+                ctypes.c_char_p,
+                ctypes.c_int,
+                ctypes.c_char_p,
+                ctypes.c_uint,
+            ]
+            function.restype = ctypes.c_int
+            _renameat2 = function
+        except (ImportError, OSError, AttributeError):  # no ctypes, or a libc without it
+            _renameat2 = False
+    if _renameat2 is False:
+        return False
+    import ctypes
+
+    done = _renameat2(  # type: ignore[operator]
+        _AT_FDCWD, os.fsencode(first), _AT_FDCWD, os.fsencode(second), _RENAME_EXCHANGE
+    )
+    if done == 0:
+        return True
+    code = ctypes.get_errno()
+    if code in (errno.EINVAL, errno.ENOSYS, errno.EOPNOTSUPP):
+        return False  # a file system or kernel without the flag: the caller renames instead
+    raise _write_error(second, OSError(code, os.strerror(code)))
+
+
+def _write_error(path: Path, exc: OSError) -> WriteError:
+    reason = exc.strerror or type(exc).__name__
+    return WriteError(f"cannot write {display(path)}: {reason[:1].lower()}{reason[1:]}.")
 
 
 def fsync_folder(folder: Path) -> None:

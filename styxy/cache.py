@@ -34,9 +34,10 @@ FLAG_SINGLE = 1
 JOURNAL_VERSION = "1"
 
 # magic, major, minor, header_size, range_size, lease_size, detect_size, range_count,
-# lease_count, detect_count, meta_size, payload_crc, generation, doc_crc, doc_size, reserved
+# lease_count, detect_count, meta_size, payload_crc, generation, doc_crc, doc_size, leases_stamp
 _HEADER = struct.Struct("<8sHHHHHHIIIIIQIII")
 _HEADER_CRC = struct.Struct("<I")
+_LEASES_STAMP = struct.Struct("<I")  # at offset 56, once a reserved field
 _RANGE = struct.Struct("<64sHHI")
 _LEASE = struct.Struct("<HHIQ")
 _DETECT = struct.Struct("<64s192s")
@@ -165,6 +166,7 @@ def encode(
     doc_crc: int,
     doc_size: int,
     generation: int,
+    leases_stamp: int = 0,
 ) -> bytes:
     """The bytes of a cache file; raises CacheError for a value the layout cannot hold."""
     range_bytes = _encode_ranges(ranges)
@@ -173,12 +175,19 @@ def encode(
     payload = range_bytes + lease_bytes + detect_bytes + bytes(meta)
     if HEADER_SIZE + len(payload) > MAX_FILE_SIZE:
         raise CacheError("Cannot write the cache: it would exceed 4 MiB.")
-    if not (0 <= generation < 2**64 and 0 <= doc_crc < 2**32 and 0 <= doc_size < 2**32):
-        raise CacheError("Cannot write the cache: generation, doc_crc or doc_size is out of range.")
+    if not (
+        0 <= generation < 2**64
+        and 0 <= doc_crc < 2**32
+        and 0 <= doc_size < 2**32
+        and 0 <= leases_stamp < 2**32
+    ):
+        raise CacheError(
+            "Cannot write the cache: generation, doc_crc, doc_size or leases_stamp is out of range."
+        )
     head = _HEADER.pack(
         MAGIC, MAJOR, MINOR, HEADER_SIZE, RANGE_SIZE, LEASE_SIZE, DETECT_SIZE,
         len(ranges), len(leases), detect_count, len(meta), zlib.crc32(payload),
-        generation, doc_crc, doc_size, 0,
+        generation, doc_crc, doc_size, leases_stamp,
     )  # fmt: skip
     return head + _HEADER_CRC.pack(zlib.crc32(head)) + payload
 
@@ -316,6 +325,7 @@ class CacheStamp:
     doc_crc: int
     doc_size: int
     meta: bytes
+    leases_stamp: int = 0  # which lease file the lease table was built from (CACHE_FORMAT.md)
 
 
 class CacheVersionError(CacheError):
@@ -333,8 +343,13 @@ def read_stamp(path: str | os.PathLike[str]) -> CacheStamp:
     if data[:8] == MAGIC and len(data) >= 10 and struct.unpack_from("<H", data, 8)[0] != MAJOR:
         raise CacheVersionError(f"The cache {os.fspath(path)} was written by another styxy.")
     head = _decode_header(data)
+    (leases_stamp,) = _LEASES_STAMP.unpack_from(data, 56)
     return CacheStamp(
-        head.generation, head.doc_crc, head.doc_size, data[len(data) - head.meta_size :]
+        head.generation,
+        head.doc_crc,
+        head.doc_size,
+        data[len(data) - head.meta_size :],
+        leases_stamp,
     )
 
 

@@ -12,7 +12,7 @@ from styxy import paths
 from styxy.errors import Diagnostic, DocumentError, NotFoundError, RefusedError, UsageError
 from styxy.leases import Lease
 from styxy.reports import Undo
-from styxy.transaction import transaction
+from styxy.transaction import Transaction, run_change
 
 if TYPE_CHECKING:
     from styxy.snapshot import Snapshot
@@ -42,17 +42,19 @@ def _read(doc: Doc, notify: Notify) -> Snapshot:
     from styxy import snapshot
 
     seen = snapshot.load(paths.resolve(doc))
-    _tell(list(seen.notes), notify)
+    for note in seen.notes:
+        notify(note)
     return seen
 
 
 def set_value(key: str, value: str, *, doc: Doc = None, notify: Notify = _quiet) -> object:
     from styxy import document
 
-    with transaction(paths.resolve(doc)) as txn:
-        _tell(txn.notes, notify)
+    def change(txn: Transaction) -> object:
         txn.replace_text(document.set_setting(txn.parsed(), key, value))
         return document.get_setting(txn.document, key)
+
+    return run_change(paths.resolve(doc), change, notify=notify)
 
 
 def set_rule(
@@ -66,8 +68,7 @@ def set_rule(
 ) -> None:
     from styxy import document
 
-    with transaction(paths.resolve(doc)) as txn:
-        _tell(txn.notes, notify)
+    def change(txn: Transaction) -> None:
         text = document.set_rule(
             txn.parsed(),
             pattern,
@@ -77,13 +78,16 @@ def set_rule(
         )
         txn.replace_text(text)
 
+    run_change(paths.resolve(doc), change, notify=notify)
+
 
 def unset_rule(pattern: str, *, doc: Doc = None, notify: Notify = _quiet) -> None:
     from styxy import document
 
-    with transaction(paths.resolve(doc)) as txn:
-        _tell(txn.notes, notify)
+    def change(txn: Transaction) -> None:
         txn.replace_text(document.unset_rule(txn.parsed(), pattern))
+
+    run_change(paths.resolve(doc), change, notify=notify)
 
 
 @dataclass(frozen=True)
@@ -146,8 +150,8 @@ def undo_auto(
         names.check_service_type(service_type)
         if all_ranges:
             raise UsageError("choose --service-type or --all, not both.")
-    with transaction(paths.resolve(doc)) as txn:
-        _tell(txn.notes, notify)
+
+    def change(txn: Transaction) -> Undo:
         targets = _undo_targets(_auto_ranges(txn.parsed().document), service_type, all_ranges)
         # The transaction has reaped stale leases already: every one left is live. A lease of
         # the type outside its range (`--port`) goes with the range too, or it would outlive
@@ -171,6 +175,8 @@ def undo_auto(
             removed=tuple((t.service_type, (t.start, t.end)) for t in targets),
             ended=tuple(inside),
         )
+
+    return run_change(paths.resolve(doc), change, notify=notify)
 
 
 def _undo_targets(
@@ -196,17 +202,19 @@ def _leases_in_the_way(inside: list[Lease]) -> str:
 
 
 def init(*, force: bool = False, doc: Doc = None) -> Path:
+    from styxy import atomic
     from styxy.resources import default_document_bytes
 
     # `init` is the one command that makes a named document that does not exist yet.
     where = replace(paths.resolve(doc), may_create=True)
+    atomic.target_of(where.doc)  # a dangling link is refused before anything is created
     if os.path.lexists(where.doc) and not force:
         raise RefusedError(
             f"{paths.display(where.doc)} already exists; pass --force to replace it with the default."
         )
     # Through a transaction, so the cache is rebuilt under the lock like any other change.
-    with transaction(where, needs_document=False) as txn:
-        txn.replace_text(default_document_bytes().decode("utf-8"))
+    text = default_document_bytes().decode("utf-8")
+    run_change(where, lambda txn: txn.replace_text(text), notify=_quiet, needs_document=False)
     return where.doc
 
 
@@ -239,8 +247,3 @@ def validate(files: Sequence[str], *, doc: Doc = None) -> list[Diagnostic]:
             continue
         found.extend(document.check(text, str(target)))
     return found
-
-
-def _tell(notes: list[str], notify: Notify) -> None:
-    for note in notes:
-        notify(note)

@@ -97,6 +97,10 @@ class InterceptorError(StyxyError):
     """The preload library cannot be built or found."""
 
 
+class WriteError(StyxyError):
+    """A file could not be written (a full disk, a file size limit, a folder in the way)."""
+
+
 class UnsafeFileError(StyxyError):
     """A file or folder styxy will not read or use: not a regular file, too large, a link where
     none may be, or another user's."""

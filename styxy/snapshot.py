@@ -17,7 +17,7 @@ import os
 import time
 import zlib
 from collections.abc import Iterable
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import TYPE_CHECKING
 
@@ -82,6 +82,9 @@ class LoadedDocument:
     # is then the last good view from the cache, or no ranges and default settings.
     problem: DocumentError | None = None
     generation: int = 0
+    # Which lease file the cache's lease table was built from (0: no cache); a commit rebuilds
+    # the cache when the lease file on disk is another one.
+    leases_stamp: int = 0
     cache_fresh: bool = False
     # (crc, size) for the next cache while the document is broken: the last good document's
     # stamp, so the cache stays stale for the broken bytes and fresh once they are restored.
@@ -103,9 +106,18 @@ def load_document(paths: Paths, doc_bytes: bytes, *, tolerate_errors: bool) -> L
     A broken document raises DocumentError unless `tolerate_errors`; then the view is the last
     good one the cache holds (the interceptor keeps working with the ranges it had).
     """
+    stamp = read_cache_stamp(paths)
+    loaded = _load_document(paths, doc_bytes, stamp, tolerate_errors=tolerate_errors)
+    if stamp is None:
+        return loaded
+    return replace(loaded, leases_stamp=stamp.leases_stamp)
+
+
+def _load_document(
+    paths: Paths, doc_bytes: bytes, stamp: cache.CacheStamp | None, *, tolerate_errors: bool
+) -> LoadedDocument:
     from styxy import view
 
-    stamp = read_cache_stamp(paths)
     generation = stamp.generation if stamp is not None else 0
     if stamp is not None and (stamp.doc_size, stamp.doc_crc) == (
         len(doc_bytes),
@@ -310,11 +322,9 @@ def load(paths: Paths) -> Snapshot:
     notes: list[str] = []
     doc_bytes = read_document(paths)
     if doc_bytes is None:
-        from styxy.transaction import transaction
+        from styxy.transaction import run_change
 
-        with transaction(paths) as txn:
-            notes.extend(txn.notes)
-            doc_bytes = txn.doc_bytes
+        doc_bytes = run_change(paths, lambda txn: txn.doc_bytes, notify=notes.append)
     loaded = load_document(paths, doc_bytes, tolerate_errors=True)
     note = loaded.problem_note()
     if note is not None:

@@ -1,24 +1,29 @@
-"""The one locked unit of work: lock, load, reap, change, write document, leases and cache.
+"""The one locked unit of work: lock, load, reap, change, then commit every file or none.
 
-Every command that reads or changes state goes through `transaction()`. Writes happen only
-when the body returns normally, in the order document -> leases -> cache, each atomic, so a
-process killed at any moment leaves each file as it was before or as it is after.
+Every command that changes state runs its change through `run_change`: a function applied to
+the state loaded under the lock. The commit prepares the bytes of every file it replaces
+(document, lease file, cache) and writes each to an fsynced temporary file before it renames
+any; the renames come last, in the order document -> lease file -> cache. A refusal or a write
+error before the renames replaces nothing. Right before the document's rename the transaction
+checks that the document on disk is still the file and the bytes it read; when a hand edit
+was saved meanwhile it loads again and applies the change to the new text, so no edit is lost.
+docs/ARCHITECTURE.md tells what a crash between two renames leaves and how it is repaired.
 """
 
 from __future__ import annotations
 
 import bisect
 import os
+import stat
 import time
 import zlib
-from collections.abc import Callable, Iterator
-from contextlib import contextmanager
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, TypeVar
 
-from styxy import atomic, cache, fsio, leases, ports, snapshot, view
-from styxy.errors import DocumentError, LockTimeoutError
+from styxy import atomic, cache, fsio, leases, lockfile, ports, snapshot, view
+from styxy.errors import CacheError, DocumentError, RefusedError
 from styxy.leases import Lease, LeaseFile
 from styxy.paths import Paths, display
 
@@ -27,11 +32,25 @@ if TYPE_CHECKING:
     from styxy.document.model import Document
 
 LOCK_TIMEOUT_SECONDS = 30.0
+# How many times a change is applied to a document that hand edits keep changing before the
+# command gives up; each try waits for the document to settle first. A try takes 0.1-0.3 s, so
+# a document saved several times a second still lets one through.
+CHANGE_ATTEMPTS = 20
+_SETTLE_SECONDS = 0.02
+_SETTLE_LIMIT_SECONDS = 2.0
+_DOCUMENT_LIMIT = 64 * 1024 * 1024  # what a late edit is read up to; far above any document
+
+T = TypeVar("T")
+Notify = Callable[[str], None]
 
 
 @dataclass
 class Transaction:
-    """State loaded under the lock; the body changes `state` and may replace the text."""
+    """State loaded under the lock; a change reads it, replaces `state` and may replace the text.
+
+    Callers use `paths`, `document`, `state`, `reaped`, `loaded`, `parsed()` and
+    `replace_text()`; the rest belongs to the load and the commit.
+    """
 
     paths: Paths
     doc_bytes: bytes
@@ -40,16 +59,21 @@ class Transaction:
     reaped: tuple[Lease, ...] = ()
     notes: list[str] = field(default_factory=list)
     new_text: str | None = None
-    dry_run: bool = False  # load and reap, but write nothing (`cleanup --dry-run`)
     _parsed: Any = None
     _cache_fresh: bool = False
     _generation: int = 0
+    _cache_leases_stamp: int = 0  # the lease file the cache's lease table was built from
     _folding: tuple[tuple[Path, int], ...] = ()  # journal files set aside, bytes consumed
     _loaded: LeaseFile = field(default_factory=LeaseFile)
     # Set when the document has errors and the command works on the leases without it
     # (`transaction(paths, needs_document=False)`); `document` is then the last good view.
     document_problem: DocumentError | None = None
     _stamp: tuple[int, int] | None = None  # the cache's (crc, size) while the document is broken
+
+    @property
+    def loaded(self) -> LeaseFile:
+        """The leases as the lease file held them, before the journal was folded and reaped."""
+        return self._loaded
 
     def parsed(self) -> Parsed:
         """The full Markdown parse, done only when a command needs to edit or read the audit."""
@@ -84,35 +108,57 @@ class Transaction:
         self._stamp = None
 
 
-@contextmanager
-def transaction(paths: Paths, *, needs_document: bool = True) -> Iterator[Transaction]:
-    """Lock, load, reap; commit when the body returns.
+def run_change(
+    paths: Paths,
+    change: Callable[[Transaction], T],
+    *,
+    notify: Notify,
+    dry_run: bool = False,
+    needs_document: bool = True,
+) -> T:
+    """Apply `change` to the state loaded under the lock and commit what it changed.
 
-    `needs_document=False` is for commands that work on the leases alone (`release`,
+    `change` may run more than once: when a hand edit is saved to the document while it runs,
+    the state is loaded again and `change` applied to the new text, so it must act only through
+    the transaction it is given (a refusal it raises on the new text is the command's answer).
+    With `dry_run` the change only looks: nothing is written. Lines for the user (a created
+    document, a lock held by another process, a redone change) go to `notify`, each once.
+
+    `needs_document=False` is for changes that work on the leases alone (`release`,
     `cleanup`, handing a lease to a child): they still run while the document has errors,
     which `txn.document_problem` and a note then tell (SPEC section 10).
     """
+    atomic.target_of(paths.doc)  # a dangling link is refused before anything is created
     # Before making any folder: a mistyped --doc or a FIFO at the document must leave no trace.
     snapshot.check_document(paths)
-    notes = _prepare_folders(paths)
-    from filelock import FileLock, Timeout
+    told: set[str] = set()
 
+    def tell(text: str) -> None:
+        if text not in told:
+            told.add(text)
+            notify(text)
+
+    notes = _prepare_folders(paths)
     fsio.check_private_file(paths.lock, fsio.LOCK_FILE)
-    lock = FileLock(str(paths.lock), mode=fsio.PRIVATE_FILE_MODE)
-    try:
-        lock.acquire(timeout=LOCK_TIMEOUT_SECONDS)
-    except Timeout:
-        raise LockTimeoutError(
-            f"another styxy command has held {display(paths.lock)} for over "
-            f"{LOCK_TIMEOUT_SECONDS:.0f} seconds; try again."
-        ) from None
-    try:
-        txn = _load(paths, notes, needs_document)
-        yield txn
-        if not txn.dry_run:
-            _commit(txn)
-    finally:
-        lock.release()
+    with lockfile.hold(paths.lock, timeout=LOCK_TIMEOUT_SECONDS, on_wait=tell):
+        _sweep_beside_target(paths.doc)
+        for _ in range(CHANGE_ATTEMPTS):
+            txn = _load(paths, list(notes), needs_document)
+            for note in txn.notes:
+                tell(note)
+            seen = _DocumentSeen.take(paths.doc, txn.doc_bytes)
+            result = change(txn)
+            if dry_run or _commit(txn, seen):
+                return result
+            tell(
+                f"{display(paths.doc)} was saved while this command ran; "
+                "applying the change to the saved text."
+            )
+            _settle(paths.doc)
+    raise RefusedError(
+        f"{display(paths.doc)} kept changing while styxy tried to change it "
+        f"({CHANGE_ATTEMPTS} tries); nothing was written, run the command again."
+    )
 
 
 def _prepare_folders(paths: Paths) -> list[str]:
@@ -164,6 +210,7 @@ def _load(paths: Paths, notes: list[str], needs_document: bool) -> Transaction:
         _parsed=loaded.parsed,
         _cache_fresh=loaded.cache_fresh,
         _generation=loaded.generation,
+        _cache_leases_stamp=loaded.leases_stamp,
         document_problem=loaded.problem,
         _stamp=loaded.stamp,
     )
@@ -251,29 +298,226 @@ def stale_leases(state: LeaseFile, grace_seconds: int, now: float | None = None)
     return stale
 
 
-def _commit(txn: Transaction) -> None:
+# A temporary file beside a linked document's target may belong to a styxy working through
+# another link (with another sidecar and lock); only one this old is surely a leftover.
+_FOREIGN_LEFTOVER_SECONDS = 60.0
+
+
+def _sweep_beside_target(doc: Path) -> None:
+    """Remove temporary files a killed writer left beside the final target of a linked document.
+
+    The sidecar and the document's own folder are swept by the load; a link's target may live
+    in another folder (a dotfiles repository), where a leftover would show in `git status`.
+    """
+    target = atomic.target_of(doc)
+    if target.parent == doc.parent:
+        return
+    cutoff = time.time() - _FOREIGN_LEFTOVER_SECONDS
+    for leftover in target.parent.glob(f".{target.name}.*.tmp"):
+        try:
+            if leftover.lstat().st_mtime < cutoff:
+                leftover.unlink()
+        except OSError:
+            pass
+
+
+@dataclass(frozen=True)
+class _DocumentSeen:
+    """The document file a transaction read: which file it was and the bytes it held."""
+
+    device: int
+    inode: int
+    data: bytes
+
+    @classmethod
+    def take(cls, path: Path, data: bytes) -> _DocumentSeen:
+        # Taken right after the load read the bytes. A rename landing between the two makes
+        # the inode newer than the bytes; the byte comparison at commit still sees the change.
+        try:
+            status = os.stat(path)
+        except FileNotFoundError:
+            return cls(-1, -1, data)  # removed meanwhile: the commit's check fails and reloads
+        return cls(status.st_dev, status.st_ino, data)
+
+    def matches(self, fd: int) -> bool:
+        status = os.fstat(fd)
+        if (status.st_dev, status.st_ino) != (self.device, self.inode):
+            return False
+        return _read_all(fd, len(self.data) + 1) == self.data
+
+
+def _read_all(fd: int, limit: int) -> bytes:
+    """Up to `limit` bytes from the start of the file, whatever the descriptor's offset."""
+    chunks = []
+    total = 0
+    while total < limit:
+        chunk = os.pread(fd, limit - total, total)
+        if not chunk:
+            break
+        chunks.append(chunk)
+        total += len(chunk)
+    return b"".join(chunks)
+
+
+def _commit(txn: Transaction, seen: _DocumentSeen) -> bool:
+    """Replace every changed file, or none; False when the document changed since it was read.
+
+    Every output is computed (a cache over its size limit refuses here) and written to an
+    fsynced temporary file before the first rename; any failure until then removes the
+    temporaries and leaves every file as it was.
+    """
     new_bytes = txn.new_bytes()
-    doc_changed = new_bytes is not None and new_bytes != txn.doc_bytes
-    if doc_changed:
-        assert new_bytes is not None
-        txn.doc_bytes = new_bytes
-        atomic.write_bytes(txn.paths.doc, txn.doc_bytes, mode=_mode_of(txn.paths.doc))
-    leases_changed = txn.state != txn._loaded
-    if leases_changed:
-        written = atomic.write_bytes(
-            txn.paths.leases,
-            leases.dump(txn.state),
-            mode=fsio.PRIVATE_FILE_MODE,
-            sync_folder=False,
-        )
-        leases.remember(txn.paths.leases, written, txn.state)
-    if doc_changed or leases_changed or not txn._cache_fresh:
-        write_cache(txn)
+    doc_bytes = txn.doc_bytes if new_bytes is None else new_bytes
+    staged: dict[str, atomic.Staged] = {}
+    try:
+        if doc_bytes != txn.doc_bytes:
+            staged["doc"] = atomic.stage(txn.paths.doc, doc_bytes, mode=_mode_of(txn.paths.doc))
+        if txn.state != txn._loaded:
+            staged["leases"] = atomic.stage(
+                txn.paths.leases, leases.dump(txn.state), mode=fsio.PRIVATE_FILE_MODE
+            )
+        # The cache names the lease file it goes with, so it is built once that file exists.
+        lease_file = staged["leases"].status if "leases" in staged else _status(txn.paths.leases)
+        stamp = leases_stamp(lease_file)
+        if staged or not txn._cache_fresh or stamp != txn._cache_leases_stamp:
+            data = cache_bytes(txn, doc_bytes, stamp)
+            staged["cache"] = atomic.stage(txn.paths.cache, data, mode=fsio.PRIVATE_FILE_MODE)
+        if "doc" in staged and not _replace_document(staged["doc"], seen):
+            return False
+        # Lease file, then cache: the order docs/ARCHITECTURE.md explains.
+        for key in ("leases", "cache"):
+            if key in staged:
+                staged[key].publish()
+    finally:
+        for item in staged.values():
+            item.discard()  # a no-op for those already renamed
+    if "leases" in staged:
+        leases.remember(txn.paths.leases, staged["leases"].status, txn.state)
     _finish_folding(txn)
     # One folder sync for the sidecar's renames instead of one per file: the renames are
     # atomic either way; this only makes them durable, and it costs as much as a file fsync.
-    if leases_changed or doc_changed or not txn._cache_fresh or txn._folding:
+    if "leases" in staged or "cache" in staged or txn._folding:
         atomic.fsync_folder(txn.paths.sidecar)
+    return True
+
+
+def _status(path: Path) -> os.stat_result | None:
+    try:
+        return os.stat(path)
+    except FileNotFoundError:
+        return None
+
+
+def leases_stamp(status: os.stat_result | None) -> int:
+    """Which lease file a cache goes with: a CRC-32 of its identity, 0 when there is none.
+
+    Every write of the lease file is a new inode with its own size and modification time, so
+    a cache whose stamp differs from the file on disk was built from another lease file (a
+    crash between the two renames) and is rebuilt.
+    """
+    if status is None:
+        return 0
+    identity = f"{status.st_dev}:{status.st_ino}:{status.st_size}:{status.st_mtime_ns}"
+    return zlib.crc32(identity.encode()) or 1
+
+
+def _replace_document(staged: atomic.Staged, seen: _DocumentSeen) -> bool:
+    """Put the new document at its path only if the old one is still what was read.
+
+    Three checks, so that no saved edit is lost:
+
+    1. Before: the file at the path is still the one read, with the same bytes.
+    2. The swap itself: where Linux allows it, the new file and the old one trade places in one
+       step (`renameat2` RENAME_EXCHANGE), so the file displaced is known exactly; if a save by
+       rename landed after check 1, that file is swapped back and the change is redone on it.
+       Elsewhere a plain rename follows check 1 at once.
+    3. After: an editor that writes in place and had opened the old file before the swap
+       writes into the displaced file; a moment later it is read once more through the
+       descriptor kept open on it, and if it changed it goes back to the path.
+
+    False means the document changed: the caller loads it again and redoes the change.
+    """
+    try:
+        fd = os.open(staged.target, os.O_RDONLY | os.O_CLOEXEC | os.O_NONBLOCK)
+    except FileNotFoundError:
+        return False  # moved away by hand: load again, which says what is there now
+    try:
+        if not seen.matches(fd):
+            return False
+        swapped = atomic.exchange(staged.temporary, staged.target)
+        if swapped:
+            # The temporary name now holds what was at the path at the instant of the swap.
+            displaced = os.lstat(staged.temporary)
+            if (displaced.st_dev, displaced.st_ino) != (seen.device, seen.inode):
+                atomic.exchange(staged.temporary, staged.target)
+                return False
+        else:
+            staged.publish()
+        time.sleep(_SETTLE_SECONDS)  # an edit in place started before the swap lands now
+        if _read_all(fd, len(seen.data) + 1) == seen.data:
+            atomic.fsync_folder(staged.target.parent)
+            return True
+        _put_back(staged, fd, swapped)
+        return False
+    finally:
+        os.close(fd)
+
+
+def _put_back(staged: atomic.Staged, fd: int, swapped: bool) -> None:
+    """Return the old document, with the edit written into it in place, to its path."""
+    if swapped:
+        # The old file itself goes back, so the editor's descriptor points at the path again.
+        atomic.exchange(staged.temporary, staged.target)
+        return
+    restore = atomic.stage(staged.target, _settled(fd), mode=staged.status.st_mode & 0o7777)
+    try:
+        current = os.stat(staged.target)
+        # Unless yet another save replaced ours meanwhile: that one stays.
+        if (current.st_dev, current.st_ino) == (staged.status.st_dev, staged.status.st_ino):
+            restore.publish()
+    finally:
+        restore.discard()
+
+
+def _settled(fd: int) -> bytes:
+    """The bytes of an open file once a save into it has finished."""
+    return _still(lambda: _read_all(fd, _DOCUMENT_LIMIT))
+
+
+def _settle(path: Path) -> None:
+    """Wait until a save to the document in progress has finished."""
+    _still(lambda: _snapshot(path))
+
+
+R = TypeVar("R")
+
+
+def _still(read: Callable[[], R]) -> R:
+    """What `read` gives once two reads a moment apart agree (at most a couple of seconds)."""
+    deadline = time.monotonic() + _SETTLE_LIMIT_SECONDS
+    before = read()
+    while time.monotonic() < deadline:
+        time.sleep(_SETTLE_SECONDS)
+        now = read()
+        if now == before:
+            break
+        before = now
+    return before
+
+
+def _snapshot(path: Path) -> tuple[int, int, int, bytes] | None:
+    try:
+        fd = os.open(path, os.O_RDONLY | os.O_CLOEXEC | os.O_NONBLOCK)
+    except OSError:
+        return None
+    try:
+        status = os.fstat(fd)
+        data = _read_all(fd, _DOCUMENT_LIMIT) if stat.S_ISREG(status.st_mode) else b""
+        return (status.st_ino, status.st_size, status.st_mtime_ns, data)
+    except OSError:
+        return None
+    finally:
+        os.close(fd)
 
 
 def _mode_of(path: os.PathLike[str]) -> int:
@@ -283,7 +527,8 @@ def _mode_of(path: os.PathLike[str]) -> int:
         return fsio.creation_mode()
 
 
-def write_cache(txn: Transaction) -> None:
+def cache_bytes(txn: Transaction, doc_bytes: bytes, stamp: int) -> bytes:
+    """The cache for the transaction's document and leases; CacheError when it cannot hold them."""
     document = txn.document
     ranges = [cache.CacheRange(r.service_type, r.start, r.end, r.single) for r in document.ranges]
     index_of = _range_indexer(document)
@@ -291,16 +536,25 @@ def write_cache(txn: Transaction) -> None:
         cache.CacheLease(lease.port, lease.pid, index_of(lease.port)) for lease in txn.state.leases
     ]
     detect = [(kind, glob) for kind, globs in document.settings.detect.items() for glob in globs]
-    data = cache.encode(
-        ranges=ranges,
-        leases=live,
-        detect=detect,
-        meta=view.encode(document),
-        doc_crc=txn._stamp[0] if txn._stamp else zlib.crc32(txn.doc_bytes),
-        doc_size=txn._stamp[1] if txn._stamp else len(txn.doc_bytes),
-        generation=txn._generation + 1,
-    )
-    atomic.write_bytes(txn.paths.cache, data, mode=fsio.PRIVATE_FILE_MODE, sync_folder=False)
+    try:
+        return cache.encode(
+            ranges=ranges,
+            leases=live,
+            detect=detect,
+            meta=view.encode(document),
+            # While the document is broken the cache keeps the last good document's stamp, so
+            # it is never taken as fresh for the broken bytes (docs/GUIDE.md).
+            doc_crc=txn._stamp[0] if txn._stamp else zlib.crc32(doc_bytes),
+            doc_size=txn._stamp[1] if txn._stamp else len(doc_bytes),
+            generation=txn._generation + 1,
+            leases_stamp=stamp,
+        )
+    except CacheError as exc:
+        reason = str(exc).removeprefix("Cannot write the cache: ").removeprefix("Cannot cache ")
+        raise CacheError(
+            f"nothing was changed: the cache {display(txn.paths.cache)} cannot hold the result "
+            f"({reason.rstrip('.')})."
+        ) from None
 
 
 def _range_indexer(document: Document) -> Callable[[int], int]:
