@@ -17,11 +17,11 @@ test *args: setup
 
 # Formatting and meaning of the shipped document, plus the static checks.
 lint: setup
-    {{py}} -m pip install -q ruff mypy types-PyYAML types-psutil
     {{venv}}/bin/mdformat --check README.md docs
     {{venv}}/bin/styxy validate docs/CORE/PORT_MANAGEMENT.md
     {{venv}}/bin/ruff check styxy tests bench
     {{venv}}/bin/mypy styxy
+    make -s -B -C interceptor strict OUT="$(mktemp -d)"
 
 # A tour on a throw-away copy of the default document.
 demo: setup

@@ -12,6 +12,7 @@ from styxy.errors import RefusedError
 from styxy.leases import Identity, Lease
 from styxy.results import Allocation
 from styxy.transaction import Transaction
+from styxy.vocabulary import Notice, Source
 
 if TYPE_CHECKING:
     from styxy.autoalloc import Confirm
@@ -26,7 +27,7 @@ def allocate(
     holder: tuple[int, float | None],
     yes: bool,
     confirm: Confirm | None,
-    source: str,
+    source: Source,
 ) -> Allocation:
     row = txn.document.range_of(service_type)
     created = None
@@ -63,12 +64,14 @@ def allocate(
         new_range=(row.start, row.end),
         placement=created.placement,
         chunk_size=created.chunk_size,
-        message=f"Auto-allocated range {row.start}-{row.end} for new service type '{service_type}'",
+        message=Notice(
+            f"Auto-allocated range {row.start}-{row.end} for new service type '{service_type}'"
+        ),
     )
 
 
 def _single_instance(running: Lease) -> Allocation:
-    message = (
+    message = Notice(
         f"Blocked: service type '{running.serviceType}' only allows a single instance; "
         f"already running on port {running.port} (process {running.pid}) — reusing it. "
         f"Use: styxy use --port {running.port}"

@@ -13,6 +13,7 @@ from typing import TYPE_CHECKING
 from styxy import leases, names, paths, ports
 from styxy.errors import InvalidValueError, NotFoundError, UsageError
 from styxy.transaction import Transaction, run_change
+from styxy.vocabulary import MAX_PORT, SOURCES, is_source
 
 if TYPE_CHECKING:
     from styxy.autoalloc import Confirm
@@ -51,10 +52,8 @@ def allocate(
     names.check_identity_part("name", name)
     if port is not None:
         names.check_port(port)
-    if source not in leases.SOURCES:
-        raise InvalidValueError(
-            f"source must be one of {', '.join(leases.SOURCES)}, not {source!r}."
-        )
+    if not is_source(source):
+        raise InvalidValueError(f"source must be one of {', '.join(SOURCES)}, not {source!r}.")
     holder = _holder(pid)
     from styxy import allocation
 
@@ -80,7 +79,7 @@ def _holder(pid: int | None) -> tuple[int, float | None]:
     """The holder is the given process, else the parent of this one (the shell or the script)."""
     chosen = os.getppid() if pid is None else pid
     if chosen <= 0:
-        raise InvalidValueError(f"pid {chosen} is not a process id.")
+        raise UsageError(f"pid {chosen} is not a process id.")
     start = ports.process_start_time(chosen)
     if start is None:
         raise InvalidValueError(f"there is no process {chosen} to hold the lease.")
@@ -129,7 +128,7 @@ def release(
     """End one lease, chosen by lock id, by port, or by identity."""
     chosen = [x for x in (lock_id, port, service_type) if x is not None]
     if len(chosen) != 1:
-        raise InvalidValueError(
+        raise UsageError(
             "name exactly one lease: a LOCK_ID, --port P, or -s TYPE [-i INSTANCE] [-n NAME]."
         )
     _check_selector(port, service_type)
@@ -222,14 +221,14 @@ def check(
 def scan(
     *,
     start: int = 1,
-    end: int = 65535,
+    end: int = MAX_PORT,
     doc: str | os.PathLike[str] | None = None,
     notify: Notify = _quiet,
 ) -> Scan:
     names.check_port(start, "start")
     names.check_port(end, "end")
     if start > end:
-        raise InvalidValueError(f"start {start} is after end {end}.")
+        raise UsageError(f"start {start} is after end {end}.")
     from styxy.reports import ListenerInfo, Scan
 
     by_port = {lease.port: lease for lease in _read(doc, notify).state.leases}
@@ -347,7 +346,7 @@ def ranges(*, doc: str | os.PathLike[str] | None = None, notify: Notify = _quiet
     seen = _read(doc, notify)  # read-only: no lock (SPEC section 10)
     rows = sorted(seen.require().ranges, key=lambda r: r.start)
     leased = sorted({lease.port for lease in seen.live()})
-    listening = sorted(ports.listening_in(1, 65535))
+    listening = sorted(ports.listening_in(1, MAX_PORT))
     return Ranges(
         tuple(
             RangeUsage(
@@ -380,7 +379,7 @@ def suggest_range(
         document,
         service_type,
         seen.paths.doc,
-        listening=ports.listening_in(1, 65535),
+        listening=ports.listening_in(1, MAX_PORT),
         ephemeral=ports.ephemeral_range(),
     )
     return RangeSuggestion(

@@ -18,6 +18,7 @@ from styxy.document.model import Range
 from styxy.errors import RefusedError
 from styxy.paths import display
 from styxy.transaction import Transaction
+from styxy.vocabulary import MAX_PORT, ChosenPlacement
 
 if TYPE_CHECKING:
     from pathlib import Path
@@ -29,7 +30,7 @@ if TYPE_CHECKING:
 @dataclass(frozen=True)
 class Created:
     row: Range
-    placement: str
+    placement: ChosenPlacement
     chunk_size: int
 
 
@@ -48,7 +49,7 @@ def create_range(
     auto = settings.auto_allocation
     ranges = parsed.document.ranges
     ephemeral = ports.ephemeral_range()
-    listening = ports.listening_in(1, 65535)
+    listening = ports.listening_in(1, MAX_PORT)
     proposal = propose_new(
         parsed.document, service_type, txn.paths.doc, listening=listening, ephemeral=ephemeral
     )
@@ -58,8 +59,8 @@ def create_range(
     def problem_of(start: int, size: int) -> str | None:
         if size < 1:
             return "the chunk size must be at least 1."
-        if not 1 <= start <= 65535 or start + size - 1 > 65535:
-            return f"{start}-{start + size - 1} is outside 1..65535."
+        if not 1 <= start <= MAX_PORT or start + size - 1 > MAX_PORT:
+            return f"{start}-{start + size - 1} is outside 1..{MAX_PORT}."
         return placement.window_problem(
             start,
             start + size - 1,

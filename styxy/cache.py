@@ -18,6 +18,7 @@ from pathlib import Path
 from typing import NamedTuple
 
 from styxy.errors import CacheError
+from styxy.vocabulary import MAX_PORT
 
 MAGIC = b"STYXYCCH"
 MAJOR = 1
@@ -119,7 +120,7 @@ def _encode_ranges(ranges: Sequence[CacheRange]) -> bytes:
     out = bytearray()
     for r in ranges:
         name = _encode_name(r.name, "service type")
-        if not 1 <= r.start <= r.end <= 65535:
+        if not 1 <= r.start <= r.end <= MAX_PORT:
             raise CacheError(f"Cannot cache range {r.start}-{r.end} of {r.name!r}: bad ports.")
         out += _RANGE.pack(name, r.start, r.end, FLAG_SINGLE if r.single else 0)
     return bytes(out)
@@ -128,7 +129,7 @@ def _encode_ranges(ranges: Sequence[CacheRange]) -> bytes:
 def _encode_leases(leases: Sequence[CacheLease], range_count: int) -> bytes:
     out = bytearray()
     for lease in leases:
-        if not 1 <= lease.port <= 65535:
+        if not 1 <= lease.port <= MAX_PORT:
             raise CacheError(f"Cannot cache a lease on port {lease.port}: bad port.")
         if not 0 <= lease.pid <= 0xFFFFFFFF:
             raise CacheError(f"Cannot cache a lease held by pid {lease.pid}: bad pid.")
@@ -404,10 +405,10 @@ def check_journal_line(line: str) -> JournalEntry | str:
         created_at = float(parts[5])
     except ValueError:
         return "a number field does not hold a number"
-    if not 1 <= port <= 65535:
-        return f"port {port} is not a port in 1..65535"
-    if not 1 <= requested <= 65535:
-        return f"requested port {requested} is not a port in 1..65535"
+    if not 1 <= port <= MAX_PORT:
+        return f"port {port} is not a port in 1..{MAX_PORT}"
+    if not 1 <= requested <= MAX_PORT:
+        return f"requested port {requested} is not a port in 1..{MAX_PORT}"
     if not 1 <= pid <= _PID_MAX:
         return f"pid {pid} is not a process id in 1..{_PID_MAX}"
     name = parts[4]

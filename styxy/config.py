@@ -4,17 +4,18 @@ from __future__ import annotations
 
 import os
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass, replace
+from dataclasses import replace
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
 
 from styxy import paths
 from styxy.errors import Diagnostic, DocumentError, NotFoundError, RefusedError, UsageError
 from styxy.leases import Lease
-from styxy.reports import Undo
+from styxy.reports import AutoAllocationReport, AutoRange, SettingsReport, Undo
 from styxy.transaction import Transaction, run_change
 
 if TYPE_CHECKING:
+    from styxy.document.model import Document
     from styxy.snapshot import Snapshot
 
 Doc = str | os.PathLike[str] | None
@@ -25,10 +26,8 @@ def _quiet(_: str) -> None:
     pass
 
 
-def show(*, doc: Doc = None, notify: Notify = _quiet) -> dict[str, Any]:
-    from styxy import document
-
-    return document.settings_as_dict(_read(doc, notify).parsed().document)
+def show(*, doc: Doc = None, notify: Notify = _quiet) -> SettingsReport:
+    return SettingsReport(_read(doc, notify).parsed().document.settings)
 
 
 def get(key: str, *, doc: Doc = None, notify: Notify = _quiet) -> object:
@@ -90,49 +89,34 @@ def unset_rule(pattern: str, *, doc: Doc = None, notify: Notify = _quiet) -> Non
     run_change(paths.resolve(doc), change, notify=notify)
 
 
-@dataclass(frozen=True)
-class AutoRange:
-    service_type: str
-    start: int
-    end: int
-    date: str
-
-
-def auto_allocated(*, doc: Doc = None, notify: Notify = _quiet) -> dict[str, Any]:
+def auto_allocated(*, doc: Doc = None, notify: Notify = _quiet) -> AutoAllocationReport:
     """Settings, rules, the auto-allocated ranges still present, and the last audit lines."""
-    from styxy import document
-
     current = _read(doc, notify).parsed().document
-    settings = document.settings_as_dict(current)
-    return {
-        "autoAllocation": settings["autoAllocation"],
-        "autoAllocationRules": settings["autoAllocationRules"],
-        "ranges": [
-            {"serviceType": item.service_type, "range": [item.start, item.end], "date": item.date}
-            for item in _auto_ranges(current)
-        ],
-        "audit": [entry.text for entry in current.audit[-10:]],
-    }
+    return AutoAllocationReport(
+        settings=current.settings,
+        ranges=tuple(_auto_ranges(current)),
+        audit=tuple(entry.text for entry in current.audit[-10:]),
+    )
 
 
-def _auto_ranges(current: Any) -> list[AutoRange]:
+def _auto_ranges(current: Document) -> list[AutoRange]:
     """Rows an auto-allocation created and no undo removed, oldest first.
 
-    A row counts only when the audit log says styxy created it: a person who writes a row with
-    an 'Auto-allocated' description by hand does not make it removable.
+    A row counts only when the audit log says styxy created it with exactly this span: a
+    person's row of the same name (written after removing styxy's, or merely described as
+    "Auto-allocated") is not styxy's to remove.
     """
-    created: dict[str, str] = {}
+    created: dict[str, tuple[str, tuple[int, int] | None]] = {}
     for entry in current.audit:
         if entry.action == "auto-allocate":
-            created[entry.service_type] = entry.text.split()[0][:10]
+            created[entry.service_type] = (entry.text.split()[0][:10], entry.span)
         elif entry.action == "undo-auto":
             created.pop(entry.service_type, None)
-    order = list(created)
     found = []
-    for name in order:
+    for name, (date, span) in created.items():
         row = current.range_of(name)
-        if row is not None and row.description.startswith("Auto-allocated"):
-            found.append(AutoRange(name, row.start, row.end, created[name]))
+        if row is not None and span == (row.start, row.end):
+            found.append(AutoRange(name, row.start, row.end, date))
     return found
 
 
@@ -218,20 +202,24 @@ def init(*, force: bool = False, doc: Doc = None) -> Path:
     return where.doc
 
 
+def validation_targets(files: Sequence[str], *, doc: Doc = None) -> list[Path]:
+    """The files `validate` reads: those named, else the resolved document (which must exist:
+    only the default location is created on first use, and `validate` creates nothing)."""
+    if files:
+        return [Path(f) for f in files]
+    where = paths.resolve(doc)
+    if not where.may_create and not os.path.lexists(where.doc):
+        raise paths.missing_document(where)
+    return [where.doc]
+
+
 def validate(files: Sequence[str], *, doc: Doc = None) -> list[Diagnostic]:
     """Every diagnostic for each file; the resolved document when no file is named."""
     from styxy import document, fsio
     from styxy.errors import UnsafeFileError
 
-    if files:
-        targets = [Path(f) for f in files]
-    else:
-        where = paths.resolve(doc)
-        if not where.may_create and not os.path.lexists(where.doc):
-            raise paths.missing_document(where)
-        targets = [where.doc]
     found: list[Diagnostic] = []
-    for target in targets:
+    for target in validation_targets(files, doc=doc):
         try:
             raw = fsio.read_bytes(target, fsio.DOCUMENT)
         except UnsafeFileError as exc:

@@ -104,3 +104,17 @@ class WriteError(StyxyError):
 class UnsafeFileError(StyxyError):
     """A file or folder styxy will not read or use: not a regular file, too large, a link where
     none may be, or another user's."""
+
+
+def cannot_answer(exc: StyxyError) -> StyxyError:
+    """The same error with grep's exit 2: `check` could not tell whether the port is free."""
+    exc.exit_code = EXIT_USAGE
+    return exc
+
+
+def os_error_sentence(exc: BaseException) -> str:
+    """What the machine refused, and where: `Permission denied (/home/me/.cache/styxy).`"""
+    if isinstance(exc, OSError) and exc.strerror:
+        where = f" ({exc.filename})" if exc.filename else ""
+        return f"{exc.strerror}{where}."
+    return f"{str(exc).rstrip('.') or type(exc).__name__}."

@@ -17,9 +17,9 @@ from typing import Any
 
 from styxy import fsio
 from styxy.errors import LeaseFileError, RefusedError
+from styxy.vocabulary import MAX_PORT, SOURCES, Source
 
 FORMAT_VERSION = 1
-SOURCES = ("cli", "run", "interceptor", "api")
 # Enough memory of past ports for every service a person runs, small enough to stay fast.
 HISTORY_LIMIT = 2000
 # Live leases at most: far more than one machine runs, few enough that `list --json` and
@@ -46,7 +46,7 @@ class Lease:
     pid: int
     pidStartTime: float | None
     createdAt: float
-    source: str
+    source: Source
 
     @property
     def identity(self) -> Identity:
@@ -272,7 +272,7 @@ def _decode_lease(row: Any) -> Lease | str:
         type(lock_id) is str
         and 0 < len(lock_id) <= MAX_LOCK_ID
         and type(port) is int
-        and 1 <= port <= 65535
+        and 1 <= port <= MAX_PORT
         and type(kind) is str
         and 0 < len(kind) <= MAX_SERVICE_TYPE
         and type(instance) is str
@@ -305,8 +305,8 @@ def _bad_field(row: list[Any]) -> str:
     for label, value, longest, shortest in texts:
         if type(value) is not str or not shortest <= len(value) <= longest:
             return f"{label} must be text of {shortest} to {longest} characters"
-    if type(port) is not int or not 1 <= port <= 65535:
-        return f"port {port!r} is not a port in 1..65535"
+    if type(port) is not int or not 1 <= port <= MAX_PORT:
+        return f"port {port!r} is not a port in 1..{MAX_PORT}"
     if type(pid) is not int or not 1 <= pid <= PID_MAX:
         return f"pid {pid!r} is not a process id in 1..{PID_MAX}"
     for label, value in (("pidStartTime", started), ("createdAt", created)):
@@ -325,6 +325,6 @@ def _decode_history(item: Any) -> tuple[Identity, int] | str:
         type(x) is str and len(x) <= MAX_IDENTITY_PART for x in (service_type, instance_id, name)
     ):
         return "the identity is not text of at most 128 characters"
-    if type(port) is not int or not 1 <= port <= 65535:
-        return f"port {port!r} is not a port in 1..65535"
+    if type(port) is not int or not 1 <= port <= MAX_PORT:
+        return f"port {port!r} is not a port in 1..{MAX_PORT}"
     return (service_type, instance_id, name), port

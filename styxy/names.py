@@ -5,6 +5,7 @@ from __future__ import annotations
 import re
 
 from styxy.errors import InvalidValueError
+from styxy.vocabulary import MAX_PORT
 
 # fullmatch, not `$`: `$` would let a trailing newline through.
 SERVICE_TYPE = re.compile(r"[a-z0-9][a-z0-9._-]{0,62}")
@@ -37,6 +38,6 @@ def check_identity_part(label: str, value: str) -> str:
 
 
 def check_port(port: int, label: str = "port") -> int:
-    if not 1 <= port <= 65535:
-        raise InvalidValueError(f"{label} {port} is outside 1..65535.")
+    if not 1 <= port <= MAX_PORT:
+        raise InvalidValueError(f"{label} {port} is outside 1..{MAX_PORT}.")
     return port

@@ -5,7 +5,7 @@ from __future__ import annotations
 import json
 import os
 import sys
-from typing import Any
+from typing import Any, TextIO
 
 _RED = "\033[31m"
 _YELLOW = "\033[33m"
@@ -13,10 +13,19 @@ _RESET = "\033[0m"
 
 
 def _colour(text: str, code: str) -> str:
-    # Colour only for a person at a terminal, and never when NO_COLOR is set (no-color.org).
-    if os.environ.get("NO_COLOR") is not None or not sys.stderr.isatty():
+    if not _in_colour(sys.stderr):
         return text
     return f"{code}{text}{_RESET}"
+
+
+def _in_colour(stream: TextIO) -> bool:
+    # Colour only for a person at a terminal, and never when NO_COLOR is set (no-color.org).
+    return os.environ.get("NO_COLOR") is None and stream.isatty()
+
+
+def stdout_in_colour() -> bool:
+    """Whether a result on stdout may be drawn in colour (`styxy ranges` on a terminal)."""
+    return _in_colour(sys.stdout)
 
 
 def result(text: str) -> None:

@@ -24,11 +24,11 @@ from types import MappingProxyType
 
 from styxy.document.model import PLACEMENTS, Range, Settings
 from styxy.errors import InvalidValueError, RefusedError
+from styxy.vocabulary import ChosenPlacement, Placement, is_placement
 
 # Ports below this are privileged on Unix; a rule's low preferredRangeStart may pull `lo` down to
 # it, never further (SPEC section 6).
 PRIVILEGED_LIMIT = 1024
-MAX_PORT = 65535
 
 # Well-known families and the port their kind of server is usually found near. `smart` places a
 # new type of such a family close to its convention when no rule and no sibling range say better.
@@ -98,7 +98,7 @@ class Proposal:
 
     start: int
     end: int
-    placement: str  # the placement actually used: after | before | smart
+    placement: ChosenPlacement  # the placement actually used
     chunk_size: int
     target: int | None  # smart's target T, else None
 
@@ -325,13 +325,14 @@ def _place_before(ranges: Sequence[Range], listening: Collection[int], space: _S
     return last[1]
 
 
-def _check_request(size: int, placement: str) -> None:
+def _check_request(size: int, placement: str) -> Placement:
     if size < 1:
         raise InvalidValueError(f"chunk size must be at least 1, got {size}")
-    if placement not in PLACEMENTS:
+    if not is_placement(placement):
         raise InvalidValueError(
             f"placement must be one of {', '.join(PLACEMENTS)}, got {placement!r}"
         )
+    return placement
 
 
 def propose(
@@ -352,8 +353,7 @@ def propose(
     """
     rule_size, rule_placement, preferred = resolve_rule(service_type, settings)
     size = rule_size if chunk_size is None else chunk_size
-    mode = rule_placement if placement is None else placement
-    _check_request(size, mode)
+    mode: ChosenPlacement = _check_request(size, rule_placement if placement is None else placement)
     lo, hi = _bounds(settings, preferred)
     if hi - lo + 1 < size:
         raise _no_room(size, lo, hi)

@@ -18,6 +18,7 @@ import struct
 from dataclasses import dataclass
 
 from styxy.errors import InvalidValueError
+from styxy.vocabulary import MAX_PORT
 
 EPHEMERAL_PATH = "/proc/sys/net/ipv4/ip_local_port_range"
 # The four addresses SPEC section 4 names: a listener on any of them makes a port unusable.
@@ -81,8 +82,8 @@ def is_listening(port: int) -> bool:
     and psutil refused, as macOS refuses an unprivileged user) does a bind() probe on the four
     addresses SPEC section 4 names decide.
     """
-    if not 1 <= port <= 65535:  # bind() would raise OverflowError, or pick a port for port 0
-        raise InvalidValueError(f"port must be between 1 and 65535, got {port}")
+    if not 1 <= port <= MAX_PORT:  # bind() would raise OverflowError, or pick a port for port 0
+        raise InvalidValueError(f"port must be between 1 and {MAX_PORT}, got {port}")
     answer = _netlink_listening(port)
     if answer is None:
         answer = _proc_listening(port)
@@ -238,7 +239,7 @@ def _process_name(pid: int | None, cache: dict[int, str | None]) -> str | None:
     return cache[pid]
 
 
-def listeners(start: int = 1, end: int = 65535) -> list[Listener]:
+def listeners(start: int = 1, end: int = MAX_PORT) -> list[Listener]:
     """Every listening TCP socket with a port in [start, end], sorted by port then address."""
     names: dict[int, str | None] = {}
     found = {
@@ -266,7 +267,7 @@ def ephemeral_range() -> tuple[int, int] | None:
             low, high = (int(field) for field in handle.read().split())
     except (OSError, ValueError):
         return None
-    if not 1 <= low <= high <= 65535:
+    if not 1 <= low <= high <= MAX_PORT:
         return None
     return low, high
 

@@ -4,10 +4,24 @@ from __future__ import annotations
 
 import time
 from collections.abc import Sequence
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from styxy.leases import Lease
-from styxy.reports import LeaseStatus, PortCheck, Scan
+from styxy.reports import (
+    AutoAllocationReport,
+    LeaseStatus,
+    PortCheck,
+    Ranges,
+    RangeUsage,
+    Scan,
+)
+
+if TYPE_CHECKING:
+    from styxy.doctor import DoctorReport
+
+# The bar of `styxy ranges`: at most this many cells, each standing for a run of ports.
+BAR_CELLS = 40
+_CELL_COLOURS = {"#": "\033[32m", "!": "\033[31m", ".": "\033[2m"}
 
 
 def lease_table(found: Sequence[LeaseStatus], verbose: bool) -> str:
@@ -63,6 +77,52 @@ def scan_table(result: Scan) -> str:
     return _columns(rows)
 
 
+def released_lines(ended: Sequence[Lease]) -> str:
+    return "\n".join(f"released {x.serviceType} port {x.port} ({x.lockId})" for x in ended)
+
+
+def ranges_map(report: Ranges, *, colour: bool) -> str:
+    """The port map as a table with one bar per range: `#` leased, `!` listening, `.` free."""
+    if not report.ranges:
+        return "no ranges"
+    rows = [["TYPE", "RANGE", "INSTANCES", "LEASED", "LISTENING", "FREE", "MAP"]]
+    for item in report.ranges:
+        rows.append(
+            [
+                item.service_type,
+                f"{item.start}-{item.end}",
+                item.instances,
+                str(len(item.leased_ports)),
+                str(len(item.listening_ports)),
+                str(item.free),
+                _bar(item, colour),
+            ]
+        )
+    legend = "# leased   ! listening without a lease   . free"
+    return _columns(rows) + "\n" + legend
+
+
+def _bar(item: RangeUsage, colour: bool) -> str:
+    size = item.end - item.start + 1
+    cells = min(size, BAR_CELLS)
+    leased, listening = set(item.leased_ports), set(item.listening_ports)
+    drawn = []
+    for i in range(cells):
+        # Cell i stands for the ports [first, last]; every port falls in exactly one cell.
+        first = item.start + i * size // cells
+        last = item.start + (i + 1) * size // cells - 1
+        span = range(first, last + 1)
+        mark = (
+            "#"
+            if any(p in leased for p in span)
+            else "!"
+            if any(p in listening for p in span)
+            else "."
+        )
+        drawn.append(f"{_CELL_COLOURS[mark]}{mark}\033[0m" if colour else mark)
+    return "".join(drawn)
+
+
 def reaped_lines(reaped: Sequence[Lease], dry_run: bool) -> str:
     verb = "would reap" if dry_run else "reaped"
     if not reaped:
@@ -91,34 +151,32 @@ def value_text(value: object) -> str:
     return str(value)
 
 
-def auto_allocation_text(info: dict[str, Any]) -> str:
+def auto_allocation_text(info: AutoAllocationReport) -> str:
+    values = info.to_json()
     parts = [
         settings_text(
             {
-                "autoAllocation": info["autoAllocation"],
-                "autoAllocationRules": info["autoAllocationRules"],
+                "autoAllocation": values["autoAllocation"],
+                "autoAllocationRules": values["autoAllocationRules"],
             }
         )
     ]
     parts.append("auto-allocated ranges:")
-    parts += [
-        f"  {r['serviceType']} {r['range'][0]}-{r['range'][1]} ({r['date']})"
-        for r in info["ranges"]
-    ] or ["  none"]
+    parts += [f"  {r.service_type} {r.start}-{r.end} ({r.date})" for r in info.ranges] or ["  none"]
     parts.append("recent audit lines:")
-    parts += [f"  {line}" for line in info["audit"]] or ["  none"]
+    parts += [f"  {line}" for line in info.audit] or ["  none"]
     return "\n".join(parts)
 
 
-def doctor_lines(report: dict[str, Any]) -> str:
-    doc = report["document"]
+def doctor_lines(report: DoctorReport) -> str:
+    eph = report.ephemeral_range
     lines = [
-        f"document: {report['paths']['document']} ({'valid' if doc['valid'] else 'INVALID'})",
-        *[f"  {d}" for d in doc["diagnostics"]],
-        f"sidecar: {report['paths']['sidecar']}",
-        f"leases: {report['leases']['live']} live, {report['leases']['stale']} stale",
-        f"ephemeral range: {report['ephemeralRange'] or 'unknown'}",
-        f"interceptor: {report['interceptor']['status']}",
+        f"document: {report.paths.document} ({'valid' if report.valid else 'INVALID'})",
+        *[f"  {d}" for d in report.diagnostics],
+        f"sidecar: {report.paths.sidecar}",
+        f"leases: {report.live} live, {report.stale} stale",
+        f"ephemeral range: {f'{eph[0]}-{eph[1]}' if eph else 'unknown'}",
+        f"interceptor: {report.interceptor['status']}",
     ]
     return "\n".join(lines)
 

@@ -4,9 +4,13 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from styxy.leases import Lease
+
+if TYPE_CHECKING:
+    from styxy.document.model import Settings
+from styxy.vocabulary import ChosenPlacement, Instances
 
 
 @dataclass(frozen=True)
@@ -88,7 +92,7 @@ class RangeUsage:
     service_type: str
     start: int
     end: int
-    instances: str
+    instances: Instances
     leased_ports: tuple[int, ...]
     listening_ports: tuple[int, ...]
 
@@ -123,7 +127,7 @@ class RangeSuggestion:
     service_type: str
     start: int
     end: int
-    placement: str | None
+    placement: ChosenPlacement | None
     chunk_size: int
     existing: bool
 
@@ -134,4 +138,53 @@ class RangeSuggestion:
             "placement": self.placement,
             "chunkSize": self.chunk_size,
             "existing": self.existing,
+        }
+
+
+@dataclass(frozen=True)
+class SettingsReport:
+    """`config show`: every setting of the front matter, defaults included."""
+
+    settings: Settings
+
+    def to_json(self) -> dict[str, Any]:
+        from styxy.document.settings import settings_as_dict
+
+        return settings_as_dict(self.settings)
+
+
+@dataclass(frozen=True)
+class AutoRange:
+    """A range an auto-allocation created and no undo removed."""
+
+    service_type: str
+    start: int
+    end: int
+    date: str
+
+
+@dataclass(frozen=True)
+class AutoAllocationReport:
+    """`config auto-allocation`: settings, rules, the ranges still present, recent audit lines."""
+
+    settings: Settings
+    ranges: tuple[AutoRange, ...]
+    audit: tuple[str, ...]
+
+    def to_json(self) -> dict[str, Any]:
+        from styxy.document.settings import settings_as_dict
+
+        values = settings_as_dict(self.settings)
+        return {
+            "autoAllocation": values["autoAllocation"],
+            "autoAllocationRules": values["autoAllocationRules"],
+            "ranges": [
+                {
+                    "serviceType": item.service_type,
+                    "range": [item.start, item.end],
+                    "date": item.date,
+                }
+                for item in self.ranges
+            ],
+            "audit": list(self.audit),
         }

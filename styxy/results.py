@@ -1,4 +1,4 @@
-"""What the public functions return: frozen records with the JSON shapes of SPEC section 7."""
+"""What the public functions return: frozen records with the JSON shapes docs/GUIDE.md shows."""
 
 from __future__ import annotations
 
@@ -6,18 +6,19 @@ from dataclasses import dataclass
 from typing import Any
 
 from styxy.leases import Lease
+from styxy.vocabulary import ChosenPlacement, Notice, Reason
 
 
 @dataclass(frozen=True)
 class Allocation:
     lease: Lease
     existing: bool = False
-    reason: str | None = None
+    reason: Reason | None = None
     auto_allocated: bool = False
     new_range: tuple[int, int] | None = None
-    placement: str | None = None
+    placement: ChosenPlacement | None = None
     chunk_size: int | None = None
-    message: str | None = None
+    message: Notice | None = None
     notes: tuple[str, ...] = ()
 
     def to_json(self) -> dict[str, Any]:

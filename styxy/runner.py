@@ -8,7 +8,7 @@ import subprocess
 from collections.abc import Callable, Sequence
 
 from styxy import api, ports
-from styxy.errors import InvalidValueError, NotFoundError, RefusedError, StyxyError
+from styxy.errors import InvalidValueError, NotFoundError, RefusedError, StyxyError, UsageError
 
 FORWARDED = (signal.SIGINT, signal.SIGTERM, signal.SIGHUP)
 
@@ -25,7 +25,7 @@ def run(
 ) -> int:
     """Run `command` holding a lease; returns the exit code to leave with (the child's)."""
     if not command:
-        raise InvalidValueError("give the command to run after `--`.")
+        raise UsageError("give the command to run after `--`.")
     if intercept:
         # Before allocating: a missing compiler must not leave a lease behind.
         from styxy import interceptor

@@ -9,43 +9,78 @@ to `output`. `styxy.cli.boundary` is the one place where errors become messages 
 # (about 4 ms on every run of the hot path).
 
 import sys
-from collections.abc import Callable
+from dataclasses import dataclass
 from typing import Any
 
 import typer
+from typer._click.core import Context, Parameter
+from typer._click.globals import get_current_context
+from typer._click.types import ParamType
 
 from styxy import __version__, output
+from styxy.cli import prompt
 from styxy.errors import EXIT_FAILED
+from styxy.vocabulary import MAX_PORT
 
 app = typer.Typer(
-    add_completion=False,
+    add_completion=False,  # added by the boundary only when asked for: see boundary._command
     no_args_is_help=True,
     pretty_exceptions_enable=False,
     rich_markup_mode=None,
     help="Styxy: ends port conflicts on this machine.",
+    epilog="Exit codes: 0 success, 1 refused or failed, 2 usage error, 130 interrupted; "
+    "check: 0 free, 1 in use, 2 cannot tell.",
 )
 config_app = typer.Typer(no_args_is_help=True, help="Read and change settings and rules.")
 interceptor_app = typer.Typer(no_args_is_help=True, help="The bind() interceptor (LD_PRELOAD).")
 app.add_typer(config_app, name="config")
 app.add_typer(interceptor_app, name="interceptor")
 
+
+class PortType(ParamType):
+    """A port number, checked where it is parsed: `-p 0`, `-p 70000` and `-p abc` are all
+    usage errors (exit 2), in the same words."""
+
+    name = "port"
+
+    def convert(self, value: Any, param: Parameter | None, ctx: Context | None) -> int:
+        try:
+            port = int(value)
+        except (TypeError, ValueError):
+            port = 0
+        if isinstance(value, bool) or not 1 <= port <= MAX_PORT or str(port) != str(value).strip():
+            self.fail(f"{value!r} is not a port number from 1 to {MAX_PORT}", param, ctx)
+        return port
+
+
+PORT = PortType()
+PortOption = typer.Option(None, "-p", "--port", click_type=PORT)
 DocOption = typer.Option(
     None, "--doc", help="The document (default: $STYXY_DOC, ~/docs/CORE/PORT_MANAGEMENT.md)."
 )
 JsonOption = typer.Option(False, "--json", help="One JSON object on stdout.")
 
 
-class Globals:
+@dataclass(frozen=True)
+class Options:
+    """The options given before the subcommand: the root context's `obj`."""
+
     doc: str | None = None
     json: bool = False
 
 
+def _root() -> Options:
+    obj = get_current_context().find_root().obj
+    return obj if isinstance(obj, Options) else Options()
+
+
 def _doc(doc: str | None) -> str | None:
-    return doc or Globals.doc
+    """`--doc` after the subcommand wins over `--doc` before it."""
+    return doc or _root().doc
 
 
 def _json(flag: bool) -> bool:
-    return flag or Globals.json
+    return flag or _root().json
 
 
 def _version(value: bool) -> None:
@@ -56,13 +91,14 @@ def _version(value: bool) -> None:
 
 @app.callback()
 def main(
+    ctx: typer.Context,
     doc: str | None = DocOption,
     json: bool = JsonOption,
     version: bool = typer.Option(
-        False, "--version", callback=_version, is_eager=True, help="Print the version."
+        False, "-V", "--version", callback=_version, is_eager=True, help="Print the version."
     ),
 ) -> None:
-    Globals.doc, Globals.json = doc, json
+    ctx.obj = Options(doc, json)
 
 
 @app.command()
@@ -70,8 +106,12 @@ def allocate(
     service_type: str = typer.Option(..., "-s", "--service-type", help="Service type, e.g. dev."),
     instance_id: str | None = typer.Option(None, "-i", "--instance-id"),
     name: str = typer.Option("", "-n", "--name"),
-    port: int | None = typer.Option(None, "-p", "--port", help="Try this port first."),
-    pid: int | None = typer.Option(None, "--pid", help="Holder process (default: the parent)."),
+    port: int | None = typer.Option(
+        None, "-p", "--port", click_type=PORT, help="Try this port first."
+    ),
+    pid: int | None = typer.Option(
+        None, "--pid", min=1, help="Holder process (default: the parent)."
+    ),
     yes: bool = typer.Option(False, "--yes", help="Accept a proposed new range."),
     doc: str | None = DocOption,
     json: bool = JsonOption,
@@ -86,7 +126,7 @@ def allocate(
         port=port,
         pid=pid,
         yes=yes,
-        confirm=_confirm if sys.stdin.isatty() else None,
+        confirm=prompt.confirm if sys.stdin.isatty() else None,
         source="cli",
         doc=_doc(doc),
         notify=_notify,
@@ -97,28 +137,32 @@ def allocate(
 @app.command()
 def release(
     lock_id: str | None = typer.Argument(None, metavar="[LOCK_ID]"),
-    port: int | None = typer.Option(None, "-p", "--port"),
+    port: int | None = PortOption,
     service_type: str | None = typer.Option(None, "-s", "--service-type"),
     instance_id: str | None = typer.Option(None, "-i", "--instance-id"),
-    name: str = typer.Option("", "-n", "--name"),
+    name: str | None = typer.Option(None, "-n", "--name"),
     doc: str | None = DocOption,
     json: bool = JsonOption,
 ) -> None:
-    """End a lease."""
+    """End a lease: LOCK_ID, -p PORT, -s TYPE [-i I] [-n N]; or -i I alone for all of I's."""
     from styxy import api
+    from styxy.render import released_lines
 
+    if lock_id is None and port is None and service_type is None and instance_id is not None:
+        ended = api.release_instance(instance_id, name=name, doc=_doc(doc), notify=_notify)
+        text = released_lines(ended) or f"no leases of instance {instance_id!r}"
+        _report(json, {"released": [lease.to_json() for lease in ended]}, text)
+        return
     lease = api.release(
         lock_id,
         port=port,
         service_type=service_type,
         instance_id=instance_id,
-        name=name,
+        name=name or "",
         doc=_doc(doc),
         notify=_notify,
     )
-    _report(
-        json, lease.to_json(), f"released {lease.serviceType} port {lease.port} ({lease.lockId})"
-    )
+    _report(json, lease.to_json(), released_lines([lease]))
 
 
 @app.command("list")
@@ -139,13 +183,21 @@ def list_(
 
 @app.command()
 def check(
-    port: int = typer.Argument(...), doc: str | None = DocOption, json: bool = JsonOption
+    port: int = typer.Argument(..., click_type=PORT),
+    doc: str | None = DocOption,
+    json: bool = JsonOption,
 ) -> None:
-    """Is PORT free? Exit 0 when free, 1 when in use."""
+    """Is PORT free? Exit 0 free, 1 in use, 2 when styxy cannot tell (as grep)."""
     from styxy import api
+    from styxy.errors import StyxyError, cannot_answer, os_error_sentence
     from styxy.render import port_check
 
-    result = api.check(port, doc=_doc(doc), notify=_notify)
+    try:
+        result = api.check(port, doc=_doc(doc), notify=_notify)
+    except StyxyError as exc:
+        raise cannot_answer(exc) from exc
+    except OSError as exc:
+        raise cannot_answer(StyxyError(os_error_sentence(exc))) from exc
     _report(json, result.to_json(), port_check(result))
     if not result.free:
         raise typer.Exit(EXIT_FAILED)
@@ -153,8 +205,8 @@ def check(
 
 @app.command()
 def scan(
-    start: int = typer.Option(1, "--start"),
-    end: int = typer.Option(65535, "--end"),
+    start: int = typer.Option(1, "--start", click_type=PORT),
+    end: int = typer.Option(MAX_PORT, "--end", click_type=PORT),
     doc: str | None = DocOption,
     json: bool = JsonOption,
 ) -> None:
@@ -181,16 +233,35 @@ def cleanup(
 
 
 @app.command()
+def ranges(doc: str | None = DocOption, json: bool = JsonOption) -> None:
+    """Every range: type, span, instances, leased, listening and free ports, and a bar."""
+    from styxy import api
+    from styxy.render import ranges_map
+
+    report = api.ranges(doc=_doc(doc), notify=_notify)
+    _report(json, report.to_json(), ranges_map(report, colour=output.stdout_in_colour()))
+
+
+@app.command()
 def use(
-    port: int | None = typer.Option(None, "-p", "--port"),
+    port: int | None = PortOption,
     service_type: str | None = typer.Option(None, "-s", "--service-type"),
+    name: str | None = typer.Option(None, "-n", "--name"),
+    instance_id: str | None = typer.Option(None, "-i", "--instance-id"),
     doc: str | None = DocOption,
     json: bool = JsonOption,
 ) -> None:
-    """Port and holder of a running service; exit 1 if none."""
+    """Port and holder of a running service (-p PORT, or -s TYPE / -n NAME [-i I]); exit 1 if none."""
     from styxy import api
 
-    lease = api.use(port=port, service_type=service_type, doc=_doc(doc), notify=_notify)
+    lease = api.use(
+        port=port,
+        service_type=service_type,
+        name=name,
+        instance_id=instance_id,
+        doc=_doc(doc),
+        notify=_notify,
+    )
     if not _json(json):
         output.note(f"{lease.serviceType} is running on port {lease.port} (process {lease.pid})")
     _report(json, lease.to_json(), str(lease.port))
@@ -203,6 +274,9 @@ def run_command(
     name: str = typer.Option("", "-n", "--name"),
     intercept: bool = typer.Option(False, "--intercept", help="Preload the bind() interceptor."),
     doc: str | None = DocOption,
+    # Only styxy's before `--` (errors as JSON); stdout is the child's. After `--` every word,
+    # `--json` included, is the command's.
+    json: bool = JsonOption,
     command: list[str] = typer.Argument(None, metavar="-- CMD [ARGS]..."),
 ) -> None:
     """Run CMD with a port in $PORT; release it when CMD ends; exit with CMD's code."""
@@ -246,6 +320,17 @@ def validate(
             output.diagnostic(str(item))
     if errors:
         raise typer.Exit(EXIT_FAILED)
+    output.note(_validated(config.validation_targets(files or [], doc=_doc(doc)), len(found)))
+
+
+def _validated(targets: list[Any], warnings: int) -> str:
+    """What `validate` checked when nothing is wrong, so silence is never the only answer."""
+    from styxy.paths import display
+
+    names = ", ".join(display(target) for target in targets)
+    what = "front matter, ranges table and audit block"
+    tail = f"; {warnings} warning{'s' * (warnings != 1)} above" if warnings else ""
+    return f"checked {names}: {what} are valid{tail}."
 
 
 @app.command()
@@ -268,8 +353,8 @@ def doctor(doc: str | None = DocOption, json: bool = JsonOption) -> None:
     from styxy.render import doctor_lines
 
     report = doctor_module.report(doc=_doc(doc), notify=_notify)
-    _report(json, report, doctor_lines(report))
-    if not report["document"]["valid"]:
+    _report(json, report.to_json(), doctor_lines(report))
+    if not report.valid:
         raise typer.Exit(EXIT_FAILED)
 
 
@@ -279,7 +364,7 @@ def config_show(doc: str | None = DocOption, json: bool = JsonOption) -> None:
     from styxy import config
     from styxy.render import settings_text
 
-    settings = config.show(doc=_doc(doc), notify=_notify)
+    settings = config.show(doc=_doc(doc), notify=_notify).to_json()
     _report(json, settings, settings_text(settings))
 
 
@@ -366,7 +451,7 @@ def config_auto_allocation(doc: str | None = DocOption, json: bool = JsonOption)
     from styxy.render import auto_allocation_text
 
     info = config.auto_allocated(doc=_doc(doc), notify=_notify)
-    _report(json, info, auto_allocation_text(info))
+    _report(json, info.to_json(), auto_allocation_text(info))
 
 
 @config_app.command("undo-auto")
@@ -439,43 +524,10 @@ def _report(json_flag: bool, value: Any, text: str) -> None:
 
 
 def _notify(text: str) -> None:
-    if text.startswith(("Blocked:", "Auto-allocated")):
+    from styxy.vocabulary import Notice
+
+    # A line whose wording the spec fixes is shown as it is; any other is a `styxy:` note.
+    if isinstance(text, Notice):
         output.message(text)
     else:
         output.note(text)
-
-
-def _confirm(service_type: str, proposal: Any, problem_of: Callable[[int, int], str | None]) -> Any:
-    """The terminal prompt of confirmation mode; None declines."""
-    from dataclasses import replace
-
-    while True:
-        answer = output.prompt(
-            f"Unknown service type '{service_type}'. Proposed range {proposal.start}-{proposal.end} "
-            f"(placement {proposal.placement}). Proceed? [y/N/customize] "
-        ).lower()
-        if answer in ("y", "yes"):
-            return proposal
-        if answer in ("c", "customize"):
-            custom = _customize(problem_of)
-            if custom is not None:
-                start, size = custom
-                proposal = replace(
-                    proposal, start=start, end=start + size - 1, placement="custom", chunk_size=size
-                )
-            continue
-        return None
-
-
-def _customize(problem_of: Callable[[int, int], str | None]) -> tuple[int, int] | None:
-    try:
-        start = int(output.prompt("Start port: "))
-        size = int(output.prompt("Chunk size: "))
-    except ValueError:
-        output.error("start and chunk size must be whole numbers.")
-        return None
-    problem = problem_of(start, size)
-    if problem:
-        output.error(f"cannot use {start}-{start + size - 1}: {problem}")
-        return None
-    return start, size

@@ -1,12 +1,18 @@
 """The one place where errors become messages and exit codes (as pre-commit's error_handler).
 
 `main(argv) -> int` never calls `sys.exit`, so tests drive the whole command line in-process.
+The click command runs without its standalone mode and without `Command.main`, whose wrapper
+would turn Ctrl-C into a silent exit 130 and a closed stdout into exit 1 before this module
+saw either. Exit codes (docs/GUIDE.md, "Exit codes"): 0 success, 1 refused or failed (an
+internal error too, with a crash log), 2 usage error, 130 interrupted.
 """
 
 from __future__ import annotations
 
+import errno
 import os
 import sys
+from typing import TYPE_CHECKING
 
 from styxy import output
 from styxy.errors import (
@@ -16,48 +22,170 @@ from styxy.errors import (
     EXIT_USAGE,
     DocumentError,
     StyxyError,
+    os_error_sentence,
 )
+
+if TYPE_CHECKING:
+    from typer import _click
 
 
 def main(argv: list[str] | None = None) -> int:
-    """Run the app; every error ends here as one sentence and an exit code, never a traceback."""
-    from typer.main import get_command
+    """Run the command line; every outcome ends here as an exit code, never a traceback."""
+    args = sys.argv[1:] if argv is None else list(argv)
+    json = wants_json(args)  # before click parses `args`, which it consumes in place
+    try:
+        code = _invoke(list(args))
+    except BaseException as exc:  # this is the boundary: everything is turned into a code here
+        code = _reported(exc, json=json)
+    return _flushed(code)
+
+
+def main_entry() -> int:
+    return main(sys.argv[1:])
+
+
+def wants_json(args: list[str]) -> bool:
+    """`--json` anywhere before `--`: after it, words belong to the command `styxy run` starts.
+
+    Read from the words rather than the parsed options, so a usage error that click raises
+    before it has read `--json` is still answered in JSON.
+    """
+    words = args[: args.index("--")] if "--" in args else args
+    return "--json" in words
+
+
+# The words that need typer's completion options on the root command.
+_COMPLETION_WORDS = frozenset({"--install-completion", "--show-completion", "--help"})
+
+
+def _invoke(args: list[str]) -> int:
+    from typer.core import _typer_main_shell_completion
+
+    command = _command(args)
+    # `_STYXY_COMPLETE=...` is a request from the shell's completion script (typer's own).
+    _typer_main_shell_completion(command, ctx_args={}, prog_name="styxy")
+    with command.make_context("styxy", args) as ctx:
+        command.invoke(ctx)
+    return EXIT_OK
+
+
+def _command(args: list[str]) -> _click.Command:
+    """The click command; typer's completion options only when a word asks for them.
+
+    Building them registers typer's shell classes and inspects a placeholder signature (about
+    1 ms, measured), work the hot path of `styxy allocate` need not do; `--help` and a bare
+    `styxy` still list them.
+    """
+    from typer.main import get_command, get_install_completion_arguments
 
     from styxy.cli.app import app
 
     command = get_command(app)
+    if not args or _COMPLETION_WORDS.intersection(args):
+        command.params.extend(get_install_completion_arguments())
+    return command
+
+
+def _reported(exc: BaseException, *, json: bool) -> int:
+    """`_report`, whose own writes may fail too (stderr closed): the code survives them."""
     try:
-        code = command.main(args=argv, prog_name="styxy", standalone_mode=False)
-    except DocumentError as exc:
+        return _report(exc, json=json)
+    except (OSError, ValueError) as problem:
+        if problem is exc:
+            raise  # STYXY_TRACEBACK: a bug of ours re-raised on purpose, for the test suite
+        if isinstance(exc, StyxyError):
+            return exc.exit_code
+        return EXIT_INTERRUPTED if isinstance(exc, KeyboardInterrupt) else EXIT_FAILED
+
+
+def _report(exc: BaseException, *, json: bool) -> int:
+    """Say what went wrong, once, and give the exit code; a bug of ours ends in a crash log."""
+    if _is_closed_stdout(exc):
+        # The reader of stdout went away (`styxy list | head -0`): not an error of ours.
+        _silence_stdout()
+        return EXIT_OK
+    if isinstance(exc, SystemExit):
+        return _system_exit(exc)
+    if isinstance(exc, DocumentError):
         # PATH:LINE: message, bare, as editors and pre-commit expect it.
         output.diagnostic(exc.message)
-        return exc.exit_code
-    except StyxyError as exc:
-        output.error(exc.message)
-        return exc.exit_code
-    except KeyboardInterrupt:
-        output.error("interrupted.")
-        return EXIT_INTERRUPTED
-    except _click_exceptions() as exc:
-        return _click_exit(exc)
-    except BrokenPipeError:
-        # The reader of stdout went away (`styxy list | head`); not an error of ours.
-        os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
-        return EXIT_OK
-    except OSError as exc:
+        return _as_json(exc.message, exc.exit_code, json)
+    known = _known(exc)
+    if known is None:
+        return _crashed(exc, json=json)
+    sentence, code = known
+    if sentence is not None:
+        output.error(sentence)
+        return _as_json(sentence, code, json)
+    return code
+
+
+def _known(exc: BaseException) -> tuple[str | None, int] | None:
+    """The sentence and the code of an outcome styxy expects; None for a bug of ours."""
+    from typer import _click, exceptions
+
+    if isinstance(exc, StyxyError):
+        return exc.message, exc.exit_code
+    if isinstance(exc, KeyboardInterrupt):
+        return "interrupted.", EXIT_INTERRUPTED
+    if isinstance(exc, EOFError | exceptions.Abort):
+        return "no answer on standard input; nothing was written.", EXIT_FAILED
+    if isinstance(exc, exceptions.Exit):
+        return None, exc.exit_code
+    if isinstance(exc, _click.exceptions.NoArgsIsHelpError):
+        exc.show()  # a bare `styxy` or `styxy config`: the help, and the usage error code
+        return None, EXIT_USAGE
+    if isinstance(exc, _click.exceptions.ClickException):
+        return _usage_sentence(exc), EXIT_USAGE
+    if isinstance(exc, OSError):
         # The machine said no (a read-only folder, a full disk): say what and where.
-        where = f" ({exc.filename})" if exc.filename else ""
-        output.error(f"{exc.strerror or exc}{where}.")
-        return EXIT_FAILED
-    except Exception as exc:  # a bug of ours: one sentence for the user, the details in a log
-        if os.environ.get("STYXY_TRACEBACK"):
-            raise
-        output.error(f"internal error ({type(exc).__name__}: {exc}); details in {_crash_log()}.")
-        return EXIT_FAILED
-    return code if isinstance(code, int) else EXIT_OK
+        return os_error_sentence(exc), EXIT_FAILED
+    return None
 
 
-def _crash_log() -> str:
+def _usage_sentence(exc: _click.exceptions.ClickException) -> str:
+    """Click's message as one sentence that names the help to read next."""
+    from typer import _click
+
+    text = exc.format_message().rstrip(".")
+    ctx = exc.ctx if isinstance(exc, _click.exceptions.UsageError) else None
+    where = ctx.command_path if ctx is not None else "styxy"
+    return f"{text}; see '{where} --help'."
+
+
+def _as_json(sentence: str, code: int, json: bool) -> int:
+    """With `--json` a refusal is one JSON object on stdout too, with the same sentence."""
+    if json:
+        output.as_json({"error": sentence, "code": code})
+    return code
+
+
+def _system_exit(exc: SystemExit) -> int:
+    # typer's own `--install-completion` ends with sys.exit(0) after saying what it did.
+    if exc.code is None or isinstance(exc.code, int):
+        return exc.code or EXIT_OK
+    output.error(str(exc.code))
+    return EXIT_FAILED
+
+
+def _crashed(exc: BaseException, *, json: bool) -> int:
+    """The last resort: one sentence and exit 1, whatever else fails on the way (no raise)."""
+    if os.environ.get("STYXY_TRACEBACK"):
+        raise exc  # the test suite wants to see its bugs as tracebacks
+    try:
+        where = f"details in {_crash_log(exc)}"
+    except Exception as problem:  # a read-only home, a bad XDG_CACHE_HOME: say so and go on
+        where = f"no crash log could be written: {os_error_sentence(problem).rstrip('.')}"
+    sentence = f"internal error ({type(exc).__name__}: {exc}); {where}."
+    try:
+        output.error(sentence)
+        _as_json(sentence, EXIT_FAILED, json)
+    except Exception:
+        pass  # stderr itself is gone: the exit code is all that is left to say it
+    return EXIT_FAILED
+
+
+def _crash_log(exc: BaseException) -> str:
     import traceback
     from pathlib import Path
 
@@ -67,29 +195,34 @@ def _crash_log() -> str:
     folder.mkdir(parents=True, exist_ok=True)
     log = folder / "crash.log"
     with open(log, "a", encoding="utf-8") as handle:
-        handle.write(traceback.format_exc() + "\n")
+        handle.write("".join(traceback.format_exception(exc)) + "\n")
     return str(log)
 
 
-def _click_exceptions() -> tuple[type[BaseException], ...]:
-    from typer import _click, exceptions
-
-    return (_click.exceptions.ClickException, exceptions.Abort, exceptions.Exit)
+def _is_closed_stdout(exc: BaseException) -> bool:
+    return isinstance(exc, OSError) and exc.errno == errno.EPIPE
 
 
-def _click_exit(exc: BaseException) -> int:
-    from typer import _click, exceptions
+def _flushed(code: int) -> int:
+    """Flush stdout inside the boundary, so a reader that went away does not surface at exit."""
+    try:
+        sys.stdout.flush()
+    except OSError as exc:
+        if not _is_closed_stdout(exc):
+            # The result could not be written (a full disk behind a redirection): a failure.
+            output.error(os_error_sentence(exc))
+            return code or EXIT_FAILED
+        _silence_stdout()
+    except ValueError:
+        pass  # stdout was closed by the program itself: nothing is left to flush
+    return code
 
-    if isinstance(exc, exceptions.Exit):
-        return exc.exit_code
-    if isinstance(exc, exceptions.Abort):
-        # typer turns an end of input at a prompt into Abort.
-        output.error("no answer on standard input; nothing was written.")
-        return EXIT_FAILED
-    assert isinstance(exc, _click.exceptions.ClickException)
-    exc.show()
-    return exc.exit_code if isinstance(exc, _click.exceptions.UsageError) else EXIT_USAGE
 
-
-def main_entry() -> int:
-    return main(sys.argv[1:])
+def _silence_stdout() -> None:
+    # Later writes and the interpreter's own flush at exit go nowhere instead of failing again.
+    try:
+        devnull = os.open(os.devnull, os.O_WRONLY)
+        os.dup2(devnull, sys.stdout.fileno())
+        os.close(devnull)
+    except (OSError, ValueError):
+        pass

@@ -5,11 +5,10 @@ from __future__ import annotations
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from types import MappingProxyType
-from typing import Literal
 
-Placement = Literal["after", "before", "smart"]
-PLACEMENTS: tuple[str, ...] = ("after", "before", "smart")
-INSTANCES: tuple[str, ...] = ("single", "multi")
+from styxy.vocabulary import INSTANCES, PLACEMENTS, Instances, Placement
+
+__all__ = ["INSTANCES", "PLACEMENTS", "Placement"]
 
 
 @dataclass(frozen=True)
@@ -19,7 +18,7 @@ class Range:
     service_type: str
     start: int
     end: int
-    instances: str = "multi"
+    instances: Instances = "multi"
     preferred: tuple[int, ...] = ()
     description: str = ""
     line: int = 0  # 1-based line of the row in its document; 0 for a row not yet written
@@ -42,7 +41,7 @@ class Rule:
 
     pattern: str
     chunk_size: int | None = None
-    placement: str | None = None
+    placement: Placement | None = None
     preferred_range_start: int | None = None
     line: int = 0
 
@@ -53,7 +52,7 @@ class AutoAllocation:
 
     enabled: bool = True
     default_chunk_size: int = 10
-    placement: str = "after"
+    placement: Placement = "after"
     min_port_number: int = 10000
     max_port_number: int = 49151
     preserve_gaps: bool = True
@@ -92,6 +91,15 @@ class AuditEntry:
     def service_type(self) -> str:
         parts = self.text.split()
         return parts[2] if len(parts) > 2 else ""
+
+    @property
+    def span(self) -> tuple[int, int] | None:
+        """The `START-END` the line names, or None when its fourth word is not one."""
+        parts = self.text.split()
+        start, dash, end = parts[3].partition("-") if len(parts) > 3 else ("", "", "")
+        if not (dash and start.isdigit() and end.isdigit()):
+            return None
+        return int(start), int(end)
 
 
 @dataclass(frozen=True)

@@ -12,6 +12,9 @@ from typing import Literal
 
 from styxy.document.model import PLACEMENTS
 from styxy.errors import InvalidValueError
+from styxy.vocabulary import MAX_PORT
+
+__all__ = ["MAX_PORT"]
 
 Kind = Literal["bool", "port", "chunk", "gap", "seconds", "placement"]
 
@@ -29,7 +32,6 @@ AUTO_KEYS = (
     "avoidEphemeral",
 )
 RULE_KEYS = ("chunkSize", "placement", "preferredRangeStart")
-MAX_PORT = 65535
 
 _TRUE = ("true", "yes", "on", "1")
 _FALSE = ("false", "no", "off", "0")

@@ -14,10 +14,11 @@ from typing import Any
 from styxy.document import fmedit, frontmatter, schema
 from styxy.document.layout import Parsed
 from styxy.document.lines import Splice, apply, body, split_lines
-from styxy.document.model import PLACEMENTS, Document, Rule, Settings
+from styxy.document.model import Document, Rule, Settings
 from styxy.document.schema import MAX_PORT
 from styxy.document.yamlnodes import lookup
 from styxy.errors import InvalidValueError, NotFoundError, RefusedError
+from styxy.vocabulary import Placement, is_placement
 
 RULES = "autoAllocationRules"
 # Computes the splices of one change from the freshly composed front matter.
@@ -30,9 +31,9 @@ def get_setting(document: Document, key: str) -> object:
     return getattr(owner, item.attr)
 
 
-def settings_as_dict(document: Document) -> dict[str, Any]:
+def settings_as_dict(source: Document | Settings) -> dict[str, Any]:
     """The front matter as `config show --json` prints it: camelCase keys, every default."""
-    settings = document.settings
+    settings = source.settings if isinstance(source, Document) else source
     auto = settings.auto_allocation
     return {
         "styxy": schema.VERSION,
@@ -181,13 +182,18 @@ def _checked_rule(
         raise InvalidValueError(f"a rule pattern must be a glob on one line, not {pattern!r}")
     if chunk_size is not None and not schema.value_ok("chunk", chunk_size):
         raise InvalidValueError(f"--chunk-size must {schema.demand('chunk')}, not {chunk_size!r}")
-    if placement is not None and placement not in PLACEMENTS:
-        raise InvalidValueError(f"--placement must be after, before or smart, not {placement!r}")
+    chosen: Placement | None = None
+    if placement is not None:
+        if not is_placement(placement):
+            raise InvalidValueError(
+                f"--placement must be after, before or smart, not {placement!r}"
+            )
+        chosen = placement
     if start is not None and not schema.value_ok("port", start):
         raise InvalidValueError(
             f"--preferred-range must be a port from 1 to {MAX_PORT}, not {start!r}"
         )
-    return Rule(pattern, chunk_size, placement, start)
+    return Rule(pattern, chunk_size, chosen, start)
 
 
 def _rule_dict(rule: Rule) -> dict[str, object]:

@@ -8,11 +8,12 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 
-from styxy.document.model import INSTANCES, Range
+from styxy.document.model import Range
 from styxy.document.names import NAME_RULE, is_service_type
 from styxy.document.schema import MAX_PORT
 from styxy.document.table import Row
 from styxy.errors import Diagnostic
+from styxy.vocabulary import Instances, is_instances
 
 PRIVILEGED = 1024
 
@@ -54,7 +55,10 @@ def _read_row(row: _Row, cells: tuple[str, ...]) -> Range | None:
     if start is not None and end is not None and start > end:
         row.error(f"Start {start} is greater than End {end}")
         start = end = None
-    if instances not in INSTANCES:
+    kind: Instances = "multi"  # for a bad cell, reported here: the row still counts for overlaps
+    if is_instances(instances):
+        kind = instances
+    else:
         row.error(f"Instances must be single or multi, not {instances!r}")
     preferred = _preferred(row, preferred_text, start, end)
     if start is None or end is None:
@@ -65,7 +69,7 @@ def _read_row(row: _Row, cells: tuple[str, ...]) -> Range | None:
             "which only root can bind",
             warning=True,
         )
-    return Range(name, start, end, instances, preferred, description, row.line)
+    return Range(name, start, end, kind, preferred, description, row.line)
 
 
 def _port(row: _Row, column: str, text: str) -> int | None:

@@ -128,7 +128,11 @@ def test_bad_names_and_ports_are_refused_before_any_file_is_touched(styxy):
         "styxy: invalid service type 'Dev': use 1 to 63 characters from a-z, 0-9, '.', '_' and '-', "
         "starting with a letter or digit.\n"
     )
-    assert styxy("allocate", "-s", "dev", "-p", "70000").err == "styxy: port 70000 is outside 1..65535.\n"
+    out_of_range = styxy("allocate", "-s", "dev", "-p", "70000")
+    assert (out_of_range.code, out_of_range.err) == (2, (
+        "styxy: Invalid value for '-p' / '--port': '70000' is not a port number from 1 to 65535; "
+        "see 'styxy allocate --help'.\n"
+    ))
     assert styxy("allocate", "-s", "dev", "-p", "abc").code == 2
     assert styxy("allocate", "-s", "dev", "--pid", "999999999").code == 1
     assert styxy.snapshot() == before

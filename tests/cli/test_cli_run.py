@@ -93,7 +93,7 @@ def test_signals_are_forwarded_to_the_child(styxy):
 
 def test_run_without_a_command_or_with_a_missing_one(styxy):
     done = styxy("run", "-s", "dev")
-    assert (done.code, done.err) == (1, "styxy: give the command to run after `--`.\n")
+    assert (done.code, done.err) == (2, "styxy: give the command to run after `--`.\n")
     done = styxy("run", "-s", "dev", "--", "no-such-program-xyz")
     assert (done.code, done.err) == (1, "styxy: command not found: 'no-such-program-xyz'.\n")
     assert styxy("list", "--json").json() == {"leases": []}

@@ -1,0 +1,49 @@
+"""The words Styxy's records share, each defined once: ports, placements, instances, sources,
+reasons. Literals rather than enums, so a value is its own JSON and its own Markdown cell.
+
+Imported on the hot path of `styxy allocate`: this module imports nothing but `typing`.
+"""
+
+from __future__ import annotations
+
+from typing import Literal, TypeGuard
+
+MAX_PORT = 65535
+
+# Where auto-allocation puts a new range; "custom" is a person's answer at the prompt.
+Placement = Literal["after", "before", "smart"]
+PLACEMENTS: tuple[Placement, ...] = ("after", "before", "smart")
+ChosenPlacement = Literal["after", "before", "smart", "custom"]
+
+# The Instances column of the ranges table.
+Instances = Literal["single", "multi"]
+INSTANCES: tuple[Instances, ...] = ("single", "multi")
+
+# Who created a lease.
+Source = Literal["cli", "run", "interceptor", "api"]
+SOURCES: tuple[Source, ...] = ("cli", "run", "interceptor", "api")
+
+# Why `allocate` handed back a lease that already existed.
+Reason = Literal["single-instance", "same-identity"]
+
+
+def is_placement(value: object) -> TypeGuard[Placement]:
+    return value in PLACEMENTS
+
+
+def is_instances(value: object) -> TypeGuard[Instances]:
+    return value in INSTANCES
+
+
+def is_source(value: object) -> TypeGuard[Source]:
+    return value in SOURCES
+
+
+class Notice(str):
+    """A line whose wording the spec fixes (`Blocked: ...`, `Auto-allocated ...`).
+
+    Sent through `notify` like any note; its type, not its first word, tells the command line
+    to show it as it is rather than as a `styxy:` note.
+    """
+
+    __slots__ = ()
