@@ -206,3 +206,22 @@ def test_init_makes_the_named_document_and_nothing_else_does(styxy, tmp_path):
     done = styxy("init", "--doc", str(missing), doc=False)
     assert done.code == 0
     assert styxy("allocate", "-s", "dev", "--doc", str(missing), doc=False).code == 0
+
+
+def test_ranges_and_a_suggested_range_are_read_without_the_lock(warm):
+    from styxy import api
+
+    lock = FileLock(str(warm.sidecar / "lock"))
+    lock.acquire(timeout=5)
+    try:
+        before = warm.snapshot()
+        began = time.monotonic()
+        usage = {r.service_type: r for r in api.ranges(doc=warm.doc).ranges}
+        suggestion = api.suggest_range("grafana", doc=warm.doc)
+        elapsed = time.monotonic() - began
+    finally:
+        lock.release()
+    assert elapsed < NO_WAIT_SECONDS
+    assert usage["dev"].leased_ports == (warm.port,)
+    assert (suggestion.existing, suggestion.chunk_size) == (False, 10)
+    assert warm.snapshot() == before

@@ -105,14 +105,15 @@ def test_rule_template_renders_block_lines() -> None:
     assert render_lines("rule.yaml.j2", indent="", step="  ", pattern="x", fields=[]) == ["x: {}"]
 
 
-def test_audit_line_template_refuses_a_line_break_in_a_field() -> None:
-    with pytest.raises(InvalidValueError):
-        render_line(
-            "audit_line.txt.j2",
-            when="t",
-            action="a",
-            service_type="s",
-            start=1,
-            end=2,
-            fields=[("by", "me\nrm -rf")],
-        )
+def test_audit_line_template_escapes_a_line_break_in_a_field() -> None:
+    # A value is percent-encoded, never refused: `by=$USER@host` must not make every
+    # auto-allocation fail because $USER holds a newline.
+    assert render_line(
+        "audit_line.txt.j2",
+        when="t",
+        action="a",
+        service_type="s",
+        start=1,
+        end=2,
+        fields=[("by", "me\nrm -rf"), ("chunk", 10)],
+    ) == "t a s 1-2 by=me%0Arm%20-rf chunk=10"
