@@ -70,6 +70,8 @@ def test_a_row_about_the_tool_may_cover_its_port(styxy):
     assert done.err.endswith(
         "warning: range 3306-3306 of 'cache-sql' covers port 3306 (MySQL), a well-known developer "
         "port that 'cache-sql' is not about\n"
+        f"styxy: checked {styxy.doc}: front matter, ranges table and audit block are valid; "
+        "1 warning above.\n"
     )
 
 
@@ -95,6 +97,10 @@ def test_system_and_dynamic_ports_are_named(styxy):
             f"ephemeral range {low}-{high} (ip_local_port_range) at ports {a}-{b}, which the kernel "
             "may give to any outgoing connection"
         )
+    expected.append(
+        f"styxy: checked {styxy.doc}: front matter, ranges table and audit block are valid; "
+        f"{len(expected)} warnings above."
+    )
     assert done.err.splitlines() == expected
 
 
