@@ -11,7 +11,6 @@ from __future__ import annotations
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
 
 from starlette.concurrency import run_in_threadpool
 from starlette.requests import Request
@@ -232,13 +231,7 @@ async def audit(request: Request) -> Response:
     from styxy import config
 
     info = await run_in_threadpool(config.auto_allocated, doc=served(request).doc)
-    return JSONResponse({"audit": audit_lines(info)})
-
-
-def audit_lines(info: Any) -> list[str]:
-    """The audit lines of `config.auto_allocated`'s answer, a dict or a record."""
-    lines = info["audit"] if isinstance(info, dict) else info.audit
-    return [line if isinstance(line, str) else str(getattr(line, "text", line)) for line in lines]
+    return JSONResponse({"audit": list(info.audit)})
 
 
 async def openapi(request: Request) -> Response:

@@ -50,9 +50,13 @@ def serve(
     from styxy.server.token import load_or_create
 
     where = paths.resolve(doc)
-    # One call through the core first: it makes the sidecar folder (and the default document
-    # on first use) and refuses a broken lease file before anything listens.
-    api.list_leases(doc=where.doc, notify=notify)
+    # One writer's pass through the core first (a dry run: it reaps nothing): the server is a
+    # writer, so like `allocate` it makes the default document on first use and the sidecar
+    # with its .gitignore, refuses a `--doc` that does not exist or a broken lease file, and
+    # all of it before anything listens. A document with errors does not stop it: reads
+    # still work, and allocations say what is wrong (SPEC section 10).
+    # `doc` as given (None for the default location), so the first-use rule is the core's.
+    api.cleanup(dry_run=True, doc=doc, notify=notify)
     token_file = where.sidecar / "token"
     token = load_or_create(token_file)
     sockets = bind(addresses, port)

@@ -6,11 +6,12 @@ import os
 import signal
 import socket
 import stat
+import subprocess
 from pathlib import Path
 
 import pytest
 from server_support import Server, free_port, wait_until
-from support import Styxy
+from support import DEFAULT_DOC, Styxy, styxy_command
 
 
 @pytest.mark.parametrize("host", ["0.0.0.0", "::", "192.168.1.10", "example.com", "127.0.0.2", ""])
@@ -88,7 +89,7 @@ def test_the_token_is_made_once_and_reused(styxy: Styxy, tmp_path: Path) -> None
 def test_a_token_file_others_could_read_or_swap_is_refused(
     styxy: Styxy, tmp_path: Path, spoil: object, why: str
 ) -> None:
-    assert styxy("list").code == 0  # makes the sidecar
+    assert styxy("cleanup").code == 0  # a writer: makes the sidecar and its .gitignore
     token_file = styxy.sidecar / "token"
     (styxy.sidecar / "elsewhere").write_text("x" * 43 + "\n")
     token_file.write_text("A" * 43 + "\n")
@@ -107,7 +108,7 @@ def test_a_token_file_others_could_read_or_swap_is_refused(
 
 @pytest.mark.skipif(os.geteuid() != 0, reason="only root can give a file to another user")
 def test_a_token_file_of_another_user_is_refused(styxy: Styxy) -> None:
-    assert styxy("list").code == 0
+    assert styxy("cleanup").code == 0  # a writer: makes the sidecar and its .gitignore
     token_file = styxy.sidecar / "token"
     token_file.write_text("A" * 43 + "\n")
     token_file.chmod(0o600)
@@ -144,3 +145,36 @@ def test_other_loopback_names(styxy: Styxy, tmp_path: Path, host: str) -> None:
             pass
     finally:
         server.stop()
+
+
+def test_first_use_makes_the_default_document(home: Path, tmp_path: Path) -> None:
+    """Like `allocate`, the server is a writer: the default location is created on first use."""
+    default = home / "docs" / "CORE" / "PORT_MANAGEMENT.md"
+    cli = Styxy(default, home)
+    argv = [*styxy_command(), "serve", "--port", str(free_port())]
+    log = tmp_path / "serve.log"
+    with open(log, "wb") as err:
+        process = subprocess.Popen(argv, stdout=subprocess.PIPE, stderr=err, env=cli.env)
+        try:
+            assert process.stdout is not None
+            assert process.stdout.readline().decode().startswith("http://127.0.0.1:")
+            assert default.read_bytes() == DEFAULT_DOC.read_bytes()
+            assert (cli.sidecar / ".gitignore").read_bytes() == b"*\n"
+            assert stat.S_IMODE((cli.sidecar / "token").stat().st_mode) == 0o600
+        finally:
+            process.terminate()
+            process.wait(timeout=30)
+            process.stdout.close()  # type: ignore[union-attr]
+    assert log.read_text().startswith(
+        "styxy: created ~/docs/CORE/PORT_MANAGEMENT.md from the default\n"
+    )
+
+
+def test_a_missing_doc_is_refused_before_listening(styxy: Styxy) -> None:
+    missing = styxy.doc.parent / "nothere.md"
+    result = styxy("serve", "--port", str(free_port()), "--doc", str(missing))
+    assert result.code == 1
+    assert result.err == (
+        f"styxy: no document at {missing}; create it with: styxy init --doc {missing}\n"
+    )
+    assert not (styxy.sidecar / "token").exists()

@@ -63,3 +63,21 @@ def test_the_listening_sockets_say_tcp_so_asyncio_turns_nagle_off() -> None:
     finally:
         for sock in sockets:
             sock.close()
+
+
+def test_the_wheel_ships_the_dashboard(tmp_path: Path) -> None:
+    import subprocess
+    import sys
+    import zipfile
+
+    from support import ROOT
+
+    subprocess.run(
+        [sys.executable, "-m", "pip", "wheel", "-q", "--no-deps", str(ROOT), "-w", str(tmp_path)],
+        check=True, capture_output=True, timeout=300,
+    )
+    (wheel,) = tmp_path.glob("styxy-*.whl")
+    shipped = zipfile.ZipFile(wheel)
+    for name in ("index.html", "dashboard.js", "dashboard.css"):
+        source = ROOT / "styxy" / "server" / "static" / name
+        assert shipped.read(f"styxy/server/static/{name}") == source.read_bytes()
