@@ -64,23 +64,31 @@ def cli_against_floor(rounds: int = 15) -> None:
     print(f"cli allocate: median {c * 1000:.1f} ms; import floor {f * 1000:.1f} ms; ratio {c / f:.2f}x (goal <= 1.3x)")
 
 
-def in_process_with_leases(count: int = 1000, rounds: int = 200, *, fsync: bool = True) -> float:
+def doc_with_leases(folder: Path, count: int) -> Path:
+    """A default document in `folder` whose lease file holds `count` young leases of this process."""
+    from dataclasses import replace
+
     import styxy
     from styxy import leases
 
-    with tempfile.TemporaryDirectory() as tmp:
-        doc = fresh_doc(Path(tmp))
-        styxy.allocate("dev", instance_id="warm", doc=doc, pid=os.getpid())
-        sidecar = doc.parent / ".styxy" / "leases.json"
-        state = leases.load(sidecar)
-        now = time.time()
-        filler = tuple(
-            leases.Lease(leases.new_lock_id(), 20000 + n, "filler", f"f{n}", "", os.getpid(), None, now, "api")
-            for n in range(count)
-        )
-        from dataclasses import replace
+    doc = fresh_doc(folder)
+    styxy.allocate("dev", instance_id="warm", doc=doc, pid=os.getpid())
+    sidecar = doc.parent / ".styxy" / "leases.json"
+    state = leases.load(sidecar)
+    now = time.time()
+    filler = tuple(
+        leases.Lease(leases.new_lock_id(), 20000 + n, "filler", f"f{n}", "", os.getpid(), None, now, "api")
+        for n in range(count)
+    )
+    sidecar.write_bytes(leases.dump(replace(state, leases=state.leases + filler)))
+    return doc
 
-        Path(sidecar).write_bytes(leases.dump(replace(state, leases=state.leases + filler)))
+
+def in_process_with_leases(count: int = 1000, rounds: int = 200, *, fsync: bool = True) -> float:
+    import styxy
+
+    with tempfile.TemporaryDirectory() as tmp:
+        doc = doc_with_leases(Path(tmp), count)
         times = []
         real_fsync = os.fsync
         if not fsync:
@@ -104,26 +112,13 @@ def flat_cost(count: int = 1000, rounds: int = 150) -> float:
     Two documents side by side, one round on each in turn, so both see the same machine load.
     """
     import styxy
-    from styxy import leases
 
     with tempfile.TemporaryDirectory() as tmp:
         docs = []
         for n_leases in (0, count):
             folder = Path(tmp) / f"with-{n_leases}"
             folder.mkdir()
-            doc = fresh_doc(folder)
-            styxy.allocate("dev", instance_id="warm", doc=doc, pid=os.getpid())
-            sidecar = doc.parent / ".styxy" / "leases.json"
-            state = leases.load(sidecar)
-            now = time.time()
-            filler = tuple(
-                leases.Lease(leases.new_lock_id(), 20000 + n, "filler", f"f{n}", "", os.getpid(), None, now, "api")
-                for n in range(n_leases)
-            )
-            from dataclasses import replace
-
-            sidecar.write_bytes(leases.dump(replace(state, leases=state.leases + filler)))
-            docs.append(doc)
+            docs.append(doc_with_leases(folder, n_leases))
         times: list[list[float]] = [[], []]
         for n in range(rounds):
             for which, doc in enumerate(docs):

@@ -24,6 +24,7 @@ from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
 from styxy.errors import StyxyError
+from styxy.vocabulary import MAX_PORT
 
 if TYPE_CHECKING:
     from _csv import Reader as _CsvReader
@@ -32,7 +33,6 @@ _NS = "http://www.iana.org/assignments"
 _SEP = "}"  # expat joins namespace and local name with this, ElementTree style
 REGISTRY_ID = "service-names-port-numbers"
 RECORD_FIELDS = ("name", "protocol", "description", "number")
-MAX_PORT = 65535
 # The CSV's columns that styxy reads; IANA's file has more (assignee, contact, notes...).
 CSV_COLUMNS = ("Service Name", "Port Number", "Transport Protocol", "Description")
 CSV_DATES = ("Registration Date", "Modification Date")

@@ -4,7 +4,7 @@
   `$ command` line runs in bash, and the lines below it are its output (stderr, then stdout,
   as a terminal shows a styxy command's lines), compared exactly.
 - A `bash` block is run line by line, each line as written, on one fresh document; every line
-  must exit 0. A line that is still running after a while is a server (`styxy run ... --
+  must exit 0, and an `export` line holds for the lines after it. A line that is still running after a while is a server (`styxy run ... --
   http.server`): it must be listening on the port styxy leased it, and it is then stopped with
   Ctrl-C as a person would.
 - `text`, `yaml`, `toml`, `json` and `python` blocks are shown, not run. README's first two
@@ -26,7 +26,7 @@ from pathlib import Path
 import pytest
 from support import DEFAULT_DOC, ROOT
 
-PAGES = ["README.md", "docs/PLACEMENT.md"]
+PAGES = ["README.md", "docs/GUIDE.md", "docs/PLACEMENT.md"]
 RUN = {"console", "bash"}
 SERVER_SECONDS = 8.0
 
@@ -118,10 +118,15 @@ def _console_steps(text: str) -> list[tuple[str, list[str]]]:
 @pytest.mark.parametrize("block", [b for b in BLOCKS if b.lang == "bash"], ids=lambda b: b.id)
 def test_bash_example_runs_as_written(block: Block, session: dict[str, str]) -> None:
     cwd = Path(session["HOME"])
+    exported: list[str] = []  # `export` lines hold for the lines after them, as in a shell
     for line in block.text.splitlines():
         if not line.strip() or line.lstrip().startswith("#"):
             continue
-        _run_line(line, cwd, session)
+        if line.startswith("export "):
+            exported.append(line)
+        _run_line(
+            "; ".join([*exported, line]) if not line.startswith("export ") else line, cwd, session
+        )
 
 
 def _run_line(line: str, cwd: Path, env: dict[str, str]) -> None:

@@ -218,8 +218,8 @@ def _interceptor_lines(doc: str | os.PathLike[str] | None) -> list[str]:
     from styxy import api, interceptor, paths
 
     where = paths.resolve(doc)
-    # Any command that takes the lock writes the cache, so this creates it when missing.
-    api.list_leases(doc=where.doc)
+    # As `styxy interceptor env`: the cache must exist before the first preloaded program runs.
+    api.sync(doc=where.doc)
     interceptor.ensure_built()
     return interceptor.env_lines(where.cache)
 

@@ -314,7 +314,9 @@ def env_command(
         None, "--write", metavar="FILE", help="Put the variables in styxy's block of FILE (.env)."
     ),
     release_: bool = typer.Option(False, "--release", help="End the project's leases."),
-    pid: int | None = typer.Option(None, "--pid", help="Holder process (default: the parent)."),
+    pid: int | None = typer.Option(
+        None, "--pid", min=1, help="Holder process (default: the parent)."
+    ),
     yes: bool = typer.Option(False, "--yes", help="Accept a proposed new range."),
     doc: str | None = DocOption,
     json: bool = JsonOption,
@@ -604,7 +606,7 @@ def config_undo_auto(
 
 @app.command()
 def serve(
-    port: int = typer.Option(9876, "--port", help="The port to listen on."),
+    port: int = typer.Option(9876, "--port", click_type=PORT, help="The port to listen on."),
     host: str = typer.Option("127.0.0.1", "--host", help="127.0.0.1, ::1 or localhost."),
     doc: str | None = DocOption,
 ) -> None:

@@ -8,11 +8,12 @@ from __future__ import annotations
 
 import inspect
 from collections.abc import Iterable
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, get_args
 
 import yaml
 
 from styxy import __version__
+from styxy.vocabulary import MAX_PORT, Reason
 
 if TYPE_CHECKING:
     from styxy.server.routes import Endpoint
@@ -59,7 +60,7 @@ COMPONENTS: dict[str, Any] = {
                 "service_type": {"type": "string", "pattern": "^[a-z0-9][a-z0-9._-]{0,62}$"},
                 "instance_id": _NULLABLE_STR,
                 "name": _NULLABLE_STR,
-                "preferred_port": {**_NULLABLE_INT, "minimum": 1, "maximum": 65535},
+                "preferred_port": {**_NULLABLE_INT, "minimum": 1, "maximum": MAX_PORT},
                 "pid": {
                     **_NULLABLE_INT,
                     "description": "The holder; without it, the server process holds the lease.",
@@ -73,7 +74,7 @@ COMPONENTS: dict[str, Any] = {
                 "name": {"type": "string"},
                 "pid": {"type": "integer"},
                 "existing": {"type": "boolean"},
-                "reason": {"enum": [None, "single-instance", "same-identity"]},
+                "reason": {"enum": [None, *get_args(Reason)]},
                 "autoAllocated": {"type": "boolean"},
                 "newRange": {"type": ["array", "null"], "items": {"type": "integer"}},
                 "placement": _NULLABLE_STR,

@@ -16,6 +16,7 @@ from types import ModuleType
 
 from styxy.errors import RefusedError, StyxyError, UsageError
 from styxy.server import hosts
+from styxy.vocabulary import MAX_PORT
 
 DEFAULT_PORT = 9876
 BACKLOG = 2048
@@ -40,8 +41,8 @@ def serve(
 ) -> None:
     """Serve until SIGINT or SIGTERM; `announce` is called once the sockets listen."""
     addresses = hosts.check_listen_host(host)
-    if not 1 <= port <= 65535:
-        raise UsageError(f"--port {port} is outside 1..65535.")
+    if not 1 <= port <= MAX_PORT:
+        raise UsageError(f"--port {port} is outside 1..{MAX_PORT}.")
     uvicorn = _server_stack()
     from styxy import api, paths
     from styxy.server.app import create_app

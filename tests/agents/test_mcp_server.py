@@ -223,3 +223,50 @@ def test_the_command_line_module_does_not_import_the_sdk(styxy):
         env=server_env(styxy, "x"),
     )
     assert (done.returncode, done.stdout) == (0, "[]\n"), done.stderr
+
+
+def test_every_answer_is_the_command_lines_json(styxy):
+    """Text for text where nothing else moves; field for field where other processes on the
+    machine may change a listening count between the two calls."""
+
+    async def body():
+        async with mcp_session(styxy, "agent-a") as session:
+            rag = answer(
+                await session.call_tool("allocate_port", {"service_type": "ai", "name": "rag"})
+            )
+            answer(await session.call_tool("allocate_port", {"service_type": "dev"}))
+            used = await session.call_tool("use_service", {"name": "rag"})
+            cli_use = styxy("use", "-n", "rag", "--json").out
+            ports = answer(await session.call_tool("port_map", {}))
+            cli_ranges = styxy("ranges", "--json").json()
+            before = styxy("list", "--json").json()["leases"]
+            released = await session.call_tool("release_port", {"instance_id": "agent-a"})
+            none = await session.call_tool("release_port", {"instance_id": "agent-a"})
+            cli_none = styxy("release", "-i", "agent-a", "--json").out
+            refused = await session.call_tool("release_port", {"port": 3999})
+            cli_refused = styxy("release", "-p", "3999", "--json")
+            return (rag, used, cli_use, ports, cli_ranges, before, released, none, cli_none,
+                    refused, cli_refused)
+
+    (rag, used, cli_use, ports, cli_ranges, before, released, none, cli_none, refused,
+     cli_refused) = run_async(body)
+    assert used.content[0].text + "\n" == cli_use
+    assert answer(used)["lockId"] == rag["lockId"]
+
+    def steady(rows):
+        return [{k: v for k, v in row.items() if k not in ("listening", "free")} for row in rows]
+
+    assert steady(ports["ranges"]) == steady(cli_ranges["ranges"])
+    expected = {
+        "released": [
+            {k: v for k, v in lease.items() if k != "alive"}
+            for lease in sorted(before, key=lambda x: (x["port"], x["lockId"]))
+        ]
+    }
+    assert answer(released) == expected
+    assert none.content[0].text + "\n" == cli_none == '{"released": []}\n'
+    assert cli_refused.code == 1
+    assert refused.structured_content == cli_refused.json() == {
+        "error": "no lease with port 3999.",
+        "code": 1,
+    }

@@ -192,6 +192,7 @@ def test_the_interceptor_variables_are_exported_when_installed_with_it(styxy, en
     )
     preload, cache = sourced.stdout.split("|")
     assert cache == str(styxy.sidecar / "cache.bin")
+    assert (styxy.sidecar / "cache.bin").is_file()  # there before the first preloaded program
     assert preload.split(":")[0] == str(library)
 
 

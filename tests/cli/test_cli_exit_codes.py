@@ -35,6 +35,9 @@ USAGE = [
     ["run", "-s", "api"],
     ["run", "-s", "api", "--"],
     ["config", "undo-auto", "--all", "-s", "dev"],
+    ["serve", "--port", "0"],
+    ["serve", "--port", "70000"],
+    ["env", "--pid", "0"],
     ["no-such-command"],
     ["list", "--no-such-option"],
 ]
