@@ -8,13 +8,14 @@ from __future__ import annotations
 
 import os
 import shutil
+import socket
 import time
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
 import pytest
-from netutil import first_free, listen
+from netutil import first_free
 from server_support import *  # Server, wait_until, and the module fixtures cli and server
 from support import ROOT, Styxy
 
@@ -73,9 +74,9 @@ class Page:
 @pytest.fixture
 def page(browser: Any, server: Server) -> Iterator[Page]:
     tab = Page(browser, server.url)
-    tab.page.wait_for_function(
-        "document.getElementById('status').textContent.startsWith('Live')", timeout=60000
-    )
+    # A locator, not wait_for_function: polling a JavaScript string needs eval, which the
+    # page's Content-Security-Policy rightly forbids.
+    tab.page.locator("#status", has_text="Live").wait_for(timeout=60000)
     yield tab
     tab.close()
 
@@ -124,9 +125,19 @@ def test_a_lease_of_the_command_line_shows_within_3_s_and_the_button_ends_it(
     )
 
 
+def listening_server(port: int) -> socket.socket:
+    """A listener as servers make them: SO_REUSEADDR, so a connection of an earlier server
+    still in TIME_WAIT on the port (other tests use these ranges too) does not stop it."""
+    sock = socket.socket()
+    sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+    sock.bind(("127.0.0.1", port))
+    sock.listen()
+    return sock
+
+
 def test_listening_ports_are_marked(page: Page) -> None:
     port = first_free(range(4100, 4200))
-    with listen(port):
+    with listening_server(port):
         mark = page.page.locator(f"#map rect.listening[data-port='{port}']")
         mark.wait_for(timeout=5000)
         assert mark.locator("title").text_content() == f"port {port}: listening, no lease"
@@ -179,8 +190,8 @@ def test_the_screenshot_of_the_docs(browser: Any, server: Server, cli: Styxy, tm
     ]
     extra = server.request("POST", "/allocate", {"service_type": "grafana", "instance_id": "shot"})
     # The dev server really runs (leased and listening); something else listens in docs.
-    running = listen(made[0]["port"])
-    stranger = listen(first_free(range(4100, 4200)))
+    running = listening_server(made[0]["port"])
+    stranger = listening_server(first_free(range(4100, 4200)))
     tab = Page(browser, server.url)
     try:
         for lease in made:
