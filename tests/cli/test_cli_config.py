@@ -24,8 +24,7 @@ def test_a_named_document_that_does_not_exist_is_an_error_not_a_new_one(styxy, h
     styxy.doc.unlink()
     for args in (["list", "--json"], ["allocate", "-s", "dev"], ["check", "3000"], ["validate"]):
         done = styxy(*args)
-        # `check` says 2 when it cannot answer, as grep does (SPEC section 10).
-        assert done.code == (2 if args[0] == "check" else 1), args
+        assert done.code == (2 if args[0] == "check" else 1), args  # check: 2, cannot tell
         assert done.err == (
             f"styxy: no document at {styxy.doc}; create it with: styxy init --doc {styxy.doc}\n"
         )
