@@ -139,25 +139,46 @@ def _allocate_all(styxy: Styxy, types: list[str]) -> tuple[dict[str, dict[str, o
     return answers, redone
 
 
+# Rounds of ten allocations until a save has landed inside one of them: on a quiet machine an
+# allocation's read-to-write window is short, and one round may by chance see no save at all.
+MAX_ROUNDS = 6
+MIN_SAVES = 5
+
+
+def _saves(done: Path) -> int:
+    return len(done.read_text().split()) if done.exists() else 0
+
+
 def test_concurrent_hand_edits_and_auto_allocations_lose_nothing(styxy, tmp_path):
     editors = [_editor(styxy.doc, mode, tmp_path) for mode in ("rename", "in-place")]
-    types = [f"newtype{i}" for i in range(10)]
+    answers: dict[str, dict[str, object]] = {}
+    redone = 0
     try:
         time.sleep(0.5)  # both editors are saving before the first allocation starts
-        answers, redone = _allocate_all(styxy, types)
+        for round_ in range(MAX_ROUNDS):
+            more, redone_now = _allocate_all(styxy, [f"newtype{round_}x{i}" for i in range(10)])
+            answers.update(more)
+            redone += redone_now
+            if redone:
+                break
+        # Each editor saves a few times in all, so "no edit lost" is about more than one edit.
+        deadline = time.monotonic() + 60
+        while any(_saves(done) < MIN_SAVES for _, done in editors):
+            assert time.monotonic() < deadline, "the editors stopped saving"
+            time.sleep(0.2)
     finally:
         (tmp_path / "stop").touch()
         for process, _ in editors:
             process.wait(timeout=60)
     assert [process.returncode for process, _ in editors] == [0, 0]
-    # The race really happened: saves landed while allocations were under way (about ten
-    # expected at these rates; none at all would mean the test no longer tests anything).
+    # The race really happened: a save landed while an allocation was under way (none at all
+    # in every round would mean the test no longer tests anything).
     assert redone >= 1
 
     text = styxy.doc.read_text()
     for mode in ("rename", "in-place"):
         saved = (tmp_path / f"{mode}.done").read_text().split()
-        assert len(saved) >= 5, f"the {mode} editor saved only {len(saved)} edits"
+        assert len(saved) >= MIN_SAVES, f"the {mode} editor saved only {len(saved)} edits"
         missing = [n for n in saved if f"\n{mode} edit {n}.\n" not in text]
         assert missing == [], f"{len(missing)} of {len(saved)} {mode} edits lost"
     for kind, answer in answers.items():
@@ -167,4 +188,4 @@ def test_concurrent_hand_edits_and_auto_allocations_lose_nothing(styxy, tmp_path
         assert low <= answer["port"] <= high
     assert styxy("validate").code == 0
     leased = {x["serviceType"] for x in styxy("list", "--json").json()["leases"]}
-    assert leased == set(types)
+    assert leased == set(answers)
