@@ -90,8 +90,13 @@ def is_listening(port: int) -> bool:
     if answer is None:
         answer = _psutil_listening(port)
     if answer is None:
-        answer = any(_bind_probe(family, address, port) for family, address in PROBE_ADDRESSES)
+        answer = _probe_listening(port)
     return answer
+
+
+def _probe_listening(port: int) -> bool:
+    """The last resort, where the kernel's tables cannot be read: bind the port to see."""
+    return any(_bind_probe(family, address, port) for family, address in PROBE_ADDRESSES)
 
 
 # sock_diag over netlink (linux/sock_diag.h, linux/inet_diag.h).
