@@ -15,8 +15,9 @@ from pathlib import Path
 import pytest
 from support import DEFAULT_DOC
 
-from styxy import atomic, document, paths, transaction
+from styxy import document, paths
 from styxy.errors import RefusedError
+from styxy.store import atomic, transaction
 
 HAND = "Saved by hand during the commit.\n"
 TITLE = "# Port management\n"

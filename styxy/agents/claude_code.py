@@ -18,8 +18,8 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Literal
 
-from styxy import atomic
 from styxy.errors import InvalidValueError, RefusedError
+from styxy.store import atomic
 
 Scope = Literal["project", "user", "local"]
 SCOPES: tuple[Scope, ...] = ("project", "user", "local")

@@ -27,7 +27,7 @@ if TYPE_CHECKING:
     from mcp.server.mcpserver import MCPServer
     from mcp_types import CallToolResult
 
-    from styxy.leases import Lease
+    from styxy.store.leases import Lease
 
 INSTRUCTIONS = (
     "Styxy hands out ports on this machine so that agents and people never fight over 3000 or "

@@ -153,7 +153,7 @@ def release(
 ) -> None:
     """End a lease: LOCK_ID, -p PORT, -s TYPE [-i I] [-n N]; or -i I alone for all of I's."""
     from styxy import api
-    from styxy.render import released_lines
+    from styxy.cli.render import released_lines
 
     if lock_id is None and port is None and service_type is None and instance_id is not None:
         ended = api.release_instance(instance_id, name=name, doc=_doc(doc), notify=_notify)
@@ -182,7 +182,7 @@ def list_(
 ) -> None:
     """Live leases."""
     from styxy import api
-    from styxy.render import lease_table
+    from styxy.cli.render import lease_table
 
     found = api.list_leases(verbose=verbose, doc=_doc(doc), notify=_notify)
     _report(json, {"leases": [item.to_json() for item in found]}, lease_table(found, verbose))
@@ -196,8 +196,8 @@ def check(
 ) -> None:
     """Is PORT free? Exit 0 free, 1 in use, 2 when styxy cannot tell (as grep)."""
     from styxy import api
+    from styxy.cli.render import port_check
     from styxy.errors import StyxyError, cannot_answer, os_error_sentence
-    from styxy.render import port_check
 
     try:
         result = api.check(port, doc=_doc(doc), notify=_notify)
@@ -219,7 +219,7 @@ def scan(
 ) -> None:
     """Listeners in a port span, with their processes and leases."""
     from styxy import api
-    from styxy.render import scan_table
+    from styxy.cli.render import scan_table
 
     result = api.scan(start=start, end=end, doc=_doc(doc), notify=_notify)
     _report(json, result.to_json(), scan_table(result))
@@ -233,7 +233,7 @@ def cleanup(
 ) -> None:
     """Reap stale leases now and say which."""
     from styxy import api
-    from styxy.render import reaped_lines
+    from styxy.cli.render import reaped_lines
 
     reaped = api.cleanup(dry_run=dry_run, doc=_doc(doc), notify=_notify)
     _report(json, {"reaped": [lease.to_json() for lease in reaped]}, reaped_lines(reaped, dry_run))
@@ -243,7 +243,7 @@ def cleanup(
 def ranges(doc: str | None = DocOption, json: bool = JsonOption) -> None:
     """Every range: type, span, instances, leased, listening and free ports, and a bar."""
     from styxy import api
-    from styxy.render import ranges_map
+    from styxy.cli.render import ranges_map
 
     report = api.ranges(doc=_doc(doc), notify=_notify)
     _report(json, report.to_json(), ranges_map(report, colour=output.stdout_in_colour()))
@@ -373,7 +373,7 @@ def run_command(
     command: list[str] = typer.Argument(None, metavar="-- CMD [ARGS]..."),
 ) -> None:
     """Run CMD with a port in $PORT (or a project's ports); release when CMD ends; exit with CMD's code."""
-    from styxy import runner
+    from styxy.api import runner
     from styxy.errors import UsageError
 
     if project is not None:
@@ -408,7 +408,7 @@ def validate(
     json: bool = JsonOption,
 ) -> None:
     """Check documents; PATH:LINE: message per problem; exit 1 on any error."""
-    from styxy import config
+    from styxy.api import config
 
     found = config.validate(files or [], doc=_doc(doc), strict=strict)
     errors = [d for d in found if not d.warning]
@@ -447,13 +447,14 @@ def iana_command(
     json: bool = JsonOption,
 ) -> None:
     """IANA's assignments at PORT or for NAME; `iana import FILE_OR_URL` stores the registry."""
-    from styxy import iana, render
+    from styxy.cli import render
     from styxy.errors import UsageError
+    from styxy.system import iana
 
     if query == "import":
         if source is None:
             raise UsageError(f"name the registry to import: a file, or {iana.IANA_URL}")
-        from styxy.iana_import import import_registry
+        from styxy.api.iana_import import import_registry
 
         imported = import_registry(source)
         _report(json, imported.to_json(), render.iana_imported(imported))
@@ -470,7 +471,7 @@ def init(
     doc: str | None = DocOption,
 ) -> None:
     """Write the default document."""
-    from styxy import config
+    from styxy.api import config
     from styxy.paths import display
 
     written = config.init(force=force, doc=_doc(doc))
@@ -480,8 +481,8 @@ def init(
 @app.command()
 def doctor(doc: str | None = DocOption, json: bool = JsonOption) -> None:
     """Paths, document health, leases, ephemeral range, interceptor status."""
-    from styxy import doctor as doctor_module
-    from styxy.render import doctor_lines
+    from styxy.api import doctor as doctor_module
+    from styxy.cli.render import doctor_lines
 
     report = doctor_module.report(doc=_doc(doc), notify=_notify)
     _report(json, report.to_json(), doctor_lines(report))
@@ -492,8 +493,8 @@ def doctor(doc: str | None = DocOption, json: bool = JsonOption) -> None:
 @config_app.command("show")
 def config_show(doc: str | None = DocOption, json: bool = JsonOption) -> None:
     """All settings."""
-    from styxy import config
-    from styxy.render import settings_text
+    from styxy.api import config
+    from styxy.cli.render import settings_text
 
     settings = config.show(doc=_doc(doc), notify=_notify).to_json()
     _report(json, settings, settings_text(settings))
@@ -506,8 +507,8 @@ def config_get(
     json: bool = JsonOption,
 ) -> None:
     """One setting, e.g. auto-allocation.placement."""
-    from styxy import config
-    from styxy.render import value_text
+    from styxy.api import config
+    from styxy.cli.render import value_text
 
     value = config.get(key, doc=_doc(doc), notify=_notify)
     _report(json, {"key": key, "value": value}, value_text(value))
@@ -526,9 +527,9 @@ def config_set(
     json: bool = JsonOption,
 ) -> None:
     """Change a setting (KEY VALUE), or add a rule: auto-allocation-rule PATTERN [options]."""
-    from styxy import config
+    from styxy.api import config
+    from styxy.cli.render import value_text
     from styxy.errors import UsageError
-    from styxy.render import value_text
 
     if key == "auto-allocation-rule":
         config.set_rule(
@@ -566,7 +567,7 @@ def config_unset(
     json: bool = JsonOption,
 ) -> None:
     """Remove a rule: auto-allocation-rule PATTERN."""
-    from styxy import config
+    from styxy.api import config
     from styxy.errors import UsageError
 
     if key != "auto-allocation-rule":
@@ -578,8 +579,8 @@ def config_unset(
 @config_app.command("auto-allocation")
 def config_auto_allocation(doc: str | None = DocOption, json: bool = JsonOption) -> None:
     """Settings, rules, auto-allocated ranges, recent audit lines."""
-    from styxy import config
-    from styxy.render import auto_allocation_text
+    from styxy.api import config
+    from styxy.cli.render import auto_allocation_text
 
     info = config.auto_allocated(doc=_doc(doc), notify=_notify)
     _report(json, info.to_json(), auto_allocation_text(info))
@@ -594,7 +595,7 @@ def config_undo_auto(
     json: bool = JsonOption,
 ) -> None:
     """Remove the newest auto-allocated range (or T's, or all)."""
-    from styxy import config
+    from styxy.api import config
 
     undo = config.undo_auto(
         service_type=service_type, all_ranges=all_ranges, force=force, doc=_doc(doc), notify=_notify
@@ -631,7 +632,7 @@ def interceptor_build(
     force: bool = typer.Option(False, "--force", help="Rebuild even if present."),
 ) -> None:
     """Compile the preload library with the system C compiler."""
-    from styxy import interceptor
+    from styxy.api import interceptor
 
     output.result(str(interceptor.build(force=force)))
 
@@ -639,7 +640,7 @@ def interceptor_build(
 @interceptor_app.command("path")
 def interceptor_path() -> None:
     """Print the path of the built library."""
-    from styxy import interceptor
+    from styxy.api import interceptor
 
     output.result(str(interceptor.library_path()))
 
@@ -647,7 +648,8 @@ def interceptor_path() -> None:
 @interceptor_app.command("env")
 def interceptor_env(doc: str | None = DocOption) -> None:
     """Print `export` lines for eval: LD_PRELOAD and STYXY_CACHE."""
-    from styxy import api, interceptor, paths
+    from styxy import api, paths
+    from styxy.api import interceptor
 
     where = paths.resolve(_doc(doc))
     # Any command that takes the lock writes the cache, so this creates it when missing.
@@ -662,7 +664,8 @@ def interceptor_env(doc: str | None = DocOption) -> None:
 @interceptor_app.command("dump")
 def interceptor_dump(doc: str | None = DocOption) -> None:
     """Show the compiled cache in words."""
-    from styxy import api, cache, paths
+    from styxy import api, paths
+    from styxy.store import cache
 
     where = paths.resolve(_doc(doc))
     api.sync(doc=_doc(doc), notify=_notify)

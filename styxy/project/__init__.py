@@ -14,16 +14,16 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Literal
 
-from styxy import fsio
 from styxy.errors import NotFoundError, UsageError
 from styxy.project.config import ProjectConfig, Service, parse
 from styxy.project.files import CONFIG_FILE, shown
 from styxy.project.root import ProjectRoot, locate, release_target
+from styxy.store import fsio
 
 if TYPE_CHECKING:
-    from styxy.autoalloc import Confirm
-    from styxy.leases import Lease
-    from styxy.results import Allocation
+    from styxy.engine.autoalloc import Confirm
+    from styxy.engine.results import Allocation
+    from styxy.store.leases import Lease
 
 Notify = Callable[[str], None]
 WriteOutcome = Literal["written", "unchanged"]
@@ -208,7 +208,9 @@ def run(
     Leases that existed before (`styxy env` in the shell, a shared single instance) are the
     caller's or another's, and stay.
     """
-    from styxy import api, ports, runner
+    from styxy import api
+    from styxy.api import runner
+    from styxy.system import ports
 
     if not command:
         raise UsageError("give the command to run after `--`.")

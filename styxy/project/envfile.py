@@ -14,9 +14,9 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
 
-from styxy import atomic, fsio
 from styxy.errors import Diagnostic, DocumentError, InvalidValueError
 from styxy.project.files import ENV_FILE, shown
+from styxy.store import atomic, fsio
 
 START = b"# >>> styxy >>>"
 END = b"# <<< styxy <<<"

@@ -228,7 +228,7 @@ async def audit(request: Request) -> Response:
                 audit: {type: array, items: {type: string}}
       "401": {$ref: "#/components/responses/Unauthorized"}
     """
-    from styxy import config
+    from styxy.api import config
 
     info = await run_in_threadpool(config.auto_allocated, doc=served(request).doc)
     return JSONResponse({"audit": list(info.audit)})

@@ -12,8 +12,8 @@ import pytest
 from support import styxy_command
 from terminal import Terminal
 
-from styxy import lockfile
 from styxy.errors import LockTimeoutError
+from styxy.store import lockfile
 
 
 def _wait_for(predicate, what: str, timeout: float = 60) -> None:

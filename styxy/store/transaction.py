@@ -22,10 +22,11 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, TypeVar
 
-from styxy import atomic, cache, fsio, leases, lockfile, memo, ports, snapshot, view
 from styxy.errors import CacheError, DocumentError, RefusedError
-from styxy.leases import Lease, LeaseFile
 from styxy.paths import Paths, display
+from styxy.store import atomic, cache, fsio, leases, lockfile, memo, snapshot, view
+from styxy.store.leases import Lease, LeaseFile
+from styxy.system import ports
 
 if TYPE_CHECKING:
     from styxy.document import Parsed
@@ -227,7 +228,7 @@ def _fold_journal(txn: Transaction) -> None:
     journal instead of being lost; the aside files are deleted only after the lease file is
     written, so a refused or killed command folds them again next time.
 
-    What becomes a lease, and when an interceptor lease ends, is `styxy.moves` (issue 13,
+    What becomes a lease, and when an interceptor lease ends, is `styxy.store.moves` (issue 13,
     point 8): one lease per port, none for a move whose process is gone and whose port is silent.
     """
     journal = txn.paths.journal
@@ -548,7 +549,7 @@ def cache_bytes(txn: Transaction, doc_bytes: bytes, stamp: int) -> bytes:
 
     try:
         # A lease's entry depends on the lease and on which row holds its port: remembered
-        # while the rows stay the same (`styxy.memo`), so the cost does not grow with leases.
+        # while the rows stay the same (`styxy.store.memo`), so the cost does not grow with leases.
         spans = tuple((r.start, r.end) for r in document.ranges)
         return cache.encode(
             ranges=ranges,

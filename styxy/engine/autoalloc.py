@@ -13,19 +13,19 @@ from collections.abc import Callable, Collection, Iterable
 from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
-from styxy import ports
 from styxy.document.model import Range
 from styxy.errors import RefusedError
 from styxy.paths import display
-from styxy.transaction import Transaction
+from styxy.store.transaction import Transaction
+from styxy.system import ports
 from styxy.vocabulary import MAX_PORT, ChosenPlacement
 
 if TYPE_CHECKING:
     from pathlib import Path
 
     from styxy.document.model import Document
-    from styxy.leases import Lease
-    from styxy.placement import Proposal, RegistryHints
+    from styxy.engine.placement import Proposal, RegistryHints
+    from styxy.store.leases import Lease
 
 
 @dataclass(frozen=True)
@@ -43,7 +43,8 @@ Confirm = Callable[[str, "Proposal", ProblemOf], "Proposal | None"]
 def create_range(
     txn: Transaction, service_type: str, *, yes: bool, confirm: Confirm | None
 ) -> Created:
-    from styxy import document, placement
+    from styxy import document
+    from styxy.engine import placement
 
     parsed = txn.parsed()
     settings = parsed.document.settings
@@ -122,7 +123,7 @@ def propose_new(
     ephemeral: tuple[int, int] | None,
 ) -> Proposal:
     """The range a new type would get; writes nothing (`allocate` and `suggest_range` share it)."""
-    from styxy import placement
+    from styxy.engine import placement
 
     if not document.settings.auto_allocation.enabled:
         raise RefusedError(
@@ -143,8 +144,8 @@ def propose_new(
 def registry_hints(service_type: str) -> RegistryHints:
     """The registry's say on a new range (SPEC section 13). Read only here, when a range is
     placed: allocating from an existing range never loads the index."""
-    from styxy import curated, iana
-    from styxy.placement import RegistryHints
+    from styxy.engine.placement import RegistryHints
+    from styxy.system import curated, iana
 
     return RegistryHints(iana.assigned_ports(), curated.foreign_ports(service_type))
 

@@ -9,8 +9,9 @@ import time
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 
-from styxy import api, ports
+from styxy import api
 from styxy.errors import InvalidValueError, NotFoundError, RefusedError, StyxyError, UsageError
+from styxy.system import ports
 
 FORWARDED = (signal.SIGINT, signal.SIGTERM, signal.SIGHUP)
 
@@ -30,7 +31,7 @@ def run(
         raise UsageError("give the command to run after `--`.")
     if intercept:
         # Before allocating: a missing compiler must not leave a lease behind.
-        from styxy import interceptor
+        from styxy.api import interceptor
 
         library, fresh = interceptor.ensure_built()
         if fresh:
@@ -52,7 +53,7 @@ def run(
         if _single_instance(service_type, doc):
             # SPEC 5: a running single-instance service is reused, also when it runs under
             # this very identity (two agent sessions starting `-i rag`): say where, start nothing.
-            from styxy.allocation import reuse_message
+            from styxy.engine.allocation import reuse_message
 
             notify(reuse_message(lease))
             return 0
@@ -162,7 +163,8 @@ def _child_env(
     env = dict(os.environ)
     env.update(PORT=str(port), STYXY_PORT=str(port), STYXY_LOCK_ID=lock_id)
     if intercept:
-        from styxy import interceptor, paths
+        from styxy import paths
+        from styxy.api import interceptor
 
         env.update(interceptor.env_vars(paths.resolve(doc).cache))
         env["STYXY_SERVICE_TYPE"] = service_type

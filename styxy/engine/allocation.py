@@ -7,16 +7,17 @@ from collections.abc import Iterator
 from dataclasses import replace
 from typing import TYPE_CHECKING
 
-from styxy import leases, ports
 from styxy.document.model import Range
+from styxy.engine.results import Allocation
 from styxy.errors import RefusedError
-from styxy.leases import Identity, Lease
-from styxy.results import Allocation
-from styxy.transaction import Transaction
+from styxy.store import leases
+from styxy.store.leases import Identity, Lease
+from styxy.store.transaction import Transaction
+from styxy.system import ports
 from styxy.vocabulary import Notice, PortRefusal, Source
 
 if TYPE_CHECKING:
-    from styxy.autoalloc import Confirm
+    from styxy.engine.autoalloc import Confirm
 
 
 def allocate(
@@ -33,7 +34,7 @@ def allocate(
     row = txn.document.range_of(service_type)
     created = None
     if row is None:
-        from styxy import autoalloc
+        from styxy.engine import autoalloc
 
         created = autoalloc.create_range(txn, service_type, yes=yes, confirm=confirm)
         row = created.row

@@ -21,10 +21,10 @@ from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-from styxy import cache, fsio, leases
 from styxy.errors import CacheError, DocumentError, UnsafeFileError
-from styxy.leases import Lease, LeaseFile
 from styxy.paths import Paths, display, missing_document
+from styxy.store import cache, fsio, leases
+from styxy.store.leases import Lease, LeaseFile
 
 if TYPE_CHECKING:
     from styxy.document import Parsed
@@ -116,7 +116,7 @@ def load_document(paths: Paths, doc_bytes: bytes, *, tolerate_errors: bool) -> L
 def _load_document(
     paths: Paths, doc_bytes: bytes, stamp: cache.CacheStamp | None, *, tolerate_errors: bool
 ) -> LoadedDocument:
-    from styxy import view
+    from styxy.store import view
 
     generation = stamp.generation if stamp is not None else 0
     if stamp is not None and (stamp.doc_size, stamp.doc_crc) == (
@@ -147,8 +147,8 @@ def parse(paths: Paths, doc_bytes: bytes) -> Parsed:
 def _fallback(
     paths: Paths, doc_bytes: bytes, stamp: cache.CacheStamp | None, problem: DocumentError
 ) -> LoadedDocument:
-    from styxy import view
     from styxy.document.model import Document, Settings
+    from styxy.store import view
 
     if stamp is not None and stamp.doc_size != NO_DOCUMENT_STAMP[1]:
         try:
@@ -221,13 +221,13 @@ def journal_leases(
 ) -> tuple[LeaseFile, tuple[Lease, ...]]:
     """The state with the journal's live moves as leases, and the dead moves' leases it ended.
 
-    What becomes a lease, and when it ends, is `styxy.moves`: one lease per port, none for a
+    What becomes a lease, and when it ends, is `styxy.store.moves`: one lease per port, none for a
     move whose process is gone and whose port is silent. Only whole lines count (a line being
     written is left for later). A line that does not hold a valid move is dropped and said,
     once per file: the interceptor writes each line with one write(), so a bad one is a torn
     line of a killed process or a hand edit.
     """
-    from styxy.moves import Moves
+    from styxy.store.moves import Moves
 
     moves = Moves()
     state, ended = moves.end_dead(state)
@@ -297,7 +297,7 @@ class Snapshot:
 
     def stale(self) -> list[Lease]:
         """Leases the next writer will reap: holder gone, port silent, older than the grace."""
-        from styxy.transaction import stale_leases
+        from styxy.store.transaction import stale_leases
 
         grace = self.loaded.document.settings.lease_grace_seconds
         return stale_leases(self.state, grace, self._now)
@@ -317,7 +317,7 @@ def load(paths: Paths) -> Snapshot:
     notes: list[str] = []
     doc_bytes = read_document(paths)
     if doc_bytes is None:
-        from styxy.transaction import run_change
+        from styxy.store.transaction import run_change
 
         doc_bytes = run_change(paths, lambda txn: txn.doc_bytes, notify=notes.append)
     loaded = load_document(paths, doc_bytes, tolerate_errors=True)
