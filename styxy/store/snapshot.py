@@ -7,256 +7,34 @@ each file once sees all of an old version or all of a new one, never a mix. Read
 Liveness is theirs to compute (`Snapshot.stale`); a stale lease stays in the file until the
 next writer reaps it.
 
-The loading steps shared with the locked transaction live here too (reading the document and
-its view, the cache stamp, the journal's records), so both see the same files the same way.
+The loading steps it shares with the locked transaction live in `styxy.store.loading`.
 """
 
 from __future__ import annotations
 
-import os
 import time
-import zlib
-from collections.abc import Iterable
-from dataclasses import dataclass, field, replace
-from pathlib import Path
+from dataclasses import dataclass, field
 from typing import TYPE_CHECKING
 
-from styxy.errors import CacheError, DocumentError, UnsafeFileError
-from styxy.paths import Paths, display, missing_document
-from styxy.store import cache, fsio, leases
+from styxy.errors import DocumentError
+from styxy.paths import Paths
 from styxy.store.leases import Lease, LeaseFile
+from styxy.store.loading import (
+    LoadedDocument,
+    journal_files,
+    journal_leases,
+    load_document,
+    load_leases,
+    parse,
+    read_document,
+    read_journal_file,
+    sidecar_exists,
+    stale_leases,
+)
 
 if TYPE_CHECKING:
     from styxy.document import Parsed
     from styxy.document.model import Document
-
-SIDECAR_LABEL = "the sidecar folder"
-# The stamp a cache gets when there is no good document to describe: no document of at most
-# fsio.DOCUMENT.limit bytes has this size, so the cache never counts as fresh for one.
-NO_DOCUMENT_STAMP = (0, 0xFFFFFFFF)
-
-
-# ------------------------------------------------------------------------------ the document
-
-
-def read_document(paths: Paths) -> bytes | None:
-    """The document's bytes (through a link, as the user keeps it); None when there is none.
-
-    A named document (`--doc`, `$STYXY_DOC`) that does not exist is an error; only the default
-    location may be created, and then the caller creates it.
-    """
-    data = fsio.read_optional(paths.doc, fsio.DOCUMENT)
-    if data is not None:
-        return data
-    if os.path.islink(paths.doc):
-        raise UnsafeFileError(
-            f"the document {paths.doc} is a symbolic link to {os.readlink(paths.doc)}, which "
-            "does not exist; restore the target or remove the link."
-        )
-    if not paths.may_create:
-        raise missing_document(paths)
-    return None
-
-
-def check_document(paths: Paths) -> None:
-    """Refuse, before anything is created, a document that cannot be read (a FIFO, a device,
-    too large, a dangling link) or a named one that does not exist. Only its status is read."""
-    try:
-        status = os.stat(paths.doc)
-    except FileNotFoundError:
-        read_document(paths)  # says why: a dangling link, or no document at a named path
-        return
-    except OSError:
-        return  # the read itself will say what is wrong
-    fsio.check_status(paths.doc, fsio.DOCUMENT, status, private=False)
-
-
-@dataclass(frozen=True)
-class LoadedDocument:
-    """What a command learns from the document, and how it learned it."""
-
-    doc_bytes: bytes
-    document: Document
-    parsed: Parsed | None = None
-    # The document's errors, when it has some and the command can do without it; `document`
-    # is then the last good view from the cache, or no ranges and default settings.
-    problem: DocumentError | None = None
-    generation: int = 0
-    # Which lease file the cache's lease table was built from (0: no cache); a commit rebuilds
-    # the cache when the lease file on disk is another one.
-    leases_stamp: int = 0
-    cache_fresh: bool = False
-    # (crc, size) for the next cache while the document is broken: the last good document's
-    # stamp, so the cache stays stale for the broken bytes and fresh once they are restored.
-    stamp: tuple[int, int] | None = None
-
-    def problem_note(self) -> str | None:
-        """The one line a command that works on despite the errors says on stderr."""
-        if self.problem is None:
-            return None
-        return (
-            f"{self.problem.first}; the document has errors: lease commands still work, "
-            "commands that need the document refuse until it is fixed"
-        )
-
-
-def load_document(paths: Paths, doc_bytes: bytes, *, tolerate_errors: bool) -> LoadedDocument:
-    """The document view: from the cache while it matches the bytes, else from a full parse.
-
-    A broken document raises DocumentError unless `tolerate_errors`; then the view is the last
-    good one the cache holds (the interceptor keeps working with the ranges it had).
-    """
-    stamp = read_cache_stamp(paths)
-    loaded = _load_document(paths, doc_bytes, stamp, tolerate_errors=tolerate_errors)
-    if stamp is None:
-        return loaded
-    return replace(loaded, leases_stamp=stamp.leases_stamp)
-
-
-def _load_document(
-    paths: Paths, doc_bytes: bytes, stamp: cache.CacheStamp | None, *, tolerate_errors: bool
-) -> LoadedDocument:
-    from styxy.store import view
-
-    generation = stamp.generation if stamp is not None else 0
-    if stamp is not None and (stamp.doc_size, stamp.doc_crc) == (
-        len(doc_bytes),
-        zlib.crc32(doc_bytes),
-    ):
-        try:
-            document = view.decode(stamp.meta, str(paths.doc))
-            return LoadedDocument(doc_bytes, document, generation=generation, cache_fresh=True)
-        except (ValueError, KeyError, TypeError):
-            pass  # an older view layout: rebuild from the document
-    try:
-        parsed = parse(paths, doc_bytes)
-    except DocumentError as problem:
-        if not tolerate_errors:
-            raise
-        return _fallback(paths, doc_bytes, stamp, problem)
-    return LoadedDocument(doc_bytes, parsed.document, parsed, generation=generation)
-
-
-def parse(paths: Paths, doc_bytes: bytes) -> Parsed:
-    from styxy import document
-
-    path = str(paths.doc)
-    return document.parse(document.decode_text(doc_bytes, path), path)
-
-
-def _fallback(
-    paths: Paths, doc_bytes: bytes, stamp: cache.CacheStamp | None, problem: DocumentError
-) -> LoadedDocument:
-    from styxy.document.model import Document, Settings
-    from styxy.store import view
-
-    if stamp is not None and stamp.doc_size != NO_DOCUMENT_STAMP[1]:
-        try:
-            last_good = view.decode(stamp.meta, str(paths.doc))
-            return LoadedDocument(
-                doc_bytes,
-                last_good,
-                problem=problem,
-                generation=stamp.generation,
-                cache_fresh=True,  # it already holds this view
-                stamp=(stamp.doc_crc, stamp.doc_size),
-            )
-        except (ValueError, KeyError, TypeError):
-            pass
-    generation = stamp.generation if stamp is not None else 0
-    empty = Document(str(paths.doc), Settings(), ())
-    return LoadedDocument(
-        doc_bytes, empty, problem=problem, generation=generation, stamp=NO_DOCUMENT_STAMP
-    )
-
-
-def read_cache_stamp(paths: Paths) -> cache.CacheStamp | None:
-    """The cache's stamp; None when it is missing or from another styxy (both are rebuilt)."""
-    if not os.path.lexists(paths.cache):
-        return None
-    try:
-        return cache.read_stamp(paths.cache)
-    except cache.CacheVersionError:
-        return None
-    except CacheError as exc:
-        reason = str(exc).rstrip(".")
-        raise CacheError(
-            f"the cache {display(paths.cache)} is corrupt ({reason[:1].lower()}{reason[1:]}); "
-            "delete it and styxy rebuilds it from the document."
-        ) from None
-
-
-# ------------------------------------------------------------------------------ the sidecar
-
-
-def sidecar_exists(paths: Paths) -> bool:
-    """Whether the sidecar folder exists; a link or another user's folder is refused."""
-    return fsio.check_private_folder(paths.sidecar, SIDECAR_LABEL)
-
-
-def load_leases(paths: Paths, notes: list[str]) -> LeaseFile:
-    state, dropped = leases.load_checked(paths.leases)
-    notes.extend(dropped)
-    return state
-
-
-# ------------------------------------------------------------------------------ the journal
-
-
-def journal_files(paths: Paths) -> list[Path]:
-    """The journal set aside by writers mid-fold, oldest first, then the live journal."""
-    folder = paths.journal.parent
-    return [*sorted(folder.glob(".journal.*.folding")), paths.journal]
-
-
-def read_journal_file(path: Path) -> bytes | None:
-    """A journal's bytes; None when missing. Not a regular file, a link, or another user's:
-    refused with a sentence naming it (a folder at `.styxy/journal` is a mistake to point at,
-    not a mystery)."""
-    return fsio.read_optional(path, fsio.JOURNAL, follow_links=False, private=True)
-
-
-def journal_leases(
-    state: LeaseFile, chunks: Iterable[tuple[Path, bytes]], notes: list[str]
-) -> tuple[LeaseFile, tuple[Lease, ...]]:
-    """The state with the journal's live moves as leases, and the dead moves' leases it ended.
-
-    What becomes a lease, and when it ends, is `styxy.store.moves`: one lease per port, none for a
-    move whose process is gone and whose port is silent. Only whole lines count (a line being
-    written is left for later). A line that does not hold a valid move is dropped and said,
-    once per file: the interceptor writes each line with one write(), so a bad one is a torn
-    line of a killed process or a hand edit.
-    """
-    from styxy.store.moves import Moves
-
-    moves = Moves()
-    state, ended = moves.end_dead(state)
-    by_port = {lease.port for lease in state.leases}
-    for path, data in chunks:
-        bad: list[tuple[int, str]] = []
-        text = data[: data.rfind(b"\n") + 1].decode("utf-8", "replace")
-        for number, line in enumerate(text.splitlines(), 1):
-            entry = cache.check_journal_line(line)
-            if isinstance(entry, str):
-                bad.append((number, entry))
-                continue
-            if entry.port in by_port:
-                continue  # one lease per port: the first move (or the allocation) holds it
-            lease = moves.lease_of(entry)
-            if lease is None:
-                continue  # the mover is gone and the port silent: nothing to protect
-            if len(state.leases) >= leases.MAX_LIVE_LEASES:
-                bad.append((number, f"the lease file is full ({leases.MAX_LIVE_LEASES} leases)"))
-                continue
-            by_port.add(entry.port)
-            state = state.add(lease)
-        if bad:
-            first_line, reason = bad[0]
-            notes.append(
-                f"dropped {len(bad)} line(s) of the interceptor's journal {display(path)} "
-                f"(line {first_line}: {reason})"
-            )
-    return state, ended
 
 
 # ------------------------------------------------------------------------------ snapshots
@@ -297,8 +75,6 @@ class Snapshot:
 
     def stale(self) -> list[Lease]:
         """Leases the next writer will reap: holder gone, port silent, older than the grace."""
-        from styxy.store.transaction import stale_leases
-
         grace = self.loaded.document.settings.lease_grace_seconds
         return stale_leases(self.state, grace, self._now)
 
