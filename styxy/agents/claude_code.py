@@ -18,8 +18,8 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Literal
 
+from styxy.api import files
 from styxy.errors import InvalidValueError, RefusedError
-from styxy.store import atomic
 
 Scope = Literal["project", "user", "local"]
 SCOPES: tuple[Scope, ...] = ("project", "user", "local")
@@ -265,7 +265,7 @@ def _store(
     mode = 0o644 if found is None else stat.S_IMODE(found[2].st_mode)
     if found is None:
         target.parent.mkdir(parents=True, exist_ok=True)
-    atomic.write_bytes(target, text.encode("utf-8"), mode=mode)
+    files.write_bytes(target, text.encode("utf-8"), mode=mode)
 
 
 def _indent(raw: bytes) -> str | int:

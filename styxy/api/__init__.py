@@ -15,6 +15,7 @@ from styxy.errors import InvalidValueError, NotFoundError, UsageError
 from styxy.store import leases
 from styxy.store.transaction import Transaction, run_change
 from styxy.system import ports
+from styxy.system.ports import is_listening
 from styxy.vocabulary import MAX_PORT, SOURCES, Source, is_source
 
 if TYPE_CHECKING:
@@ -310,6 +311,16 @@ def sync(*, doc: str | os.PathLike[str] | None = None, notify: Notify = _quiet) 
     run_change(paths.resolve(doc), lambda txn: None, notify=notify, needs_document=False)
 
 
+def describe_cache(
+    *, doc: str | os.PathLike[str] | None = None, notify: Notify = _quiet
+) -> str:
+    """The compiled cache in words (`styxy interceptor dump`), brought up to date first."""
+    from styxy.store import cache
+
+    sync(doc=doc, notify=notify)
+    return cache.describe(cache.read(paths.resolve(doc).cache))
+
+
 def cleanup(
     *, dry_run: bool = False, doc: str | os.PathLike[str] | None = None, notify: Notify = _quiet
 ) -> list[Lease]:
@@ -461,6 +472,8 @@ __all__ = [
     "allocate_all",
     "check",
     "cleanup",
+    "describe_cache",
+    "is_listening",
     "list_leases",
     "ranges",
     "release",

@@ -6,6 +6,7 @@ import time
 from collections.abc import Sequence
 from typing import TYPE_CHECKING, Any
 
+from styxy.api.records import Lease
 from styxy.api.reports import (
     AutoAllocationReport,
     LeaseStatus,
@@ -14,7 +15,6 @@ from styxy.api.reports import (
     RangeUsage,
     Scan,
 )
-from styxy.store.leases import Lease
 
 if TYPE_CHECKING:
     from styxy.api.doctor import DoctorReport
@@ -25,7 +25,7 @@ _CELL_COLOURS = {"#": "\033[32m", "!": "\033[31m", ".": "\033[2m"}
 
 if TYPE_CHECKING:
     from styxy.api.iana_import import Imported
-    from styxy.system.iana import Assignment, Lookup
+    from styxy.api.registry import Assignment, Lookup
 
 
 def lease_table(found: Sequence[LeaseStatus], verbose: bool) -> str:
@@ -72,7 +72,7 @@ def port_check(result: PortCheck) -> str:
 
 
 def _assigned(found: Sequence[Assignment]) -> str:
-    from styxy.system.iana import names_at
+    from styxy.api.registry import names_at
 
     described = dict.fromkeys(item.description for item in found if item.description)
     return names_at(found) + (f": {'; '.join(described)}" if described else "")
@@ -80,7 +80,7 @@ def _assigned(found: Sequence[Assignment]) -> str:
 
 def iana_lookup(result: Lookup) -> str:
     """`styxy iana PORT|NAME`: one line per assignment, then the developer ports and the source."""
-    from styxy.system.iana import category_text, describe
+    from styxy.api.registry import category_text, describe
 
     lines = []
     if result.port is not None and result.category is not None:

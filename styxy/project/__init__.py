@@ -14,16 +14,14 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Literal
 
+from styxy.api import files as fsio
 from styxy.errors import NotFoundError, UsageError
 from styxy.project.config import ProjectConfig, Service, parse
 from styxy.project.files import CONFIG_FILE, shown
 from styxy.project.root import ProjectRoot, locate, release_target
-from styxy.store import fsio
 
 if TYPE_CHECKING:
-    from styxy.engine.autoalloc import Confirm
-    from styxy.engine.results import Allocation
-    from styxy.store.leases import Lease
+    from styxy.api.records import Allocation, Confirm, Lease
 
 Notify = Callable[[str], None]
 WriteOutcome = Literal["written", "unchanged"]
@@ -210,7 +208,6 @@ def run(
     """
     from styxy import api
     from styxy.api import runner
-    from styxy.system import ports
 
     if not command:
         raise UsageError("give the command to run after `--`.")
@@ -221,7 +218,7 @@ def run(
         return runner.supervise(command, child_env)
     finally:
         for lease in created:
-            if ports.is_listening(lease.port):
+            if api.is_listening(lease.port):
                 continue
             try:
                 api.release(lease.lockId, doc=doc)

@@ -9,7 +9,7 @@ from __future__ import annotations
 import os
 from pathlib import Path
 
-from styxy.store import fsio
+from styxy.api import files as fsio
 
 CONFIG_FILE = fsio.CONFIG  # styxy.toml
 # A .env file holds a project's settings, much as styxy.toml does, and gets the same limit.

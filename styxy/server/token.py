@@ -15,9 +15,9 @@ import stat
 import tempfile
 from pathlib import Path
 
+from styxy.api.files import fsync_folder, write_bytes
 from styxy.errors import RefusedError
 from styxy.paths import display
-from styxy.store.atomic import fsync_folder, write_bytes
 
 TOKEN_BYTES = 32
 # token_urlsafe(32) gives 43 characters; anything shorter was not written by styxy.
