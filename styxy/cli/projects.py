@@ -81,11 +81,7 @@ def env_command(
             raise UsageError(
                 "--release ends the project's leases; it takes no --write, --format or --pid."
             )
-        ended = project_module.release(project or None, doc=doc_of(doc), notify=notify)
-        if not ended.released and not wants_json(json):
-            output.note(f"project {ended.project_id} holds no leases.")
-        lines = [f"released {x.name} ({x.serviceType}) port {x.port}" for x in ended.released]
-        emit(json, ended.to_json(), "\n".join(lines))
+        _release_project(project, doc, json)
         return
     found = project_module.env(
         project or None,
@@ -105,6 +101,16 @@ def env_command(
         output.result("\n".join(envfile.sh_lines(found.variables)))
     elif format_ is EnvFormat.dotenv or write is None:
         output.result("\n".join(envfile.dotenv_lines(found.variables)))
+
+
+def _release_project(project: str | None, doc: str | None, json: bool) -> None:
+    import styxy.project as project_module
+
+    ended = project_module.release(project or None, doc=doc_of(doc), notify=notify)
+    if not ended.released and not wants_json(json):
+        output.note(f"project {ended.project_id} holds no leases.")
+    lines = [f"released {x.name} ({x.serviceType}) port {x.port}" for x in ended.released]
+    emit(json, ended.to_json(), "\n".join(lines))
 
 
 @commands.command("run", context_settings={"allow_extra_args": True, "ignore_unknown_options": True})
