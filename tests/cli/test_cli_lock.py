@@ -84,7 +84,7 @@ def test_the_timeout_names_the_holder(tmp_path):
     script = (
         "import sys, time\n"
         "from pathlib import Path\n"
-        "from styxy import lockfile\n"
+        "from styxy.store import lockfile\n"
         "with lockfile.hold(Path(sys.argv[1]), timeout=5, on_wait=print):\n"
         "    print('held', flush=True)\n"
         "    time.sleep(30)\n"
