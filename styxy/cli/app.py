@@ -12,7 +12,7 @@ to `output`. `styxy.cli.boundary` is the one place where errors become messages 
 import typer
 
 from styxy import __version__, output
-from styxy.cli import agents, document, interceptor, leases, projects, server, settings
+from styxy.cli import agents, document, interceptor, leases, projects, proxy, server, settings
 from styxy.cli.common import DocOption, JsonOption, Options
 
 app = typer.Typer(
@@ -24,7 +24,7 @@ app = typer.Typer(
     epilog="Exit codes: 0 success, 1 refused or failed, 2 usage error, 130 interrupted; "
     "check: 0 free, 1 in use, 2 cannot tell.",
 )
-for group in (leases, projects, document, server, agents):
+for group in (leases, projects, document, server, proxy, agents):
     app.registered_commands.extend(group.commands.registered_commands)
 app.add_typer(settings.config_app, name="config")
 app.add_typer(interceptor.interceptor_app, name="interceptor")
