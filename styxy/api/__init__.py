@@ -87,6 +87,7 @@ def allocate_all(
     yes: bool = False,
     confirm: Confirm | None = None,
     source: str = "api",
+    project: tuple[str, str] | None = None,
     doc: str | os.PathLike[str] | None = None,
     notify: Notify = _quiet,
 ) -> list[Allocation]:
@@ -94,7 +95,8 @@ def allocate_all(
 
     A project's set of services (`styxy env`) is allocated this way, so a refused service
     (a full range, a declined new range) leaves no half of the set behind. Each result's
-    `message` is left to the caller, who knows which service it speaks of.
+    `message` is left to the caller, who knows which service it speaks of. `project` is the
+    (project id, root folder) to record for `styxy env --prune`, in the same transaction.
     """
     for service_type, instance_id, name in identities:
         names.check_service_type(service_type)
@@ -105,6 +107,8 @@ def allocate_all(
     from styxy.engine import allocation
 
     def change(txn: Transaction) -> list[Allocation]:
+        if project is not None:
+            txn.set_projects(txn.projects().with_root(*project))
         return [
             allocation.allocate(
                 txn,

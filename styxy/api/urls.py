@@ -181,6 +181,11 @@ def fields_of(lease: Lease, proxy: Proxy | None) -> dict[str, Any]:
     return {"url": url_of(lease, proxy), "directUrl": direct_url(lease.port), "proxied": proxy is not None}
 
 
+def lease_json(lease: Lease, *, doc: str | os.PathLike[str] | None = None) -> dict[str, Any]:
+    """A lease's JSON with its URLs: what `styxy use --json` and MCP `use_service` answer."""
+    return {**lease.to_json(), **fields_of(lease, proxy_now(doc=doc))}
+
+
 def public_url(name: str, instance_id: str, proxy: Proxy | None) -> str | None:
     """The URL a service of a project will have behind the proxy (NAME_PUBLIC_URL)."""
     name_label, instance_label = label(name), label(instance_id)
@@ -202,10 +207,18 @@ def running(
     return [x for x in seen.live() if is_running(x)]
 
 
-def proxy_now(
-    *, doc: str | os.PathLike[str] | None = None, notify: Notify = _quiet
-) -> Proxy | None:
-    return running_proxy(running(doc=doc, notify=notify))
+def proxy_now(*, doc: str | os.PathLike[str] | None = None) -> Proxy | None:
+    """The running proxy, from the lease file alone (which `styxy env` has just written and
+    so reads from memory); only the proxy's own leases are asked whether they run."""
+    from styxy.engine.allocation import is_running
+    from styxy.store import leases
+
+    own = [
+        x
+        for x in leases.load(paths.resolve(doc).leases).leases
+        if x.serviceType == PROXY_TYPE and x.name in (PROXY_NAME, PROXY_HTTPS_NAME)
+    ]
+    return running_proxy(x for x in own if is_running(x))
 
 
 def service_url(

@@ -177,6 +177,7 @@ def use(
 ) -> None:
     """Port and holder of a running service (-p PORT, or -s TYPE / -n NAME [-i I]); exit 1 if none."""
     from styxy import api
+    from styxy.api import urls
 
     lease = api.use(
         port=port,
@@ -188,4 +189,4 @@ def use(
     )
     if not wants_json(json):
         output.note(f"{lease.serviceType} is running on port {lease.port} (process {lease.pid})")
-    emit(json, lease.to_json(), str(lease.port))
+    emit(json, urls.lease_json(lease, doc=doc_of(doc)) if wants_json(json) else {}, str(lease.port))

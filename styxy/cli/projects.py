@@ -62,6 +62,9 @@ def env_command(
         None, "--write", metavar="FILE", help="Put the variables in styxy's block of FILE (.env)."
     ),
     release_: bool = typer.Option(False, "--release", help="End the project's leases."),
+    prune: bool = typer.Option(
+        False, "--prune", help="End the leases of every project whose folder is gone."
+    ),
     pid: int | None = typer.Option(
         None, "--pid", min=1, help="Holder process (default: the parent)."
     ),
@@ -74,6 +77,16 @@ def env_command(
     from styxy.project import envfile
     from styxy.project.files import shown
 
+    if prune:
+        if release_ or project is not None or write is not None or format_ is not None or pid is not None:
+            from styxy.errors import UsageError
+
+            raise UsageError(
+                "--prune looks at every project styxy knows; it takes no --project, --release, "
+                "--write, --format or --pid."
+            )
+        _prune(doc, json)
+        return
     if release_:
         if write is not None or format_ is not None or pid is not None:
             from styxy.errors import UsageError
@@ -111,6 +124,19 @@ def _release_project(project: str | None, doc: str | None, json: bool) -> None:
         output.note(f"project {ended.project_id} holds no leases.")
     lines = [f"released {x.name} ({x.serviceType}) port {x.port}" for x in ended.released]
     emit(json, ended.to_json(), "\n".join(lines))
+
+
+def _prune(doc: str | None, json: bool) -> None:
+    import styxy.project as project_module
+
+    pruned = project_module.prune(doc=doc_of(doc), notify=notify)
+    if not pruned and not wants_json(json):
+        output.note("every project styxy knows still has its folder; nothing to prune.")
+    lines = []
+    for item in pruned:
+        ports = ", ".join(f"{x.name} ({x.serviceType}) port {x.port}" for x in item.released)
+        lines.append(f"pruned {item.project_id} ({item.root}): {ports or 'no leases'}")
+    emit(json, {"pruned": [item.to_json() for item in pruned]}, "\n".join(lines))
 
 
 @commands.command("run", context_settings={"allow_extra_args": True, "ignore_unknown_options": True})

@@ -88,6 +88,13 @@ COMPONENTS: dict[str, Any] = {
             "properties": {
                 **_LEASE,
                 "alive": {"type": "boolean"},
+                "url": {
+                    **_NULLABLE_STR,
+                    "description": "The name's URL behind `styxy proxy` "
+                    "(http://NAME.INSTANCE.localhost:1355/); null for a lease without a name.",
+                },
+                "directUrl": {"type": "string", "description": "http://localhost:PORT/"},
+                "proxied": {"type": "boolean", "description": "Whether a styxy proxy runs now."},
                 "process": {**_NULLABLE_STR, "description": "With ?verbose=1 only."},
                 "command": {**_NULLABLE_STR, "description": "With ?verbose=1 only."},
             },
