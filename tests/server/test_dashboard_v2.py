@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import os
 import re
+import signal
 import socket
 import time
 from collections.abc import Iterator
@@ -89,6 +90,8 @@ def scene(cli: Styxy, server: Server) -> Iterator[Scene]:
         "api": ("-s", "api", "-i", "alice", "-n", "backend"),
         "db": ("-s", "database", "-i", "bob"),
         "llm": ("-s", "ai", "-i", "alice", "-n", "llm"),
+        # A new type: the document gains a range and an audit line.
+        "grafana": ("-s", "grafana", "-i", "bob", "-n", "metrics"),
     }.items():
         done = cli("allocate", *args, "--json")
         assert done.code == 0, done.err
@@ -181,11 +184,11 @@ def test_every_width_fits_the_window_and_shows_every_range_with_its_counts(
     page = tab.page
     # No sideways scroll of the page.
     assert page.evaluate("document.documentElement.scrollWidth <= window.innerWidth"), (
-        page.evaluate("[document.documentElement.scrollWidth, window.innerWidth]")
+        page.evaluate(WIDER_THAN_THE_WINDOW)
     )
     rows = ranges_of(cli)
     items = page.locator("#ranges > li.range")
-    assert items.count() == len(rows) == 17
+    assert items.count() == len(rows) == 18
     for index, row in enumerate(rows):
         item = items.nth(index)
         assert item.get_attribute("data-service-type") == row["serviceType"]
@@ -253,10 +256,21 @@ def test_every_width_fits_the_window_and_shows_every_range_with_its_counts(
     assert page.evaluate("document.documentElement.scrollWidth <= window.innerWidth")
 
 
+# For the failure message: what sticks out of the window.
+WIDER_THAN_THE_WINDOW = """[document.documentElement.scrollWidth, innerWidth,
+  [...document.querySelectorAll('body *')]
+    .filter(e => e.getBoundingClientRect().right > innerWidth)
+    .slice(0, 5).map(e => e.tagName + '.' + e.className + ' ' + e.getBoundingClientRect().right)]"""
+
+
 def details_text(page: Any) -> str:
+    """The shown details as one line: `Port 3004 State leased, ... Holder 123 (python) ...`."""
     box = page.locator("#details")
     box.wait_for(state="visible", timeout=5000)
-    return text(box)
+    parts = [text(box.locator(".details-title"))]
+    for term, value in zip(box.locator("dt").all(), box.locator("dd").all()):
+        parts += [text(term), text(value)]
+    return " ".join(parts)
 
 
 def test_a_ports_details_show_on_hover(
@@ -340,7 +354,7 @@ def test_the_filter_narrows_the_map_and_the_table(
     page = tab.page
     box = page.locator("#filter")
     lock = {key: lease["lockId"] for key, lease in scene.leases.items()}
-    assert len(shown_ranges(page)) == 17 and len(shown_leases(page)) == len(lock)
+    assert len(shown_ranges(page)) == 18 and len(shown_leases(page)) == len(lock)
 
     box.fill("claude-7f3a")  # an instance
     assert shown_ranges(page) == ["dev"] and shown_leases(page) == [lock["agent"]]
@@ -349,7 +363,7 @@ def test_the_filter_narrows_the_map_and_the_table(
     assert visible_chips == [str(scene.leases["agent"]["port"])]
     if width >= 720:
         dimmed = page.locator("#overview .band.dimmed").count()
-        assert dimmed == 16
+        assert dimmed == 17
 
     box.fill(str(scene.leases["agent"]["port"]))  # a port
     assert shown_ranges(page) == ["dev"] and shown_leases(page) == [lock["agent"]]
@@ -371,7 +385,7 @@ def test_the_filter_narrows_the_map_and_the_table(
     assert page.evaluate("document.documentElement.scrollWidth <= window.innerWidth")
 
     box.fill("")
-    assert len(shown_ranges(page)) == 17 and len(shown_leases(page)) == len(lock)
+    assert len(shown_ranges(page)) == 18 and len(shown_leases(page)) == len(lock)
 
 
 def lock_ids(cli: Styxy) -> set[str]:
@@ -441,14 +455,14 @@ def test_a_stopped_server_turns_the_page_stale_within_3_s(
         assert banner.is_hidden()
         assert page.locator("#live").get_attribute("aria-busy") is None
         stopped = time.monotonic()
-        assert own.stop() == 0
+        assert own.stop() == -signal.SIGTERM  # uvicorn lets SIGTERM end it, as it would have
         banner.wait_for(state="visible", timeout=3000)
         assert time.monotonic() - stopped < 3.0
         said = text(banner)
         assert said.startswith("Not live: styxy serve does not answer (no connection).")
         assert re.search(r"What you see is the picture of \d", said), said
         # The stale picture stays, greyed, marked busy, and nothing on it can be released.
-        assert page.locator("#ranges > li.range").count() == 17
+        assert page.locator("#ranges > li.range").count() == 18
         assert page.locator("#live").get_attribute("aria-busy") == "true"
         assert page.evaluate("getComputedStyle(document.querySelector('main')).opacity") == "0.55"
         buttons = page.locator("#leases button.release")

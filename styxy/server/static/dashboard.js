@@ -466,7 +466,7 @@
   // ---- the port map ---------------------------------------------------------------------------
 
   async function refreshMap() {
-    const body = await call("GET", "/ranges?ports=1");
+    const body = await call("GET", "/ranges");
     const key = JSON.stringify(body);
     if (key !== state.mapKey) {
       state.mapKey = key;
@@ -607,9 +607,9 @@
       li.appendChild(chip);
       chips.appendChild(li);
     }
-    if (ports.length === 0) {
-      chips.appendChild(element("li", "none", "no port in use"));
-    }
+    // An idle range is its counts alone: a phone scrolls past seventeen ranges, not past
+    // seventeen "nothing here" lines.
+    chips.hidden = ports.length === 0;
     item.appendChild(chips);
     return item;
   }
@@ -648,12 +648,13 @@
       box.replaceChildren();
       return;
     }
-    const width = 1000;
+    // Drawn at the box's own width, so its labels keep their size at every window width.
+    const width = Math.max(300, Math.round(box.clientWidth) || 1000);
     const pad = 24;
     const plot = width - 2 * pad;
     const lo = Math.min(...ranges.map((r) => r.start));
     const hi = Math.max(...ranges.map((r) => r.end));
-    const step = niceStep(hi - lo, 8);
+    const step = niceStep(hi - lo, Math.max(3, Math.floor(width / 110)));
     const from = Math.floor(lo / step) * step;
     const to = Math.ceil((hi + 1) / step) * step;
     const x = (port) => pad + ((port - from) / (to - from)) * plot;
@@ -812,6 +813,7 @@
     for (const line of body.audit.slice().reverse()) {
       list.appendChild(element("li", null, line));
     }
+    list.hidden = body.audit.length === 0;
     byId("no-audit").hidden = body.audit.length > 0;
   }
 
@@ -839,6 +841,11 @@
   byId("filter").addEventListener("input", function (event) {
     state.filter = event.target.value;
     applyFilter();
+  });
+  let resizing = null;
+  window.addEventListener("resize", function () {
+    clearTimeout(resizing);
+    resizing = setTimeout(drawOverview, 100);
   });
   window.addEventListener("hashchange", start);
   start();
