@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import os
 from dataclasses import dataclass
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
@@ -54,7 +54,7 @@ class Listening:
 
     def to_json(self) -> dict[str, Any]:
         started = (
-            datetime.fromtimestamp(self.started_at, timezone.utc).isoformat()
+            datetime.fromtimestamp(self.started_at, UTC).isoformat()
             if self.started_at is not None
             else None
         )

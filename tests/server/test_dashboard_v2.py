@@ -14,6 +14,7 @@ import socket
 import time
 from collections.abc import Iterator
 from dataclasses import dataclass
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
@@ -175,6 +176,37 @@ def ranges_of(cli: Styxy) -> list[dict[str, Any]]:
     return rows
 
 
+def test_about_names_the_document_and_the_iana_data(server: Server, cli: Styxy) -> None:
+    answer = server.request("GET", "/about")
+    assert answer.status == 200, answer.body
+    body = answer.json()
+    assert body["document"] == str(cli.doc)
+    assert set(body["iana"]) == {"kind", "path", "updated", "origin", "description"}
+    assert body["iana"]["kind"] in ("index", "services", "none")
+    if body["iana"]["kind"] == "index":
+        assert re.fullmatch(r"\d{4}-\d{2}-\d{2}", body["iana"]["updated"])
+        assert body["iana"]["description"] == f"IANA's registry of {body['iana']['updated']} (imported)"
+    elif body["iana"]["kind"] == "services":
+        assert body["iana"]["description"] == body["iana"]["path"]
+    assert server.request("GET", "/about", token=None).status == 401
+
+
+def test_ranges_name_the_process_behind_a_listener_without_lease(
+    server: Server, scene: Scene
+) -> None:
+    answer = server.request("GET", "/ranges")
+    assert answer.status == 200, answer.body
+    listeners = {x["port"]: x for x in answer.json()["listeners"]}
+    mine = listeners[scene.stranger]
+    assert set(mine) == {"port", "pid", "process", "command", "startedAt"}
+    assert mine["pid"] == os.getpid()
+    assert "python" in mine["process"] and "pytest" in mine["command"]
+    started = datetime.fromisoformat(mine["startedAt"])
+    assert 0 <= (datetime.now(UTC) - started).total_seconds() < 24 * 3600
+    # A leased port is the lease's to describe, listening or not.
+    assert scene.leases["web"]["port"] not in listeners
+
+
 @pytest.mark.parametrize("width", WIDTHS)
 def test_every_width_fits_the_window_and_shows_every_range_with_its_counts(
     browser: Any, server: Server, cli: Styxy, scene: Scene, tabs: list[Tab], width: int
@@ -198,7 +230,7 @@ def test_every_width_fits_the_window_and_shows_every_range_with_its_counts(
         name = item.locator(".range-name")
         assert text(name) == row["serviceType"]
         assert float(name.evaluate("e => parseFloat(getComputedStyle(e).fontSize)")) >= 14
-        assert text(item.locator(".span")) == f"{row['start']}–{row['end']}"
+        assert text(item.locator(".span")) == f"{row['start']}\N{EN DASH}{row['end']}"
         # The counts: our leases exactly; the listeners without lease as the page marks them
         # (other programs on this machine may listen in these ranges too).
         ours = scene.in_range(row["start"], row["end"])
