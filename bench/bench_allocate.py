@@ -69,7 +69,7 @@ def doc_with_leases(folder: Path, count: int) -> Path:
     from dataclasses import replace
 
     import styxy
-    from styxy import leases
+    from styxy.store import leases
 
     doc = fresh_doc(folder)
     styxy.allocate("dev", instance_id="warm", doc=doc, pid=os.getpid())

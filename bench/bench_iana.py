@@ -62,7 +62,8 @@ def cli(source: Path, rounds: int = 9) -> None:
 
 
 def in_process(source: Path, rounds: int = 5) -> None:
-    from styxy import iana, iana_import
+    from styxy.api import iana_import
+    from styxy.system import iana
 
     data = source.read_bytes()
     parse = []

@@ -30,7 +30,7 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from styxy import cache
+from styxy.store import cache
 
 ROOT = Path(__file__).resolve().parents[1]
 BUSY = 64  # above the library's 32-slot map, so each busy bind is a new move

@@ -48,7 +48,7 @@ def lease_file(doc: Path, count: int, holder: int) -> None:
     ]
     sidecar = doc.parent / ".styxy"
     sidecar.mkdir(mode=0o700, exist_ok=True)
-    from styxy.leases import FIELDS
+    from styxy.store.leases import FIELDS
 
     body = {"version": 1, "fields": FIELDS, "leases": rows, "history": []}
     (sidecar / "leases.json").write_text(json.dumps(body, separators=(",", ":")) + "\n")

@@ -24,11 +24,11 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from styxy import atomic
 from styxy.document.model import Range, Rule, Settings
+from styxy.engine.placement import propose, window_problem
 from styxy.errors import RefusedError
-from styxy.placement import propose, window_problem
-from styxy.ports import listening_in
+from styxy.store import atomic
+from styxy.system.ports import listening_in
 
 SIZES = (10, 100, 1_000, 5_000)
 EPHEMERAL = (32768, 60999)
@@ -199,7 +199,7 @@ def main() -> None:
             )
     # For scale: the transaction also asks the OS which ports listen, once per auto-allocation.
     scan_us = best_time_us(lambda: listening_in(1, 65535), budget_s=0.5)
-    print(f"for scale: styxy.ports.listening_in(1, 65535) takes {scan_us:.0f} us on this machine")
+    print(f"for scale: styxy.system.ports.listening_in(1, 65535) takes {scan_us:.0f} us on this machine")
 
 
 if __name__ == "__main__":

@@ -84,7 +84,7 @@ class Served:
 
 def fill(doc: Path, count: int) -> None:
     import styxy
-    from styxy import leases
+    from styxy.store import leases
 
     styxy.allocate(TYPES[0], instance_id="warm", doc=doc, pid=os.getpid())
     path = doc.parent / ".styxy" / "leases.json"

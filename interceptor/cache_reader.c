@@ -100,7 +100,7 @@ int styxy_name_ok(const char *name)
     return n > 0;
 }
 
-/* The fixed header, checked in the same order as styxy.cache._decode_header. */
+/* The fixed header, checked in the same order as styxy.store.cache._decode_header. */
 static int parse_header(const unsigned char *buf, size_t len, struct styxy_view *v)
 {
     if (len < STYXY_HEADER_SIZE)

@@ -1,7 +1,7 @@
 /* The compiled cache reader: pure functions over a byte buffer, no I/O, no allocation.
  *
  * The layout is fixed by docs/CACHE_FORMAT.md. styxy_cache_parse() accepts exactly the files
- * that styxy.cache.decode() accepts; the fuzz harness and a differential test hold both to it.
+ * that styxy.store.cache.decode() accepts; the fuzz harness and a differential test hold both to it.
  * Everything here is safe on arbitrary input: the interceptor calls it inside host programs.
  */
 #ifndef STYXY_CACHE_READER_H

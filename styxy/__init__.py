@@ -27,10 +27,10 @@ _API = {
     "ranges": "styxy.api",
     "suggest_range": "styxy.api",
     "set_holder": "styxy.api",
-    "run": "styxy.runner",
-    "undo_auto": "styxy.config",
-    "validate": "styxy.config",
-    "init": "styxy.config",
+    "run": "styxy.api.runner",
+    "undo_auto": "styxy.api.config",
+    "validate": "styxy.api.config",
+    "init": "styxy.api.config",
     "StyxyError": "styxy.errors",
 }
 

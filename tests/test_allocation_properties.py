@@ -11,8 +11,8 @@ from hypothesis import strategies as st
 from support import DEFAULT_DOC
 
 import styxy
-from styxy import leases
 from styxy.document import parse
+from styxy.store import leases
 
 TYPES = ["dev", "api", "ai", "docs", "fresh-a", "fresh-b"]
 

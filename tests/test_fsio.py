@@ -1,4 +1,4 @@
-"""styxy.fsio: the safe reader every file of styxy goes through, and the one the readers of
+"""styxy.store.fsio: the safe reader every file of styxy goes through, and the one the readers of
 `styxy.toml` and coding agents' settings files reuse."""
 
 from __future__ import annotations
@@ -10,8 +10,8 @@ from pathlib import Path
 
 import pytest
 
-from styxy import fsio
 from styxy.errors import UnsafeFileError
+from styxy.store import fsio
 
 
 def test_a_regular_file_is_read_whole(tmp_path: Path) -> None:

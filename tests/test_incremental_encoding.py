@@ -1,4 +1,4 @@
-"""The lease file and the cache are written from remembered per-record encodings (`styxy.memo`):
+"""The lease file and the cache are written from remembered per-record encodings (`styxy.store.memo`):
 the bytes must be exactly those of encoding everything afresh, whatever records come and go."""
 
 from __future__ import annotations
@@ -9,8 +9,8 @@ import math
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from styxy import cache, leases, memo
-from styxy.leases import Lease, LeaseFile
+from styxy.store import cache, leases, memo
+from styxy.store.leases import Lease, LeaseFile
 
 names = st.text(alphabet="abcdefgh-._é\"\\", min_size=0, max_size=6)
 lease_records = st.builds(

@@ -13,8 +13,7 @@ from hypothesis import settings as hyp_settings
 from hypothesis import strategies as st
 
 from styxy.document.model import AutoAllocation, Range, Rule, Settings
-from styxy.errors import InvalidValueError, RefusedError
-from styxy.placement import (
+from styxy.engine.placement import (
     CONVENTIONS,
     Proposal,
     bounds,
@@ -23,6 +22,7 @@ from styxy.placement import (
     resolve_rule,
     window_problem,
 )
+from styxy.errors import InvalidValueError, RefusedError
 
 # The table of the shipped default document, SPEC section 3, in document order.
 DEFAULT_ROWS = (

@@ -15,9 +15,9 @@ from pathlib import Path
 import psutil
 import pytest
 
-from styxy import ports
 from styxy.errors import InvalidValueError
-from styxy.ports import Listener
+from styxy.system import ports
+from styxy.system.ports import Listener
 
 HAS_IPV6 = socket.has_ipv6
 try:
@@ -119,7 +119,7 @@ def test_is_listening_does_not_import_psutil() -> None:
     code = textwrap.dedent(
         """
         import sys
-        from styxy import ports
+        from styxy.system import ports
         ports.is_listening(1)
         ports.is_listening(65000)
         print('psutil' in sys.modules)

@@ -15,8 +15,9 @@ from pathlib import Path
 import pytest
 from support import DEFAULT_DOC
 
-from styxy import atomic, document, paths, transaction
+from styxy import document, paths
 from styxy.errors import RefusedError
+from styxy.store import atomic, replace, transaction
 
 HAND = "Saved by hand during the commit.\n"
 TITLE = "# Port management\n"
@@ -126,7 +127,7 @@ def test_an_edit_in_place_into_the_old_file_after_the_swap_is_put_back(doc, swap
 
 
 def test_a_document_that_never_stops_changing_is_refused_with_nothing_written(doc, monkeypatch):
-    monkeypatch.setattr(transaction, "_SETTLE_SECONDS", 0.001)
+    monkeypatch.setattr(replace, "_SETTLE_SECONDS", 0.001)
     saves = []
 
     def change(txn: transaction.Transaction) -> None:

@@ -10,8 +10,10 @@ import pytest
 from support import DEFAULT_DOC
 
 import styxy
-from styxy import config, doctor, results, vocabulary
-from styxy.reports import AutoAllocationReport, SettingsReport
+from styxy import vocabulary
+from styxy.api import config, doctor
+from styxy.api.reports import AutoAllocationReport, SettingsReport
+from styxy.engine import results
 from styxy.vocabulary import Notice
 
 

@@ -6,7 +6,7 @@ Usage (from anywhere; paths default to the checkout this script lives in):
 
 The page is written by hand except between the markers BEGIN and END below: that block is a
 pure function of the default document, IANA's registry copy (`../shared/data`, next to the
-checkout; it is not committed here) and `styxy.placement.CONVENTIONS`, so
+checkout; it is not committed here) and `styxy.engine.placement.CONVENTIONS`, so
 tests/iana/test_iana_reference.py regenerates it and compares bytes: the tables can never
 drift from what they describe.
 
@@ -29,7 +29,8 @@ if str(ROOT) not in sys.path:
     # Run straight from a checkout, without installing styxy.
     sys.path.insert(0, str(ROOT))
 
-from styxy import iana, iana_import
+from styxy.system import iana
+from styxy.api import iana_import
 
 DEFAULT_DOCUMENT = ROOT / "docs" / "CORE" / "PORT_MANAGEMENT.md"
 REGISTRY_NAME = "iana-service-names-port-numbers.xml"
@@ -53,7 +54,7 @@ NOTABLE_PER_RANGE = 4
 RANGES_HEADER = "| Service type | Range | IANA TCP registrations | Ports without one | Notable registered names |"
 WIDTH = 92  # prose line length, close to the rest of docs/
 
-# Used only when styxy.placement (or its CONVENTIONS) is not there yet.
+# Used only when styxy.engine.placement (or its CONVENTIONS) is not there yet.
 FALLBACK_CONVENTIONS: Mapping[str, int] = {
     "database": 5432,
     "postgres": 5432,
@@ -83,7 +84,7 @@ class DefaultRange:
 
 def conventions() -> Mapping[str, int]:
     try:
-        from styxy.placement import CONVENTIONS
+        from styxy.engine.placement import CONVENTIONS
     except ImportError:
         return FALLBACK_CONVENTIONS
     return CONVENTIONS
@@ -219,7 +220,7 @@ def generated(document: Path, registry: Path) -> str:
         "",
         *para(
             "A new service type of one of these families is placed near its conventional port "
-            "(`styxy.placement.CONVENTIONS`). What IANA has registered at that port:"
+            "(`styxy.engine.placement.CONVENTIONS`). What IANA has registered at that port:"
         ),
         *conventions_table(convs, regs),
         "",

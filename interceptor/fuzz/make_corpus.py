@@ -1,4 +1,4 @@
-"""Write the fuzz seed corpus with the Python writer (styxy.cache.encode).
+"""Write the fuzz seed corpus with the Python writer (styxy.store.cache.encode).
 
 Usage: python interceptor/fuzz/make_corpus.py [OUT_DIR]   (default: interceptor/fuzz/corpus)
 
@@ -17,7 +17,7 @@ ROOT = Path(__file__).resolve().parents[2]
 if str(ROOT) not in sys.path:
     sys.path.insert(0, str(ROOT))
 
-from styxy.cache import CacheLease, CacheRange, encode
+from styxy.store.cache import CacheLease, CacheRange, encode
 
 
 def _ranges(count: int) -> list[CacheRange]:

@@ -18,7 +18,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Literal
 
-from styxy import atomic
+from styxy.api import files
 from styxy.errors import InvalidValueError, RefusedError
 
 Scope = Literal["project", "user", "local"]
@@ -265,7 +265,7 @@ def _store(
     mode = 0o644 if found is None else stat.S_IMODE(found[2].st_mode)
     if found is None:
         target.parent.mkdir(parents=True, exist_ok=True)
-    atomic.write_bytes(target, text.encode("utf-8"), mode=mode)
+    files.write_bytes(target, text.encode("utf-8"), mode=mode)
 
 
 def _indent(raw: bytes) -> str | int:

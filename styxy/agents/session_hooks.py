@@ -215,7 +215,8 @@ def append_env(path: Path, lines: list[str]) -> tuple[str, ...]:
 
 def _interceptor_lines(doc: str | os.PathLike[str] | None) -> list[str]:
     """`export LD_PRELOAD=... STYXY_CACHE=...`, building the library when it is missing."""
-    from styxy import api, interceptor, paths
+    from styxy import api, paths
+    from styxy.api import interceptor
 
     where = paths.resolve(doc)
     # As `styxy interceptor env`: the cache must exist before the first preloaded program runs.

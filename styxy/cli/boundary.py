@@ -61,7 +61,7 @@ _COMPLETION_WORDS = frozenset({"--install-completion", "--show-completion", "--h
 def _invoke(args: list[str]) -> int:
     from typer.core import _typer_main_shell_completion
 
-    from styxy.cli.app import project_default
+    from styxy.cli.projects import project_default
 
     command = _command(args)
     # `_STYXY_COMPLETE=...` is a request from the shell's completion script (typer's own).

@@ -8,8 +8,7 @@ from typing import TYPE_CHECKING
 from styxy import output
 
 if TYPE_CHECKING:
-    from styxy.autoalloc import ProblemOf
-    from styxy.placement import Proposal
+    from styxy.api.records import ProblemOf, Proposal
 
 
 def confirm(service_type: str, proposal: Proposal, problem_of: ProblemOf) -> Proposal | None:

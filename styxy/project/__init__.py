@@ -14,16 +14,14 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Literal
 
-from styxy import fsio
+from styxy.api import files as fsio
 from styxy.errors import NotFoundError, UsageError
 from styxy.project.config import ProjectConfig, Service, parse
 from styxy.project.files import CONFIG_FILE, shown
 from styxy.project.root import ProjectRoot, locate, release_target
 
 if TYPE_CHECKING:
-    from styxy.autoalloc import Confirm
-    from styxy.leases import Lease
-    from styxy.results import Allocation
+    from styxy.api.records import Allocation, Confirm, Lease
 
 Notify = Callable[[str], None]
 WriteOutcome = Literal["written", "unchanged"]
@@ -208,7 +206,8 @@ def run(
     Leases that existed before (`styxy env` in the shell, a shared single instance) are the
     caller's or another's, and stay.
     """
-    from styxy import api, ports, runner
+    from styxy import api
+    from styxy.api import runner
 
     if not command:
         raise UsageError("give the command to run after `--`.")
@@ -219,7 +218,7 @@ def run(
         return runner.supervise(command, child_env)
     finally:
         for lease in created:
-            if ports.is_listening(lease.port):
+            if api.is_listening(lease.port):
                 continue
             try:
                 api.release(lease.lockId, doc=doc)

@@ -14,7 +14,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
 
-from styxy import atomic, fsio
+from styxy.api import files
 from styxy.errors import Diagnostic, DocumentError, InvalidValueError
 from styxy.project.files import ENV_FILE, shown
 
@@ -56,7 +56,7 @@ def read(path: Path) -> EnvFile:
     target = Path(os.path.realpath(path))
     if not target.parent.is_dir():
         raise InvalidValueError(f"cannot write {path}: there is no folder {target.parent}.")
-    data = fsio.read_optional(target, ENV_FILE)
+    data = files.read_optional(target, ENV_FILE)
     lines = (data or b"").splitlines(keepends=True)
     return EnvFile(path, target, data, _find_block(lines, shown(path)))
 
@@ -117,7 +117,7 @@ def write(env: EnvFile, data: bytes) -> bool:
     if env.data is not None:
         mode = os.stat(env.target).st_mode & 0o7777
     else:
-        mode = fsio.creation_mode() & 0o644  # 0644 less the umask
-    atomic.write_bytes(env.target, data, mode=mode)
+        mode = files.creation_mode() & 0o644  # 0644 less the umask
+    files.write_bytes(env.target, data, mode=mode)
     return True
 

@@ -1,6 +1,6 @@
 """The files a project owns, as styxy reads and names them.
 
-Reads go through `styxy.fsio` like every other read of a file styxy does not own: a
+Reads go through `styxy.store.fsio` like every other read of a file styxy does not own: a
 non-blocking open (a FIFO cannot hang it), regular files only, a size limit per kind.
 """
 
@@ -9,7 +9,7 @@ from __future__ import annotations
 import os
 from pathlib import Path
 
-from styxy import fsio
+from styxy.api import files as fsio
 
 CONFIG_FILE = fsio.CONFIG  # styxy.toml
 # A .env file holds a project's settings, much as styxy.toml does, and gets the same limit.

@@ -24,8 +24,9 @@ from styxy.errors import (
     UsageError,
 )
 from styxy.server import hosts
+from styxy.server.endpoint import Endpoint, Handler
 from styxy.server.requests import HttpError
-from styxy.server.routes import ENDPOINTS, STATIC, STATIC_PREFIX, Endpoint, Handler, Served
+from styxy.server.routes import ENDPOINTS, STATIC, STATIC_PREFIX, Served
 
 # Sent with every answer. The page loads its script and style from this server only, so no
 # inline script (and nothing a lease name or command line could smuggle in) ever runs.

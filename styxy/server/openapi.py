@@ -16,7 +16,7 @@ from styxy import __version__
 from styxy.vocabulary import MAX_PORT, Reason
 
 if TYPE_CHECKING:
-    from styxy.server.routes import Endpoint
+    from styxy.server.endpoint import Endpoint
 
 _NULLABLE_INT = {"type": ["integer", "null"]}
 _NULLABLE_STR = {"type": ["string", "null"]}

@@ -8,7 +8,6 @@ event loop keeps answering while a transaction waits for the lock.
 
 from __future__ import annotations
 
-from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -18,9 +17,10 @@ from starlette.responses import FileResponse, JSONResponse, Response
 
 from styxy import __version__
 from styxy.server import requests
+from styxy.server.endpoint import Endpoint
+from styxy.server.openapi import document
 from styxy.server.requests import HttpError
 
-Handler = Callable[[Request], Awaitable[Response]]
 STATIC = Path(__file__).resolve().parent / "static"
 
 
@@ -228,7 +228,7 @@ async def audit(request: Request) -> Response:
                 audit: {type: array, items: {type: string}}
       "401": {$ref: "#/components/responses/Unauthorized"}
     """
-    from styxy import config
+    from styxy.api import config
 
     info = await run_in_threadpool(config.auto_allocated, doc=served(request).doc)
     return JSONResponse({"audit": list(info.audit)})
@@ -242,8 +242,6 @@ async def openapi(request: Request) -> Response:
       "200": {description: The OpenAPI 3.1 document.}
       "401": {$ref: "#/components/responses/Unauthorized"}
     """
-    from styxy.server.openapi import document
-
     return JSONResponse(document(ENDPOINTS))
 
 
@@ -258,14 +256,6 @@ async def dashboard(request: Request) -> Response:
           text/html: {}
     """
     return FileResponse(STATIC / "index.html", media_type="text/html; charset=utf-8")
-
-
-@dataclass(frozen=True)
-class Endpoint:
-    method: str
-    path: str
-    handler: Handler
-    public: bool = False
 
 
 ENDPOINTS = (

@@ -15,7 +15,7 @@ import stat
 import tempfile
 from pathlib import Path
 
-from styxy.atomic import fsync_folder, write_bytes
+from styxy.api.files import fsync_folder, write_bytes
 from styxy.errors import RefusedError
 from styxy.paths import display
 

@@ -6,7 +6,7 @@ import zlib
 
 from netutil import first_free
 
-from styxy import cache
+from styxy.store import cache
 
 
 def test_cache_holds_the_rows_the_live_leases_and_the_document_stamp(styxy):

@@ -14,7 +14,7 @@ from pathlib import Path
 import pytest
 from support import DEFAULT_DOC, Styxy, styxy_command
 
-from styxy import cache, leases
+from styxy.store import cache, leases
 
 
 def _temporaries(*folders: Path) -> list[str]:

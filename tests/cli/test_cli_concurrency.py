@@ -43,7 +43,8 @@ def test_fifty_concurrent_allocations_never_share_a_port(styxy):
 
 
 def test_sigkill_at_random_moments_never_tears_a_file(styxy):
-    from styxy import cache, document, leases
+    from styxy import document
+    from styxy.store import cache, leases
 
     styxy("allocate", "-s", "dev", "-i", "warm")
     rng = random.Random(1234)

@@ -17,7 +17,7 @@ import time
 import pytest
 from netutil import busy, first_free, listen
 
-from styxy import cache
+from styxy.store import cache
 
 MOVED = re.compile(r"^styxy: port (\d+) in use; bound (\d+) instead \(service dev\)$")
 BIND_ONCE = (

@@ -12,8 +12,8 @@ import pytest
 from support import styxy_command
 from terminal import Terminal
 
-from styxy import lockfile
 from styxy.errors import LockTimeoutError
+from styxy.store import lockfile
 
 
 def _wait_for(predicate, what: str, timeout: float = 60) -> None:
@@ -84,7 +84,7 @@ def test_the_timeout_names_the_holder(tmp_path):
     script = (
         "import sys, time\n"
         "from pathlib import Path\n"
-        "from styxy import lockfile\n"
+        "from styxy.store import lockfile\n"
         "with lockfile.hold(Path(sys.argv[1]), timeout=5, on_wait=print):\n"
         "    print('held', flush=True)\n"
         "    time.sleep(30)\n"

@@ -10,7 +10,7 @@ import time
 import pytest
 from filelock import FileLock
 
-from styxy import cache
+from styxy.store import cache
 
 # Waiting for the lock would take 30 s (LOCK_TIMEOUT_SECONDS); a command that answers well
 # inside that did not wait. The bound is loose because the machine running the tests is shared.

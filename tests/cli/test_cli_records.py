@@ -118,7 +118,7 @@ def test_journal_lines_with_bad_fields_are_dropped_and_said_once(styxy: Styxy) -
 
 
 def test_the_lease_file_has_a_hard_limit_on_live_leases(styxy: Styxy) -> None:
-    from styxy.leases import MAX_LIVE_LEASES
+    from styxy.store.leases import MAX_LIVE_LEASES
 
     rows = [
         [f"{i:016x}", 20000 + i, "bulk", f"i{i}", "", os.getpid(), None, time.time(), "cli"]

@@ -8,10 +8,10 @@ from pathlib import Path
 import pytest
 from iana_support import SAMPLE_CSV
 
-from styxy import iana_import
+from styxy.api import iana_import
 from styxy.errors import InvalidValueError
-from styxy.iana import IanaError
-from styxy.iana_formats import Record, read_csv, read_services
+from styxy.system.iana import IanaError
+from styxy.system.iana_formats import Record, read_csv, read_services
 
 HEAD = b"<?xml version='1.0' encoding='UTF-8'?>\n"
 OPEN = b'<registry xmlns="http://www.iana.org/assignments" id="service-names-port-numbers">'

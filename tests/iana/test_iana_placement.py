@@ -10,10 +10,11 @@ from pathlib import Path
 import pytest
 from iana_support import shared_registry
 
-from styxy import curated, iana, iana_import
+from styxy.api import iana_import
 from styxy.document.model import AutoAllocation, Range, Rule, Settings
+from styxy.engine.placement import CONVENTIONS, Proposal, RegistryHints, propose
 from styxy.errors import RefusedError
-from styxy.placement import CONVENTIONS, Proposal, RegistryHints, propose
+from styxy.system import curated, iana
 
 DEFAULT_DOC = Path(__file__).resolve().parents[2] / "docs" / "CORE" / "PORT_MANAGEMENT.md"
 EPHEMERAL = (32768, 60999)
@@ -129,4 +130,4 @@ def test_allocating_from_an_existing_range_never_loads_the_registry(styxy) -> No
     )
     assert done.returncode == 0, done.stderr
     modules = {line.rsplit("|", 1)[1].strip() for line in done.stderr.splitlines() if line.startswith("import time:")}
-    assert not {"styxy.iana", "styxy.curated", "styxy.iana_formats"} & modules
+    assert not {"styxy.system.iana", "styxy.system.curated", "styxy.system.iana_formats"} & modules

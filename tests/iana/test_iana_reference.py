@@ -14,8 +14,9 @@ from pathlib import Path
 import pytest
 from iana_support import ROOT, SCRIPT, report_script, shared_registry
 
-from styxy import iana, iana_import
-from styxy.iana import Registration
+from styxy.api import iana_import
+from styxy.system import iana
+from styxy.system.iana import Registration
 
 REFERENCE = ROOT / "docs" / "references" / "IANA_PORT_REGISTRY.md"
 DEFAULT_DOC = ROOT / "docs" / "CORE" / "PORT_MANAGEMENT.md"
@@ -118,7 +119,7 @@ def test_reference_covers_what_spec_section_13_asks() -> None:
 
 
 def test_reference_lists_every_curated_port() -> None:
-    from styxy import curated
+    from styxy.system import curated
 
     text = REFERENCE.read_text(encoding="utf-8")
     for entry in curated.DEV_PORTS:

@@ -28,7 +28,7 @@ from pathlib import Path
 
 import pytest
 
-from styxy import cache
+from styxy.store import cache
 
 ROOT = Path(__file__).resolve().parents[2]
 INTERCEPTOR_SRC = ROOT / "interceptor"

@@ -1,4 +1,4 @@
-"""styxy.cache: the writer and reader of docs/CACHE_FORMAT.md, the journal, the dump."""
+"""styxy.store.cache: the writer and reader of docs/CACHE_FORMAT.md, the journal, the dump."""
 
 from __future__ import annotations
 
@@ -12,9 +12,9 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from styxy import cache
-from styxy.cache import CacheLease, CacheRange
 from styxy.errors import CacheError
+from styxy.store import cache
+from styxy.store.cache import CacheLease, CacheRange
 
 RANGES = [CacheRange("dev", 3000, 3099, False), CacheRange("ai", 11400, 11499, True)]
 LEASES = [CacheLease(3000, 4242, 0), CacheLease(9999, 7, cache.NO_RANGE)]
@@ -333,7 +333,7 @@ def test_module_imports_nothing_heavy() -> None:
     import sys
 
     code = (
-        "import sys; before = set(sys.modules); import styxy.cache; "
+        "import sys; before = set(sys.modules); import styxy.store.cache; "
         "print(sorted(set(sys.modules) - before))"
     )
     out = subprocess.run(

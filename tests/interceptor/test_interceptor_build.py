@@ -1,4 +1,4 @@
-"""Building the library: exports, styxy.interceptor.build/library_path/env_lines."""
+"""Building the library: exports, styxy.api.interceptor.build/library_path/env_lines."""
 
 from __future__ import annotations
 
@@ -13,7 +13,7 @@ import pytest
 from interceptor_support import *  # the pytest fixtures: built, ports, workdir, cache_file
 from interceptor_support import Built
 
-from styxy import interceptor
+from styxy.api import interceptor
 from styxy.errors import InterceptorError
 
 

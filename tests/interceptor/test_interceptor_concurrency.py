@@ -16,7 +16,7 @@ from interceptor_support import (
     stderr_lines,
 )
 
-from styxy import cache
+from styxy.store import cache
 
 
 def test_32_threads_binding_at_once_get_32_ports(

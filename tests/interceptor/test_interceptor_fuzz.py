@@ -1,5 +1,5 @@
 """The C parser under the replay driver (ASan + UBSan): seed corpus, mutations, and a
-differential check that it accepts exactly what styxy.cache.decode accepts."""
+differential check that it accepts exactly what styxy.store.cache.decode accepts."""
 
 from __future__ import annotations
 
@@ -15,8 +15,8 @@ import pytest
 from interceptor_support import *  # the pytest fixtures: built, ports, workdir, cache_file
 from interceptor_support import ROOT, Built
 
-from styxy import cache
 from styxy.errors import CacheError
+from styxy.store import cache
 
 FUZZ_DIR = ROOT / "interceptor" / "fuzz"
 

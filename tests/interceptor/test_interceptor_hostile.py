@@ -26,7 +26,7 @@ from interceptor_support import (
     stderr_lines,
 )
 
-from styxy import cache
+from styxy.store import cache
 
 MIB4 = 4 * 1024 * 1024
 

@@ -24,7 +24,7 @@ from interceptor_support import (
     stderr_lines,
 )
 
-from styxy import cache
+from styxy.store import cache
 
 
 def env_for(built: Built, cache_file: Path, **extra: str) -> dict[str, str]:

@@ -9,7 +9,7 @@ from pathlib import Path
 from interceptor_support import *  # the pytest fixtures: built, ports, workdir, cache_file
 from interceptor_support import Built, Ports, child_env, hold, moved_line, run_python, stderr_lines
 
-from styxy import cache
+from styxy.store import cache
 
 # Binds the busy port three times: keeps the first and second sockets, closes the first, binds
 # again. Prints the three ports.

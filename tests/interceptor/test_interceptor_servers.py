@@ -14,7 +14,7 @@ import pytest
 from interceptor_support import *  # the pytest fixtures: built, ports, workdir, cache_file
 from interceptor_support import Built, Ports, child_env, first_free, hold, moved_line
 
-from styxy import cache
+from styxy.store import cache
 
 
 def wait_for_line(

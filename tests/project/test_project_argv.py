@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from styxy.cli.app import project_default
+from styxy.cli.projects import project_default
 
 
 @pytest.mark.parametrize(

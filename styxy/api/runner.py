@@ -8,9 +8,14 @@ import subprocess
 import time
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
+from typing import TYPE_CHECKING
 
-from styxy import api, ports
+from styxy import api
 from styxy.errors import InvalidValueError, NotFoundError, RefusedError, StyxyError, UsageError
+from styxy.system import ports
+
+if TYPE_CHECKING:
+    from styxy.store.leases import Lease
 
 FORWARDED = (signal.SIGINT, signal.SIGTERM, signal.SIGHUP)
 
@@ -29,12 +34,7 @@ def run(
     if not command:
         raise UsageError("give the command to run after `--`.")
     if intercept:
-        # Before allocating: a missing compiler must not leave a lease behind.
-        from styxy import interceptor
-
-        library, fresh = interceptor.ensure_built()
-        if fresh:
-            notify(f"built the interceptor at {library}")
+        _build_interceptor(notify)  # before allocating: no lease left behind by a failed build
     result = api.allocate(
         service_type,
         instance_id=instance_id,
@@ -49,17 +49,7 @@ def run(
     lease = result.lease
     # An existing lease of this identity is a running service: allocate takes a dead one over.
     if result.existing:
-        if _single_instance(service_type, doc):
-            # SPEC 5: a running single-instance service is reused, also when it runs under
-            # this very identity (two agent sessions starting `-i rag`): say where, start nothing.
-            from styxy.allocation import reuse_message
-
-            notify(reuse_message(lease))
-            return 0
-        raise RefusedError(
-            f"'{service_type}' instance '{lease.instanceId}' is already running on port "
-            f"{lease.port} (process {lease.pid}); pick another --instance-id or --name."
-        )
+        return _already_running(service_type, lease, doc, notify)
     env = _child_env(lease.port, lease.lockId, service_type, intercept, doc)
     started = time.time()
     try:
@@ -68,21 +58,55 @@ def run(
     except BaseException:  # a Ctrl-C while waiting for a leftover server ends the lease too
         _release(lease.lockId, doc)
         raise
-    if keeper is None:
+    if keeper is not None:
+        _keep_for(lease, keeper, doc, notify)
+    else:
         _release(lease.lockId, doc)
-        return code
-    # A server that daemonized itself: the lease stays, held by the process that serves it.
+    return code
+
+
+def _build_interceptor(notify: Callable[[str], None]) -> None:
+    from styxy.api import interceptor
+
+    library, fresh = interceptor.ensure_built()
+    if fresh:
+        notify(f"built the interceptor at {library}")
+
+
+def _already_running(
+    service_type: str,
+    lease: Lease,
+    doc: str | os.PathLike[str] | None,
+    notify: Callable[[str], None],
+) -> int:
+    """Exit 0 for a running single-instance service (start nothing); refuse any other."""
+    if _single_instance(service_type, doc):
+        # SPEC 5: a running single-instance service is reused, also when it runs under
+        # this very identity (two agent sessions starting `-i rag`): say where, start nothing.
+        from styxy.engine.allocation import reuse_message
+
+        notify(reuse_message(lease))
+        return 0
+    raise RefusedError(
+        f"'{service_type}' instance '{lease.instanceId}' is already running on port "
+        f"{lease.port} (process {lease.pid}); pick another --instance-id or --name."
+    )
+
+
+def _keep_for(
+    lease: Lease, keeper: _Keeper, doc: str | os.PathLike[str] | None, notify: Callable[[str], None]
+) -> None:
+    """A server that daemonized itself: the lease stays, held by the process that serves it."""
     try:
         api.set_holder(lease.lockId, keeper.pid, doc=doc)
     except StyxyError:
         _release(lease.lockId, doc)  # the server went away meanwhile, or the lease ended
-        return code
+        return
     notify(
         f"the command exited, but process {keeper.pid} ({keeper.process or '?'}) still listens "
         f"on port {lease.port}: the lease stays, held by it; `styxy release {lease.lockId}` "
         "ends it."
     )
-    return code
 
 
 def _release(lock_id: str, doc: str | os.PathLike[str] | None) -> None:
@@ -162,7 +186,8 @@ def _child_env(
     env = dict(os.environ)
     env.update(PORT=str(port), STYXY_PORT=str(port), STYXY_LOCK_ID=lock_id)
     if intercept:
-        from styxy import interceptor, paths
+        from styxy import paths
+        from styxy.api import interceptor
 
         env.update(interceptor.env_vars(paths.resolve(doc).cache))
         env["STYXY_SERVICE_TYPE"] = service_type

@@ -6,8 +6,8 @@ import time
 from collections.abc import Sequence
 from typing import TYPE_CHECKING, Any
 
-from styxy.leases import Lease
-from styxy.reports import (
+from styxy.api.records import Lease
+from styxy.api.reports import (
     AutoAllocationReport,
     LeaseStatus,
     PortCheck,
@@ -17,15 +17,15 @@ from styxy.reports import (
 )
 
 if TYPE_CHECKING:
-    from styxy.doctor import DoctorReport
+    from styxy.api.doctor import DoctorReport
 
 # The bar of `styxy ranges`: at most this many cells, each standing for a run of ports.
 BAR_CELLS = 40
 _CELL_COLOURS = {"#": "\033[32m", "!": "\033[31m", ".": "\033[2m"}
 
 if TYPE_CHECKING:
-    from styxy.iana import Assignment, Lookup
-    from styxy.iana_import import Imported
+    from styxy.api.iana_import import Imported
+    from styxy.api.registry import Assignment, Lookup
 
 
 def lease_table(found: Sequence[LeaseStatus], verbose: bool) -> str:
@@ -72,7 +72,7 @@ def port_check(result: PortCheck) -> str:
 
 
 def _assigned(found: Sequence[Assignment]) -> str:
-    from styxy.iana import names_at
+    from styxy.api.registry import names_at
 
     described = dict.fromkeys(item.description for item in found if item.description)
     return names_at(found) + (f": {'; '.join(described)}" if described else "")
@@ -80,7 +80,7 @@ def _assigned(found: Sequence[Assignment]) -> str:
 
 def iana_lookup(result: Lookup) -> str:
     """`styxy iana PORT|NAME`: one line per assignment, then the developer ports and the source."""
-    from styxy.iana import category_text, describe
+    from styxy.api.registry import category_text, describe
 
     lines = []
     if result.port is not None and result.category is not None:

@@ -370,8 +370,8 @@ def _read_bytes(path: str | os.PathLike[str]) -> bytes:
     """The cache's bytes, refused as the C reader refuses them: not a regular file, a symbolic
     link, another user's file (root excepted) or more than 4 MiB. O_NONBLOCK: a FIFO planted
     at the path must not hang us."""
-    from styxy import fsio
     from styxy.errors import UnsafeFileError
+    from styxy.store import fsio
 
     try:
         return fsio.read_bytes(path, fsio.CACHE, follow_links=False, private=True)
@@ -383,7 +383,7 @@ def _read_bytes(path: str | os.PathLike[str]) -> bytes:
 
 def write_atomic(path: str | os.PathLike[str], data: bytes) -> None:
     """Replace `path` with `data`: readers see the old file or the new one, never a torn one."""
-    from styxy import atomic
+    from styxy.store import atomic
 
     atomic.write_bytes(Path(path), data)
 
@@ -433,7 +433,7 @@ def check_journal_line(line: str) -> JournalEntry | str:
 
 def read_journal(path: str | os.PathLike[str]) -> list[JournalEntry]:
     """Every entry of the journal at `path` in order; a missing journal is empty."""
-    from styxy import fsio
+    from styxy.store import fsio
 
     try:
         data = fsio.read_bytes(path, fsio.JOURNAL, follow_links=False, private=True)

@@ -7,9 +7,10 @@ from collections.abc import Callable, Mapping
 from dataclasses import asdict, dataclass
 from typing import Any
 
-from styxy import paths, ports
+from styxy import paths
 from styxy.errors import StyxyError
 from styxy.paths import display
+from styxy.system import ports
 
 
 @dataclass(frozen=True)
@@ -46,7 +47,8 @@ class DoctorReport:
 def report(
     *, doc: str | os.PathLike[str] | None = None, notify: Callable[[str], None]
 ) -> DoctorReport:
-    from styxy import config, snapshot
+    from styxy.api import config
+    from styxy.store import snapshot
 
     where = paths.resolve(doc)
     # Read-only and lock-free; the leases are counted even while the document has errors.
@@ -74,7 +76,7 @@ def report(
 
 
 def _interceptor_status() -> dict[str, Any]:
-    from styxy import interceptor
+    from styxy.api import interceptor
 
     try:
         built = str(interceptor.library_path())
@@ -133,7 +135,7 @@ def interceptor_loads() -> Loading:
     ld.so split at a space), that value is tested; otherwise the value `interceptor env` would
     print. Never "active" on the strength of a string that ld.so cannot load.
     """
-    from styxy import interceptor
+    from styxy.api import interceptor
 
     library = interceptor.library_path().resolve()
     current = os.environ.get("LD_PRELOAD", "")

@@ -15,9 +15,10 @@ of a read-only command (`snapshot`), so both show the same leases:
 
 from __future__ import annotations
 
-from styxy import leases, ports
-from styxy.cache import JournalEntry
-from styxy.leases import Lease, LeaseFile
+from styxy.store import leases
+from styxy.store.cache import JournalEntry
+from styxy.store.leases import Lease, LeaseFile
+from styxy.system import ports
 
 # Journal times are whole seconds and a start time read from /proc may be a little off: a
 # process that started this long after the time on a line is another process with that pid.

@@ -15,7 +15,7 @@ from pathlib import Path
 from typing import Any, Literal
 
 from styxy.errors import InvalidValueError
-from styxy.iana import (
+from styxy.system.iana import (
     INDEX_VERSION,
     IanaError,
     Registration,
@@ -25,7 +25,7 @@ from styxy.iana import (
     read_file,
     registrations,
 )
-from styxy.iana_formats import NotARegistryError, Parsed, RegistryFormatError
+from styxy.system.iana_formats import NotARegistryError, Parsed, RegistryFormatError
 
 # The registry is 3.8 MB of XML (0.5 MB gzipped); this bound leaves room for decades of growth
 # and still refuses a runaway download or a decompression bomb before it fills memory.
@@ -86,7 +86,7 @@ def fetch(source: str) -> bytes:
 
 def parse(data: bytes, source: str) -> tuple[RegistryFormat, Parsed]:
     """Decide XML or CSV by content and read it; refuse anything else with one sentence."""
-    from styxy import iana_formats
+    from styxy.system import iana_formats
 
     try:
         text = data.decode("utf-8")
@@ -144,7 +144,7 @@ class Imported:
 
 def import_registry(source: str) -> Imported:
     """Read, check and store a registry; on any refusal the previous index stays as it was."""
-    from styxy import atomic, lockfile
+    from styxy.store import atomic, lockfile
 
     kind, found = parse(fetch(source), source)
     origin = source if _is_url(source) else os.path.abspath(source)

@@ -10,18 +10,21 @@ import os
 from collections.abc import Callable, Sequence
 from typing import TYPE_CHECKING
 
-from styxy import leases, names, paths, ports
+from styxy import names, paths
 from styxy.errors import InvalidValueError, NotFoundError, UsageError
-from styxy.transaction import Transaction, run_change
+from styxy.store import leases
+from styxy.store.transaction import Transaction, run_change
+from styxy.system import ports
+from styxy.system.ports import is_listening
 from styxy.vocabulary import MAX_PORT, SOURCES, Source, is_source
 
 if TYPE_CHECKING:
-    from styxy.autoalloc import Confirm
-    from styxy.iana import Assignment
-    from styxy.leases import Identity, Lease
-    from styxy.reports import LeaseStatus, PortCheck, Ranges, RangeSuggestion, Scan
-    from styxy.results import Allocation
-    from styxy.snapshot import Snapshot
+    from styxy.api.reports import LeaseStatus, PortCheck, Ranges, RangeSuggestion, Scan
+    from styxy.engine.autoalloc import Confirm
+    from styxy.engine.results import Allocation
+    from styxy.store.leases import Identity, Lease
+    from styxy.store.snapshot import Snapshot
+    from styxy.system.iana import Assignment
 
 Notify = Callable[[str], None]
 
@@ -55,7 +58,7 @@ def allocate(
         names.check_port(port)
     checked = _check_source(source)
     holder = _holder(pid)
-    from styxy import allocation
+    from styxy.engine import allocation
 
     def change(txn: Transaction) -> Allocation:
         return allocation.allocate(
@@ -99,7 +102,7 @@ def allocate_all(
         names.check_identity_part("name", name)
     checked = _check_source(source)
     holder = _holder(pid)
-    from styxy import allocation
+    from styxy.engine import allocation
 
     def change(txn: Transaction) -> list[Allocation]:
         return [
@@ -138,7 +141,7 @@ def _holder(pid: int | None) -> tuple[int, float | None]:
 
 def _read(doc: str | os.PathLike[str] | None, notify: Notify) -> Snapshot:
     """The state for a read-only command: no lock, no reaping, no write (SPEC section 10)."""
-    from styxy import snapshot
+    from styxy.store import snapshot
 
     seen = snapshot.load(paths.resolve(doc))
     for note in seen.notes:
@@ -225,7 +228,7 @@ def _find_lease(
 def list_leases(
     *, verbose: bool = False, doc: str | os.PathLike[str] | None = None, notify: Notify = _quiet
 ) -> list[LeaseStatus]:
-    from styxy.reports import LeaseStatus
+    from styxy.api.reports import LeaseStatus
 
     state = _read(doc, notify).state
     result = []
@@ -247,7 +250,7 @@ def list_leases(
 def check(
     port: int, *, doc: str | os.PathLike[str] | None = None, notify: Notify = _quiet
 ) -> PortCheck:
-    from styxy.reports import ListenerInfo, PortCheck
+    from styxy.api.reports import ListenerInfo, PortCheck
 
     names.check_port(port)
     seen = _read(doc, notify)
@@ -271,7 +274,7 @@ def check(
 
 def _iana_at(port: int, notify: Notify) -> tuple[Assignment, ...]:
     """IANA's assignments at `port`; a damaged index is said, and costs only the names."""
-    from styxy import iana
+    from styxy.system import iana
 
     try:
         return iana.at_port(port)
@@ -291,7 +294,7 @@ def scan(
     names.check_port(end, "end")
     if start > end:
         raise UsageError(f"start {start} is after end {end}.")
-    from styxy.reports import ListenerInfo, Scan
+    from styxy.api.reports import ListenerInfo, Scan
 
     by_port = {lease.port: lease for lease in _read(doc, notify).state.leases}
     return Scan(
@@ -306,6 +309,16 @@ def sync(*, doc: str | os.PathLike[str] | None = None, notify: Notify = _quiet) 
     """Take the lock once: reap, fold the journal, and bring the cache up to date with the
     document (what `styxy interceptor env` needs before the first preloaded program runs)."""
     run_change(paths.resolve(doc), lambda txn: None, notify=notify, needs_document=False)
+
+
+def describe_cache(
+    *, doc: str | os.PathLike[str] | None = None, notify: Notify = _quiet
+) -> str:
+    """The compiled cache in words (`styxy interceptor dump`), brought up to date first."""
+    from styxy.store import cache
+
+    sync(doc=doc, notify=notify)
+    return cache.describe(cache.read(paths.resolve(doc).cache))
 
 
 def cleanup(
@@ -345,7 +358,7 @@ def use(
         names.check_identity_part("name", name)
     if instance_id is not None:
         names.check_identity_part("instance id", instance_id)
-    from styxy.allocation import is_running
+    from styxy.engine.allocation import is_running
 
     # Nothing is reaped without the lock: leave out what the next writer would reap, and a
     # lease in its grace period whose holder died and whose port is silent, which is no
@@ -408,7 +421,7 @@ def release_instance(
 
 def ranges(*, doc: str | os.PathLike[str] | None = None, notify: Notify = _quiet) -> Ranges:
     """Every range of the document with the ports leased and listened on inside it."""
-    from styxy.reports import Ranges, RangeUsage
+    from styxy.api.reports import Ranges, RangeUsage
 
     seen = _read(doc, notify)  # read-only: no lock (SPEC section 10)
     rows = sorted(seen.require().ranges, key=lambda r: r.start)
@@ -433,8 +446,8 @@ def suggest_range(
     service_type: str, *, doc: str | os.PathLike[str] | None = None, notify: Notify = _quiet
 ) -> RangeSuggestion:
     """The range `service_type` has, or the one auto-allocation would give it now; writes nothing."""
-    from styxy.autoalloc import propose_new, used_ports
-    from styxy.reports import RangeSuggestion
+    from styxy.api.reports import RangeSuggestion
+    from styxy.engine.autoalloc import propose_new, used_ports
 
     names.check_service_type(service_type)
     seen = _read(doc, notify)  # read-only: no lock (SPEC section 10)
@@ -459,6 +472,8 @@ __all__ = [
     "allocate_all",
     "check",
     "cleanup",
+    "describe_cache",
+    "is_listening",
     "list_leases",
     "ranges",
     "release",

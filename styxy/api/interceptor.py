@@ -21,10 +21,10 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
 
-from styxy import atomic
 from styxy.errors import InterceptorError
 from styxy.paths import data_dir
 from styxy.resources import shipped
+from styxy.store import atomic
 
 LIBRARY_STEM = "libstyxy-intercept"
 LIBRARY_NAME = f"{LIBRARY_STEM}.so"

@@ -15,8 +15,8 @@ from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Any
 
-from styxy import fsio, memo
 from styxy.errors import LeaseFileError, RefusedError
+from styxy.store import fsio, memo
 from styxy.vocabulary import MAX_PORT, SOURCES, Source
 
 FORMAT_VERSION = 1
@@ -217,7 +217,7 @@ _HISTORY_ROWS: memo.Encodings[tuple[Identity, int], str] = memo.Encodings()
 def dump(state: LeaseFile) -> bytes:
     """The lease file's bytes: one JSON object, each lease a row under `fields`.
 
-    Built from each record's remembered row (`styxy.memo`), so rewriting a file of a thousand
+    Built from each record's remembered row (`styxy.store.memo`), so rewriting a file of a thousand
     leases costs about what rewriting one does; the bytes are those `json.dumps` gives for
     the whole object.
     """

@@ -100,7 +100,7 @@ class RegistryHints:
     """What the port registry says about a new type's windows, passed in to keep this pure.
 
     `assigned`: sorted ports with an IANA (or /etc/services) TCP assignment. `foreign`: sorted
-    well-known developer ports (`styxy.curated`) that the new type is not about; a window over
+    well-known developer ports (`styxy.system.curated`) that the new type is not about; a window over
     one would draw a warning from `styxy validate`, so it is taken only when no other fits.
     """
 

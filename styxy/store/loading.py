@@ -1,14 +1,8 @@
-"""State as the files on disk hold it, read without the lock (SPEC section 10).
+"""The loading steps the locked transaction and the lock-free snapshot share.
 
-Writers replace the document, the lease file and the cache by rename, so a reader that opens
-each file once sees all of an old version or all of a new one, never a mix. Read-only commands
-(`list`, `check`, `scan`, `use`, `config show|get|auto-allocation`, `doctor`, `ranges`) load a
-`Snapshot` and never wait on the lock: they do not reap, fold the journal or write anything.
-Liveness is theirs to compute (`Snapshot.stale`); a stale lease stays in the file until the
-next writer reaps it.
-
-The loading steps shared with the locked transaction live here too (reading the document and
-its view, the cache stamp, the journal's records), so both see the same files the same way.
+Reading the document and its view, the cache stamp, the lease file and the journal's records,
+and deciding which leases are stale, live here, below both, so the transaction and the
+snapshot see the same files the same way without importing each other.
 """
 
 from __future__ import annotations
@@ -17,14 +11,15 @@ import os
 import time
 import zlib
 from collections.abc import Iterable
-from dataclasses import dataclass, field, replace
+from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-from styxy import cache, fsio, leases
 from styxy.errors import CacheError, DocumentError, UnsafeFileError
-from styxy.leases import Lease, LeaseFile
 from styxy.paths import Paths, display, missing_document
+from styxy.store import cache, fsio, leases
+from styxy.store.leases import Lease, LeaseFile
+from styxy.system import ports
 
 if TYPE_CHECKING:
     from styxy.document import Parsed
@@ -116,7 +111,7 @@ def load_document(paths: Paths, doc_bytes: bytes, *, tolerate_errors: bool) -> L
 def _load_document(
     paths: Paths, doc_bytes: bytes, stamp: cache.CacheStamp | None, *, tolerate_errors: bool
 ) -> LoadedDocument:
-    from styxy import view
+    from styxy.store import view
 
     generation = stamp.generation if stamp is not None else 0
     if stamp is not None and (stamp.doc_size, stamp.doc_crc) == (
@@ -147,8 +142,8 @@ def parse(paths: Paths, doc_bytes: bytes) -> Parsed:
 def _fallback(
     paths: Paths, doc_bytes: bytes, stamp: cache.CacheStamp | None, problem: DocumentError
 ) -> LoadedDocument:
-    from styxy import view
     from styxy.document.model import Document, Settings
+    from styxy.store import view
 
     if stamp is not None and stamp.doc_size != NO_DOCUMENT_STAMP[1]:
         try:
@@ -221,13 +216,13 @@ def journal_leases(
 ) -> tuple[LeaseFile, tuple[Lease, ...]]:
     """The state with the journal's live moves as leases, and the dead moves' leases it ended.
 
-    What becomes a lease, and when it ends, is `styxy.moves`: one lease per port, none for a
+    What becomes a lease, and when it ends, is `styxy.store.moves`: one lease per port, none for a
     move whose process is gone and whose port is silent. Only whole lines count (a line being
     written is left for later). A line that does not hold a valid move is dropped and said,
     once per file: the interceptor writes each line with one write(), so a bad one is a torn
     line of a killed process or a hand edit.
     """
-    from styxy.moves import Moves
+    from styxy.store.moves import Moves
 
     moves = Moves()
     state, ended = moves.end_dead(state)
@@ -259,78 +254,20 @@ def journal_leases(
     return state, ended
 
 
-# ------------------------------------------------------------------------------ snapshots
+# ------------------------------------------------------------------------------ reaping
 
-
-@dataclass(frozen=True)
-class Snapshot:
-    """The document view and the leases (with the journal's moves not yet folded)."""
-
-    paths: Paths
-    loaded: LoadedDocument
-    state: LeaseFile
-    notes: tuple[str, ...] = ()
-    _now: float = field(default_factory=time.time)
-
-    @property
-    def document(self) -> Document:
-        """The view; while the document has errors, the last good one (see `require`)."""
-        return self.loaded.document
-
-    @property
-    def problem(self) -> DocumentError | None:
-        return self.loaded.problem
-
-    def require(self) -> Document:
-        """The document, for a command that cannot work without a valid one."""
-        if self.loaded.problem is not None:
-            raise self.loaded.problem
-        return self.loaded.document
-
-    def parsed(self) -> Parsed:
-        """The full parse (settings as written, audit log); raises while the document is broken."""
-        if self.loaded.problem is not None:
-            raise self.loaded.problem
-        if self.loaded.parsed is not None:
-            return self.loaded.parsed
-        return parse(self.paths, self.loaded.doc_bytes)
-
-    def stale(self) -> list[Lease]:
-        """Leases the next writer will reap: holder gone, port silent, older than the grace."""
-        from styxy.transaction import stale_leases
-
-        grace = self.loaded.document.settings.lease_grace_seconds
-        return stale_leases(self.state, grace, self._now)
-
-    def live(self) -> list[Lease]:
-        """Leases that are not stale, as a writer would see them after reaping."""
-        gone = {lease.lockId for lease in self.stale()}
-        return [lease for lease in self.state.leases if lease.lockId not in gone]
-
-
-def load(paths: Paths) -> Snapshot:
-    """Everything a read-only command needs, without the lock.
-
-    The one exception is first use at the default location: the document does not exist yet,
-    and creating it is a write, done by a transaction as every write is.
-    """
-    notes: list[str] = []
-    doc_bytes = read_document(paths)
-    if doc_bytes is None:
-        from styxy.transaction import run_change
-
-        doc_bytes = run_change(paths, lambda txn: txn.doc_bytes, notify=notes.append)
-    loaded = load_document(paths, doc_bytes, tolerate_errors=True)
-    note = loaded.problem_note()
-    if note is not None:
-        notes.append(note)
-    state = LeaseFile()
-    if sidecar_exists(paths):
-        state = load_leases(paths, notes)
-        chunks = []
-        for path in journal_files(paths):
-            data = read_journal_file(path)
-            if data:
-                chunks.append((path, data))
-        state, _ = journal_leases(state, chunks, notes)
-    return Snapshot(paths, loaded, state, tuple(notes))
+def stale_leases(state: LeaseFile, grace_seconds: int, now: float | None = None) -> list[Lease]:
+    """Leases whose holder is gone, whose port is silent, and that are old enough to end."""
+    now = time.time() if now is None else now
+    alive_by_pid: dict[tuple[int, float | None], bool] = {}
+    stale = []
+    # Cheapest test first, at C speed: a young lease is never stale, whatever its holder does.
+    born_before = now - grace_seconds
+    for lease in [x for x in state.leases if x.createdAt <= born_before]:
+        key = (lease.pid, lease.pidStartTime)
+        if key not in alive_by_pid:
+            alive_by_pid[key] = ports.process_alive(lease.pid, lease.pidStartTime)
+        if alive_by_pid[key] or ports.is_listening(lease.port):
+            continue
+        stale.append(lease)
+    return stale

@@ -7,16 +7,17 @@ from collections.abc import Iterator
 from dataclasses import replace
 from typing import TYPE_CHECKING
 
-from styxy import leases, ports
 from styxy.document.model import Range
+from styxy.engine.results import Allocation
 from styxy.errors import RefusedError
-from styxy.leases import Identity, Lease
-from styxy.results import Allocation
-from styxy.transaction import Transaction
+from styxy.store import leases
+from styxy.store.leases import Identity, Lease
+from styxy.store.transaction import Transaction
+from styxy.system import ports
 from styxy.vocabulary import Notice, PortRefusal, Source
 
 if TYPE_CHECKING:
-    from styxy.autoalloc import Confirm
+    from styxy.engine.autoalloc import Confirm, Created
 
 
 def allocate(
@@ -33,27 +34,15 @@ def allocate(
     row = txn.document.range_of(service_type)
     created = None
     if row is None:
-        from styxy import autoalloc
+        from styxy.engine import autoalloc
 
         created = autoalloc.create_range(txn, service_type, yes=yes, confirm=confirm)
         row = created.row
-    same = txn.state.find(identity)
-    if same is not None and not is_running(same):
-        # The identity's holder died and its port is silent: a new start of the same service.
-        # It takes the lease over, and the port comes back through the identity's history.
-        txn.state = txn.state.remove([same])
-        same = None
+    same = _same_identity(txn, identity)
     if same is not None:
         return _with_port_note(Allocation(same, existing=True, reason="same-identity"), port)
-    if row.single:
-        # Within its grace period a dead single instance still protects its port from other
-        # types, but it is not "running": the next start ends it and allocates (SPEC 10).
-        instances = txn.state.of_type(service_type)
-        running = [lease for lease in instances if is_running(lease)]
-        if running:
-            return _single_instance(running[0])
-        if instances:
-            txn.state = txn.state.remove(instances)
+    if row.single and (running := _running_single(txn, service_type)) is not None:
+        return _single_instance(running)
     chosen, refusal = _choose_port(txn, row, identity, port)
     lease = Lease(
         lockId=leases.new_lock_id(),
@@ -69,19 +58,45 @@ def allocate(
     txn.state = txn.state.add(lease)
     if created is None:
         return _with_port_note(Allocation(lease), port, refusal)
-    return _with_port_note(
-        Allocation(
-            lease,
-            auto_allocated=True,
-            new_range=(row.start, row.end),
-            placement=created.placement,
-            chunk_size=created.chunk_size,
-            message=Notice(
-                f"Auto-allocated range {row.start}-{row.end} for new service type '{service_type}'"
-            ),
+    return _with_port_note(_created(lease, row, created), port, refusal)
+
+
+def _same_identity(txn: Transaction, identity: Identity) -> Lease | None:
+    """The identity's running lease; a dead one is ended (a new start of the same service
+    takes it over, and the port comes back through the identity's history)."""
+    same = txn.state.find(identity)
+    if same is not None and not is_running(same):
+        txn.state = txn.state.remove([same])
+        return None
+    return same
+
+
+def _running_single(txn: Transaction, service_type: str) -> Lease | None:
+    """The running instance of a single-instance type, if any.
+
+    Within its grace period a dead single instance still protects its port from other types,
+    but it is not "running": the next start ends it and allocates (SPEC 10).
+    """
+    instances = txn.state.of_type(service_type)
+    running = [lease for lease in instances if is_running(lease)]
+    if running:
+        return running[0]
+    if instances:
+        txn.state = txn.state.remove(instances)
+    return None
+
+
+def _created(lease: Lease, row: Range, created: Created) -> Allocation:
+    return Allocation(
+        lease,
+        auto_allocated=True,
+        new_range=(row.start, row.end),
+        placement=created.placement,
+        chunk_size=created.chunk_size,
+        message=Notice(
+            f"Auto-allocated range {row.start}-{row.end} for new service type "
+            f"'{lease.serviceType}'"
         ),
-        port,
-        refusal,
     )
 
 

@@ -9,14 +9,14 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 
 from styxy import paths
+from styxy.api.reports import AutoAllocationReport, AutoRange, SettingsReport, Undo
 from styxy.errors import Diagnostic, DocumentError, NotFoundError, RefusedError, UsageError
-from styxy.leases import Lease
-from styxy.reports import AutoAllocationReport, AutoRange, SettingsReport, Undo
-from styxy.transaction import Transaction, run_change
+from styxy.store.leases import Lease
+from styxy.store.transaction import Transaction, run_change
 
 if TYPE_CHECKING:
     from styxy.document.model import Document
-    from styxy.snapshot import Snapshot
+    from styxy.store.snapshot import Snapshot
 
 Doc = str | os.PathLike[str] | None
 Notify = Callable[[str], None]
@@ -38,7 +38,7 @@ def get(key: str, *, doc: Doc = None, notify: Notify = _quiet) -> object:
 
 def _read(doc: Doc, notify: Notify) -> Snapshot:
     """Read-only: no lock (SPEC section 10); the notes are said before any refusal."""
-    from styxy import snapshot
+    from styxy.store import snapshot
 
     seen = snapshot.load(paths.resolve(doc))
     for note in seen.notes:
@@ -128,7 +128,8 @@ def undo_auto(
     doc: Doc = None,
     notify: Notify = _quiet,
 ) -> Undo:
-    from styxy import autoalloc, document, names
+    from styxy import document, names
+    from styxy.engine import autoalloc
 
     if service_type is not None:
         names.check_service_type(service_type)
@@ -186,8 +187,8 @@ def _leases_in_the_way(inside: list[Lease]) -> str:
 
 
 def init(*, force: bool = False, doc: Doc = None) -> Path:
-    from styxy import atomic
     from styxy.resources import default_document_bytes
+    from styxy.store import atomic
 
     # `init` is the one command that makes a named document that does not exist yet.
     where = replace(paths.resolve(doc), may_create=True)
@@ -218,8 +219,10 @@ def validate(files: Sequence[str], *, doc: Doc = None, strict: bool = False) -> 
 
     Registry and ephemeral-range warnings included (`port_hazards`); `strict` makes every
     warning an error."""
-    from styxy import document, fsio, port_hazards
+    from styxy import document
+    from styxy.engine import hazards as port_hazards
     from styxy.errors import UnsafeFileError
+    from styxy.store import fsio
 
     found: list[Diagnostic] = []
     for target in validation_targets(files, doc=doc):

@@ -14,7 +14,7 @@ an external entity (`&x;` declared SYSTEM is "undefined entity"), and expat's am
 limit (since expat 2.4) stops a billion-laughs document, but only after expanding it for about
 a second, and an older expat has no such limit. IANA's registry has no DTD, so refusing the
 DTD outright costs nothing and does not depend on the expat version. The input is bounded
-before it reaches the parser (`styxy.iana.MAX_REGISTRY_BYTES`).
+before it reaches the parser (`styxy.system.iana.MAX_REGISTRY_BYTES`).
 """
 
 from __future__ import annotations

@@ -3,7 +3,7 @@
 Where the data comes from, in order: the compact index that `styxy iana import` stored in the
 user's data folder; else the system's `/etc/services` (netbase on Debian and Ubuntu); else
 nothing, and lookups say how to get some. A lookup never reads IANA's XML: importing
-(`styxy.iana_import`) does that once and keeps only what lookups need (name, protocol, ports, description, the registry's date)
+(`styxy.api.iana_import`) does that once and keeps only what lookups need (name, protocol, ports, description, the registry's date)
 as JSON, which loads in a few milliseconds.
 
 Whether a port is free remains a question for the OS: the registry only says who may claim a
@@ -25,9 +25,9 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Literal
 
-from styxy import curated
 from styxy.errors import InvalidValueError, NotFoundError, StyxyError
-from styxy.iana_formats import Record
+from styxy.system import curated
+from styxy.system.iana_formats import Record
 
 # Bounds on every read: a stray huge file fails fast instead of filling memory.
 MAX_SERVICES_BYTES = 4 * 1024 * 1024
@@ -267,7 +267,7 @@ def current() -> Registry:
         raw = read_file(services, MAX_SERVICES_BYTES)
     except FileNotFoundError:
         return Registry(Source("none", "", ""), ())
-    from styxy.iana_formats import read_services
+    from styxy.system.iana_formats import read_services
 
     text = raw.decode("utf-8", errors="replace")
     rows = tuple(row_of(r) for r in read_services(text).records)

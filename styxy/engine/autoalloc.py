@@ -13,19 +13,19 @@ from collections.abc import Callable, Collection, Iterable
 from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
-from styxy import ports
 from styxy.document.model import Range
 from styxy.errors import RefusedError
 from styxy.paths import display
-from styxy.transaction import Transaction
+from styxy.store.transaction import Transaction
+from styxy.system import ports
 from styxy.vocabulary import MAX_PORT, ChosenPlacement
 
 if TYPE_CHECKING:
     from pathlib import Path
 
     from styxy.document.model import Document
-    from styxy.leases import Lease
-    from styxy.placement import Proposal, RegistryHints
+    from styxy.engine.placement import Proposal, RegistryHints
+    from styxy.store.leases import Lease
 
 
 @dataclass(frozen=True)
@@ -43,18 +43,34 @@ Confirm = Callable[[str, "Proposal", ProblemOf], "Proposal | None"]
 def create_range(
     txn: Transaction, service_type: str, *, yes: bool, confirm: Confirm | None
 ) -> Created:
-    from styxy import document, placement
-
     parsed = txn.parsed()
-    settings = parsed.document.settings
-    auto = settings.auto_allocation
-    ranges = parsed.document.ranges
     ephemeral = ports.ephemeral_range()
     listening = used_ports(txn.state.leases)
     proposal = propose_new(
         parsed.document, service_type, txn.paths.doc, listening=listening, ephemeral=ephemeral
     )
+    problem_of = _window_check(parsed.document, service_type, listening, ephemeral)
+    if parsed.document.settings.auto_allocation.require_confirmation and not yes:
+        proposal = _confirmed(service_type, proposal, problem_of, confirm)
+    # The write-time check: the window must still be admissible in the document under the lock.
+    problem = problem_of(proposal.start, proposal.end - proposal.start + 1)
+    if problem is not None:
+        raise RefusedError(
+            f"cannot place '{service_type}' at {proposal.start}-{proposal.end}: {problem}"
+        )
+    return _write_row(txn, service_type, proposal)
 
+
+def _window_check(
+    doc: Document,
+    service_type: str,
+    listening: frozenset[int],
+    ephemeral: tuple[int, int] | None,
+) -> ProblemOf:
+    """Why a window of `size` ports from `start` cannot be the type's new range (None: it can)."""
+    from styxy.engine import placement
+
+    settings = doc.settings
     lo, hi = placement.user_ports(*placement.bounds(service_type, settings))
 
     def problem_of(start: int, size: int) -> str | None:
@@ -65,7 +81,7 @@ def create_range(
         return placement.window_problem(
             start,
             start + size - 1,
-            ranges,
+            doc.ranges,
             settings,
             listening=listening,
             ephemeral=ephemeral,
@@ -73,14 +89,13 @@ def create_range(
             hi=hi,
         )
 
-    if auto.require_confirmation and not yes:
-        proposal = _confirmed(service_type, proposal, problem_of, confirm)
-    # The write-time check: the window must still be admissible in the document under the lock.
-    problem = problem_of(proposal.start, proposal.end - proposal.start + 1)
-    if problem is not None:
-        raise RefusedError(
-            f"cannot place '{service_type}' at {proposal.start}-{proposal.end}: {problem}"
-        )
+    return problem_of
+
+
+def _write_row(txn: Transaction, service_type: str, proposal: Proposal) -> Created:
+    """The row and its audit line, spliced into the document the transaction holds."""
+    from styxy import document
+
     row = Range(
         service_type=service_type,
         start=proposal.start,
@@ -99,7 +114,7 @@ def create_range(
         placement=proposal.placement,
         by=who(),
     )
-    txn.replace_text(document.add_range(parsed, row, audit=line))
+    txn.replace_text(document.add_range(txn.parsed(), row, audit=line))
     new_row = txn.document.range_of(service_type)
     assert new_row is not None
     return Created(new_row, proposal.placement, chunk)
@@ -122,7 +137,7 @@ def propose_new(
     ephemeral: tuple[int, int] | None,
 ) -> Proposal:
     """The range a new type would get; writes nothing (`allocate` and `suggest_range` share it)."""
-    from styxy import placement
+    from styxy.engine import placement
 
     if not document.settings.auto_allocation.enabled:
         raise RefusedError(
@@ -143,8 +158,8 @@ def propose_new(
 def registry_hints(service_type: str) -> RegistryHints:
     """The registry's say on a new range (SPEC section 13). Read only here, when a range is
     placed: allocating from an existing range never loads the index."""
-    from styxy import curated, iana
-    from styxy.placement import RegistryHints
+    from styxy.engine.placement import RegistryHints
+    from styxy.system import curated, iana
 
     return RegistryHints(iana.assigned_ports(), curated.foreign_ports(service_type))
 

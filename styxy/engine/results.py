@@ -5,7 +5,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any
 
-from styxy.leases import Lease
+from styxy.store.leases import Lease
 from styxy.vocabulary import ChosenPlacement, Notice, PortRefusal, Reason
 
 

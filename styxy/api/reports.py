@@ -6,12 +6,12 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
-from styxy.leases import Lease
+from styxy.store.leases import Lease
 from styxy.vocabulary import ChosenPlacement, Instances
 
 if TYPE_CHECKING:
     from styxy.document.model import Settings
-    from styxy.iana import Assignment
+    from styxy.system.iana import Assignment
 
 
 @dataclass(frozen=True)

@@ -2,7 +2,7 @@
 
 `styxy validate` adds these to the document's own diagnostics (SPEC section 13): a range in the
 System Ports or the Dynamic Ports, a range over the kernel's ephemeral range, and a range over
-a well-known developer port (`styxy.curated`) that the row's type is not about. Each is a
+a well-known developer port (`styxy.system.curated`) that the row's type is not about. Each is a
 warning on the row's line that names the port and the assignment; `--strict` makes them errors.
 
 Pure: the caller passes the ranges, the kernel's ephemeral range and the registry records.
@@ -12,11 +12,11 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 
-from styxy import curated
 from styxy.document.model import Range
 from styxy.errors import Diagnostic
-from styxy.iana import CATEGORY_SPANS, category_text
-from styxy.iana_formats import Record
+from styxy.system import curated
+from styxy.system.iana import CATEGORY_SPANS, category_text
+from styxy.system.iana_formats import Record
 
 
 def _span(low: int, high: int) -> str:
@@ -105,7 +105,8 @@ def warnings(
 def check_document(text: str, path: str, *, strict: bool = False) -> list[Diagnostic]:
     """The document's own diagnostics and the hazard warnings, by line; `strict` makes every
     warning an error (`validate --strict`)."""
-    from styxy import document, iana, ports
+    from styxy import document
+    from styxy.system import iana, ports
 
     found, ranges = document.check_rows(text, path)
     try:

@@ -1,0 +1,112 @@
+"""State as the files on disk hold it, read without the lock (SPEC section 10).
+
+Writers replace the document, the lease file and the cache by rename, so a reader that opens
+each file once sees all of an old version or all of a new one, never a mix. Read-only commands
+(`list`, `check`, `scan`, `use`, `config show|get|auto-allocation`, `doctor`, `ranges`) load a
+`Snapshot` and never wait on the lock: they do not reap, fold the journal or write anything.
+Liveness is theirs to compute (`Snapshot.stale`); a stale lease stays in the file until the
+next writer reaps it.
+
+The loading steps it shares with the locked transaction live in `styxy.store.loading`.
+"""
+
+from __future__ import annotations
+
+import time
+from dataclasses import dataclass, field
+from typing import TYPE_CHECKING
+
+from styxy.errors import DocumentError
+from styxy.paths import Paths
+from styxy.store.leases import Lease, LeaseFile
+from styxy.store.loading import (
+    LoadedDocument,
+    journal_files,
+    journal_leases,
+    load_document,
+    load_leases,
+    parse,
+    read_document,
+    read_journal_file,
+    sidecar_exists,
+    stale_leases,
+)
+
+if TYPE_CHECKING:
+    from styxy.document import Parsed
+    from styxy.document.model import Document
+
+
+# ------------------------------------------------------------------------------ snapshots
+
+
+@dataclass(frozen=True)
+class Snapshot:
+    """The document view and the leases (with the journal's moves not yet folded)."""
+
+    paths: Paths
+    loaded: LoadedDocument
+    state: LeaseFile
+    notes: tuple[str, ...] = ()
+    _now: float = field(default_factory=time.time)
+
+    @property
+    def document(self) -> Document:
+        """The view; while the document has errors, the last good one (see `require`)."""
+        return self.loaded.document
+
+    @property
+    def problem(self) -> DocumentError | None:
+        return self.loaded.problem
+
+    def require(self) -> Document:
+        """The document, for a command that cannot work without a valid one."""
+        if self.loaded.problem is not None:
+            raise self.loaded.problem
+        return self.loaded.document
+
+    def parsed(self) -> Parsed:
+        """The full parse (settings as written, audit log); raises while the document is broken."""
+        if self.loaded.problem is not None:
+            raise self.loaded.problem
+        if self.loaded.parsed is not None:
+            return self.loaded.parsed
+        return parse(self.paths, self.loaded.doc_bytes)
+
+    def stale(self) -> list[Lease]:
+        """Leases the next writer will reap: holder gone, port silent, older than the grace."""
+        grace = self.loaded.document.settings.lease_grace_seconds
+        return stale_leases(self.state, grace, self._now)
+
+    def live(self) -> list[Lease]:
+        """Leases that are not stale, as a writer would see them after reaping."""
+        gone = {lease.lockId for lease in self.stale()}
+        return [lease for lease in self.state.leases if lease.lockId not in gone]
+
+
+def load(paths: Paths) -> Snapshot:
+    """Everything a read-only command needs, without the lock.
+
+    The one exception is first use at the default location: the document does not exist yet,
+    and creating it is a write, done by a transaction as every write is.
+    """
+    notes: list[str] = []
+    doc_bytes = read_document(paths)
+    if doc_bytes is None:
+        from styxy.store.transaction import run_change
+
+        doc_bytes = run_change(paths, lambda txn: txn.doc_bytes, notify=notes.append)
+    loaded = load_document(paths, doc_bytes, tolerate_errors=True)
+    note = loaded.problem_note()
+    if note is not None:
+        notes.append(note)
+    state = LeaseFile()
+    if sidecar_exists(paths):
+        state = load_leases(paths, notes)
+        chunks = []
+        for path in journal_files(paths):
+            data = read_journal_file(path)
+            if data:
+                chunks.append((path, data))
+        state, _ = journal_leases(state, chunks, notes)
+    return Snapshot(paths, loaded, state, tuple(notes))
