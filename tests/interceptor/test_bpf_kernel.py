@@ -146,7 +146,6 @@ def attached(tmp_path: Path, servers: Servers, tmp_path_factory: pytest.TempPath
     first, last = made.json()["newRange"]
     assert styxy("release", "--port", str(made.json()["port"])).code == 0
     cgroup = (cgroup2_mount() or Path("/sys/fs/cgroup")) / f"styxy-test-{os.getpid()}-{time.time_ns()}"
-    procs: list[subprocess.Popen[str]] = []
     try:
         result = styxy("interceptor", "bpf", "attach", "--cgroup", str(cgroup))
         assert result.code == 0, result.err
