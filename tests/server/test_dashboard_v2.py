@@ -219,42 +219,34 @@ def test_every_width_fits_the_window_and_shows_every_range_with_its_counts(
         page.evaluate(WIDER_THAN_THE_WINDOW)
     )
     rows = ranges_of(cli)
-    items = page.locator("#ranges > li.range")
-    assert items.count() == len(rows) == 18
-    for index, row in enumerate(rows):
-        item = items.nth(index)
-        assert item.get_attribute("data-service-type") == row["serviceType"]
-        assert item.is_visible()
-        box = item.bounding_box()
-        assert box is not None and box["x"] >= 0 and box["x"] + box["width"] <= width
-        name = item.locator(".range-name")
-        assert text(name) == row["serviceType"]
-        assert float(name.evaluate("e => parseFloat(getComputedStyle(e).fontSize)")) >= 14
-        assert text(item.locator(".span")) == f"{row['start']}\N{EN DASH}{row['end']}"
+    # One reading of the whole list, inside the page: it redraws when anything on the machine
+    # starts or stops listening, and a reading spread over many calls could straddle a redraw.
+    shown = page.evaluate(READ_RANGES)
+    assert [x["type"] for x in shown] == [r["serviceType"] for r in rows] and len(rows) == 18
+    for row, item in zip(rows, shown):
+        assert item["visible"] and item["left"] >= 0 and item["right"] <= width, item
+        assert item["name"] == row["serviceType"] and item["nameSize"] >= 14
+        assert item["span"] == f"{row['start']}\N{EN DASH}{row['end']}"
         # The counts: our leases exactly; the listeners without lease as the page marks them
         # (other programs on this machine may listen in these ranges too).
         ours = scene.in_range(row["start"], row["end"])
-        leased = int(text(item.locator(".n-leased")).split()[0])
+        leased, listening, free = (int(item[k].split()[0]) for k in ("leased", "listening", "free"))
         assert leased == len(ours), (row["serviceType"], leased, ours)
-        unleased = item.locator("button.port.listening")
-        listening = int(text(item.locator(".n-listening")).split()[0])
-        assert listening == unleased.count()
-        free = int(text(item.locator(".n-free")).split()[0])
+        assert listening == sum(1 for c in item["chips"] if c["kind"] == "listening")
         assert free == row["end"] - row["start"] + 1 - leased - listening
-        assert text(item.locator(".counts")) == (
+        assert item["counts"] == (
             f"{leased} leased · {listening} listening without lease · {free} free"
         )
+        chips = {c["port"]: c for c in item["chips"]}
         for lease in ours:
-            chip = item.locator(f"button.port[data-port='{lease['port']}']")
-            assert chip.is_visible()
-            assert text(chip.locator(".who")) == (
+            chip = chips[str(lease["port"])]
+            assert chip["visible"] and chip["who"] == (
                 lease["instanceId"] + (f" · {lease['name']}" if lease["name"] else "")
             )
-    docs = items.nth([r["serviceType"] for r in rows].index("docs"))
-    assert docs.locator(f"button.port.listening[data-port='{scene.stranger}']").is_visible()
-    assert int(text(docs.locator(".n-listening")).split()[0]) >= 1
-    ai = items.nth([r["serviceType"] for r in rows].index("ai"))
-    assert text(ai.locator(".badge")) == "single"
+        assert item["badge"] == ("single" if row["instances"] == "single" else None)
+    docs = next(x for x in shown if x["type"] == "docs")
+    stranger = {c["port"]: c for c in docs["chips"]}[str(scene.stranger)]
+    assert stranger["kind"] == "listening" and stranger["visible"]
 
     strips = page.locator("#ranges .strip")
     if width < 720:
@@ -265,18 +257,16 @@ def test_every_width_fits_the_window_and_shows_every_range_with_its_counts(
         assert cell.evaluate("e => getComputedStyle(e, '::before').content") == '"Instance"'
     else:
         assert strips.first.is_visible() and page.locator("#overview svg").is_visible()
-        # Axis labels at round values, readable.
-        for axis_tick in page.locator("#ranges .tick").all() + page.locator("#overview .ov-tick").all():
-            assert int(text(axis_tick)) % 5 == 0, text(axis_tick)
-        dev_ticks = [text(t) for t in items.nth(0).locator(".tick").all()]
+        # Axis labels at round values, readable (read at once, as above).
+        ticks = page.evaluate(READ_TICKS)
+        for value in [t for row in ticks["rows"] for t in row] + ticks["overview"]:
+            assert int(value) % 5 == 0, value
+        dev_ticks = ticks["rows"][0]
         assert dev_ticks[0] == "3000" and all(int(t) % 10 == 0 for t in dev_ticks), dev_ticks
-        overview_ticks = [int(text(t)) for t in page.locator("#overview .ov-tick").all()]
+        overview_ticks = [int(t) for t in ticks["overview"]]
         assert overview_ticks[0] <= 3000 and overview_ticks[-1] >= 11500, overview_ticks
         assert len({b - a for a, b in zip(overview_ticks, overview_ticks[1:])}) == 1
-        tick_size = items.nth(0).locator(".tick").first.evaluate(
-            "e => parseFloat(getComputedStyle(e).fontSize)"
-        )
-        assert float(tick_size) >= 11
+        assert ticks["size"] >= 11
     # The document and the IANA data this page shows.
     assert text(page.locator("#about-document")) == str(cli.doc)
     assert re.search(r"\d{4}-\d{2}-\d{2}|/etc/services", text(page.locator("#about-iana")))
@@ -288,6 +278,25 @@ def test_every_width_fits_the_window_and_shows_every_range_with_its_counts(
     assert page.evaluate("document.documentElement.scrollWidth <= window.innerWidth")
 
 
+READ_RANGES = """[...document.querySelectorAll('#ranges > li.range')].map(li => {
+  const box = li.getBoundingClientRect();
+  const words = sel => { const e = li.querySelector(sel); return e ? e.textContent.replace(/\\s+/g, ' ').trim() : null; };
+  return {
+    type: li.dataset.serviceType, visible: li.checkVisibility(), left: box.left, right: box.right,
+    name: words('.range-name'), nameSize: parseFloat(getComputedStyle(li.querySelector('.range-name')).fontSize),
+    span: words('.span'), badge: words('.badge'), counts: words('.counts'),
+    leased: words('.n-leased'), listening: words('.n-listening'), free: words('.n-free'),
+    chips: [...li.querySelectorAll('button.port')].map(c => ({
+      port: c.dataset.port, kind: ['leased', 'running', 'listening'].find(k => c.classList.contains(k)),
+      who: c.querySelector('.who').textContent, visible: c.checkVisibility(),
+    })),
+  };
+})"""
+READ_TICKS = """({
+  rows: [...document.querySelectorAll('#ranges > li.range')].map(li => [...li.querySelectorAll('.axis .tick')].map(t => t.textContent)),
+  overview: [...document.querySelectorAll('#overview .ov-tick')].map(t => t.textContent),
+  size: parseFloat(getComputedStyle(document.querySelector('#ranges .axis .tick')).fontSize),
+})"""
 # For the failure message: what sticks out of the window.
 WIDER_THAN_THE_WINDOW = """[document.documentElement.scrollWidth, innerWidth,
   [...document.querySelectorAll('body *')]
