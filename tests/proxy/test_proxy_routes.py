@@ -250,3 +250,18 @@ def _read_h2_frame(sock: socket.socket) -> tuple[int, int, int, bytes]:
     head = _read_exactly(sock, 9)
     size = int.from_bytes(head[:3], "big")
     return head[3], head[4], int.from_bytes(head[5:9], "big") & 0x7FFFFFFF, _read_exactly(sock, size)
+
+
+def test_caddy_does_not_outlive_a_killed_styxy(styxy):
+    port = proxy_port()
+    running = start(styxy, "proxy", "--port", str(port))
+    try:
+        running.out.wait_for(lambda line: line == f"http://localhost:{port}/")
+        admin = next(
+            x["port"] for x in styxy("list", "--json").json()["leases"] if x["name"] == "caddy-admin"
+        )
+    finally:
+        code = stop(running, signal.SIGKILL)
+    assert code == -signal.SIGKILL
+    # Caddy got SIGTERM from the kernel when its parent died, and stopped serving both ports.
+    assert _refused(port) and _refused(admin)
