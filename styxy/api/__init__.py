@@ -19,7 +19,14 @@ from styxy.system.ports import is_listening
 from styxy.vocabulary import ASKERS, MAX_PORT, SOURCES, Asker, Source, is_asker, is_source
 
 if TYPE_CHECKING:
-    from styxy.api.reports import LeaseStatus, PortCheck, Ranges, RangeSuggestion, Scan
+    from styxy.api.reports import (
+        LeaseStatus,
+        PortCheck,
+        Ranges,
+        RangeSuggestion,
+        Scan,
+        TypeVocabulary,
+    )
     from styxy.document.model import Document
     from styxy.engine.autoalloc import Confirm
     from styxy.engine.results import Allocation
@@ -480,6 +487,32 @@ def ranges(*, doc: str | os.PathLike[str] | None = None, notify: Notify = _quiet
     )
 
 
+def type_vocabulary(
+    *, doc: str | os.PathLike[str] | None = None, notify: Notify = _quiet
+) -> TypeVocabulary:
+    """The rows of the port map with their aliases: what agents are told to choose from."""
+    from styxy.api.reports import TypeInfo, TypeVocabulary
+    from styxy.document.typenames import aliases_of
+
+    document = _read(doc, notify).require()  # read-only: no lock (SPEC section 10)
+    auto = document.settings.auto_allocation
+    return TypeVocabulary(
+        tuple(
+            TypeInfo(
+                row.service_type,
+                row.start,
+                row.end,
+                row.single,
+                row.description,
+                aliases_of(document, row.service_type),
+            )
+            for row in document.ranges
+        ),
+        auto.agents,
+        auto.max_new_per_day,
+    )
+
+
 def suggest_range(
     service_type: str, *, doc: str | os.PathLike[str] | None = None, notify: Notify = _quiet
 ) -> RangeSuggestion:
@@ -521,5 +554,6 @@ __all__ = [
     "set_holder",
     "suggest_range",
     "sync",
+    "type_vocabulary",
     "use",
 ]
