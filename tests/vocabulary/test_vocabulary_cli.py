@@ -103,7 +103,7 @@ def test_new_type_creates_a_near_miss_and_numbered_names_are_never_near_misses(
     for name in ("worker1", "worker2", "api2"):
         made = styxy("allocate", "-s", name)
         assert made.code == 0, made.err
-        assert made.err.startswith(f"Auto-allocated range "), made.err
+        assert made.err.startswith("Auto-allocated range "), made.err
 
 
 def test_a_new_name_that_a_detect_rule_matches_says_so(styxy: Styxy) -> None:
