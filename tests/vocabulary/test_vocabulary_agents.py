@@ -4,16 +4,16 @@ when asked, and are told the rows."""
 
 from __future__ import annotations
 
-import contextlib
 import json
 import subprocess
-from collections.abc import AsyncIterator, Iterator
+from collections.abc import Iterator
 from typing import Any
 
 import pytest
-from agents_support import answer, refusal, run_async, server_env
+from agents_support import answer, refusal, run_async
 from server_support import Server
-from support import Styxy, styxy_command
+from support import Styxy
+from vocabulary_support import session_of
 
 ROWS = (
     "dev (frontend, web, vite, next, nextjs, react, vue, svelte), monitoring, ui, docs "
@@ -40,21 +40,6 @@ AI_LINE = (
     "- ai 11400-11499, single instance: AI inference servers, LLMs, RAG, embeddings; aliases "
     "llm, rag, embeddings, ollama, vllm, chroma, chromadb"
 )
-
-
-@contextlib.asynccontextmanager
-async def session_of(styxy: Styxy, instance_id: str = "agent") -> AsyncIterator[tuple[Any, Any]]:
-    """An initialized session with a real `styxy mcp`, and what the server said at initialize."""
-    from mcp import ClientSession
-    from mcp.client.stdio import StdioServerParameters, stdio_client
-
-    command = styxy_command()
-    params = StdioServerParameters(
-        command=command[0], args=[*command[1:], "mcp"], env=server_env(styxy, instance_id)
-    )
-    async with stdio_client(params) as (read, write), ClientSession(read, write) as session:
-        hello = await session.initialize()
-        yield session, hello
 
 
 def mcp_calls(styxy: Styxy, calls: list[tuple[str, dict[str, Any]]]) -> list[Any]:
