@@ -163,13 +163,13 @@ class Tools:
         instance_id: Annotated[str | None, Field(description="Only this instance's leases.")] = None,
     ) -> CallToolResult:
         def leases() -> dict[str, Any]:
-            found = api.list_leases(doc=self.doc, notify=notify)
+            # The type is resolved as allocate_port resolves it: `db` lists database's leases.
+            found = api.list_leases(service_type=service_type, doc=self.doc, notify=notify)
             return {
                 "leases": [
                     item.to_json()
                     for item in found
-                    if (service_type is None or item.lease.serviceType == service_type)
-                    and (instance_id is None or item.lease.instanceId == instance_id)
+                    if instance_id is None or item.lease.instanceId == instance_id
                 ]
             }
 

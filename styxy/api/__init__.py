@@ -260,17 +260,29 @@ def _find_lease(
 
 
 def list_leases(
-    *, verbose: bool = False, doc: str | os.PathLike[str] | None = None, notify: Notify = _quiet
+    *,
+    verbose: bool = False,
+    service_type: str | None = None,
+    doc: str | os.PathLike[str] | None = None,
+    notify: Notify = _quiet,
 ) -> list[LeaseStatus]:
+    """Every lease, or those of one type (a row's name or an alias of it)."""
     from styxy.api.reports import LeaseStatus
 
-    state = _read(doc, notify).state
+    seen = _read(doc, notify)
+    state = seen.state
+    row_name = None
+    if service_type is not None:
+        names.check_service_type(service_type)
+        row_name = resolve_type(seen.document, service_type)
     result = []
     # One look per holder, not per lease: a process holding many leases is asked once
     # (10,000 leases of one holder took 6 s of psutil calls otherwise).
     alive_by: dict[tuple[int, float | None], bool] = {}
     info_by: dict[int, tuple[str | None, str | None]] = {}
     for lease in sorted(state.leases, key=lambda x: (x.port, x.lockId)):
+        if row_name is not None and lease.serviceType != row_name:
+            continue
         key = (lease.pid, lease.pidStartTime)
         if key not in alive_by:
             alive_by[key] = ports.process_alive(lease.pid, lease.pidStartTime)

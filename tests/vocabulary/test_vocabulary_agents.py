@@ -203,3 +203,24 @@ def test_the_session_start_context_lists_the_rows(styxy: Styxy, tmp_path) -> Non
     assert DATABASE_LINE in context and AI_LINE in context
     assert "`styxy run -s TYPE -n NAME -- CMD`" in context
     assert "bare `styxy allocate -s TYPE`" in context
+
+
+def test_the_other_mcp_tools_resolve_aliases_too(styxy: Styxy, holder) -> None:
+    results = mcp_calls(styxy, [
+        ("allocate_port", {"service_type": "mysql", "name": "main", "pid": holder.pid}),
+        ("list_ports", {"service_type": "db"}),
+        ("use_service", {"service_type": "pg"}),
+        ("suggest_range", {"service_type": "mongo"}),
+        ("release_port", {"service_type": "postgres", "name": "main"}),
+        ("list_ports", {"service_type": "database"}),
+    ])
+    made = answer(results[0])
+    assert (made["serviceType"], made["requestedType"]) == ("database", "mysql")
+    assert [x["lockId"] for x in answer(results[1])["leases"]] == [made["lockId"]]
+    assert answer(results[2])["lockId"] == made["lockId"]
+    assert answer(results[3]) == {
+        "serviceType": "database", "range": [5430, 5499], "placement": None, "chunkSize": 70,
+        "existing": True,
+    }
+    assert [x["lockId"] for x in answer(results[4])["released"]] == [made["lockId"]]
+    assert answer(results[5]) == {"leases": []}
