@@ -13,6 +13,7 @@ from styxy.cli.common import (
     PORT,
     DocOption,
     JsonOption,
+    NewTypeOption,
     PortOption,
     doc_of,
     emit,
@@ -37,6 +38,7 @@ def allocate(
         None, "--pid", min=1, help="Holder process (default: the parent)."
     ),
     yes: bool = typer.Option(False, "--yes", help="Accept a proposed new range."),
+    new_type: bool = NewTypeOption,
     doc: str | None = DocOption,
     json: bool = JsonOption,
 ) -> None:
@@ -52,6 +54,7 @@ def allocate(
         yes=yes,
         confirm=prompt.confirm if sys.stdin.isatty() else None,
         source="cli",
+        new_type=new_type,
         doc=doc_of(doc),
         notify=notify,
     )

@@ -54,7 +54,8 @@ class ServicePort:
         lease = self.allocation.lease
         return {
             "name": self.service.name,
-            "type": self.service.service_type,
+            "type": self.allocation.lease.serviceType,
+            "requestedType": self.allocation.requested_type,
             "port": self.port,
             "env": self.service.port_variable,
             "urlEnv": self.service.url_variable,
@@ -131,6 +132,7 @@ def env(
     yes: bool = False,
     confirm: Confirm | None = None,
     source: str = "cli",
+    new_type: bool = False,
     doc: str | os.PathLike[str] | None = None,
     notify: Notify = _quiet,
 ) -> ProjectEnv:
@@ -153,6 +155,7 @@ def env(
         yes=yes,
         confirm=confirm,
         source=source,
+        new_type=new_type,
         project=(where.project_id, str(where.root)),
         doc=doc,
         notify=notify,
@@ -191,6 +194,8 @@ def _tell_outcomes(found: Sequence[ServicePort], notify: Notify) -> None:
             )
         elif result.message:
             notify(result.message)
+        for note in result.notes:
+            notify(note)
 
 
 def release(
