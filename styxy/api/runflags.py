@@ -95,3 +95,12 @@ def port_options(arguments: Sequence[str]) -> list[str]:
 def program_of(pattern: str) -> str:
     """`*next dev*` -> `next dev`: the server a glob stands for, for the message."""
     return pattern.replace("*", " ").replace("?", " ").strip() or pattern
+
+
+def table(*, doc: str | os.PathLike[str] | None = None) -> tuple[tuple[str, tuple[str, ...]], ...]:
+    """The document's `runFlags`, read without the lock (from the cache's view when fresh)."""
+    from styxy import paths
+    from styxy.store import snapshot
+
+    settings = snapshot.load(paths.resolve(doc)).document.settings
+    return tuple((flag.pattern, flag.arguments) for flag in settings.run_flags)

@@ -60,9 +60,10 @@ def run(
     # An existing lease of this identity is a running service: allocate takes a dead one over.
     if result.existing:
         return _already_running(service_type, lease, doc, notify)
-    env = _child_env(lease.port, lease.lockId, service_type, intercept, doc)
     started = time.time()
     try:
+        command = _with_port_arguments(command, lease.port, doc, notify)
+        env = _child_env(lease.port, lease.lockId, service_type, intercept, doc)
         code = _supervise(command, env, lease.lockId, doc)
         keeper = _listening_survivor(lease.lockId, lease.port, started)
     except BaseException:  # a Ctrl-C while waiting for a leftover server ends the lease too
@@ -73,6 +74,19 @@ def run(
     else:
         _release(lease.lockId, doc)
     return code
+
+
+def _with_port_arguments(
+    command: Sequence[str], port: int, doc: str | os.PathLike[str] | None, notify: Callable[[str], None]
+) -> Sequence[str]:
+    """The command with the port arguments `runFlags` gives it (SPEC 22), said on stderr."""
+    from styxy.api import runflags
+
+    found = runflags.choose(command, runflags.table(doc=doc), port)
+    if found is None:
+        return command
+    notify(found.note)
+    return [*command, *found.arguments]
 
 
 def _build_interceptor(notify: Callable[[str], None]) -> None:

@@ -5,6 +5,7 @@ every process a test starts is stopped when it ends, passed or failed."""
 from __future__ import annotations
 
 import http.client
+import os
 import queue
 import signal
 import subprocess
@@ -59,9 +60,18 @@ class Running:
     process: subprocess.Popen[str]
     out: Lines
     err: Lines
+    group: bool = False
 
 
-def start(styxy: Styxy, *args: str, cwd: Path | None = None, env: dict[str, str] | None = None) -> Running:
+def start(
+    styxy: Styxy,
+    *args: str,
+    cwd: Path | None = None,
+    env: dict[str, str] | None = None,
+    group: bool = False,
+) -> Running:
+    """`styxy ARGS` in the background; with `group`, in a process group of its own, as a shell
+    runs a foreground job, so `stop` can signal the whole job like a terminal's Ctrl-C."""
     process = subprocess.Popen(
         [*styxy_command(), "--doc", str(styxy.doc), *args],
         stdout=subprocess.PIPE,
@@ -70,18 +80,28 @@ def start(styxy: Styxy, *args: str, cwd: Path | None = None, env: dict[str, str]
         text=True,
         cwd=cwd,
         env={**styxy.env, **(env or {})},
+        start_new_session=group,
     )
-    return Running(process, Lines(process.stdout), Lines(process.stderr))
+    return Running(process, Lines(process.stdout), Lines(process.stderr), group)
 
 
 def stop(running: Running, sig: int = signal.SIGTERM, timeout: float = 20) -> int:
     if running.process.poll() is None:
-        running.process.send_signal(sig)
+        if running.group:
+            os.killpg(running.process.pid, sig)
+        else:
+            running.process.send_signal(sig)
         try:
             running.process.wait(timeout=timeout)
         except subprocess.TimeoutExpired:
             running.process.kill()
             running.process.wait()
+    if running.group:
+        # Nothing of the job outlives the test, whatever it did with the signal.
+        try:
+            os.killpg(running.process.pid, signal.SIGKILL)
+        except ProcessLookupError:
+            pass
     return running.process.returncode
 
 
