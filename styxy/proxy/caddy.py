@@ -135,6 +135,10 @@ class Caddy:
                 return bytes(answer.read())
         except urllib.error.HTTPError as exc:
             raise RefusedError(f"caddy refused the config: {_error_text(exc.read())}.") from None
+        except urllib.error.URLError as exc:
+            raise RefusedError(
+                f"caddy's admin API on {self.admin} did not answer ({exc.reason})."
+            ) from None
 
     def stop(self) -> None:
         """End Caddy: SIGTERM (it finishes the requests under way), then SIGKILL if it lingers."""

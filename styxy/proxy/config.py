@@ -40,7 +40,8 @@ def build(
     """
     server: dict[str, Any] = {
         "listen": [f"{host}:{proxy.port}" for host in listen],
-        "routes": [_route(route) for route in routes] + [_not_found(proxy, routes)],
+        "routes": [_route(route) for route in routes]
+        + [_index(proxy, routes), _not_found(proxy, routes)],
     }
     config: dict[str, Any] = {**bootstrap(admin), "apps": {"http": {"servers": {SERVER: server}}}}
     if proxy.https:
@@ -76,18 +77,32 @@ def _route(route: Route) -> dict[str, Any]:
     }
 
 
+# The proxy's own address (`http://localhost:1355/`, what `styxy proxy` prints) lists the
+# names with 200; any other host that is no name gets the same list with 404.
+INDEX_HOSTS = ("localhost", "127.0.0.1")
+
+
+def _index(proxy: Proxy, routes: Sequence[Route]) -> dict[str, Any]:
+    text = f"styxy proxy on port {proxy.port}.\n\n" + names_text(proxy, routes)
+    return {"match": [{"host": list(INDEX_HOSTS)}], **_page(200, text)}
+
+
 def _not_found(proxy: Proxy, routes: Sequence[Route]) -> dict[str, Any]:
+    return _page(404, not_found_text(proxy, routes))
+
+
+def _page(status: int, text: str) -> dict[str, Any]:
     return {
         "handle": [
             {
                 "handler": "static_response",
-                "status_code": 404,
+                "status_code": status,
                 "headers": {
                     "Content-Type": ["text/plain; charset=utf-8"],
                     "X-Content-Type-Options": ["nosniff"],
                     "Cache-Control": ["no-store"],
                 },
-                "body": not_found_text(proxy, routes),
+                "body": text,
             }
         ],
         "terminal": True,
@@ -96,7 +111,13 @@ def _not_found(proxy: Proxy, routes: Sequence[Route]) -> dict[str, Any]:
 
 def not_found_text(proxy: Proxy, routes: Sequence[Route]) -> str:
     """The 404 page: the host asked for (a Caddy placeholder) and every live name."""
-    lines = ["styxy proxy: no running service is named {http.request.host}.", ""]
+    return "styxy proxy: no running service is named {http.request.host}.\n\n" + names_text(
+        proxy, routes
+    )
+
+
+def names_text(proxy: Proxy, routes: Sequence[Route]) -> str:
+    lines = []
     if not routes:
         lines.append("No running service has a name; start one with: styxy run -s TYPE -n NAME -- CMD")
     else:

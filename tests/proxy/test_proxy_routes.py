@@ -39,6 +39,11 @@ def test_each_name_reaches_its_server_and_an_unknown_one_lists_the_live_names(st
             f"  http://web.feature.localhost:{port}/ -> port {a} (dev, instance feature)\n"
             f"  http://web.main.localhost:{port}/ -> port {b} (dev, instance main)\n",
         )
+        # The address `styxy proxy` prints lists the same names, as a page that exists.
+        status, body = get(port, "localhost")
+        assert status == 200
+        assert body.startswith(f"styxy proxy on port {port}.\n\nLive names:\n")
+        assert body.endswith(f"  http://web.main.localhost:{port}/ -> port {b} (dev, instance main)\n")
 
 
 def test_a_released_lease_leaves_the_routes_within_a_second(styxy):
