@@ -83,6 +83,7 @@ def allocate(
 def allocate_all(
     identities: Sequence[Identity],
     *,
+    ports: Sequence[int | None] | None = None,
     pid: int | None = None,
     yes: bool = False,
     confirm: Confirm | None = None,
@@ -94,8 +95,15 @@ def allocate_all(
 
     A project's set of services (`styxy env`) is allocated this way, so a refused service
     (a full range, a declined new range) leaves no half of the set behind. Each result's
-    `message` is left to the caller, who knows which service it speaks of.
+    `message` is left to the caller, who knows which service it speaks of. `ports[i]`, when
+    given, is tried first for identity i, as `allocate`'s `port` is.
     """
+    wanted = list(ports) if ports is not None else [None] * len(identities)
+    if len(wanted) != len(identities):
+        raise UsageError("give one preferred port (or None) per identity.")
+    for port in wanted:
+        if port is not None and not 1 <= port <= MAX_PORT:
+            raise UsageError(f"port {port} is not a port from 1 to {MAX_PORT}.")
     for service_type, instance_id, name in identities:
         names.check_service_type(service_type)
         names.check_identity_part("instance id", instance_id)
@@ -110,13 +118,13 @@ def allocate_all(
                 txn,
                 service_type=identity[0],
                 identity=identity,
-                port=None,
+                port=port,
                 holder=holder,
                 yes=yes,
                 confirm=confirm,
                 source=checked,
             )
-            for identity in identities
+            for identity, port in zip(identities, wanted, strict=True)
         ]
 
     return run_change(paths.resolve(doc), change, notify=notify)
@@ -226,17 +234,34 @@ def _find_lease(
 
 
 def list_leases(
-    *, verbose: bool = False, doc: str | os.PathLike[str] | None = None, notify: Notify = _quiet
+    *,
+    verbose: bool = False,
+    service_type: str | None = None,
+    instance_id: str | None = None,
+    doc: str | os.PathLike[str] | None = None,
+    notify: Notify = _quiet,
 ) -> list[LeaseStatus]:
+    """Live leases by port; `service_type` and `instance_id` keep only those of the type and of
+    the instance (both: of both)."""
     from styxy.api.reports import LeaseStatus
 
+    if service_type is not None:
+        names.check_service_type(service_type)
+    if instance_id is not None:
+        names.check_identity_part("instance id", instance_id)
     state = _read(doc, notify).state
+    chosen = [
+        lease
+        for lease in state.leases
+        if (service_type is None or lease.serviceType == service_type)
+        and (instance_id is None or lease.instanceId == instance_id)
+    ]
     result = []
     # One look per holder, not per lease: a process holding many leases is asked once
     # (10,000 leases of one holder took 6 s of psutil calls otherwise).
     alive_by: dict[tuple[int, float | None], bool] = {}
     info_by: dict[int, tuple[str | None, str | None]] = {}
-    for lease in sorted(state.leases, key=lambda x: (x.port, x.lockId)):
+    for lease in sorted(chosen, key=lambda x: (x.port, x.lockId)):
         key = (lease.pid, lease.pidStartTime)
         if key not in alive_by:
             alive_by[key] = ports.process_alive(lease.pid, lease.pidStartTime)

@@ -241,3 +241,29 @@ def validate(files: Sequence[str], *, doc: Doc = None, strict: bool = False) -> 
             continue
         found.extend(port_hazards.check_document(text, str(target), strict=strict))
     return found
+
+
+# ------------------------------------------------------------------------------ completion
+
+
+def service_type_names(*, doc: Doc = None) -> list[str]:
+    """The rows' service types, for shell completion: read without the lock, and nothing at all
+    (never an error, never a document created) when the document cannot be read. Aliases join
+    them once the document has them (issue 18)."""
+    from styxy.errors import StyxyError
+    from styxy.store import snapshot
+
+    where = paths.resolve(doc)
+    if not where.doc.is_file():
+        return []
+    try:
+        return [row.service_type for row in snapshot.load(where).document.ranges]
+    except (StyxyError, OSError, ValueError):
+        return []
+
+
+def setting_names() -> tuple[str, ...]:
+    """The keys `config get` and `config set` take, for shell completion."""
+    from styxy.document.schema import SETTING_KEYS
+
+    return SETTING_KEYS

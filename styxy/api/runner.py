@@ -10,7 +10,7 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
-from styxy import api
+from styxy import api, notes
 from styxy.errors import InvalidValueError, NotFoundError, RefusedError, StyxyError, UsageError
 from styxy.system import ports
 
@@ -58,6 +58,7 @@ def run(
     if result.existing:
         return _already_running(service_type, lease, doc, notify)
     env = _child_env(lease.port, lease.lockId, service_type, intercept, doc)
+    notify(notes.running_on(command[0], lease.port, lease.serviceType))
     started = time.time()
     try:
         code = _supervise(command, env, lease.lockId, doc)
@@ -77,7 +78,7 @@ def _build_interceptor(notify: Callable[[str], None]) -> None:
 
     library, fresh = interceptor.ensure_built()
     if fresh:
-        notify(f"built the interceptor at {library}")
+        notify(notes.built_interceptor(library))
 
 
 def _already_running(

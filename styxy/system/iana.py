@@ -27,9 +27,10 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Literal
 
-from styxy.errors import InvalidValueError, NotFoundError, StyxyError
+from styxy.errors import InvalidValueError, NotFoundError, StyxyError, UsageError
 from styxy.system import curated
 from styxy.system.iana_formats import Record
+from styxy.vocabulary import MAX_PORT, not_a_port
 
 # Bounds on every read: a stray huge file fails fast instead of filling memory.
 MAX_SERVICES_BYTES = 4 * 1024 * 1024
@@ -360,8 +361,9 @@ def lookup(query: str) -> Lookup:
     query = query.strip()
     if query.isascii() and query.isdigit():
         port = int(query)
-        if port > 65535:
-            raise InvalidValueError(f"port {port} is outside 0..65535.")
+        if not 1 <= port <= MAX_PORT:
+            # A usage error, as a bad port is on every command (`check 70000` included).
+            raise UsageError(f"{not_a_port(query)}.")
         registry = current()
         found = at_port(port, registry)
         developer = tuple(d for d in (curated.at(port),) if d is not None)
@@ -382,7 +384,7 @@ def _check_name(name: str) -> None:
     # and '/'. Anything printable without spaces, within reason, is worth a lookup.
     if not (0 < len(name) <= 63 and name.isprintable() and " " not in name):
         raise InvalidValueError(
-            f"{name!r} is neither a port (0-65535) nor a service name "
+            f"{name!r} is neither a port (1-{MAX_PORT}) nor a service name "
             "(up to 63 characters without spaces)."
         )
 
