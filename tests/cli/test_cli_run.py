@@ -55,7 +55,7 @@ def test_run_on_a_running_single_instance_type_does_not_start_the_command(styxy,
     marker = tmp_path / "started"
     done = styxy("run", "-s", "ai", "-i", "b", "--", PY, "-c", f"open({str(marker)!r}, 'w')")
     assert done.code == 0 and done.out == ""
-    assert done.err.startswith(f"Blocked: service type 'ai' only allows a single instance; already running on port {first['port']}")
+    assert done.err.startswith(f"styxy: Blocked: service type 'ai' only allows a single instance; already running on port {first['port']}")
     assert not marker.exists()
 
 
