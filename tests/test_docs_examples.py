@@ -352,3 +352,24 @@ def test_every_install_line_installs_from_a_checkout() -> None:
     assert by_name == []
     pages = {place.split(":")[0] for places in INSTALL_LINES.values() for place in places}
     assert {"README.md", "docs/integrations/mcp.md", "docs/integrations/http-api.md"} <= pages
+
+
+def test_readme_in_order_as_a_new_user(session: dict[str, str]) -> None:
+    """README's first command (its styxy part) and then "Everyday use", on one document: the
+    demo lease of the first command lives on (its holder's grace), and every later line must
+    still do what it says."""
+    fences = _fences(["README.md"])
+    text = (ROOT / "README.md").read_text(encoding="utf-8")
+    first = text.split("```bash\n", 1)[1].split("\n```", 1)[0]
+    styxy_part = first.split("pip install -q . && ", 1)[1].replace(".venv/bin/styxy", "styxy")
+    cwd = Path(session["HOME"])
+    _run_line(styxy_part, cwd, session)
+    everyday = next(b for b in fences if "PORT=$(styxy allocate -s dev -i my-app)" in b.text)
+    for line in everyday.text.splitlines():
+        if not line.strip() or line.lstrip().startswith("#"):
+            continue
+        _run_line(line, cwd, session)
+    listed = subprocess.run(["styxy", "list", "--json"], cwd=cwd, env=session,
+                            capture_output=True, text=True)
+    owners = {x["instanceId"] for x in json.loads(listed.stdout)["leases"]}
+    assert "my-app" not in owners and "demo" in owners, owners
