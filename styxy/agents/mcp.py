@@ -20,7 +20,7 @@ from __future__ import annotations
 import os
 from typing import TYPE_CHECKING, Any
 
-from styxy.errors import EXIT_USAGE, StyxyError
+from styxy.errors import EXIT_USAGE
 
 if TYPE_CHECKING:
     from mcp.server.mcpserver import MCPServer
@@ -56,9 +56,9 @@ def build_server(
     try:
         from mcp.server.mcpserver import MCPServer
     except ImportError:
-        raise StyxyError(
-            "the MCP server needs the MCP SDK: install it with pip install 'styxy[agents]'."
-        ) from None
+        from styxy.api.extras import missing_extra
+
+        raise missing_extra("agents") from None
     from styxy import __version__
     from styxy.agents.mcp_tools import TOOLS, Tools
     from styxy.agents.types_text import vocabulary_text

@@ -105,6 +105,7 @@ def allocate(
 def allocate_all(
     identities: Sequence[Identity],
     *,
+    ports: Sequence[int | None] | None = None,
     pid: int | None = None,
     yes: bool = False,
     confirm: Confirm | None = None,
@@ -119,9 +120,16 @@ def allocate_all(
 
     A project's set of services (`styxy env`) is allocated this way, so a refused service
     (a full range, a declined new range) leaves no half of the set behind. Each result's
-    `message` is left to the caller, who knows which service it speaks of. `project` is the
+    `message` is left to the caller, who knows which service it speaks of. `ports[i]`, when
+    given, is tried first for identity i, as `allocate`'s `port` is. `project` is the
     (project id, root folder) to record for `styxy env --prune`, in the same transaction.
     """
+    wanted = list(ports) if ports is not None else [None] * len(identities)
+    if len(wanted) != len(identities):
+        raise UsageError("give one preferred port (or None) per identity.")
+    for port in wanted:
+        if port is not None and not 1 <= port <= MAX_PORT:
+            raise UsageError(f"port {port} is not a port from 1 to {MAX_PORT}.")
     for service_type, instance_id, name in identities:
         names.check_service_type(service_type)
         names.check_identity_part("instance id", instance_id)
@@ -139,7 +147,7 @@ def allocate_all(
                 txn,
                 service_type=identity[0],
                 identity=identity,
-                port=None,
+                port=port,
                 holder=holder,
                 yes=yes,
                 confirm=confirm,
@@ -147,7 +155,7 @@ def allocate_all(
                 asker=who,
                 new_type=new_type,
             )
-            for identity in identities
+            for identity, port in zip(identities, wanted, strict=True)
         ]
 
     return run_change(paths.resolve(doc), change, notify=notify)
@@ -267,26 +275,32 @@ def list_leases(
     *,
     verbose: bool = False,
     service_type: str | None = None,
+    instance_id: str | None = None,
     doc: str | os.PathLike[str] | None = None,
     notify: Notify = _quiet,
 ) -> list[LeaseStatus]:
-    """Every lease, or those of one type (a row's name or an alias of it)."""
+    """Live leases by port; `service_type` (a row's name or an alias of it) and `instance_id`
+    keep only those of the type and of the instance (both: of both)."""
     from styxy.api.reports import LeaseStatus
 
-    seen = _read(doc, notify)
-    state = seen.state
-    row_name = None
     if service_type is not None:
         names.check_service_type(service_type)
-        row_name = resolve_type(seen.document, service_type)
+    if instance_id is not None:
+        names.check_identity_part("instance id", instance_id)
+    seen = _read(doc, notify)
+    row_name = None if service_type is None else resolve_type(seen.document, service_type)
+    chosen = [
+        lease
+        for lease in seen.state.leases
+        if (row_name is None or lease.serviceType == row_name)
+        and (instance_id is None or lease.instanceId == instance_id)
+    ]
     result = []
     # One look per holder, not per lease: a process holding many leases is asked once
     # (10,000 leases of one holder took 6 s of psutil calls otherwise).
     alive_by: dict[tuple[int, float | None], bool] = {}
     info_by: dict[int, tuple[str | None, str | None]] = {}
-    for lease in sorted(state.leases, key=lambda x: (x.port, x.lockId)):
-        if row_name is not None and lease.serviceType != row_name:
-            continue
+    for lease in sorted(chosen, key=lambda x: (x.port, x.lockId)):
         key = (lease.pid, lease.pidStartTime)
         if key not in alive_by:
             alive_by[key] = ports.process_alive(lease.pid, lease.pidStartTime)

@@ -10,7 +10,7 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
-from styxy import api
+from styxy import api, notes
 from styxy.errors import InvalidValueError, NotFoundError, RefusedError, StyxyError, UsageError
 from styxy.system import ports
 
@@ -61,10 +61,16 @@ def run(
     if result.existing:
         return _already_running(service_type, lease, doc, notify)
     started = time.time()
+
+    def started_child(pid: int) -> None:
+        # Said once the command runs (a command that cannot start says only that).
+        notify(notes.running_on(command[0], lease.port, lease.serviceType))
+        _hand_over(lease.lockId, pid, doc)
+
     try:
         command = _with_port_arguments(command, lease.port, doc, notify)
         env = _child_env(lease.port, lease.lockId, service_type, intercept, doc)
-        code = _supervise(command, env, lease.lockId, doc)
+        code = supervise(command, env, on_start=started_child)
         keeper = _listening_survivor(lease.lockId, lease.port, started)
     except BaseException:  # a Ctrl-C while waiting for a leftover server ends the lease too
         _release(lease.lockId, doc)
@@ -94,7 +100,7 @@ def _build_interceptor(notify: Callable[[str], None]) -> None:
 
     library, fresh = interceptor.ensure_built()
     if fresh:
-        notify(f"built the interceptor at {library}")
+        notify(notes.built_interceptor(library))
 
 
 def _already_running(
@@ -216,12 +222,6 @@ def _child_env(
         env.update(interceptor.env_vars(paths.resolve(doc).cache))
         env["STYXY_SERVICE_TYPE"] = service_type
     return env
-
-
-def _supervise(
-    command: Sequence[str], env: dict[str, str], lock_id: str, doc: str | os.PathLike[str] | None
-) -> int:
-    return supervise(command, env, on_start=lambda pid: _hand_over(lock_id, pid, doc))
 
 
 def supervise(

@@ -14,6 +14,7 @@ from styxy.cli.common import (
     DocOption,
     JsonOption,
     NewTypeOption,
+    complete_service_type,
     doc_of,
     emit,
     notify,
@@ -144,7 +145,9 @@ def _prune(doc: str | None, json: bool) -> None:
 
 @commands.command("run", context_settings={"allow_extra_args": True, "ignore_unknown_options": True})
 def run_command(
-    service_type: str | None = typer.Option(None, "-s", "--service-type"),
+    service_type: str | None = typer.Option(
+        None, "-s", "--service-type", autocompletion=complete_service_type
+    ),
     instance_id: str | None = typer.Option(None, "-i", "--instance-id"),
     name: str = typer.Option("", "-n", "--name"),
     intercept: bool = typer.Option(False, "--intercept", help="Preload the bind() interceptor."),

@@ -151,6 +151,7 @@ def env(
         envfile.read(target)  # a file styxy cannot edit is refused before anything is leased
     results = api.allocate_all(
         [(s.service_type, where.project_id, s.name) for s in config.services],
+        ports=[s.port for s in config.services],
         pid=pid,
         yes=yes,
         confirm=confirm,
@@ -196,6 +197,9 @@ def _tell_outcomes(found: Sequence[ServicePort], notify: Notify) -> None:
             notify(result.message)
         for note in result.notes:
             notify(note)
+        if result.port_note and not result.existing:
+            # Said when the port is handed out, not on every later `styxy env` of the project.
+            notify(f"{item.service.name}: {result.port_note}")
 
 
 def release(

@@ -31,7 +31,7 @@ def test_grafana_gets_a_new_range_as_one_row_and_one_audit_line(styxy):
     done = styxy("allocate", "-s", "grafana", "-i", "main")
     assert (done.code, done.out) == (0, "11510\n")
     assert done.err == (
-        "Auto-allocated range 11510-11519 for new service type 'grafana'\n"
+        "styxy: Auto-allocated range 11510-11519 for new service type 'grafana'\n"
         "styxy: 'grafana' also matches the monitoring row's detect rule; "
         "-s monitoring would share that range\n"
     )

@@ -188,7 +188,7 @@ def test_an_unknown_type_gets_a_range_of_its_own_one_row(styxy, tmp_path):
     start, end = (int(x) for x in added[0].split("|")[2:4])
     assert added[0].startswith("| grafana-shop | ") and start <= item["port"] <= end
     assert done.err == (
-        f"Auto-allocated range {start}-{end} for new service type 'grafana-shop'\n"
+        f"styxy: Auto-allocated range {start}-{end} for new service type 'grafana-shop'\n"
         "styxy: 'grafana-shop' also matches the monitoring row's detect rule; "
         "-s monitoring would share that range\n"
     )
