@@ -5,6 +5,7 @@ port alone (a real Vite: tests/proxy/test_proxy_vite.py)."""
 from __future__ import annotations
 
 import json
+import re
 import shutil
 from pathlib import Path
 
@@ -80,12 +81,17 @@ def test_run_appends_the_port_arguments_and_says_so(styxy, fake_servers):
     given = json.loads(done.out)
     port = int(given[-1])
     assert given == ["main:app", "--port", str(port)] and 8000 <= port <= 8099
-    assert done.err == f"styxy: appended --port {port} to uvicorn\n"
+    assert done.err == (
+        f"styxy: appended --port {port} to uvicorn\nstyxy: running uvicorn on port {port} (api)\n"
+    )
 
     vite = styxy("run", "-s", "dev", "-i", "flags", "--", str(fake_servers / "vite"))
     port = int(json.loads(vite.out)[1])
     assert json.loads(vite.out) == ["--port", str(port), "--strictPort"]
-    assert vite.err == f"styxy: appended --port {port} --strictPort to vite\n"
+    assert vite.err == (
+        f"styxy: appended --port {port} --strictPort to vite\n"
+        f"styxy: running vite on port {port} (dev)\n"
+    )
 
 
 @pytest.mark.parametrize(
@@ -98,10 +104,12 @@ def test_run_appends_the_port_arguments_and_says_so(styxy, fake_servers):
 )
 def test_a_command_that_names_its_port_is_left_alone(styxy, fake_servers, words):
     done = styxy("run", "-s", "api", "--", str(fake_servers / "uvicorn"), *words)
-    assert (done.code, json.loads(done.out), done.err) == (0, words, "")
+    assert (done.code, json.loads(done.out)) == (0, words)
+    assert re.fullmatch(r"styxy: running uvicorn on port 80\d\d \(api\)\n", done.err)
 
 
 def test_a_shell_command_is_left_alone(styxy, fake_servers):
     script = f"exec {fake_servers / 'vite'}"
     done = styxy("run", "-s", "dev", "--", "sh", "-c", script)
-    assert (done.code, json.loads(done.out), done.err) == (0, [], "")
+    assert (done.code, json.loads(done.out)) == (0, [])
+    assert re.fullmatch(r"styxy: running sh on port 30\d\d \(dev\)\n", done.err)
