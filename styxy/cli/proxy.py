@@ -8,7 +8,6 @@ import sys
 
 import typer
 
-from styxy import output
 from styxy.cli.common import PORT, DocOption, JsonOption, doc_of, emit, notify, wants_json
 
 commands = typer.Typer()
@@ -23,6 +22,7 @@ def proxy(
     ),
     https: bool = typer.Option(False, "--https", help="Serve HTTPS with Caddy's internal CA."),
     doc: str | None = DocOption,
+    json: bool = JsonOption,
 ) -> None:
     """Serve every named lease at http://NAME.INSTANCE.localhost:PORT/ through Caddy."""
     from styxy.paths import display
@@ -30,7 +30,13 @@ def proxy(
 
     def announce(listening: Listening) -> None:
         # The URL is the result (stdout), printed once Caddy serves it: it lists the live names.
-        output.result(listening.url)
+        ca = None if listening.ca_root is None else str(listening.ca_root)
+        emit(
+            json,
+            {"url": listening.url, "port": listening.proxy.port, "https": listening.proxy.https,
+             "caRoot": ca},
+            listening.url,
+        )
         sys.stdout.flush()
         if listening.ca_root is not None:
             notify(

@@ -6,6 +6,7 @@ from __future__ import annotations
 import base64
 import hashlib
 import http.client
+import json
 import os
 import signal
 import socket
@@ -160,9 +161,15 @@ def test_sigterm_stops_caddy_and_ends_the_proxys_leases(styxy):
 
 def test_ctrl_c_stops_with_130(styxy):
     port = proxy_port()
-    running = start(styxy, "proxy", "--port", str(port))
+    running = start(styxy, "proxy", "--port", str(port), "--json")
     try:
-        running.out.wait_for(lambda line: line == f"http://localhost:{port}/")
+        first = running.out.wait_for(lambda line: line.startswith("{"))
+        assert json.loads(first) == {
+            "url": f"http://localhost:{port}/",
+            "port": port,
+            "https": False,
+            "caRoot": None,
+        }
     finally:
         code = stop(running, signal.SIGINT)
     assert code == 130
@@ -196,8 +203,6 @@ def test_without_caddy_it_says_how_to_get_it(styxy, tmp_path: Path):
 
 
 def _admin_config(admin: int) -> dict:
-    import json
-
     connection = http.client.HTTPConnection("127.0.0.1", admin, timeout=5)
     try:
         connection.request("GET", "/config/")
