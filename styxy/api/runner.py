@@ -83,7 +83,10 @@ def run(
 
 
 def _with_port_arguments(
-    command: Sequence[str], port: int, doc: str | os.PathLike[str] | None, notify: Callable[[str], None]
+    command: Sequence[str],
+    port: int,
+    doc: str | os.PathLike[str] | None,
+    notify: Callable[[str], None],
 ) -> Sequence[str]:
     """The command with the port arguments `runFlags` gives it (SPEC 22), said on stderr."""
     from styxy.api import runflags

@@ -178,7 +178,11 @@ def url_of(lease: Lease, proxy: Proxy | None) -> str | None:
 
 def fields_of(lease: Lease, proxy: Proxy | None) -> dict[str, Any]:
     """The fields a lease's JSON gains where a front end shows URLs (MCP, the dashboard)."""
-    return {"url": url_of(lease, proxy), "directUrl": direct_url(lease.port), "proxied": proxy is not None}
+    return {
+        "url": url_of(lease, proxy),
+        "directUrl": direct_url(lease.port),
+        "proxied": proxy is not None,
+    }
 
 
 def lease_json(lease: Lease, *, doc: str | os.PathLike[str] | None = None) -> dict[str, Any]:
@@ -271,7 +275,9 @@ def _choose(found: list[Lease], name: str, instances: Sequence[str]) -> Lease:
     if len({x.instanceId for x in oldest}) == 1:
         return oldest[0]
     listed = ", ".join(sorted({x.instanceId for x in oldest}))
-    raise RefusedError(f"{name!r} runs in several instances ({listed}); choose one with -i INSTANCE.")
+    raise RefusedError(
+        f"{name!r} runs in several instances ({listed}); choose one with -i INSTANCE."
+    )
 
 
 def lease_stamp(*, doc: str | os.PathLike[str] | None = None) -> tuple[object, ...]:

@@ -81,7 +81,8 @@ def env_command(
     from styxy.project.files import shown
 
     if prune:
-        if release_ or project is not None or write is not None or format_ is not None or pid is not None:
+        given = (project, write, format_, pid)
+        if release_ or any(value is not None for value in given):
             from styxy.errors import UsageError
 
             raise UsageError(

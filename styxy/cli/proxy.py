@@ -45,7 +45,8 @@ def proxy(
             )
         notify("routes follow the leases; Ctrl-C stops")
 
-    raise typer.Exit(serve(port=port, https=https, doc=doc_of(doc), announce=announce, notify=notify))
+    code = serve(port=port, https=https, doc=doc_of(doc), announce=announce, notify=notify)
+    raise typer.Exit(code)
 
 
 @commands.command()

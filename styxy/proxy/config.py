@@ -119,7 +119,9 @@ def not_found_text(proxy: Proxy, routes: Sequence[Route]) -> str:
 def names_text(proxy: Proxy, routes: Sequence[Route]) -> str:
     lines = []
     if not routes:
-        lines.append("No running service has a name; start one with: styxy run -s TYPE -n NAME -- CMD")
+        lines.append(
+            "No running service has a name; start one with: styxy run -s TYPE -n NAME -- CMD"
+        )
     else:
         lines.append("Live names:")
         for route in routes:

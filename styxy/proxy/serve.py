@@ -29,6 +29,8 @@ POLL_SECONDS = 0.3
 # often drops its route (and adds one for a port that started listening) without a write.
 REFRESH_SECONDS = 2.0
 LOOPBACK = "127.0.0.1"
+# Where Caddy keeps its internal CA's root certificate, under its XDG data folder.
+CA_ROOT = Path("data", "caddy", "pki", "authorities", "local", "root.crt")
 
 Notify = Callable[[str], None]
 
@@ -62,14 +64,16 @@ def serve(
         name = urls.PROXY_HTTPS_NAME if https else urls.PROXY_NAME
         own = _lease(name, port, doc, notify, leases)
         if own != port:
-            raise RefusedError(f"port {port} could not be leased for the proxy; choose another with --port.")
+            raise RefusedError(
+                f"port {port} could not be leased for the proxy; choose another with --port."
+            )
         home = paths.data_dir() / "caddy"
         caddy = Caddy(program, f"{LOOPBACK}:{admin}", home, notify)
         caddy.wait_ready()
         proxy = urls.Proxy(port, https)
         keeper = _Keeper(caddy, proxy, _listen_hosts(), doc, notify)
         keeper.push(force=True)
-        ca = home / "data" / "caddy" / "pki" / "authorities" / "local" / "root.crt" if https else None
+        ca = home / CA_ROOT if https else None
         announce(Listening(proxy.url(urls.DIRECT_HOST), proxy, ca))
         return keeper.run(stop)
     finally:
