@@ -72,9 +72,10 @@ def serve(
         caddy.wait_ready()
         proxy = urls.Proxy(port, https)
         keeper = _Keeper(caddy, proxy, _listen_hosts(), doc, notify)
-        keeper.push(force=True)
+        keeper.push(force=True, tell=False)
         ca = home / CA_ROOT if https else None
         announce(Listening(proxy.url(urls.DIRECT_HOST), proxy, ca))
+        keeper.tell({})  # the first routes, said after the address they hang off
         return keeper.run(stop)
     finally:
         if caddy is not None:
@@ -121,7 +122,7 @@ class _Keeper:
         self.pushed: dict[str, Any] | None = None
         self.hosts: dict[str, int] = {}
 
-    def push(self, *, force: bool = False) -> None:
+    def push(self, *, force: bool = False, tell: bool = True) -> None:
         routes = urls.routes(urls.running(doc=self.doc))
         config = caddy_config.build(
             admin=self.caddy.admin, proxy=self.proxy, listen=self.listen, routes=routes
@@ -130,15 +131,17 @@ class _Keeper:
             return
         self.caddy.load(config)
         self.pushed = config
-        self._tell({r.host: r.port for r in routes})
+        before, self.hosts = self.hosts, {r.host: r.port for r in routes}
+        if tell:
+            self.tell(before)
 
-    def _tell(self, hosts: dict[str, int]) -> None:
-        for host in sorted(self.hosts.keys() - hosts.keys()):
+    def tell(self, before: dict[str, int]) -> None:
+        """One line per host that went (`-`) or came or moved (`+`) since `before`."""
+        for host in sorted(before.keys() - self.hosts.keys()):
             self.notify(f"- {self.proxy.url(host)}")
-        for host, port in sorted(hosts.items()):
-            if self.hosts.get(host) != port:
+        for host, port in sorted(self.hosts.items()):
+            if before.get(host) != port:
                 self.notify(f"+ {self.proxy.url(host)} -> port {port}")
-        self.hosts = hosts
 
     def run(self, stop: _Stop) -> int:
         stamp = urls.lease_stamp(doc=self.doc)

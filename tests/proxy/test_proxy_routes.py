@@ -19,7 +19,7 @@ from proxy_support import eventually, get, port_of, proxy, proxy_port, served, s
 
 def test_each_name_reaches_its_server_and_an_unknown_one_lists_the_live_names(styxy):
     port = proxy_port()
-    with proxy(styxy, port), served(styxy, "web", "feature") as web_feature, served(
+    with proxy(styxy, port) as running, served(styxy, "web", "feature") as web_feature, served(
         styxy, "web", "main"
     ) as web_main, served(styxy, "api", "feature") as api:
         eventually(lambda: get(port, "api.localhost")[0] == 200)
@@ -40,6 +40,12 @@ def test_each_name_reaches_its_server_and_an_unknown_one_lists_the_live_names(st
             f"  http://web.feature.localhost:{port}/ -> port {a} (dev, instance feature)\n"
             f"  http://web.main.localhost:{port}/ -> port {b} (dev, instance main)\n",
         )
+        # Each name that came is said on stderr, with its port.
+        running.err.wait_for(lambda line: line == f"styxy: + http://api.localhost:{port}/ -> port {c}")
+        assert running.err.lines[:2] == [
+            "styxy: routes follow the leases; Ctrl-C stops",
+            f"styxy: + http://web.feature.localhost:{port}/ -> port {a}",
+        ]
         # The address `styxy proxy` prints lists the same names, as a page that exists.
         status, body = get(port, "localhost")
         assert status == 200
