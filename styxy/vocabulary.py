@@ -9,6 +9,8 @@ from __future__ import annotations
 from typing import Literal, TypeGuard
 
 MAX_PORT = 65535
+# The most /proc/sys/kernel/pid_max can be on Linux: no process id is larger.
+MAX_PID = 4_194_304
 
 # Where auto-allocation puts a new range; "custom" is a person's answer at the prompt.
 Placement = Literal["after", "before", "smart"]

@@ -34,8 +34,7 @@ def test_a_port_out_of_bounds_is_a_usage_error(styxy: Styxy, port: str) -> None:
     assert result.code == 2
     # The same words as every other port of the command line (one click type parses them all).
     assert result.err == (
-        f"styxy: Invalid value for '--port': '{port}' is not a port number from 1 to 65535; "
-        "see 'styxy serve --help'.\n"
+        f"styxy: --port must be a port number from 1 to 65535, not {port}.\n"
     )
 
 
