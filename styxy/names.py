@@ -9,10 +9,13 @@ from styxy.errors import ArgumentError, Param
 
 # fullmatch, not `$`: `$` would let a trailing newline through.
 SERVICE_TYPE = re.compile(r"[a-z0-9][a-z0-9._-]{0,62}")
+# The same rules as JSON Schema patterns, for the OpenAPI document and the MCP tools.
+SERVICE_TYPE_PATTERN = f"^{SERVICE_TYPE.pattern}$"
 NAME_RULE = (
     "use 1 to 63 characters from a-z, 0-9, '.', '_' and '-', starting with a letter or digit"
 )
 _IDENTITY_TEXT = re.compile(r"[A-Za-z0-9._@:+/=-]{0,128}")
+IDENTITY_PATTERN = f"^{_IDENTITY_TEXT.pattern}$"
 
 
 def is_service_type(name: str) -> bool:

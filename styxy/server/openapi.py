@@ -13,7 +13,8 @@ from typing import TYPE_CHECKING, Any, get_args
 import yaml
 
 from styxy import __version__
-from styxy.vocabulary import MAX_PORT, Reason
+from styxy.names import IDENTITY_PATTERN, SERVICE_TYPE_PATTERN
+from styxy.vocabulary import MAX_PID, MAX_PORT, Reason
 
 if TYPE_CHECKING:
     from styxy.server.endpoint import Endpoint
@@ -45,8 +46,17 @@ COMPONENTS: dict[str, Any] = {
     "schemas": {
         "Error": {
             "type": "object",
-            "required": ["error"],
-            "properties": {"error": {"type": "string", "description": "One sentence."}},
+            "required": ["error", "code"],
+            "additionalProperties": False,
+            "properties": {
+                "error": {"type": "string", "description": "One sentence."},
+                "code": {
+                    "enum": [1, 2],
+                    "description": "The command line's exit code for the same refusal: 2 a "
+                    "usage error (a malformed request, HTTP 400 or 413, or no such route), "
+                    "1 refused (401, 403, 404, 409, 503, and 500).",
+                },
+            },
         },
         "Status": {
             "type": "object",
@@ -57,12 +67,14 @@ COMPONENTS: dict[str, Any] = {
             "required": ["service_type"],
             "additionalProperties": False,
             "properties": {
-                "service_type": {"type": "string", "pattern": "^[a-z0-9][a-z0-9._-]{0,62}$"},
-                "instance_id": _NULLABLE_STR,
-                "name": _NULLABLE_STR,
+                "service_type": {"type": "string", "pattern": SERVICE_TYPE_PATTERN},
+                "instance_id": {**_NULLABLE_STR, "pattern": IDENTITY_PATTERN},
+                "name": {**_NULLABLE_STR, "pattern": IDENTITY_PATTERN},
                 "preferred_port": {**_NULLABLE_INT, "minimum": 1, "maximum": MAX_PORT},
                 "pid": {
                     **_NULLABLE_INT,
+                    "minimum": 1,
+                    "maximum": MAX_PID,
                     "description": "The holder; without it, the server process holds the lease.",
                 },
             },
@@ -128,13 +140,30 @@ COMPONENTS: dict[str, Any] = {
         },
     },
     "responses": {
-        "BadRequest": _error("Bad JSON, a field of the wrong type, or a bad value or port."),
-        "Unauthorized": _error("No token, or not the token in .styxy/token."),
-        "NotFound": _error("No such lease."),
-        "Refused": _error("Refused: no room, auto-allocation off, a port of another type."),
-        "TooLarge": _error("The body is larger than 64 KiB."),
+        "BadRequest": _error(
+            "Code 2: bad JSON (over 64 levels deep, an integer over 20 digits), an unknown "
+            "field, a field of the wrong type, or a bad value or port."
+        ),
+        "Unauthorized": _error("Code 1: no token, or not the token in .styxy/token."),
+        "Forbidden": _error("Code 1: a Host that is not this server's loopback name."),
+        "NotFound": _error("Code 1: no such lease."),
+        "MethodNotAllowed": _error("Code 2: the route exists, with another method."),
+        "Refused": _error(
+            "Code 1: refused: no room, auto-allocation off, a port of another type, a document "
+            "or lease file that cannot be used."
+        ),
+        "TooLarge": _error("Code 2: the body is larger than 64 KiB."),
+        "Busy": _error("Code 1: another process held styxy's lock for too long."),
     },
 }
+
+# What every route can answer besides its own: a foreign Host (before anything else), another
+# method than its own, and, unless it is public, a missing token.
+_EVERY_ROUTE = {
+    "403": {"$ref": "#/components/responses/Forbidden"},
+    "405": {"$ref": "#/components/responses/MethodNotAllowed"},
+}
+_WITH_TOKEN = {"401": {"$ref": "#/components/responses/Unauthorized"}}
 
 
 def operation(endpoint: Endpoint) -> dict[str, Any]:
@@ -143,6 +172,11 @@ def operation(endpoint: Endpoint) -> dict[str, Any]:
     found = yaml.safe_load(text.split("---", 1)[1]) if "---" in text else None
     result: dict[str, Any] = dict(found) if isinstance(found, dict) else {}
     result.setdefault("summary", text.split("\n", 1)[0])
+    result["responses"] = {
+        **result.get("responses", {}),
+        **_EVERY_ROUTE,
+        **({} if endpoint.public else _WITH_TOKEN),
+    }
     result["operationId"] = endpoint.handler.__name__
     result["security"] = [] if endpoint.public else [{"token": []}]
     return result
