@@ -9,7 +9,7 @@ import json
 import re
 from typing import Any
 
-from starlette.requests import Request
+from starlette.requests import ClientDisconnect, Request
 
 from styxy import refusals
 from styxy.errors import EXIT_USAGE, Param, UsageError
@@ -82,10 +82,15 @@ async def _body(request: Request) -> bytes:
         raise _too_large()
     # Counted as it arrives too: a chunked body has no Content-Length to trust.
     body = bytearray()
-    async for chunk in request.stream():
-        body += chunk
-        if len(body) > MAX_BODY:
-            raise _too_large()
+    try:
+        async for chunk in request.stream():
+            body += chunk
+            if len(body) > MAX_BODY:
+                raise _too_large()
+    except ClientDisconnect:
+        # Closed half-way, by the client or by the deadline of `styxy.server.guard`: the
+        # answer reaches no one, but it is an answer, not an internal error.
+        raise UsageError("the connection closed before the body arrived whole.") from None
     return bytes(body)
 
 

@@ -17,14 +17,11 @@ from collections.abc import AsyncIterator, Callable
 from dataclasses import dataclass
 from pathlib import Path
 from types import ModuleType
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 from styxy.errors import NotFoundError, RefusedError, StyxyError, UsageError
 from styxy.server import hosts
 from styxy.vocabulary import MAX_PORT
-
-if TYPE_CHECKING:
-    from styxy.engine.results import Allocation
 
 DEFAULT_PORT = 9876
 BACKLOG = 2048
@@ -68,6 +65,7 @@ def serve(
     # still work, and allocations say what is wrong (SPEC section 10).
     # `doc` as given (None for the default location), so the first-use rule is the core's.
     api.cleanup(dry_run=True, doc=doc, notify=notify)
+    refuse_if_taken(host, port, where.doc)  # before the token file: a refusal writes nothing
     token_file = where.sidecar / "token"
     token = load_or_create(token_file)
     # Leased before the sockets listen: the core counts a port something listens on as taken.
@@ -115,33 +113,46 @@ def _config(uvicorn: ModuleType, app: Any) -> Any:
 def take_lease(host: str, port: int, doc: Path) -> str:
     """Lease `port` for this process as (coordination, the instance, serve); its lock id.
 
-    A port the core would not give (another lease holds it, something listens on it, or a
-    server of this instance already runs on another port) is refused in one sentence and
-    leaves no lease behind.
+    A port the core would not give (it lies in another type's range, a server of this
+    instance already runs, or it was taken since `refuse_if_taken` looked) is refused in one
+    sentence.
     """
     from styxy import api
 
-    made = api.allocate(
-        LEASE_TYPE, name=LEASE_NAME, port=port, pid=os.getpid(), source="api", doc=doc
-    )
-    if made.existing:
-        # Another server of this instance holds its lease: never ours to end.
-        raise RefusedError(_not_given(host, port, made))
-    if made.lease.port == port:
-        return made.lease.lockId
-    api.release(made.lease.lockId, doc=doc)
-    raise RefusedError(_not_given(host, port, made))
-
-
-def _not_given(host: str, port: int, made: Allocation) -> str:
+    try:
+        made = api.allocate(
+            LEASE_TYPE, name=LEASE_NAME, port=port, pid=os.getpid(), source="api", doc=doc
+        )
+    except RefusedError as exc:
+        raise RefusedError(f"styxy serve leases its port as service type '{LEASE_TYPE}': {exc}") from None
     lease = made.lease
     if made.existing:
-        return (
+        # Another server of this instance holds its lease: never ours to end.
+        raise RefusedError(
             f"styxy serve already runs for this document on port {lease.port} "
             f"(process {lease.pid}); stop it first, or give this one its own STYXY_INSTANCE_ID."
         )
-    why = "Address already in use" if made.port_refusal == "listening" else "another lease holds it"
-    return f"cannot listen on {hosts.url_host(host)}:{port} ({why}); choose another port with --port."
+    if lease.port != port:  # taken between the look and the lock
+        api.release(lease.lockId, doc=doc)
+        raise RefusedError(_taken(host, port, "another lease holds it" if made.port_refusal == "leased" else None))
+    return lease.lockId
+
+
+def refuse_if_taken(host: str, port: int, doc: Path) -> None:
+    """A look without the lock: a port leased or listened on is refused before any write."""
+    from styxy import api
+
+    seen = api.check(port, doc=doc)
+    if not seen.free:
+        raise RefusedError(_taken(host, port, "another lease holds it" if seen.lease else None))
+
+
+def _taken(host: str, port: int, why: str | None) -> str:
+    # Something that listens is said as bind() would say it.
+    return (
+        f"cannot listen on {hosts.url_host(host)}:{port} ({why or 'Address already in use'}); "
+        "choose another port with --port."
+    )
 
 
 def _releaser(lock_id: str, doc: Path) -> Callable[[], None]:
