@@ -8,30 +8,20 @@ from __future__ import annotations
 
 import inspect
 from collections.abc import Iterable
-from typing import TYPE_CHECKING, Any, get_args
+from typing import TYPE_CHECKING, Any
 
 import yaml
 
 from styxy import __version__
-from styxy.names import IDENTITY_PATTERN, SERVICE_TYPE_PATTERN
-from styxy.vocabulary import MAX_PID, MAX_PORT, Reason
+from styxy.api import schemas
+from styxy.names import IDENTITY_PATTERN
+from styxy.vocabulary import MAX_PID, MAX_PORT
 
 if TYPE_CHECKING:
     from styxy.server.endpoint import Endpoint
 
 _NULLABLE_INT = {"type": ["integer", "null"]}
 _NULLABLE_STR = {"type": ["string", "null"]}
-_LEASE = {
-    "lockId": {"type": "string"},
-    "port": {"type": "integer"},
-    "serviceType": {"type": "string"},
-    "instanceId": {"type": "string"},
-    "name": {"type": "string"},
-    "pid": {"type": "integer"},
-    "pidStartTime": {"type": ["number", "null"]},
-    "createdAt": {"type": "string", "format": "date-time"},
-    "source": {"type": "string", "enum": ["cli", "run", "interceptor", "api"]},
-}
 
 
 def _error(description: str) -> dict[str, Any]:
@@ -44,18 +34,18 @@ def _error(description: str) -> dict[str, Any]:
 COMPONENTS: dict[str, Any] = {
     "securitySchemes": {"token": {"type": "http", "scheme": "bearer"}},
     "schemas": {
-        "Error": {
-            "type": "object",
-            "required": ["error", "code"],
-            "additionalProperties": False,
+        # The records' JSON, shared with the MCP tools' output schemas (styxy.api.schemas).
+        "Error": schemas.REFUSAL,
+        "Lease": schemas.LEASE,
+        "LeaseStatus": schemas.LEASE_STATUS,
+        "Allocation": schemas.ALLOCATION,
+        "PortCheck": schemas.PORT_CHECK,
+        "RangeUsage": {
+            **schemas.RANGE_USAGE,
             "properties": {
-                "error": {"type": "string", "description": "One sentence."},
-                "code": {
-                    "enum": [1, 2],
-                    "description": "The command line's exit code for the same refusal: 2 a "
-                    "usage error (a malformed request, HTTP 400 or 413, or no such route), "
-                    "1 refused (401, 403, 404, 409, 503, and 500).",
-                },
+                **schemas.RANGE_USAGE["properties"],
+                "leasedPorts": {"type": "array", "items": schemas.PORT},
+                "listeningPorts": {"type": "array", "items": schemas.PORT},
             },
         },
         "Status": {
@@ -67,7 +57,7 @@ COMPONENTS: dict[str, Any] = {
             "required": ["service_type"],
             "additionalProperties": False,
             "properties": {
-                "service_type": {"type": "string", "pattern": SERVICE_TYPE_PATTERN},
+                "service_type": schemas.SERVICE_TYPE,
                 "instance_id": {**_NULLABLE_STR, "pattern": IDENTITY_PATTERN},
                 "name": {**_NULLABLE_STR, "pattern": IDENTITY_PATTERN},
                 "preferred_port": {**_NULLABLE_INT, "minimum": 1, "maximum": MAX_PORT},
@@ -77,65 +67,6 @@ COMPONENTS: dict[str, Any] = {
                     "maximum": MAX_PID,
                     "description": "The holder; without it, the server process holds the lease.",
                 },
-            },
-        },
-        "Allocation": {
-            "type": "object",
-            "properties": {
-                **{key: _LEASE[key] for key in ("port", "lockId", "serviceType", "instanceId")},
-                "name": {"type": "string"},
-                "pid": {"type": "integer"},
-                "existing": {"type": "boolean"},
-                "reason": {"enum": [None, *get_args(Reason)]},
-                "autoAllocated": {"type": "boolean"},
-                "newRange": {"type": ["array", "null"], "items": {"type": "integer"}},
-                "placement": _NULLABLE_STR,
-                "chunkSize": _NULLABLE_INT,
-                "message": _NULLABLE_STR,
-            },
-        },
-        "Lease": {"type": "object", "properties": _LEASE},
-        "LeaseStatus": {
-            "type": "object",
-            "properties": {
-                **_LEASE,
-                "alive": {"type": "boolean"},
-                "process": {**_NULLABLE_STR, "description": "With ?verbose=1 only."},
-                "command": {**_NULLABLE_STR, "description": "With ?verbose=1 only."},
-            },
-        },
-        "PortCheck": {
-            "type": "object",
-            "properties": {
-                "port": {"type": "integer"},
-                "free": {"type": "boolean"},
-                "serviceType": _NULLABLE_STR,
-                "lease": {"oneOf": [{"$ref": "#/components/schemas/Lease"}, {"type": "null"}]},
-                "listeners": {
-                    "type": "array",
-                    "items": {
-                        "type": "object",
-                        "properties": {
-                            "pid": _NULLABLE_INT,
-                            "process": _NULLABLE_STR,
-                            "address": {"type": "string"},
-                        },
-                    },
-                },
-            },
-        },
-        "RangeUsage": {
-            "type": "object",
-            "properties": {
-                "serviceType": {"type": "string"},
-                "start": {"type": "integer"},
-                "end": {"type": "integer"},
-                "instances": {"enum": ["single", "multi"]},
-                "leased": {"type": "integer"},
-                "listening": {"type": "integer"},
-                "free": {"type": "integer"},
-                "leasedPorts": {"type": "array", "items": {"type": "integer"}},
-                "listeningPorts": {"type": "array", "items": {"type": "integer"}},
             },
         },
     },
