@@ -75,8 +75,11 @@ def boolean(name: Name, value: object) -> bool:
 
 def unknown(name: str, known: Iterable[str]) -> UsageError:
     """A parameter the request has no use for: refused, never dropped in silence."""
+    names = sorted(known)
+    if not names:
+        return UsageError(f"unknown parameter {name!r}; there are no parameters here.")
     words: list[str | Param] = [f"unknown parameter {name!r}; the parameters are "]
-    for index, key in enumerate(sorted(known)):
+    for index, key in enumerate(names):
         words += [", " if index else "", Param(key)]
     return UsageError(*words, ".")
 
