@@ -120,6 +120,7 @@ def run_command(
     instance_id: str | None = typer.Option(None, "-i", "--instance-id"),
     name: str = typer.Option("", "-n", "--name"),
     intercept: bool = typer.Option(False, "--intercept", help="Preload the bind() interceptor."),
+    bpf: bool = typer.Option(False, "--bpf", help="Run inside the kernel bind program's cgroup."),
     project: str | None = ProjectOption,
     doc: str | None = DocOption,
     # Only styxy's before `--` (errors as JSON); stdout is the child's. After `--` every word,
@@ -149,6 +150,7 @@ def run_command(
         instance_id=instance_id,
         name=name,
         intercept=intercept,
+        bpf=bpf,
         doc=doc_of(doc),
         notify=notify,
     )
