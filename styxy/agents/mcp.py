@@ -20,7 +20,7 @@ from __future__ import annotations
 import os
 from typing import TYPE_CHECKING, Any
 
-from styxy.errors import EXIT_USAGE, StyxyError
+from styxy.errors import StyxyError
 
 if TYPE_CHECKING:
     from mcp.server.mcpserver import MCPServer
@@ -36,8 +36,14 @@ INSTRUCTIONS = (
 
 
 def serve(doc: str | os.PathLike[str] | None = None) -> None:
-    """Run the server on stdin/stdout until the client closes it."""
-    build_server(doc=doc).run("stdio")
+    """Run the server on stdin/stdout until the client closes it (or a signal ends it)."""
+    server = build_server(doc=doc)
+    import anyio
+
+    from styxy.agents import mcp_stdio
+
+    mcp_stdio.end_at_once_on_signals()
+    anyio.run(mcp_stdio.serve, server)
 
 
 def build_server(
@@ -51,15 +57,19 @@ def build_server(
             "the MCP server needs the MCP SDK: install it with pip install 'styxy[agents]'."
         ) from None
     from styxy import __version__
+    from styxy.agents.mcp_protocol import strict_tool
     from styxy.agents.mcp_tools import TOOLS, Tools
 
-    server = _server_class(MCPServer)(
-        "styxy", version=__version__, instructions=INSTRUCTIONS, log_level="WARNING"
-    )
     tools = Tools(doc, os.getppid() if holder is None else holder)
-    for spec in TOOLS:
-        server.add_tool(getattr(tools, spec.name), name=spec.name, description=spec.description)
-    return server
+    # The SDK's own Tool objects, with strict, closed arguments, annotations and output
+    # schemas (styxy.agents.mcp_protocol).
+    return _server_class(MCPServer)(
+        "styxy",
+        version=__version__,
+        instructions=INSTRUCTIONS,
+        log_level="WARNING",
+        tools=[strict_tool(getattr(tools, x.name), x.name, x.description) for x in TOOLS],
+    )
 
 
 def _server_class(base: type[MCPServer[Any]]) -> type[MCPServer[Any]]:
@@ -67,6 +77,7 @@ def _server_class(base: type[MCPServer[Any]]) -> type[MCPServer[Any]]:
     from mcp.server.mcpserver.exceptions import ToolError
     from pydantic import ValidationError
 
+    from styxy.agents.mcp_protocol import refusal_of
     from styxy.agents.mcp_tools import refusal
 
     class StyxyServer(base):  # type: ignore[valid-type,misc]
@@ -78,17 +89,8 @@ def _server_class(base: type[MCPServer[Any]]) -> type[MCPServer[Any]]:
             except ToolError as exc:
                 if not isinstance(exc.__cause__, ValidationError):
                     raise
-                return refusal(_argument_sentence(exc.__cause__), EXIT_USAGE)
+                tool = next(t for t in await self.list_tools() if t.name == name)
+                refused = refusal_of(exc.__cause__, list(tool.input_schema["properties"]))
+                return refusal(refused.message, refused.code)
 
     return StyxyServer
-
-
-def _argument_sentence(error: Any) -> str:
-    """`port: input should be a valid integer (got 'abc').` for pydantic's first complaint."""
-    first = error.errors()[0]
-    field = ".".join(str(part) for part in first["loc"]) or "arguments"
-    message = str(first["msg"])
-    text = f"{field}: {message[:1].lower()}{message[1:]}"
-    if first.get("type") != "missing":
-        text += f" (got {first.get('input')!r})"
-    return text + "."

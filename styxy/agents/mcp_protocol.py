@@ -19,16 +19,18 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from dataclasses import dataclass
-from typing import Any
+from typing import Annotated, Any
 
 from mcp.server.mcpserver.tools import Tool
 from mcp.server.mcpserver.utilities.func_metadata import ArgModelBase, FuncMetadata
 from mcp_types import ToolAnnotations
-from pydantic import ConfigDict, ValidationError
+from pydantic import ConfigDict, Field, ValidationError, create_model
 
 from styxy import names, refusals
 from styxy.api import schemas
 from styxy.errors import Param, StyxyError, UsageError
+from styxy.names import SERVICE_TYPE_PATTERN
+from styxy.vocabulary import MAX_PID, MAX_PORT
 
 
 @dataclass(frozen=True)
@@ -86,11 +88,28 @@ def strict_tool(function: Callable[..., Any], name: str, description: str) -> To
     )
 
 
+# The bounds of a parameter, by its name in every tool: one rule for a port wherever it is
+# asked for, written into the input schema and checked by the model.
+BOUNDS: dict[str, Any] = {
+    "port": Field(ge=1, le=MAX_PORT),
+    "preferred_port": Field(ge=1, le=MAX_PORT),
+    "pid": Field(ge=1, le=MAX_PID),
+    "service_type": Field(pattern=SERVICE_TYPE_PATTERN),
+}
+
+
 def strict_model(model: type[ArgModelBase]) -> type[ArgModelBase]:
-    """`model` that coerces nothing and refuses arguments it does not declare."""
+    """`model` with its parameters' bounds, that coerces nothing and refuses arguments it does
+    not declare."""
+    bounded: dict[str, Any] = {
+        name: (Annotated[info.annotation, info, BOUNDS[name]], info.default)
+        for name, info in model.model_fields.items()
+        if name in BOUNDS
+    }
+    base = create_model(model.__name__, __base__=model, **bounded) if bounded else model
     config = ConfigDict(extra="forbid", strict=True)
     made: type[ArgModelBase] = type(
-        model.__name__, (model,), {"model_config": config, "__module__": model.__module__}
+        model.__name__, (base,), {"model_config": config, "__module__": model.__module__}
     )
     return made
 
