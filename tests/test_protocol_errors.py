@@ -108,7 +108,7 @@ MISTAKES = [
     ),
     Mistake(
         "an unknown parameter",
-        "unknown parameter 'port'; the parameters are {instance_id}, {name}, {pid}, "
+        "unknown parameter 'port'; the parameters are {create}, {instance_id}, {name}, {pid}, "
         "{preferred_port}, {service_type}.",
         2,
         None,
@@ -153,7 +153,9 @@ MISTAKES = [
     ),
 ]
 
-KEYS = ("preferred_port", "port", "pid", "lock_id", "service_type", "instance_id", "name")
+KEYS = (
+    "preferred_port", "port", "pid", "lock_id", "service_type", "instance_id", "name", "create"
+)
 
 
 def said(mistake: Mistake, front_end: str) -> str:

@@ -33,6 +33,15 @@ INSTRUCTIONS = (
     "one, which you should use instead of starting another. Call release_port when a server "
     "you started is stopped."
 )
+# How an MCP client asks for a new range, in the words of `allocate_port`.
+CREATE_HOW = "allocate_port's create: true"
+
+
+def instructions(doc: str | os.PathLike[str] | None) -> str:
+    """The fixed advice, then the document's types as they are when the server starts."""
+    from styxy.agents.types_text import RUN_ADVICE, vocabulary_text
+
+    return "\n\n".join([INSTRUCTIONS, vocabulary_text(doc, CREATE_HOW), RUN_ADVICE])
 
 
 def serve(doc: str | os.PathLike[str] | None = None) -> None:
@@ -59,16 +68,24 @@ def build_server(
     from styxy import __version__
     from styxy.agents.mcp_protocol import strict_tool
     from styxy.agents.mcp_tools import TOOLS, Tools
+    from styxy.agents.types_text import vocabulary_text
 
     tools = Tools(doc, os.getppid() if holder is None else holder)
-    # The SDK's own Tool objects, with strict, closed arguments, annotations and output
-    # schemas (styxy.agents.mcp_protocol).
+    declared = []
+    for spec in TOOLS:
+        description = spec.description
+        if spec.name == "allocate_port":
+            # The types are read once, when the server starts; port_map has them live.
+            description += "\n\n" + vocabulary_text(doc, "create: true")
+        # The SDK's own Tool objects, with strict, closed arguments, annotations and output
+        # schemas (styxy.agents.mcp_protocol).
+        declared.append(strict_tool(getattr(tools, spec.name), spec.name, description))
     return _server_class(MCPServer)(
         "styxy",
         version=__version__,
-        instructions=INSTRUCTIONS,
+        instructions=instructions(doc),
         log_level="WARNING",
-        tools=[strict_tool(getattr(tools, x.name), x.name, x.description) for x in TOOLS],
+        tools=declared,
     )
 
 

@@ -28,6 +28,7 @@ def run(
     name: str = "",
     intercept: bool = False,
     bpf: bool = False,
+    new_type: bool = False,
     doc: str | os.PathLike[str] | None = None,
     notify: Callable[[str], None] = lambda _: None,
 ) -> int:
@@ -48,12 +49,14 @@ def run(
         name=name,
         pid=os.getpid(),
         source="run",
+        new_type=new_type,
         doc=doc,
         notify=notify,
     )
     if result.reason == "single-instance":
         return 0  # the running instance is reused; the message already said where it is
     lease = result.lease
+    service_type = lease.serviceType  # the row an alias (`-s db`) names
     # An existing lease of this identity is a running service: allocate takes a dead one over.
     if result.existing:
         return _already_running(service_type, lease, doc, notify)

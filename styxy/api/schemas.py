@@ -61,6 +61,10 @@ ALLOCATION = _object(
         "port": PORT,
         "lockId": _TEXT,
         "serviceType": _TEXT,
+        "requestedType": {
+            **_NULLABLE_TEXT,
+            "description": "The alias asked for, when service_type was one.",
+        },
         "instanceId": _TEXT,
         "name": _TEXT,
         "pid": PID,

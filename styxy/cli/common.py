@@ -57,6 +57,11 @@ DocOption = typer.Option(
     None, "--doc", help="The document (default: $STYXY_DOC, ~/docs/CORE/PORT_MANAGEMENT.md)."
 )
 JsonOption = typer.Option(False, "--json", help="One JSON object on stdout.")
+NewTypeOption = typer.Option(
+    False,
+    "--new-type",
+    help="Add a range for a new service type even when its name is close to a known one.",
+)
 
 
 @dataclass(frozen=True)

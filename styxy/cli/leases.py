@@ -14,6 +14,7 @@ from styxy.cli.common import (
     PORT,
     DocOption,
     JsonOption,
+    NewTypeOption,
     PortOption,
     doc_of,
     emit,
@@ -38,6 +39,7 @@ def allocate(
         None, "--pid", click_type=PID, help="Holder process (default: the parent)."
     ),
     yes: bool = typer.Option(False, "--yes", help="Accept a proposed new range."),
+    new_type: bool = NewTypeOption,
     doc: str | None = DocOption,
     json: bool = JsonOption,
 ) -> None:
@@ -53,6 +55,7 @@ def allocate(
         yes=yes,
         confirm=prompt.confirm if sys.stdin.isatty() else None,
         source="cli",
+        new_type=new_type,
         doc=doc_of(doc),
         notify=notify,
     )

@@ -49,7 +49,8 @@ class ServicePort:
         lease = self.allocation.lease
         return {
             "name": self.service.name,
-            "type": self.service.service_type,
+            "type": self.allocation.lease.serviceType,
+            "requestedType": self.allocation.requested_type,
             "port": self.port,
             "env": self.service.port_variable,
             "urlEnv": self.service.url_variable,
@@ -122,6 +123,7 @@ def env(
     yes: bool = False,
     confirm: Confirm | None = None,
     source: str = "cli",
+    new_type: bool = False,
     doc: str | os.PathLike[str] | None = None,
     notify: Notify = _quiet,
 ) -> ProjectEnv:
@@ -143,6 +145,7 @@ def env(
         yes=yes,
         confirm=confirm,
         source=source,
+        new_type=new_type,
         doc=doc,
         notify=notify,
     )
@@ -176,6 +179,8 @@ def _tell_outcomes(found: Sequence[ServicePort], notify: Notify) -> None:
             )
         elif result.message:
             notify(result.message)
+        for note in result.notes:
+            notify(note)
 
 
 def release(

@@ -67,6 +67,11 @@ COMPONENTS: dict[str, Any] = {
                     "maximum": MAX_PID,
                     "description": "The holder; without it, the server process holds the lease.",
                 },
+                "create": {
+                    "type": ["boolean", "null"],
+                    "description": "Add a new range when service_type is neither a row nor an "
+                    "alias (default false: such a type is refused with the list of types).",
+                },
             },
         },
     },

@@ -87,7 +87,7 @@ def test_bounds_and_patterns_are_in_the_input_schemas(styxy: Styxy) -> None:
          "invalid service type 'Dev': use 1 to 63 characters from a-z, 0-9, '.', '_' and '-', "
          "starting with a letter or digit."),
         ("allocate_port", {"service_type": "dev", "port": 3000},
-         "unknown parameter 'port'; the parameters are instance_id, name, pid, preferred_port, "
+         "unknown parameter 'port'; the parameters are create, instance_id, name, pid, preferred_port, "
          "service_type."),
         ("port_map", {"verbose": True}, "unknown parameter 'verbose'; there are no parameters here."),
         ("list_ports", {"service_type": 3}, "service_type must be a string, not 3."),

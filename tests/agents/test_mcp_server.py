@@ -34,6 +34,7 @@ def test_the_seven_tools_with_their_required_arguments_and_descriptions(styxy):
             assert prop.get("description"), (tool.name, name)
     allocate = next(t for t in tools if t.name == "allocate_port")
     assert sorted(allocate.input_schema["properties"]) == [
+        "create",
         "instance_id",
         "name",
         "pid",

@@ -14,7 +14,8 @@ from server_support import *  # Server, and the module fixtures cli and server
 from support import Styxy
 
 ALLOCATE_KEYS = {
-    "port", "lockId", "serviceType", "instanceId", "name", "pid", "existing", "reason",
+    "port", "lockId", "serviceType", "requestedType", "instanceId", "name", "pid", "existing",
+    "reason",
     "autoAllocated", "newRange", "placement", "chunkSize", "message",
 }
 LEASE_KEYS = {
@@ -154,7 +155,7 @@ def test_allocate_with_a_holder_pid(server: Server, cli: Styxy) -> None:
         (b'{"service_type": "dev", "name": ["a"]}', "name must be a string, not an array."),
         (b'{"instance_id": "x"}', "service_type is required."),
         (b'{"service_type": "dev", "port": 3000}',
-         "unknown parameter 'port'; the parameters are instance_id, name, pid, preferred_port, "
+         "unknown parameter 'port'; the parameters are create, instance_id, name, pid, preferred_port, "
          "service_type."),
         (b'{"service_type": "Bad Name"}',
          "invalid service type 'Bad Name': use 1 to 63 characters from a-z, 0-9, '.', '_' and '-', "
@@ -167,6 +168,8 @@ def test_allocate_with_a_holder_pid(server: Server, cli: Styxy) -> None:
         (b'{"a": ' * 5_000 + b"1" + b"}" * 5_000, "the body is nested deeper than 64 levels."),
         (b'{"service_type": "dev", "pid": NaN}',
          "the body is not valid JSON (NaN is not a number JSON allows)."),
+        (b'{"service_type": "dev", "create": "yes"}', "create must be true or false, not 'yes'."),
+        (b'{"service_type": "dev", "create": 1}', "create must be true or false, not 1."),
     ],
 )
 def test_bad_allocate_requests_are_400_and_change_nothing(
@@ -299,7 +302,9 @@ def test_ranges(server: Server, cli: Styxy) -> None:
 
 
 def test_audit_and_auto_allocation(server: Server, cli: Styxy) -> None:
-    answer = server.request("POST", "/allocate", {"service_type": "grafana", "instance_id": "a"})
+    answer = server.request(
+        "POST", "/allocate", {"service_type": "grafana", "instance_id": "a", "create": True}
+    )
     assert answer.status == 200, answer.body
     made = answer.json()
     assert (made["autoAllocated"], made["newRange"], made["placement"], made["chunkSize"]) == (
@@ -329,7 +334,9 @@ def test_refusals_are_409_and_write_nothing(server: Server, cli: Styxy) -> None:
     assert cli("config", "set", "auto-allocation.enabled", "false").code == 0
     try:
         before = cli.snapshot()
-        answer = server.request("POST", "/allocate", {"service_type": "newthing"})
+        answer = server.request(
+            "POST", "/allocate", {"service_type": "newthing", "create": True}
+        )
         assert answer.status == 409, answer.body
         assert answer.json()["error"].startswith("Unknown service type 'newthing'")
         assert cli.snapshot() == before
@@ -371,7 +378,7 @@ def test_openapi_is_the_route_table(server: Server) -> None:
     }
     schema = spec["components"]["schemas"]["AllocateRequest"]
     assert set(schema["properties"]) == {
-        "service_type", "instance_id", "name", "preferred_port", "pid",
+        "service_type", "instance_id", "name", "preferred_port", "pid", "create",
     }
     lease = server.request("GET", "/allocations").json()["leases"]
     for item in lease:
