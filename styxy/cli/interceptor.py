@@ -107,17 +107,10 @@ def bpf_status(doc: str | None = DocOption, json: bool = JsonOption) -> None:
     """What is attached where, and how many binds it watched and moved."""
     from styxy import paths
     from styxy.api import bpf
+    from styxy.cli.render import bpf_lines
 
-    found = bpf.status(paths.resolve(doc_of(doc)))
-    if found.attachment is None:
-        text = "not attached; run: sudo styxy interceptor bpf attach"
-    else:
-        text = (
-            f"attached to {found.attachment.cgroup} (maps in {found.attachment.pin}); "
-            f"{found.watched} binds watched, {found.busy} busy, {found.moved} moved, "
-            f"{found.kept} kept, {found.pending} moves not folded yet"
-        )
-    emit(json, found.to_json(), text)
+    found = bpf.status(paths.resolve(doc_of(doc))).to_json()
+    emit(json, found, "\n".join(bpf_lines(found)))
 
 
 @bpf_app.command(
