@@ -245,11 +245,10 @@ def _check_cgroup(folder: Path, mount: Path) -> None:
             f"Cannot create the cgroup {folder}: {parent} does not exist; pass --cgroup a "
             f"folder under {mount}, or leave --cgroup out."
         )
-    kind = filesystem(folder)
-    if kind != "cgroup2":
+    if filesystem(folder) != "cgroup2":
         raise InterceptorError(
-            f"{folder} is not in a cgroup v2 hierarchy (it is on {kind or 'no known file system'}); "
-            f"pass --cgroup a folder under {mount}, or leave --cgroup out."
+            f"{folder} is not in a cgroup v2 hierarchy; pass --cgroup a folder under {mount}, "
+            "or leave --cgroup out."
         )
 
 
