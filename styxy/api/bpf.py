@@ -13,10 +13,11 @@ import hashlib
 import json
 import os
 import subprocess
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 
-from styxy.errors import InterceptorError, NotFoundError, RefusedError
+from styxy.errors import InterceptorError, NotFoundError, RefusedError, StyxyError
 from styxy.paths import Paths, data_dir, display
 from styxy.resources import shipped
 from styxy.store import atomic, bpfmaps
@@ -287,12 +288,98 @@ def _owner(user: str | None, paths: Paths) -> tuple[int, int]:
         return entry.pw_uid, entry.pw_gid
     if os.environ.get("SUDO_UID", "").isdigit():
         return int(os.environ["SUDO_UID"]), int(os.environ.get("SUDO_GID", "0") or 0)
-    status = os.stat(paths.doc.parent)
+    folder = paths.doc.parent
+    while not folder.exists() and folder != folder.parent:
+        folder = folder.parent  # the default document's folder is made on first use
+    status = os.stat(folder)
     return status.st_uid, status.st_gid
 
 
-def attach(paths: Paths, cgroup: str | None, user: str | None) -> Attachment:
-    """Attach both programs to the cgroup and pin them for this document's cache."""
+def document(doc: str | os.PathLike[str] | None, user: str | None = None) -> Paths:
+    """The document an attachment is for: `--doc`, else `$STYXY_DOC`, else the default one of
+    the user it is for. Run with sudo, that is the user who ran sudo (or `--user`), not root:
+    sudo gives root's HOME, and an attachment for root's document would never see the user's
+    leases."""
+    import pwd
+
+    from styxy import paths as paths_module
+
+    name = user or os.environ.get("SUDO_USER")
+    if doc or os.environ.get("STYXY_DOC") or os.geteuid() != 0 or not name or name == "root":
+        return paths_module.resolve(doc)
+    try:
+        home = pwd.getpwnam(name).pw_dir
+    except KeyError:
+        return paths_module.resolve(doc)  # an unknown --user is refused by attach itself
+    default = Path(home) / paths_module.DEFAULT_DOC.relative_to("~")
+    return Paths(default, may_create=True)
+
+
+def _fill(paths: Paths, uid: int, gid: int, notify: Callable[[str], None]) -> None:
+    """The first commit fills the maps. It runs as the user the pins were given to, as every
+    later one will: so the document's sidecar stays theirs (styxy refuses to write another
+    user's files, root's included), and a user who cannot update the maps is found now."""
+    if uid == os.geteuid():
+        from styxy.store.transaction import run_change
+
+        run_change(paths, lambda txn: None, notify=notify, needs_document=False)
+    else:
+        _fill_as(paths, uid, gid, notify)
+    with bpfmaps.Maps(bpfmaps.pin_folder(paths.cache)) as maps:
+        generation = maps.settings()[-1]
+    if generation == 0:
+        raise InterceptorError(
+            f"The kernel bind program's maps could not be filled for {display(paths.doc)}; "
+            "its owner must be the user who runs styxy on it (--user)."
+        )
+
+
+def _fill_as(paths: Paths, uid: int, gid: int, notify: Callable[[str], None]) -> None:
+    """The first commit in a child process that has become the user: forked, not started
+    anew, so it needs no interpreter the user can run, only the document already resolved."""
+    import ctypes  # noqa: F401 - what the commit imports lazily, imported while still root:
+    import ipaddress  # noqa: F401   an interpreter installed in root's home (pyenv) is out
+    import socket  # noqa: F401      of the user's reach once the child has become the user
+
+    import psutil  # noqa: F401
+
+    from styxy.store.transaction import run_change
+
+    reader, writer = os.pipe()
+    pid = os.fork()
+    if pid == 0:  # the child: never returns
+        os.close(reader)
+        code, said = 0, list[str]()
+        try:
+            os.setgroups([])
+            os.setresgid(gid, gid, gid)
+            os.setresuid(uid, uid, uid)
+            run_change(paths, lambda txn: None, notify=said.append, needs_document=False)
+        except StyxyError as exc:
+            code, said = 1, [str(exc)]
+        except BaseException as exc:  # whatever it was, the parent says it in one sentence
+            code, said = 1, [f"styxy failed as uid {uid}: {exc}"]
+        with os.fdopen(writer, "w") as out:
+            out.write("\n".join(said))
+        os._exit(code)
+    os.close(writer)
+    with os.fdopen(reader) as answer:
+        said = [line for line in answer.read().splitlines() if line.strip()]
+    _, status = os.waitpid(pid, 0)
+    if os.waitstatus_to_exitcode(status) != 0:
+        raise InterceptorError((said or [f"styxy failed as uid {uid} and said nothing."])[-1])
+    for line in said:
+        notify(line)
+
+
+def attach(
+    paths: Paths,
+    cgroup: str | None,
+    user: str | None,
+    notify: Callable[[str], None] = lambda _: None,
+) -> Attachment:
+    """Attach both programs to the cgroup, pin them for this document's cache, and fill the
+    maps (as the user); any failure leaves nothing attached."""
     _require_root("Attaching")
     if not BTF.exists():
         raise InterceptorError(_no_btf())
@@ -340,6 +427,14 @@ def attach(paths: Paths, cgroup: str | None, user: str | None) -> Attachment:
     except OSError as exc:
         _detach(binary, pin, found, paths)
         raise InterceptorError(f"Cannot record the attachment: {exc.strerror}.") from None
+    except StyxyError:
+        _detach(binary, pin, found, paths)
+        raise
+    try:
+        _fill(paths, uid, gid, notify)
+    except BaseException:
+        _detach(binary, pin, found, paths)  # nothing half attached: no empty maps left behind
+        raise
     return found
 
 

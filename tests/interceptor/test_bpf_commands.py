@@ -10,13 +10,18 @@ tests/interceptor/bpf_support.py. Every test detaches and removes what it made i
 from __future__ import annotations
 
 import contextlib
+import json
 import os
+import shutil
 import socket
 import stat
 import subprocess
 import sys
+import tempfile
+import time
 from collections.abc import Iterator
 from pathlib import Path
+from typing import Any
 
 import pytest
 from bpf_support import *  # the pytest fixtures: servers, prepared, attached
@@ -29,7 +34,7 @@ from bpf_support import (
     our_programs,
     pin_of,
 )
-from support import Styxy
+from support import Styxy, styxy_command
 
 ZERO_COUNTS = {"watched": 0, "busy": 0, "moved": 0, "kept": 0, "dropped": 0, "pendingMoves": 0}
 RING_BYTES = 64 * 1024  # the events map's size (styxy_bind.bpf.c)
@@ -347,3 +352,87 @@ def test_attach_with_a_pin_root_that_is_not_a_bpffs_is_one_sentence(
     )
     assert sorted(p.name for p in root.iterdir()) == ["notes.txt"]
     _nothing_attached(prepared, programs)
+
+
+# ------------------------------------------------------------------------------ one root step
+
+
+NOBODY = 65534
+
+
+def test_one_root_step_then_the_user_updates_the_maps_and_reads_the_ring(
+    servers: Servers, tmp_path_factory: pytest.TempPathFactory
+) -> None:
+    # A user's own document, in a folder that user can reach (pytest's folders are root's).
+    home = Path(tempfile.mkdtemp(prefix="styxy-bpf-user-"))
+    os.chown(home, NOBODY, NOBODY)
+    home.chmod(0o755)
+    server = home / "staticserver"
+    shutil.copy(servers.static, server)
+    server.chmod(0o755)
+    doc = home / "docs" / "PORT_MANAGEMENT.md"
+    root = Styxy(doc, home)
+    root.env["STYXY_DATA_DIR"] = str(tmp_path_factory.getbasetemp() / "bpf-data")
+    cgroup = (cgroup2_mount() or Path("/sys/fs/cgroup")) / f"styxy-test-user-{os.getpid()}"
+    nobody = ["setpriv", f"--reuid={NOBODY}", f"--regid={NOBODY}", "--clear-groups"]
+
+    user_env = {**root.env, "STYXY_DATA_DIR": str(home / "data")}
+
+    def as_user(*args: str) -> Any:
+        done = subprocess.run([*nobody, *styxy_command(), "--doc", str(doc), *args],
+                              capture_output=True, text=True, env=user_env,
+                              stdin=subprocess.DEVNULL, timeout=60, check=False)
+        assert "Traceback" not in done.stderr, done.stderr
+        return done
+
+    try:
+        (home / "docs").mkdir()
+        os.chown(home / "docs", NOBODY, NOBODY)
+        assert as_user("init").returncode == 0
+        made = as_user("allocate", "-s", "bpfuser", "--json")
+        assert made.returncode == 0, made.stderr
+        first = json.loads(made.stdout)["newRange"][0]
+        assert as_user("release", "--port", str(first)).returncode == 0
+
+        attached = root("interceptor", "bpf", "attach", "--user", "nobody", "--cgroup", str(cgroup))
+        pin = pin_of(root)
+        assert (attached.code, attached.out) == (0, f"attached to {cgroup} (maps pinned in {pin})\n"), attached.err
+        for name in ("settings", "ranges", "leases", "moves", "events", "stats"):
+            status = (pin / name).stat()
+            assert (status.st_uid, stat.S_IMODE(status.st_mode)) == (NOBODY, 0o660)
+        # The first commit ran as the user: nothing in the sidecar became root's.
+        assert {p.stat().st_uid for p in root.sidecar.iterdir()} == {NOBODY}
+
+        with held(first):
+            proc = subprocess.Popen(
+                ["sh", "-c", f'echo $$ > {cgroup}/cgroup.procs && exec "$@"', "sh",
+                 *nobody, str(server), "127.0.0.1", str(first)],
+                stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True,
+            )
+            try:
+                assert first_line(proc) == f"listening {first + 1}"
+                listed = json.loads(as_user("list", "--json").stdout)["leases"]
+                assert [(x["port"], x["source"], x["pid"]) for x in listed] == [
+                    (first + 1, "interceptor", proc.pid)
+                ]
+                # A write by the user folds the move, updates the maps and drains the ring.
+                cleaned = as_user("cleanup")
+                assert (cleaned.returncode, cleaned.stderr) == (0, "")
+                status = json.loads(as_user("interceptor", "bpf", "status", "--json").stdout)
+                assert (status["moved"], status["pendingMoves"]) == (1, 0)
+                assert [(e["uid"], e["given"], e["outcome"]) for e in status["events"]] == [
+                    (NOBODY, first + 1, "moved")
+                ]
+                assert (root.sidecar / "bpf-events").stat().st_uid == NOBODY
+            finally:
+                stop(proc)
+    finally:
+        root("interceptor", "bpf", "detach")
+        if cgroup.exists():
+            for pid in (cgroup / "cgroup.procs").read_text().split():
+                with contextlib.suppress(ProcessLookupError):
+                    os.kill(int(pid), 9)
+            time.sleep(0.1)
+            cgroup.rmdir()
+        shutil.rmtree(home)
+    assert not pin.exists()
