@@ -472,7 +472,9 @@ def detach(paths: Paths) -> Attachment:
     found = attachment(paths)
     if found is None:
         raise NotFoundError(f"The kernel bind program is not attached for {display(paths.doc)}.")
-    _detach(build(), Path(found.pin), found, paths)
+    # Any build detaches (unpinning is the same in every version): no rebuild, no clang needed.
+    binary = binary_path() if binary_path().is_file() else build()
+    _detach(binary, Path(found.pin), found, paths)
     return found
 
 
@@ -498,10 +500,15 @@ def status(paths: Paths) -> Status:
     found = attachment(paths)
     if found is None:
         return Status(False, None)
-    with bpfmaps.Maps(Path(found.pin)) as maps:
-        watched, busy, moved, kept, dropped = maps.stats()
-        pending = len(maps.moves())
-        events = maps.recent_events(events_log(paths))[-EVENTS_SHOWN:]
+    try:
+        with bpfmaps.Maps(Path(found.pin)) as maps:
+            watched, busy, moved, kept, dropped = maps.stats()
+            pending = len(maps.moves())
+            events = maps.recent_events(events_log(paths))[-EVENTS_SHOWN:]
+    except OSError as exc:  # a map another user owns, a ring that cannot be mapped
+        raise InterceptorError(
+            f"Cannot read the kernel bind program's maps in {found.pin}: {exc.strerror}."
+        ) from None
     return Status(True, found, watched, busy, moved, kept, dropped, pending, tuple(events))
 
 

@@ -193,7 +193,10 @@ class _Bpf:
         try:
             return self.call(_BPF_OBJ_GET, struct.pack("<QIIi", ctypes.addressof(name), 0, 0, 0))
         except OSError as exc:
-            raise BpfMapError(f"cannot open the pinned map {path}: {exc.strerror}") from None
+            why = exc.strerror or str(exc)
+            if exc.errno in (errno.EACCES, errno.EPERM):
+                why += "; they belong to the user `styxy interceptor bpf attach --user` named"
+            raise BpfMapError(f"cannot open the pinned map {path}: {why}.") from None
 
     def max_entries(self, fd: int) -> int:
         """The map's max_entries (a ring buffer's size in bytes), from BPF_OBJ_GET_INFO_BY_FD."""

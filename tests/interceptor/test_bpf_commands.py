@@ -424,6 +424,18 @@ def test_one_root_step_then_the_user_updates_the_maps_and_reads_the_ring(
                     (NOBODY, first + 1, "moved")
                 ]
                 assert (root.sidecar / "bpf-events").stat().st_uid == NOBODY
+                # Another user may not read them: one sentence.
+                stranger = subprocess.run(
+                    ["setpriv", "--reuid=4242", "--regid=4242", "--clear-groups", *styxy_command(),
+                     "--doc", str(doc), "interceptor", "bpf", "status"],
+                    capture_output=True, text=True, env=user_env, stdin=subprocess.DEVNULL,
+                    timeout=60, check=False,
+                )
+                assert (stranger.returncode, stranger.stdout) == (1, "")
+                assert stranger.stderr == (
+                    f"styxy: cannot open the pinned map {pin}/stats: Permission denied; they "
+                    "belong to the user `styxy interceptor bpf attach --user` named.\n"
+                )
             finally:
                 stop(proc)
     finally:
