@@ -6,13 +6,14 @@
 
 import typer
 
-from styxy import output
+from styxy import notes, output
 from styxy.cli.common import (
     DocOption,
     JsonOption,
     doc_of,
     emit,
     notify,
+    wants_json,
 )
 
 interceptor_app = typer.Typer(no_args_is_help=True, help="The bind() interceptor (LD_PRELOAD).")
@@ -22,28 +23,32 @@ interceptor_app = typer.Typer(no_args_is_help=True, help="The bind() interceptor
 def interceptor_build(
     force: bool = typer.Option(False, "--force", help="Rebuild even if present."),
     bpf: bool = typer.Option(False, "--bpf", help="Build the kernel bind program instead."),
+    doc: str | None = DocOption,  # accepted as everywhere; the library is the user's, not the document's
+    json: bool = JsonOption,
 ) -> None:
     """Compile the preload library with the system C compiler (or, --bpf, the BPF program)."""
     if bpf:
         from styxy.api import bpf as kernel
 
-        output.result(str(kernel.build(force=force)))
-        return
-    from styxy.api import interceptor
+        built = kernel.build(force=force)
+    else:
+        from styxy.api import interceptor
 
-    output.result(str(interceptor.build(force=force)))
+        built = interceptor.build(force=force)
+    emit(json, {"path": str(built)}, str(built))
 
 
 @interceptor_app.command("path")
-def interceptor_path() -> None:
+def interceptor_path(doc: str | None = DocOption, json: bool = JsonOption) -> None:
     """Print the path of the built library."""
     from styxy.api import interceptor
 
-    output.result(str(interceptor.library_path()))
+    found = interceptor.library_path()
+    emit(json, {"path": str(found)}, str(found))
 
 
 @interceptor_app.command("env")
-def interceptor_env(doc: str | None = DocOption) -> None:
+def interceptor_env(doc: str | None = DocOption, json: bool = JsonOption) -> None:
     """Print `export` lines for eval: LD_PRELOAD and STYXY_CACHE."""
     from styxy import api, paths
     from styxy.api import interceptor
@@ -53,17 +58,21 @@ def interceptor_env(doc: str | None = DocOption) -> None:
     api.sync(doc=doc_of(doc), notify=notify)
     library, fresh = interceptor.ensure_built()
     if fresh:
-        output.note(f"built the interceptor at {library}")
+        output.note(notes.built_interceptor(library))
+    if wants_json(json):
+        output.as_json({"variables": interceptor.env_vars(where.cache)})
+        return
     for line in interceptor.env_lines(where.cache):
         output.result(line)
 
 
 @interceptor_app.command("dump")
-def interceptor_dump(doc: str | None = DocOption) -> None:
+def interceptor_dump(doc: str | None = DocOption, json: bool = JsonOption) -> None:
     """Show the compiled cache in words."""
     from styxy import api
 
-    output.result(api.describe_cache(doc=doc_of(doc), notify=notify))
+    described = api.describe_cache(doc=doc_of(doc), notify=notify)
+    emit(json, {"description": described}, described)
 
 
 bpf_app = typer.Typer(
@@ -87,11 +96,13 @@ def bpf_attach(
 
 
 @bpf_app.command("detach")
-def bpf_detach(doc: str | None = DocOption) -> None:
+def bpf_detach(doc: str | None = DocOption, json: bool = JsonOption) -> None:
     """Detach the programs; remove their pins and the cgroup attach made."""
     from styxy.api import bpf
 
     bpf.detach(bpf.document(doc_of(doc)))
+    if wants_json(json):
+        output.as_json({"detached": True})
 
 
 @bpf_app.command("status")
@@ -109,6 +120,8 @@ def bpf_status(doc: str | None = DocOption, json: bool = JsonOption) -> None:
 )
 def bpf_exec(
     doc: str | None = DocOption,
+    # Only styxy's before `--` (errors as JSON); stdout is the command's.
+    json: bool = JsonOption,
     command: list[str] = typer.Argument(None, metavar="-- CMD [ARGS]..."),
 ) -> None:
     """Run CMD inside the attached cgroup, so its binds are moved off busy ports."""

@@ -132,21 +132,18 @@ def test_doctor_reports_health(styxy):
     data = styxy("doctor", "--json").json()
     assert data["document"] == {"valid": True, "diagnostics": []}
     assert data["leases"] == {"live": 1, "stale": 0}
-    # The kernel bind program is reported beside the preload library (SPEC section 16); its
-    # own tests, attached for real, are tests/interceptor/test_bpf_commands.py.
-    kernel = {
-        "attached": False, "cgroup": None, "pin": None, "watched": 0, "busy": 0, "moved": 0,
-        "kept": 0, "dropped": 0, "pendingMoves": 0, "events": [],
-    }
-    assert data["interceptor"] == {
+    preload = {k: v for k, v in data["interceptor"].items() if k != "bpf"}
+    assert preload == {
         "status": "not built (run `styxy interceptor build`)", "path": None, "current": False,
-        "active": False, "loads": False, "loadsReason": "not built", "bpf": kernel,
+        "active": False, "loads": False, "loadsReason": "not built",
     }
+    # The kernel half (tests/interceptor/test_bpf_*.py attach it for real): nothing attached here.
+    assert data["interceptor"]["bpf"]["attached"] is False
     built = styxy("interceptor", "build").out.strip()
-    assert styxy("doctor", "--json").json()["interceptor"] == {
+    again = styxy("doctor", "--json").json()["interceptor"]
+    assert {k: v for k, v in again.items() if k != "bpf"} == {
         "status": f"built at {built}, not active in this shell (loads with `styxy interceptor env`: yes)",
         "path": built, "current": True, "active": False, "loads": True, "loadsReason": None,
-        "bpf": kernel,
     }
     shutil.copyfile(DEFAULT_DOC, styxy.doc)
     styxy.doc.write_text(styxy.doc.read_text().replace("| multi | 3000", "| many | 3000"))
