@@ -11,6 +11,7 @@ import typer
 from styxy import output
 from styxy.cli import prompt
 from styxy.cli.common import (
+    PID,
     DocOption,
     JsonOption,
     NewTypeOption,
@@ -68,7 +69,7 @@ def env_command(
         False, "--prune", help="End the leases of every project whose folder is gone."
     ),
     pid: int | None = typer.Option(
-        None, "--pid", min=1, help="Holder process (default: the parent)."
+        None, "--pid", click_type=PID, help="Holder process (default: the parent)."
     ),
     yes: bool = typer.Option(False, "--yes", help="Accept a proposed new range."),
     new_type: bool = NewTypeOption,

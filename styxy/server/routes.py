@@ -15,7 +15,7 @@ from starlette.concurrency import run_in_threadpool
 from starlette.requests import Request
 from starlette.responses import FileResponse, JSONResponse, Response
 
-from styxy import __version__
+from styxy import __version__, refusals
 from styxy.api import urls
 from styxy.server import requests
 from styxy.server.endpoint import Endpoint
@@ -55,13 +55,13 @@ async def status(request: Request) -> Response:
     return JSONResponse({"status": "ok", "version": __version__})
 
 
-ALLOCATE_FIELDS: dict[str, tuple[type, bool]] = {
-    "service_type": (str, True),
-    "instance_id": (str, False),
-    "name": (str, False),
-    "preferred_port": (int, False),
-    "pid": (int, False),
-    "create": (bool, False),
+ALLOCATE_FIELDS: dict[str, tuple[refusals.Check, bool]] = {
+    "service_type": (refusals.text, True),
+    "instance_id": (refusals.text, False),
+    "name": (refusals.text, False),
+    "preferred_port": (refusals.port, False),
+    "pid": (refusals.pid, False),
+    "create": (refusals.boolean, False),
 }
 
 
@@ -87,9 +87,9 @@ async def allocate(request: Request) -> Response:
           application/json:
             schema: {$ref: "#/components/schemas/Allocation"}
       "400": {$ref: "#/components/responses/BadRequest"}
-      "401": {$ref: "#/components/responses/Unauthorized"}
       "409": {$ref: "#/components/responses/Refused"}
       "413": {$ref: "#/components/responses/TooLarge"}
+      "503": {$ref: "#/components/responses/Busy"}
     """
     from styxy import api
 
@@ -122,8 +122,9 @@ async def release(request: Request) -> Response:
         content:
           application/json:
             schema: {$ref: "#/components/schemas/Lease"}
-      "401": {$ref: "#/components/responses/Unauthorized"}
       "404": {$ref: "#/components/responses/NotFound"}
+      "409": {$ref: "#/components/responses/Refused"}
+      "503": {$ref: "#/components/responses/Busy"}
     """
     from styxy import api
 
@@ -152,7 +153,7 @@ async def allocations(request: Request) -> Response:
               type: object
               properties:
                 leases: {type: array, items: {$ref: "#/components/schemas/LeaseStatus"}}
-      "401": {$ref: "#/components/responses/Unauthorized"}
+      "409": {$ref: "#/components/responses/Refused"}
     """
     from styxy import api
 
@@ -182,7 +183,7 @@ async def check(request: Request) -> Response:
           application/json:
             schema: {$ref: "#/components/schemas/PortCheck"}
       "400": {$ref: "#/components/responses/BadRequest"}
-      "401": {$ref: "#/components/responses/Unauthorized"}
+      "409": {$ref: "#/components/responses/Refused"}
     """
     from styxy import api
 
@@ -218,7 +219,7 @@ async def ranges(request: Request) -> Response:
                       process: {type: [string, "null"]}
                       command: {type: [string, "null"]}
                       startedAt: {type: [string, "null"], description: the process's start (ISO 8601)}
-      "401": {$ref: "#/components/responses/Unauthorized"}
+      "409": {$ref: "#/components/responses/Refused"}
     """
     from styxy import api
     from styxy.api import dashboard
@@ -266,7 +267,6 @@ async def about(request: Request) -> Response:
                     updated: {type: string, description: "the registry's date, YYYY-MM-DD, or empty"}
                     origin: {type: string}
                     description: {type: string}
-      "401": {$ref: "#/components/responses/Unauthorized"}
     """
     from styxy.api import dashboard
 
@@ -287,7 +287,7 @@ async def audit(request: Request) -> Response:
               type: object
               properties:
                 audit: {type: array, items: {type: string}}
-      "401": {$ref: "#/components/responses/Unauthorized"}
+      "409": {$ref: "#/components/responses/Refused"}
     """
     from styxy.api import config
 
@@ -300,8 +300,11 @@ async def openapi(request: Request) -> Response:
     ---
     summary: The OpenAPI document of these routes
     responses:
-      "200": {description: The OpenAPI 3.1 document.}
-      "401": {$ref: "#/components/responses/Unauthorized"}
+      "200":
+        description: The OpenAPI 3.1 document.
+        content:
+          application/json:
+            schema: {type: object}
     """
     return JSONResponse(document(ENDPOINTS))
 
