@@ -262,7 +262,7 @@ async def about(request: Request) -> Response:
                 iana:
                   type: object
                   properties:
-                    kind: {type: string, enum: [index, services, none]}
+                    kind: {type: string, enum: [index, shipped, services, none]}
                     path: {type: string}
                     updated: {type: string, description: "the registry's date, YYYY-MM-DD, or empty"}
                     origin: {type: string}
