@@ -168,6 +168,15 @@ def loads_json(data: bytes, where: str) -> Any:
         return json.loads(data)
     except RecursionError:
         raise ValueError(f"{where} nests JSON too deeply to read") from None
+    except UnicodeDecodeError as exc:
+        # json.loads guesses UTF-16 or UTF-32 from the first bytes; the codec's complaint
+        # about a guessed encoding would mislead: styxy writes UTF-8 only.
+        raise ValueError(f"{where} is not UTF-8 text (byte {exc.start})") from None
+    except json.JSONDecodeError:
+        raise
+    except ValueError:
+        # The one other ValueError: an integer longer than Python converts (4,300 digits).
+        raise ValueError(f"{where} holds a number too long to read") from None
 
 
 def check_status(
