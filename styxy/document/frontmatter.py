@@ -6,6 +6,7 @@ the first one, so `styxy validate` can list them all.
 
 from __future__ import annotations
 
+import math
 import shlex
 from dataclasses import dataclass, field
 from types import MappingProxyType
@@ -13,10 +14,11 @@ from types import MappingProxyType
 import yaml
 from yaml.nodes import MappingNode, Node, ScalarNode, SequenceNode
 
+from styxy import refusals
 from styxy.document import schema
 from styxy.document.model import AutoAllocation, Rule, RunFlag, Settings
 from styxy.document.names import NAME_RULE, is_service_type
-from styxy.document.yamlnodes import Tree, is_null, key_text
+from styxy.document.yamlnodes import NumberTooLongError, Tree, is_null, key_text
 from styxy.errors import Diagnostic
 
 
@@ -81,6 +83,9 @@ class _Reader:
     def yaml_error(self, exc: yaml.YAMLError) -> None:
         mark = getattr(exc, "problem_mark", None) or getattr(exc, "context_mark", None)
         line = int(mark.line) + self.first_line if mark is not None else self.first_line
+        if isinstance(exc, NumberTooLongError):
+            self.error(line, "the front matter holds a number too long to read")
+            return
         problem = getattr(exc, "problem", None) or str(exc).splitlines()[0]
         self.error(line, f"the front matter is not valid YAML: {problem}")
 
@@ -122,8 +127,7 @@ class _Reader:
         value = tree.value(node) if isinstance(node, ScalarNode) else None
         if isinstance(node, ScalarNode) and schema.value_ok(kind, value):
             return value
-        shown = repr(value) if isinstance(node, ScalarNode) else "a " + _shape(node)
-        self.error(self.line(node), f"{name} must {schema.demand(kind)}, not {shown}")
+        self.error(self.line(node), f"{name} must {schema.demand(kind)}, not {_shown(node, value)}")
         return None
 
     # -- sections ---------------------------------------------------------------------------
@@ -166,10 +170,9 @@ class _Reader:
         node = entry[1]
         value = tree.value(node) if isinstance(node, ScalarNode) else None
         if value != schema.VERSION or isinstance(value, bool):
-            shown = repr(value) if isinstance(node, ScalarNode) else "a " + _shape(node)
             self.error(
                 self.line(node),
-                f"unsupported document version {shown}; this styxy reads 'styxy: 1'",
+                f"unsupported document version {_shown(node, value)}; this styxy reads 'styxy: 1'",
             )
 
     def auto(self, tree: Tree, entry: tuple[Node, Node] | None) -> AutoAllocation:
@@ -297,9 +300,13 @@ class _Reader:
         for item in node.value:
             line = self.line(item)
             value = tree.value(item) if isinstance(item, ScalarNode) else None
+            if not isinstance(item, ScalarNode):
+                self.error(
+                    line, f"an alias of {row!r} must be a name, not a {_shape(item)}: {NAME_RULE}"
+                )
+                continue
             if not isinstance(value, str) or not is_service_type(value):
-                shown = repr(value) if isinstance(item, ScalarNode) else "a " + _shape(item)
-                self.error(line, f"invalid alias {shown} of {row!r}: {NAME_RULE}")
+                self.error(line, f"invalid alias {_shown(item, value)} of {row!r}: {NAME_RULE}")
                 continue
             if value in self.alias_lines:
                 self.error(
@@ -380,6 +387,24 @@ _ATTRS = {
     "chunkSize": "chunk_size",
     "preferredRangeStart": "preferred_range_start",
 }
+
+
+def _shown(node: Node, value: object) -> str:
+    """A value as a sentence quotes it, in YAML's words (`true`, `null`, `.nan`), cut short:
+    Python's `True`/`None` are not what the person wrote, and repr() of an integer of
+    thousands of digits is slow, long, and past 4,300 digits refused."""
+    if not isinstance(node, ScalarNode):
+        return "a " + _shape(node)
+    if isinstance(value, float) and not math.isfinite(value):
+        return ".nan" if math.isnan(value) else (".inf" if value > 0 else "-.inf")
+    if isinstance(value, (int, float)) and not isinstance(value, bool):
+        # What was written (`0x1F`, `1_000`), as long as it is short enough to quote.
+        text = node.value if len(node.value) <= _QUOTED else f"a number of {len(node.value)} characters"
+        return text
+    return refusals.shown(value)
+
+
+_QUOTED = 40
 
 
 def _shape(node: Node) -> str:

@@ -12,6 +12,7 @@ from typing import Literal
 
 from styxy.document.model import PLACEMENTS
 from styxy.errors import InvalidValueError
+from styxy.refusals import shown
 from styxy.vocabulary import AGENT_POLICIES, MAX_PORT
 
 __all__ = ["MAX_PORT"]
@@ -52,6 +53,7 @@ MAX_RUN_FLAG_TEXT = 200
 RUN_FLAG_PLACEHOLDER = "{port}"
 RULE_KEYS = ("chunkSize", "placement", "preferredRangeStart")
 
+_MAX_DIGITS = 18
 _TRUE = ("true", "yes", "on", "1")
 _FALSE = ("false", "no", "off", "0")
 
@@ -149,12 +151,14 @@ def user_value(item: Setting, text: str) -> bool | int | str:
         if raw.lower() in _FALSE:
             return False
         raise InvalidValueError(
-            f"{item.kebab} must be true or false (or yes/no, on/off, 1/0), not {text!r}"
+            f"{item.kebab} must be true or false (or yes/no, on/off, 1/0), not {shown(text)}"
         )
     value: object = raw
     if item.kind not in _WORD_KINDS:
-        value = int(raw) if raw.isascii() and raw.isdigit() else None
+        # Past 18 digits no setting fits, and int() refuses 4,300: never convert that far.
+        digits = raw.isascii() and raw.isdigit() and len(raw) <= _MAX_DIGITS
+        value = int(raw) if digits else None
     if not value_ok(item.kind, value):
-        raise InvalidValueError(f"{item.kebab} must {demand(item.kind)}, not {text!r}")
+        raise InvalidValueError(f"{item.kebab} must {demand(item.kind)}, not {shown(text)}")
     assert isinstance(value, (int, str))
     return value

@@ -22,10 +22,21 @@ class Tree:
             raise
 
     def value(self, node: Node) -> object:
-        return self._loader.construct_object(node, deep=True)
+        try:
+            return self._loader.construct_object(node, deep=True)
+        except ValueError:
+            # The one ValueError of the safe constructor: an integer longer than Python
+            # converts (4,300 digits). A YAML error on its line, like any unreadable value.
+            raise NumberTooLongError(
+                None, None, "a number too long to read", node.start_mark
+            ) from None
 
     def close(self) -> None:
         self._loader.dispose()
+
+
+class NumberTooLongError(yaml.constructor.ConstructorError):
+    """Valid YAML that holds an integer of more digits than Python converts."""
 
 
 def is_null(node: Node | None) -> bool:
