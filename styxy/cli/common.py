@@ -37,9 +37,18 @@ class PidType(ParamType):
 def as_number(value: Any) -> Any:
     """The integer a word spells exactly (`3010`, not `03010` or `3e3`), else the word."""
     if isinstance(value, str) and value.strip().isascii() and value.strip().lstrip("-").isdigit():
+        if len(value.strip()) > _MAX_DIGITS:
+            # int() refuses past 4,300 digits; any number this long is out of every range,
+            # and a stand-in of the same kind is refused in the same words (its size).
+            return _HUGE
         number = int(value.strip())
         return number if str(number) == value.strip() else value
     return value
+
+
+# Longer than any port or pid could be spelled; the stand-in is refused as "over 38 digits".
+_MAX_DIGITS = 39
+_HUGE = 10**40
 
 
 def spelled(param: Parameter | None) -> str:
