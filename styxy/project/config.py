@@ -23,6 +23,7 @@ TOP_KEYS = ("services",)
 SERVICE_KEYS = ("type", "env", "port")
 # A name the shell, docker compose and every dotenv loader accept as a variable.
 VARIABLE = re.compile(r"[A-Za-z_][A-Za-z0-9_]*")
+_LONG_NUMBER = re.compile(r"[0-9_]{4000}")
 _SYNTAX = re.compile(r"^(?P<msg>.*?) \(at line (?P<line>\d+), column (?P<col>\d+)\)$")
 
 
@@ -67,6 +68,18 @@ def parse(data: bytes, path: str) -> ProjectConfig:
         body = tomllib.loads(text)
     except tomllib.TOMLDecodeError as exc:
         raise DocumentError([_syntax_error(exc, text, path)]) from None
+    except RecursionError:
+        # tomllib nests by recursion: `a = [[[[...` a few thousand deep exhausts the stack.
+        raise DocumentError([Diagnostic(path, 1, "the file nests arrays or tables too deeply to read")]) from None
+    except ValueError:
+        # tomllib's one other ValueError: an integer longer than Python converts (4,300
+        # digits). No line comes with it; the first line that holds such a run of digits.
+        line = next(
+            (n for n, row in enumerate(text.split("\n"), 1) if _LONG_NUMBER.search(row)), 1
+        )
+        raise DocumentError(
+            [Diagnostic(path, line, "a number too long to read (over 4,300 digits)")]
+        ) from None
     checker = _Checker(path, key_lines(text))
     services = checker.services(body)
     if checker.problems:
