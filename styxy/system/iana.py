@@ -385,7 +385,7 @@ def _check_name(name: str) -> None:
     # and '/'. Anything printable without spaces, within reason, is worth a lookup.
     if not (0 < len(name) <= 63 and name.isprintable() and " " not in name):
         raise InvalidValueError(
-            f"{name!r} is neither a port (1-{MAX_PORT}) nor a service name "
+            f"{refusals.shown(name)} is neither a port (1-{MAX_PORT}) nor a service name "
             "(up to 63 characters without spaces)."
         )
 
