@@ -368,6 +368,10 @@ def _run_flag_problem(value: str) -> str | None:
     """Why a runFlags value cannot be used, or None."""
     if len(value) > schema.MAX_RUN_FLAG_TEXT:
         return f"is longer than {schema.MAX_RUN_FLAG_TEXT} characters"
+    if not value.replace("\n", " ").replace("\t", " ").isprintable():
+        # A NUL cannot reach exec() at all, and other control characters in a command's
+        # arguments are a hand slip, never a port flag.
+        return "holds a control character; write the arguments as plain text"
     try:
         words = shlex.split(value)
     except ValueError as exc:
