@@ -23,6 +23,22 @@ TOP_KEYS = ("services",)
 SERVICE_KEYS = ("type", "env", "port")
 # A name the shell, docker compose and every dotenv loader accept as a variable.
 VARIABLE = re.compile(r"[A-Za-z_][A-Za-z0-9_]*")
+# Variables a port number must not replace: `styxy run --project` would start the command with
+# PATH=3000 (nothing found), LD_PRELOAD=3000 (the loader's complaint on every exec) or
+# STYXY_DOC=3000 (another document). PORT stays allowed: it is the usual way to pass one.
+_RESERVED = frozenset(
+    {
+        "PATH", "HOME", "SHELL", "USER", "LOGNAME", "PWD", "OLDPWD", "TERM", "LANG",
+        "LANGUAGE", "TZ", "TMPDIR", "IFS", "HOSTNAME", "DISPLAY", "PYTHONPATH",
+        "PYTHONHOME", "NODE_OPTIONS", "NODE_PATH", "CLAUDE_INSTANCE_ID", "LD_PRELOAD",
+        "LD_LIBRARY_PATH", "LD_AUDIT", "LD_BIND_NOW", "LD_DEBUG", "LD_PROFILE",
+    }
+)
+_RESERVED_PREFIXES = ("DYLD_", "LC_", "STYXY_", "BASH_")
+
+
+def _reserved(variable: str) -> bool:
+    return variable in _RESERVED or variable.startswith(_RESERVED_PREFIXES)
 _LONG_NUMBER = re.compile(r"[0-9_]{4000}")
 _SYNTAX = re.compile(r"^(?P<msg>.*?) \(at line (?P<line>\d+), column (?P<col>\d+)\)$")
 
@@ -220,6 +236,17 @@ class _Checker:
                 (*where, "env"),
                 f"{label} env {value!r} is not a valid variable name; use letters, digits "
                 "and _, not starting with a digit",
+            )
+            return None
+        if _reserved(value):
+            example = name.upper().replace("-", "_").replace(".", "_") + "_PORT"
+            if not VARIABLE.fullmatch(example) or _reserved(example):
+                example = "APP_PORT"
+            self.problem(
+                (*where, "env"),
+                f"{label} env {value!r} is a variable the shell, the dynamic loader or styxy "
+                f"itself relies on; name the port variable after the service, such as "
+                f"{example!r}",
             )
             return None
         return value
