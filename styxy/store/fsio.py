@@ -165,13 +165,15 @@ def loads_json(data: bytes, where: str) -> Any:
     import json
 
     try:
-        return json.loads(data)
+        # Decoded here, not by json.loads, which guesses UTF-16 or UTF-32 from the first
+        # bytes and then complains about the guessed codec: styxy writes UTF-8 only.
+        text = data.decode("utf-8")
+    except UnicodeDecodeError as exc:
+        raise ValueError(f"{where} is not UTF-8 text (byte {exc.start})") from None
+    try:
+        return json.loads(text)
     except RecursionError:
         raise ValueError(f"{where} nests JSON too deeply to read") from None
-    except UnicodeDecodeError as exc:
-        # json.loads guesses UTF-16 or UTF-32 from the first bytes; the codec's complaint
-        # about a guessed encoding would mislead: styxy writes UTF-8 only.
-        raise ValueError(f"{where} is not UTF-8 text (byte {exc.start})") from None
     except json.JSONDecodeError:
         raise
     except ValueError:
