@@ -109,6 +109,10 @@ class Server:
             self.process.terminate()
         try:
             code = self.process.wait(timeout=30)
+        except subprocess.TimeoutExpired:
+            self.process.kill()  # a server that ignored SIGTERM is never left running
+            self.process.wait()
+            raise
         finally:
             self._log.close()
             if self.process.stdout is not None:

@@ -271,7 +271,19 @@ def test_every_width_fits_the_window_and_shows_every_range_with_its_counts(
         assert ticks["size"] >= 11
     # The document and the IANA data this page shows.
     assert text(page.locator("#about-document")) == str(cli.doc)
-    assert re.search(r"\d{4}-\d{2}-\d{2}|/etc/services", text(page.locator("#about-iana")))
+    about = server.request("GET", "/about").json()["iana"]
+    assert text(page.locator("#about-iana")) == (
+        about["description"] if about["updated"] in about["description"]
+        else f"{about['updated']} ({about['description']})" if about["updated"]
+        else f"{about['description']} (no date)"
+    )
+    # A named lease shows its name's URL behind `styxy proxy` (SPEC 22), muted while no proxy
+    # runs; an unnamed one shows none.
+    web = page.locator(f"#leases tr[data-lock-id='{scene.leases['web']['lockId']}'] td.name a.url")
+    assert (text(web), web.get_attribute("href")) == ("http://web.alice.localhost:1355/",) * 2
+    assert web.get_attribute("class") == "url unproxied" and web.is_visible()
+    db = page.locator(f"#leases tr[data-lock-id='{scene.leases['db']['lockId']}'] td.name")
+    assert db.locator("a").count() == 0
 
     IMAGES.mkdir(parents=True, exist_ok=True)
     shot = IMAGES / f"dashboard-{width}.png"
