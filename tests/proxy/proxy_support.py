@@ -8,6 +8,7 @@ import http.client
 import os
 import queue
 import signal
+import socket
 import subprocess
 import sys
 import threading
@@ -166,3 +167,22 @@ def _holds(test: Callable[[], bool]) -> bool:
         return test()
     except OSError:
         return False
+
+
+def read_until(sock: socket.socket, end: bytes) -> bytes:
+    """Bytes from `sock` one at a time up to and including `end` (a header block, say)."""
+    data = b""
+    while end not in data:
+        chunk = sock.recv(1)
+        assert chunk, data
+        data += chunk
+    return data
+
+
+def read_exactly(sock: socket.socket, size: int) -> bytes:
+    data = b""
+    while len(data) < size:
+        chunk = sock.recv(size - len(data))
+        assert chunk, data
+        data += chunk
+    return data

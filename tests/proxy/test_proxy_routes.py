@@ -14,7 +14,18 @@ import ssl
 import time
 from pathlib import Path
 
-from proxy_support import eventually, get, port_of, proxy, proxy_port, served, start, stop
+from proxy_support import (
+    eventually,
+    get,
+    port_of,
+    proxy,
+    proxy_port,
+    read_exactly,
+    read_until,
+    served,
+    start,
+    stop,
+)
 
 
 def test_each_name_reaches_its_server_and_an_unknown_one_lists_the_live_names(styxy):
@@ -79,7 +90,7 @@ def test_a_websocket_upgrade_passes_through(styxy):
                 f"Connection: Upgrade\r\nSec-WebSocket-Key: {key}\r\n"
                 "Sec-WebSocket-Version: 13\r\n\r\n".encode()
             )
-            head = _read_until(sock, b"\r\n\r\n")
+            head = read_until(sock, b"\r\n\r\n")
             accept = base64.b64encode(
                 hashlib.sha1((key + "258EAFA5-E914-47DA-95CA-C5AB0DC85B11").encode()).digest()
             ).decode()
@@ -228,23 +239,6 @@ def _refused(port: int) -> bool:
     return False
 
 
-def _read_until(sock: socket.socket, end: bytes) -> bytes:
-    data = b""
-    while end not in data:
-        chunk = sock.recv(1)
-        assert chunk, data
-        data += chunk
-    return data
-
-
-def _read_exactly(sock: socket.socket, size: int) -> bytes:
-    data = b""
-    while len(data) < size:
-        chunk = sock.recv(size - len(data))
-        assert chunk, data
-        data += chunk
-    return data
-
 
 def _masked_text_frame(text: str) -> bytes:
     data = text.encode()
@@ -253,9 +247,9 @@ def _masked_text_frame(text: str) -> bytes:
 
 
 def _read_frame(sock: socket.socket) -> str:
-    first, second = _read_exactly(sock, 2)
+    first, second = read_exactly(sock, 2)
     assert first == 0x81 and second < 126
-    return _read_exactly(sock, second).decode()
+    return read_exactly(sock, second).decode()
 
 
 def _frame(kind: int, flags: int, stream: int, payload: bytes) -> bytes:
@@ -263,9 +257,9 @@ def _frame(kind: int, flags: int, stream: int, payload: bytes) -> bytes:
 
 
 def _read_h2_frame(sock: socket.socket) -> tuple[int, int, int, bytes]:
-    head = _read_exactly(sock, 9)
+    head = read_exactly(sock, 9)
     size = int.from_bytes(head[:3], "big")
-    return head[3], head[4], int.from_bytes(head[5:9], "big") & 0x7FFFFFFF, _read_exactly(sock, size)
+    return head[3], head[4], int.from_bytes(head[5:9], "big") & 0x7FFFFFFF, read_exactly(sock, size)
 
 
 def test_caddy_does_not_outlive_a_killed_styxy(styxy):

@@ -14,7 +14,7 @@ from pathlib import Path
 
 import psutil
 import pytest
-from proxy_support import eventually, proxy, proxy_port, start, stop
+from proxy_support import eventually, proxy, proxy_port, read_exactly, read_until, start, stop
 
 VITE = "vite@6.4.6"
 NPM_SECONDS = 300
@@ -102,12 +102,12 @@ def test_a_real_vite_behind_the_proxy_with_its_hot_reload_socket(styxy, vite_app
                     "Sec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\nSec-WebSocket-Version: 13\r\n"
                     "Sec-WebSocket-Protocol: vite-hmr\r\n\r\n".encode()
                 )
-                head = _read_until(sock, b"\r\n\r\n")
+                head = read_until(sock, b"\r\n\r\n")
                 assert head.startswith(b"HTTP/1.1 101 "), head
                 assert b"sec-websocket-protocol: vite-hmr" in head.lower()
-                first, size = _read_exactly(sock, 2)
+                first, size = read_exactly(sock, 2)
                 assert first == 0x81 and size < 126  # one unmasked text frame from the server
-                assert json.loads(_read_exactly(sock, size)) == {"type": "connected"}
+                assert json.loads(read_exactly(sock, size)) == {"type": "connected"}
         finally:
             stop(running, signal.SIGINT, timeout=30)
 
@@ -125,20 +125,3 @@ def _get(port: int, host: str, path: str) -> bytes:
     head, _, body = answer.partition(b"\r\n\r\n")
     return body if head.startswith(b"HTTP/1.1 200") else b""
 
-
-def _read_until(sock: socket.socket, end: bytes) -> bytes:
-    data = b""
-    while end not in data:
-        chunk = sock.recv(1)
-        assert chunk, data
-        data += chunk
-    return data
-
-
-def _read_exactly(sock: socket.socket, size: int) -> bytes:
-    data = b""
-    while len(data) < size:
-        chunk = sock.recv(size - len(data))
-        assert chunk, data
-        data += chunk
-    return data
