@@ -23,17 +23,6 @@ from netutil import first_free
 from server_support import *  # Server, wait_until, and the module fixtures cli and server
 from support import ROOT, Styxy
 
-CHROMIUM = "/usr/bin/chromium"
-CHROMIUM_ARGS = [
-    "--headless",
-    "--no-sandbox",
-    "--disable-gpu",
-    "--disable-quic",
-    "--no-first-run",
-    "--disable-background-networking",
-    "--disable-component-update",
-    "--disable-sync",
-]
 WIDTHS = (400, 800, 1400)
 IMAGES = ROOT / "docs" / "images"
 # axe-core from npm, where .ci/run installs it (`npm install --prefix DIR axe-core`), or the
@@ -44,21 +33,6 @@ AXE_JS = Path(
 )
 SLOW = 60000  # ms: a cold tab on a loaded machine; the spec's 3 s is measured on a live page
 
-
-@pytest.fixture(scope="module")
-def browser() -> Iterator[Any]:
-    assert Path(CHROMIUM).exists(), (
-        f"the dashboard tests need Chromium at {CHROMIUM}: apt-get install chromium "
-        "(.ci/run does it)"
-    )
-    from playwright.sync_api import sync_playwright
-
-    with sync_playwright() as playwright:
-        launched = playwright.chromium.launch(
-            executable_path=CHROMIUM, args=CHROMIUM_ARGS, timeout=120000
-        )
-        yield launched
-        launched.close()
 
 
 def listener(port: int) -> socket.socket:
