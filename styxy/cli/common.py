@@ -1,69 +1,20 @@
-"""What every command group shares: the port type, `--doc` and `--json`, and the way a
-result or a note reaches the terminal."""
+"""What every command shares: the way a result or a note reaches the terminal.
 
-# No `from __future__ import annotations` here, on purpose: typer reads every command's
-# annotations at start-up, and string annotations would cost an eval and a compile each.
+The options themselves are declared once, in `styxy.cli.table`.
+"""
 
-from dataclasses import dataclass
-from typing import Any
-
-import typer
-from typer._click.core import Context, Parameter
-from typer._click.globals import get_current_context
-from typer._click.types import ParamType
+from __future__ import annotations
 
 from styxy import output
-from styxy.vocabulary import MAX_PORT
+
+TYPE_CHECKING = False  # `typing` costs ~3 ms at start-up; mypy reads this name as True
+if TYPE_CHECKING:
+    from typing import Any
 
 
-class PortType(ParamType):
-    """A port number, checked where it is parsed: `-p 0`, `-p 70000` and `-p abc` are all
-    usage errors (exit 2), in the same words."""
-
-    name = "port"
-
-    def convert(self, value: Any, param: Parameter | None, ctx: Context | None) -> int:
-        try:
-            port = int(value)
-        except (TypeError, ValueError):
-            port = 0
-        if isinstance(value, bool) or not 1 <= port <= MAX_PORT or str(port) != str(value).strip():
-            self.fail(f"{value!r} is not a port number from 1 to {MAX_PORT}", param, ctx)
-        return port
-
-
-PORT = PortType()
-PortOption = typer.Option(None, "-p", "--port", click_type=PORT)
-DocOption = typer.Option(
-    None, "--doc", help="The document (default: $STYXY_DOC, ~/docs/CORE/PORT_MANAGEMENT.md)."
-)
-JsonOption = typer.Option(False, "--json", help="One JSON object on stdout.")
-
-
-@dataclass(frozen=True)
-class Options:
-    """The options given before the subcommand: the root context's `obj`."""
-
-    doc: str | None = None
-    json: bool = False
-
-
-def root_options() -> Options:
-    obj = get_current_context().find_root().obj
-    return obj if isinstance(obj, Options) else Options()
-
-
-def doc_of(doc: str | None) -> str | None:
-    """`--doc` after the subcommand wins over `--doc` before it."""
-    return doc or root_options().doc
-
-
-def wants_json(flag: bool) -> bool:
-    return flag or root_options().json
-
-
-def emit(json_flag: bool, value: Any, text: str) -> None:
-    if wants_json(json_flag):
+def emit(json: bool, value: Any, text: str) -> None:
+    """The result: one JSON object with `--json`, else the text (nothing when it is empty)."""
+    if json:
         output.as_json(value)
     elif text:
         output.result(text)

@@ -1,48 +1,36 @@
-"""The `styxy interceptor` group: build, locate and export the preload library."""
+"""The `styxy interceptor` group: build, locate and export the preload library.
 
-# No `from __future__ import annotations` here, on purpose: typer reads every command's
-# annotations at start-up, and string annotations would cost an eval and a compile each.
+Plain functions: `styxy.cli.table` declares their options (see `styxy.cli.leases`).
+"""
 
-
-import typer
+from __future__ import annotations
 
 from styxy import output
-from styxy.cli.common import (
-    DocOption,
-    doc_of,
-    notify,
-)
-
-interceptor_app = typer.Typer(no_args_is_help=True, help="The bind() interceptor (LD_PRELOAD).")
+from styxy.cli.common import notify
 
 
-@interceptor_app.command("build")
-def interceptor_build(
-    force: bool = typer.Option(False, "--force", help="Rebuild even if present."),
-) -> None:
+def build(force: bool) -> None:
     """Compile the preload library with the system C compiler."""
     from styxy.api import interceptor
 
     output.result(str(interceptor.build(force=force)))
 
 
-@interceptor_app.command("path")
-def interceptor_path() -> None:
+def path() -> None:
     """Print the path of the built library."""
     from styxy.api import interceptor
 
     output.result(str(interceptor.library_path()))
 
 
-@interceptor_app.command("env")
-def interceptor_env(doc: str | None = DocOption) -> None:
+def env(doc: str | None) -> None:
     """Print `export` lines for eval: LD_PRELOAD and STYXY_CACHE."""
     from styxy import api, paths
     from styxy.api import interceptor
 
-    where = paths.resolve(doc_of(doc))
+    where = paths.resolve(doc)
     # Any command that takes the lock writes the cache, so this creates it when missing.
-    api.sync(doc=doc_of(doc), notify=notify)
+    api.sync(doc=doc, notify=notify)
     library, fresh = interceptor.ensure_built()
     if fresh:
         output.note(f"built the interceptor at {library}")
@@ -50,9 +38,8 @@ def interceptor_env(doc: str | None = DocOption) -> None:
         output.result(line)
 
 
-@interceptor_app.command("dump")
-def interceptor_dump(doc: str | None = DocOption) -> None:
+def dump(doc: str | None) -> None:
     """Show the compiled cache in words."""
     from styxy import api
 
-    output.result(api.describe_cache(doc=doc_of(doc), notify=notify))
+    output.result(api.describe_cache(doc=doc, notify=notify))

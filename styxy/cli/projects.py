@@ -1,33 +1,12 @@
-"""Projects and running commands: `styxy env` and `styxy run`."""
+"""Projects and running commands: `styxy env` and `styxy run`.
 
-# No `from __future__ import annotations` here, on purpose: typer reads every command's
-# annotations at start-up, and string annotations would cost an eval and a compile each.
+Plain functions: `styxy.cli.table` declares their options (see `styxy.cli.leases`).
+"""
 
-import sys
-from enum import StrEnum
-
-import typer
+from __future__ import annotations
 
 from styxy import output
-from styxy.cli import prompt
-from styxy.cli.common import (
-    DocOption,
-    JsonOption,
-    doc_of,
-    emit,
-    notify,
-    wants_json,
-)
-
-commands = typer.Typer()
-
-
-ProjectOption = typer.Option(
-    None,
-    "--project",
-    metavar="[DIR]",
-    help="The project in DIR (default: the nearest styxy.toml above the current folder).",
-)
+from styxy.cli.common import emit, notify
 
 
 def project_default(argv: list[str]) -> list[str]:
@@ -46,31 +25,21 @@ def project_default(argv: list[str]) -> list[str]:
     return words
 
 
-class EnvFormat(StrEnum):
-    dotenv = "dotenv"
-    sh = "sh"
-    json = "json"
-
-
-@commands.command("env")
-def env_command(
-    project: str | None = ProjectOption,
-    format_: EnvFormat | None = typer.Option(
-        None, "--format", help="dotenv (NAME=value, the default), sh (export lines) or json."
-    ),
-    write: str | None = typer.Option(
-        None, "--write", metavar="FILE", help="Put the variables in styxy's block of FILE (.env)."
-    ),
-    release_: bool = typer.Option(False, "--release", help="End the project's leases."),
-    pid: int | None = typer.Option(
-        None, "--pid", min=1, help="Holder process (default: the parent)."
-    ),
-    yes: bool = typer.Option(False, "--yes", help="Accept a proposed new range."),
-    doc: str | None = DocOption,
-    json: bool = JsonOption,
+def env(
+    project: str | None,
+    format_: str | None,
+    write: str | None,
+    release_: bool,
+    pid: int | None,
+    yes: bool,
+    doc: str | None,
+    json: bool,
 ) -> None:
     """One port per service of styxy.toml: NAME_PORT and NAME_URL for each."""
+    import sys
+
     import styxy.project as project_module
+    from styxy.cli import prompt
     from styxy.project import envfile
     from styxy.project.files import shown
 
@@ -89,45 +58,41 @@ def env_command(
         pid=pid,
         yes=yes,
         confirm=prompt.confirm if sys.stdin.isatty() else None,
-        doc=doc_of(doc),
+        doc=doc,
         notify=notify,
     )
-    if found.written is not None and not wants_json(json):
+    if found.written is not None and not json:
         done = "wrote" if found.write_outcome == "written" else "unchanged:"
         output.note(f"{done} {shown(found.written)} ({len(found.variables)} variables)")
-    if wants_json(json) or format_ is EnvFormat.json:
+    if json or format_ == "json":
         output.as_json(found.to_json())
-    elif format_ is EnvFormat.sh:
+    elif format_ == "sh":
         output.result("\n".join(envfile.sh_lines(found.variables)))
-    elif format_ is EnvFormat.dotenv or write is None:
+    elif format_ == "dotenv" or write is None:
         output.result("\n".join(envfile.dotenv_lines(found.variables)))
 
 
 def _release_project(project: str | None, doc: str | None, json: bool) -> None:
     import styxy.project as project_module
 
-    ended = project_module.release(project or None, doc=doc_of(doc), notify=notify)
-    if not ended.released and not wants_json(json):
+    ended = project_module.release(project or None, doc=doc, notify=notify)
+    if not ended.released and not json:
         output.note(f"project {ended.project_id} holds no leases.")
     lines = [f"released {x.name} ({x.serviceType}) port {x.port}" for x in ended.released]
     emit(json, ended.to_json(), "\n".join(lines))
 
 
-@commands.command("run", context_settings={"allow_extra_args": True, "ignore_unknown_options": True})
-def run_command(
-    service_type: str | None = typer.Option(None, "-s", "--service-type"),
-    instance_id: str | None = typer.Option(None, "-i", "--instance-id"),
-    name: str = typer.Option("", "-n", "--name"),
-    intercept: bool = typer.Option(False, "--intercept", help="Preload the bind() interceptor."),
-    project: str | None = ProjectOption,
-    doc: str | None = DocOption,
-    # Only styxy's before `--` (errors as JSON); stdout is the child's. After `--` every word,
-    # `--json` included, is the command's.
-    json: bool = JsonOption,
-    command: list[str] = typer.Argument(None, metavar="-- CMD [ARGS]..."),
-) -> None:
+def run(
+    service_type: str | None,
+    instance_id: str | None,
+    name: str,
+    intercept: bool,
+    project: str | None,
+    doc: str | None,
+    json: bool,
+    command: list[str],
+) -> int:
     """Run CMD with a port in $PORT (or a project's ports); release when CMD ends; exit with CMD's code."""
-    from styxy.api import runner
     from styxy.errors import UsageError
 
     if project is not None:
@@ -137,18 +102,17 @@ def run_command(
             )
         import styxy.project as project_module
 
-        raise typer.Exit(
-            project_module.run(project or None, command or [], doc=doc_of(doc), notify=notify)
-        )
+        return project_module.run(project or None, command, doc=doc, notify=notify)
     if service_type is None:
         raise UsageError("give -s TYPE, or --project [DIR] to run with a project's ports.")
-    code = runner.run(
+    from styxy.api import runner
+
+    return runner.run(
         service_type,
-        command or [],
+        command,
         instance_id=instance_id,
         name=name,
         intercept=intercept,
-        doc=doc_of(doc),
+        doc=doc,
         notify=notify,
     )
-    raise typer.Exit(code)

@@ -1,0 +1,485 @@
+"""The command table: every command of the command line, its options and its arguments, once.
+
+Two readers build on it and nothing else describes a command:
+
+- `styxy.cli.typed` builds the typer app from it, for `--help`, completion and usage errors;
+- `styxy.cli.fast` parses plain words with it and runs the command without importing typer
+  (typer, click and the app cost about 40 ms at every start; a whole `styxy allocate` may
+  take 30), and hands anything it does not fully understand to typer.
+
+Adding a command or an option is one entry here plus the parameter of the function that runs
+it (`target`, "module:function"); `tests/cli/test_cli_table.py` checks that the two paths parse
+every entry alike and that every target takes exactly the parameters its entry declares.
+
+The entries are plain slotted classes, not dataclasses: this module is read at every start,
+and `import dataclasses` alone (it imports `inspect`) costs more than the rest of it.
+"""
+
+from __future__ import annotations
+
+TYPE_CHECKING = False  # `typing` costs ~3 ms at start-up; mypy reads this name as True
+if TYPE_CHECKING:
+    from collections.abc import Callable
+
+# What a parameter holds; each kind has one converter below, which the fast path uses and
+# the typer side mirrors with the click type `styxy.cli.typed` gives that kind.
+TEXT = "text"
+FLAG = "flag"
+INT = "int"
+PORT = "port"
+PID = "pid"  # a process id: an int of at least 1
+CHOICE = "choice"
+WORDS = "words"  # an argument that takes every remaining word
+
+MAX_PORT = 65535  # styxy.vocabulary.MAX_PORT; repeated so this module imports nothing
+
+
+class Option:
+    """One option: its flags (`-s`, `--service-type`), the parameter it fills, its kind."""
+
+    __slots__ = ("choices", "default", "dest", "flags", "help", "kind", "metavar", "required")
+
+    def __init__(
+        self,
+        dest: str,
+        *flags: str,
+        kind: str = TEXT,
+        default: object = None,
+        help: str | None = None,
+        metavar: str | None = None,
+        required: bool = False,
+        choices: tuple[str, ...] = (),
+    ) -> None:
+        self.dest = dest
+        self.flags = flags
+        self.kind = kind
+        self.default = False if kind == FLAG else default
+        self.help = help
+        self.metavar = metavar
+        self.required = required
+        self.choices = choices
+
+
+class Argument:
+    """One positional argument; a WORDS argument takes every remaining word."""
+
+    __slots__ = ("default", "dest", "kind", "metavar", "required")
+
+    def __init__(
+        self,
+        dest: str,
+        *,
+        kind: str = TEXT,
+        metavar: str | None = None,
+        required: bool = True,
+        default: object = None,
+    ) -> None:
+        self.dest = dest
+        self.kind = kind
+        self.metavar = metavar
+        self.required = required
+        self.default = default
+
+
+Param = Option | Argument
+
+
+class Command:
+    """A command: its words (`("config", "show")`), the function that runs it, its parameters.
+
+    `lenient` commands (the hook handlers) accept unknown words and hand them to the target
+    as `extra`; `loose` commands (`config set`) take unknown dash words as values; `trailing`
+    commands (`run`) take the words after `--` as their WORDS argument.
+    """
+
+    __slots__ = ("help", "lenient", "loose", "params", "target", "trailing", "words")
+
+    def __init__(
+        self,
+        words: tuple[str, ...],
+        target: str,
+        help: str,
+        *params: Param,
+        lenient: bool = False,
+        loose: bool = False,
+        trailing: bool = False,
+    ) -> None:
+        self.words = words
+        self.target = target
+        self.help = help
+        self.params = params
+        self.lenient = lenient
+        self.loose = loose
+        self.trailing = trailing
+
+    @property
+    def name(self) -> str:
+        return self.words[-1]
+
+
+class Group:
+    """A command that holds commands (`styxy config ...`)."""
+
+    __slots__ = ("help", "name")
+
+    def __init__(self, name: str, help: str) -> None:
+        self.name = name
+        self.help = help
+
+
+# ---------------------------------------------------------------------------------------------
+# Options several commands share: one definition each.
+
+DOC = Option(
+    "doc",
+    "--doc",
+    help="The document (default: $STYXY_DOC, ~/docs/CORE/PORT_MANAGEMENT.md).",
+)
+JSON = Option("json", "--json", kind=FLAG, help="One JSON object on stdout.")
+SERVICE_TYPE = Option("service_type", "-s", "--service-type")
+INSTANCE_ID = Option("instance_id", "-i", "--instance-id")
+NAME = Option("name", "-n", "--name")
+PORT_OPTION = Option("port", "-p", "--port", kind=PORT)
+PID_OPTION = Option("pid", "--pid", kind=PID, help="Holder process (default: the parent).")
+YES = Option("yes", "--yes", kind=FLAG, help="Accept a proposed new range.")
+PROJECT = Option(
+    "project",
+    "--project",
+    metavar="[DIR]",
+    help="The project in DIR (default: the nearest styxy.toml above the current folder).",
+)
+
+# The root command's own options, before the subcommand. `-V` is eager: typer answers it.
+ROOT_OPTIONS = (DOC, JSON)
+ROOT_HELP = "Styxy: ends port conflicts on this machine."
+ROOT_EPILOG = (
+    "Exit codes: 0 success, 1 refused or failed, 2 usage error, 130 interrupted; "
+    "check: 0 free, 1 in use, 2 cannot tell."
+)
+
+LEASES = "styxy.cli.leases"
+PROJECTS = "styxy.cli.projects"
+DOCUMENT = "styxy.cli.document"
+SERVER = "styxy.cli.server"
+AGENTS = "styxy.cli.agents"
+SETTINGS = "styxy.cli.settings"
+INTERCEPTOR = "styxy.cli.interceptor"
+
+GROUPS = (
+    Group("config", "Read and change settings and rules."),
+    Group("interceptor", "The bind() interceptor (LD_PRELOAD)."),
+    Group("hooks", "Install styxy's hooks into an AI agent."),
+    Group("hook", "The handlers an agent's hooks run (event JSON on stdin)."),
+)
+
+# In the order `styxy --help` lists them.
+COMMANDS = (
+    Command(
+        ("allocate",),
+        f"{LEASES}:allocate",
+        "Allocate a port; stdout is the port alone, or JSON.",
+        Option(
+            "service_type",
+            "-s",
+            "--service-type",
+            required=True,
+            help="Service type, e.g. dev.",
+        ),
+        INSTANCE_ID,
+        Option("name", "-n", "--name", default=""),
+        Option("port", "-p", "--port", kind=PORT, help="Try this port first."),
+        PID_OPTION,
+        YES,
+        DOC,
+        JSON,
+    ),
+    Command(
+        ("release",),
+        f"{LEASES}:release",
+        "End a lease: LOCK_ID, -p PORT, -s TYPE [-i I] [-n N]; or -i I alone for all of I's.",
+        Argument("lock_id", metavar="[LOCK_ID]", required=False),
+        PORT_OPTION,
+        SERVICE_TYPE,
+        INSTANCE_ID,
+        NAME,
+        DOC,
+        JSON,
+    ),
+    Command(
+        ("list",),
+        f"{LEASES}:list_leases",
+        "Live leases.",
+        Option("verbose", "-v", "--verbose", kind=FLAG, help="Holder, command line, age, source."),
+        DOC,
+        JSON,
+    ),
+    Command(
+        ("check",),
+        f"{LEASES}:check",
+        "Is PORT free? Exit 0 free, 1 in use, 2 when styxy cannot tell (as grep).",
+        Argument("port", kind=PORT),
+        DOC,
+        JSON,
+    ),
+    Command(
+        ("scan",),
+        f"{LEASES}:scan",
+        "Listeners in a port span, with their processes and leases.",
+        Option("start", "--start", kind=PORT, default=1),
+        Option("end", "--end", kind=PORT, default=MAX_PORT),
+        DOC,
+        JSON,
+    ),
+    Command(
+        ("cleanup",),
+        f"{LEASES}:cleanup",
+        "Reap stale leases now and say which.",
+        Option("dry_run", "--dry-run", kind=FLAG, help="Say what would go; change nothing."),
+        DOC,
+        JSON,
+    ),
+    Command(
+        ("ranges",),
+        f"{LEASES}:ranges",
+        "Every range: type, span, instances, leased, listening and free ports, and a bar.",
+        DOC,
+        JSON,
+    ),
+    Command(
+        ("use",),
+        f"{LEASES}:use",
+        "Port and holder of a running service (-p PORT, or -s TYPE / -n NAME [-i I]); exit 1 if none.",
+        PORT_OPTION,
+        SERVICE_TYPE,
+        NAME,
+        INSTANCE_ID,
+        DOC,
+        JSON,
+    ),
+    Command(
+        ("env",),
+        f"{PROJECTS}:env",
+        "One port per service of styxy.toml: NAME_PORT and NAME_URL for each.",
+        PROJECT,
+        Option(
+            "format_",
+            "--format",
+            kind=CHOICE,
+            choices=("dotenv", "sh", "json"),
+            help="dotenv (NAME=value, the default), sh (export lines) or json.",
+        ),
+        Option(
+            "write",
+            "--write",
+            metavar="FILE",
+            help="Put the variables in styxy's block of FILE (.env).",
+        ),
+        Option("release_", "--release", kind=FLAG, help="End the project's leases."),
+        PID_OPTION,
+        YES,
+        DOC,
+        JSON,
+    ),
+    Command(
+        ("run",),
+        f"{PROJECTS}:run",
+        "Run CMD with a port in $PORT (or a project's ports); release when CMD ends; exit with CMD's code.",
+        SERVICE_TYPE,
+        INSTANCE_ID,
+        Option("name", "-n", "--name", default=""),
+        Option("intercept", "--intercept", kind=FLAG, help="Preload the bind() interceptor."),
+        PROJECT,
+        DOC,
+        # Only styxy's before `--` (errors as JSON); stdout is the child's. After `--` every
+        # word, `--json` included, is the command's.
+        JSON,
+        Argument("command", kind=WORDS, metavar="-- CMD [ARGS]...", required=False),
+        trailing=True,
+    ),
+    Command(
+        ("validate",),
+        f"{DOCUMENT}:validate",
+        "Check documents; PATH:LINE: message per problem; exit 1 on any error.",
+        Argument("files", kind=WORDS, metavar="[FILE]...", required=False),
+        Option("strict", "--strict", kind=FLAG, help="Treat warnings as errors."),
+        DOC,
+        JSON,
+    ),
+    Command(
+        ("iana",),
+        f"{DOCUMENT}:iana",
+        "IANA's assignments at PORT or for NAME; `iana import FILE_OR_URL` stores the registry.",
+        Argument("query", metavar="PORT|NAME|import"),
+        Argument("source", metavar="[FILE_OR_URL]", required=False),
+        JSON,
+    ),
+    Command(
+        ("init",),
+        f"{DOCUMENT}:init",
+        "Write the default document.",
+        Option("force", "--force", kind=FLAG, help="Replace an existing document."),
+        DOC,
+    ),
+    Command(
+        ("doctor",),
+        f"{DOCUMENT}:doctor",
+        "Paths, document health, leases, ephemeral range, interceptor status.",
+        DOC,
+        JSON,
+    ),
+    Command(
+        ("serve",),
+        f"{SERVER}:serve",
+        "Serve the HTTP API and the dashboard on loopback (extra styxy[server]).",
+        Option("port", "--port", kind=PORT, default=9876, help="The port to listen on."),
+        Option("host", "--host", default="127.0.0.1", help="127.0.0.1, ::1 or localhost."),
+        DOC,
+    ),
+    Command(
+        ("mcp",),
+        f"{AGENTS}:mcp",
+        "Serve the Model Context Protocol on stdio (needs styxy[agents]).",
+        DOC,
+    ),
+    Command(
+        ("config", "show"),
+        f"{SETTINGS}:show",
+        "All settings.",
+        DOC,
+        JSON,
+    ),
+    Command(
+        ("config", "get"),
+        f"{SETTINGS}:get",
+        "One setting, e.g. auto-allocation.placement.",
+        Argument("key", metavar="KEY"),
+        DOC,
+        JSON,
+    ),
+    Command(
+        ("config", "set"),
+        f"{SETTINGS}:set_",
+        "Change a setting (KEY VALUE), or add a rule: auto-allocation-rule PATTERN [options].",
+        Argument("key", metavar="KEY"),
+        Argument("value", metavar="VALUE"),
+        Option("chunk_size", "--chunk-size", kind=INT),
+        Option("placement", "--placement"),
+        Option("preferred_range", "--preferred-range", kind=INT),
+        DOC,
+        JSON,
+        # Negative numbers are values here (`lease-grace-seconds -5` must be refused for its
+        # meaning, not mistaken for an option), so unknown dash words pass through as values.
+        loose=True,
+    ),
+    Command(
+        ("config", "unset"),
+        f"{SETTINGS}:unset",
+        "Remove a rule: auto-allocation-rule PATTERN.",
+        Argument("key", metavar="auto-allocation-rule"),
+        Argument("pattern", metavar="PATTERN"),
+        DOC,
+        JSON,
+    ),
+    Command(
+        ("config", "auto-allocation"),
+        f"{SETTINGS}:auto_allocation",
+        "Settings, rules, auto-allocated ranges, recent audit lines.",
+        DOC,
+        JSON,
+    ),
+    Command(
+        ("config", "undo-auto"),
+        f"{SETTINGS}:undo_auto",
+        "Remove the newest auto-allocated range (or T's, or all).",
+        SERVICE_TYPE,
+        Option("all_ranges", "--all", kind=FLAG),
+        Option("force", "--force", kind=FLAG, help="Also end live leases in the range."),
+        DOC,
+        JSON,
+    ),
+    Command(
+        ("interceptor", "build"),
+        f"{INTERCEPTOR}:build",
+        "Compile the preload library with the system C compiler.",
+        Option("force", "--force", kind=FLAG, help="Rebuild even if present."),
+    ),
+    Command(
+        ("interceptor", "path"),
+        f"{INTERCEPTOR}:path",
+        "Print the path of the built library.",
+    ),
+    Command(
+        ("interceptor", "env"),
+        f"{INTERCEPTOR}:env",
+        "Print `export` lines for eval: LD_PRELOAD and STYXY_CACHE.",
+        DOC,
+    ),
+    Command(
+        ("interceptor", "dump"),
+        f"{INTERCEPTOR}:dump",
+        "Show the compiled cache in words.",
+        DOC,
+    ),
+    Command(
+        ("hooks", "claude-code"),
+        f"{AGENTS}:hooks_claude_code",
+        "Print Claude Code's SessionStart/SessionEnd hooks as settings JSON, or install them.",
+        Option(
+            "interceptor",
+            "--interceptor",
+            kind=FLAG,
+            help="Also export LD_PRELOAD and STYXY_CACHE to the session.",
+        ),
+        Option("install", "--install", kind=FLAG, help="Merge the hooks into a settings file."),
+        Option(
+            "uninstall",
+            "--uninstall",
+            kind=FLAG,
+            help="Remove styxy's hooks, and only those, from a settings file.",
+        ),
+        Option(
+            "scope",
+            "--scope",
+            default="project",
+            help="project: .claude/settings.json, user: ~/.claude/settings.json, "
+            "local: .claude/settings.local.json.",
+        ),
+        DOC,
+        JSON,
+    ),
+    # Claude Code must never be blocked by a hook (exit 2 would), so the handlers accept and
+    # ignore unknown words and turn every problem into a warning on stderr and exit 0.
+    Command(
+        ("hook", "session-start"),
+        f"{AGENTS}:session_start",
+        "SessionStart: export STYXY_INSTANCE_ID to $CLAUDE_ENV_FILE, print the context.",
+        Option("interceptor", "--interceptor", kind=FLAG, help="Export the interceptor too."),
+        DOC,
+        lenient=True,
+    ),
+    Command(
+        ("hook", "session-end"),
+        f"{AGENTS}:session_end",
+        "SessionEnd: end every lease of the session's instance id.",
+        DOC,
+        lenient=True,
+    ),
+)
+
+
+def dests(command: Command) -> list[str]:
+    """The parameters the target of `command` takes, in order (`extra` for lenient ones)."""
+    return [param.dest for param in command.params] + (["extra"] if command.lenient else [])
+
+
+def find(words: tuple[str, ...]) -> Command | None:
+    return next((command for command in COMMANDS if command.words == words), None)
+
+
+def target(command: Command) -> Callable[..., int | None]:
+    """The function that runs `command`, imported only now."""
+    import importlib
+
+    module, _, name = command.target.partition(":")
+    function: Callable[..., int | None] = getattr(importlib.import_module(module), name)
+    return function
