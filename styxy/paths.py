@@ -3,16 +3,16 @@
 from __future__ import annotations
 
 import os
-from dataclasses import dataclass
 from pathlib import Path
 
 from styxy.errors import NotFoundError
+from styxy.records import record
 
 DEFAULT_DOC = Path("~/docs/CORE/PORT_MANAGEMENT.md")
 SIDECAR = ".styxy"
 
 
-@dataclass(frozen=True)
+@record
 class Paths:
     """The document and the machine-local files beside it."""
 

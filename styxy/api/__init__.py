@@ -152,7 +152,7 @@ def _read(doc: str | os.PathLike[str] | None, notify: Notify) -> Snapshot:
 def set_holder(lock_id: str, pid: int, *, doc: str | os.PathLike[str] | None = None) -> Lease:
     """Make `pid` the holder of a lease (`styxy run` hands its lease to the child)."""
     holder = _holder(pid)
-    from dataclasses import replace
+    from styxy.records import replace
 
     def change(txn: Transaction) -> Lease:
         lease = txn.state.by_lock_id(lock_id)

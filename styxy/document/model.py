@@ -3,15 +3,15 @@
 from __future__ import annotations
 
 from collections.abc import Mapping
-from dataclasses import dataclass, field
 from types import MappingProxyType
 
+from styxy.records import record
 from styxy.vocabulary import INSTANCES, PLACEMENTS, Instances, Placement
 
 __all__ = ["INSTANCES", "PLACEMENTS", "Placement"]
 
 
-@dataclass(frozen=True)
+@record
 class Range:
     """One row of the ranges table."""
 
@@ -35,7 +35,7 @@ class Range:
         return isinstance(port, int) and self.start <= port <= self.end
 
 
-@dataclass(frozen=True)
+@record
 class Rule:
     """One entry of `autoAllocationRules`; None means "fall back to autoAllocation"."""
 
@@ -46,7 +46,7 @@ class Rule:
     line: int = 0
 
 
-@dataclass(frozen=True)
+@record
 class AutoAllocation:
     """The `autoAllocation` block, defaults as in SPEC section 3."""
 
@@ -65,17 +65,18 @@ class AutoAllocation:
         return self.gap_size if self.preserve_gaps else 0
 
 
-@dataclass(frozen=True)
+@record
 class Settings:
     """Everything the front matter says."""
 
-    auto_allocation: AutoAllocation = field(default_factory=AutoAllocation)
+    auto_allocation: AutoAllocation = AutoAllocation()
     rules: tuple[Rule, ...] = ()
-    detect: Mapping[str, tuple[str, ...]] = field(default_factory=lambda: MappingProxyType({}))
+    # Records are immutable, so one shared default serves every instance.
+    detect: Mapping[str, tuple[str, ...]] = MappingProxyType({})
     lease_grace_seconds: int = 300
 
 
-@dataclass(frozen=True)
+@record
 class AuditEntry:
     """One line of the audit block, kept verbatim."""
 
@@ -102,7 +103,7 @@ class AuditEntry:
         return int(start), int(end)
 
 
-@dataclass(frozen=True)
+@record
 class Document:
     """A parsed, valid document: the view the rest of Styxy works with."""
 

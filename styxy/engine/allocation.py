@@ -4,12 +4,12 @@ from __future__ import annotations
 
 import time
 from collections.abc import Iterator
-from dataclasses import replace
 from typing import TYPE_CHECKING
 
 from styxy.document.model import Range
 from styxy.engine.results import Allocation
 from styxy.errors import RefusedError
+from styxy.records import replace
 from styxy.store import leases
 from styxy.store.leases import Identity, Lease
 from styxy.store.transaction import Transaction

@@ -2,14 +2,14 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass
 from typing import Any
 
+from styxy.records import record
 from styxy.store.leases import Lease
 from styxy.vocabulary import ChosenPlacement, Notice, PortRefusal, Reason
 
 
-@dataclass(frozen=True)
+@record
 class Allocation:
     lease: Lease
     existing: bool = False

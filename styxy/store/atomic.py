@@ -12,11 +12,11 @@ from __future__ import annotations
 import errno
 import os
 import tempfile
-from dataclasses import dataclass
 from pathlib import Path
 
 from styxy.errors import RefusedError, WriteError
 from styxy.paths import display
+from styxy.records import record
 
 
 def target_of(path: Path) -> Path:
@@ -36,7 +36,7 @@ def target_of(path: Path) -> Path:
     return final
 
 
-@dataclass(frozen=True)
+@record
 class Staged:
     """New bytes written and fsynced beside their target, not yet renamed over it."""
 

@@ -13,11 +13,11 @@ import os
 import struct
 import zlib
 from collections.abc import Sequence
-from dataclasses import dataclass
 from pathlib import Path
 from typing import NamedTuple
 
 from styxy.errors import CacheError
+from styxy.records import record
 from styxy.vocabulary import MAX_PORT
 
 MAGIC = b"STYXYCCH"
@@ -44,7 +44,7 @@ _LEASE = struct.Struct("<HHIQ")
 _DETECT = struct.Struct("<64s192s")
 
 
-@dataclass(frozen=True)
+@record
 class CacheRange:
     """A row of the ranges table: the service type and its inclusive port span."""
 
@@ -54,7 +54,7 @@ class CacheRange:
     single: bool
 
 
-@dataclass(frozen=True)
+@record
 class CacheLease:
     """A live lease: the port, its holder and the range it lies in (NO_RANGE if none)."""
 
@@ -63,7 +63,7 @@ class CacheLease:
     range_index: int = NO_RANGE
 
 
-@dataclass(frozen=True)
+@record
 class CacheView:
     """Everything a cache file says, decoded and checked."""
 
@@ -76,7 +76,7 @@ class CacheView:
     meta: bytes
 
 
-@dataclass(frozen=True)
+@record
 class JournalEntry:
     """One move the interceptor made: a port it bound for `pid` instead of `requested_port`."""
 
@@ -330,7 +330,7 @@ def read(path: str | os.PathLike[str]) -> CacheView:
     return decode(_read_bytes(path))
 
 
-@dataclass(frozen=True)
+@record
 class CacheStamp:
     """What the `allocate` fast path needs: what the cache was built from, and the meta blob."""
 

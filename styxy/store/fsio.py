@@ -14,16 +14,16 @@ import os
 import stat
 from collections.abc import Iterator
 from contextlib import contextmanager
-from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 from styxy.errors import UnsafeFileError
+from styxy.records import record
 
 MiB = 1024 * 1024
 
 
-@dataclass(frozen=True)
+@record
 class FileKind:
     """What a file is to styxy, as messages name it, and the most styxy reads of it."""
 

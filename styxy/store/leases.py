@@ -11,11 +11,11 @@ import math
 import os
 import time
 from collections.abc import Iterable
-from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Any
 
 from styxy.errors import LeaseFileError, RefusedError
+from styxy.records import record, replace
 from styxy.store import fsio, memo
 from styxy.vocabulary import MAX_PORT, SOURCES, Source
 
@@ -36,7 +36,7 @@ MAX_IDENTITY_PART = 128
 Identity = tuple[str, str, str]
 
 
-@dataclass(frozen=True)
+@record
 class Lease:
     lockId: str
     port: int
@@ -76,7 +76,7 @@ class Lease:
         }
 
 
-@dataclass(frozen=True)
+@record
 class LeaseFile:
     """What the lease file holds: live leases and the remembered port of each identity."""
 

@@ -11,10 +11,10 @@ import os
 import stat
 import time
 from collections.abc import Callable
-from dataclasses import dataclass
 from pathlib import Path
 from typing import TypeVar
 
+from styxy.records import record
 from styxy.store import atomic, fsio
 
 _SETTLE_SECONDS = 0.02
@@ -46,7 +46,7 @@ def sweep_beside_target(doc: Path) -> None:
             pass
 
 
-@dataclass(frozen=True)
+@record
 class DocumentSeen:
     """The document file a transaction read: which file it was and the bytes it held."""
 

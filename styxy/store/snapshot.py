@@ -13,11 +13,11 @@ The loading steps it shares with the locked transaction live in `styxy.store.loa
 from __future__ import annotations
 
 import time
-from dataclasses import dataclass, field
 from typing import TYPE_CHECKING
 
 from styxy.errors import DocumentError
 from styxy.paths import Paths
+from styxy.records import record
 from styxy.store.leases import Lease, LeaseFile
 from styxy.store.loading import (
     LoadedDocument,
@@ -40,7 +40,7 @@ if TYPE_CHECKING:
 # ------------------------------------------------------------------------------ snapshots
 
 
-@dataclass(frozen=True)
+@record
 class Snapshot:
     """The document view and the leases (with the journal's moves not yet folded)."""
 
@@ -48,7 +48,7 @@ class Snapshot:
     loaded: LoadedDocument
     state: LeaseFile
     notes: tuple[str, ...] = ()
-    _now: float = field(default_factory=time.time)
+    _now: float = 0.0  # when it was read: `load` sets it
 
     @property
     def document(self) -> Document:
@@ -109,4 +109,4 @@ def load(paths: Paths) -> Snapshot:
             if data:
                 chunks.append((path, data))
         state, _ = journal_leases(state, chunks, notes)
-    return Snapshot(paths, loaded, state, tuple(notes))
+    return Snapshot(paths, loaded, state, tuple(notes), time.time())

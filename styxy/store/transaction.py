@@ -16,7 +16,6 @@ import os
 import time
 import zlib
 from collections.abc import Callable
-from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, TypeVar
 
@@ -39,31 +38,46 @@ T = TypeVar("T")
 Notify = Callable[[str], None]
 
 
-@dataclass
 class Transaction:
     """State loaded under the lock; a change reads it, replaces `state` and may replace the text.
 
     Callers use `paths`, `document`, `state`, `reaped`, `loaded`, `parsed()` and
-    `replace_text()`; the rest belongs to the load and the commit.
+    `replace_text()`; the rest belongs to the load and the commit. (A plain class, not a
+    dataclass: it is built on every command's hot path, see `styxy.records`.)
     """
 
-    paths: Paths
-    doc_bytes: bytes
-    document: Document
-    state: LeaseFile
-    reaped: tuple[Lease, ...] = ()
-    notes: list[str] = field(default_factory=list)
-    new_text: str | None = None
-    _parsed: Any = None
-    _cache_fresh: bool = False
-    _generation: int = 0
-    _cache_leases_stamp: int = 0  # the lease file the cache's lease table was built from
-    _folding: tuple[tuple[Path, int], ...] = ()  # journal files set aside, bytes consumed
-    _loaded: LeaseFile = field(default_factory=LeaseFile)
-    # Set when the document has errors and the command works on the leases without it
-    # (`run_change(..., needs_document=False)`); `document` is then the last good view.
-    document_problem: DocumentError | None = None
-    _stamp: tuple[int, int] | None = None  # the cache's (crc, size) while the document is broken
+    def __init__(
+        self,
+        *,
+        paths: Paths,
+        doc_bytes: bytes,
+        document: Document,
+        state: LeaseFile,
+        notes: list[str],
+        parsed: Any,
+        cache_fresh: bool,
+        generation: int,
+        cache_leases_stamp: int,
+        document_problem: DocumentError | None,
+        stamp: tuple[int, int] | None,
+    ) -> None:
+        self.paths = paths
+        self.doc_bytes = doc_bytes
+        self.document = document
+        self.state = state
+        self.reaped: tuple[Lease, ...] = ()
+        self.notes = notes
+        self.new_text: str | None = None
+        self._parsed = parsed
+        self._cache_fresh = cache_fresh
+        self._generation = generation
+        self._cache_leases_stamp = cache_leases_stamp  # the lease file the cache's table came from
+        self._folding: tuple[tuple[Path, int], ...] = ()  # journal files set aside, bytes consumed
+        self._loaded = state
+        # Set when the document has errors and the command works on the leases without it
+        # (`run_change(..., needs_document=False)`); `document` is then the last good view.
+        self.document_problem = document_problem
+        self._stamp = stamp  # the cache's (crc, size) while the document is broken
 
     @property
     def loaded(self) -> LeaseFile:
@@ -200,16 +214,15 @@ def _load(paths: Paths, notes: list[str], needs_document: bool) -> Transaction:
         paths=paths,
         doc_bytes=doc_bytes,
         document=loaded.document,
-        state=LeaseFile(),
+        state=loading.load_leases(paths, notes),
         notes=notes,
-        _parsed=loaded.parsed,
-        _cache_fresh=loaded.cache_fresh,
-        _generation=loaded.generation,
-        _cache_leases_stamp=loaded.leases_stamp,
+        parsed=loaded.parsed,
+        cache_fresh=loaded.cache_fresh,
+        generation=loaded.generation,
+        cache_leases_stamp=loaded.leases_stamp,
         document_problem=loaded.problem,
-        _stamp=loaded.stamp,
+        stamp=loaded.stamp,
     )
-    txn.state = txn._loaded = loading.load_leases(paths, notes)
     _fold_journal(txn)
     _reap(txn)
     return txn
