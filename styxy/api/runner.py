@@ -27,6 +27,7 @@ def run(
     instance_id: str | None = None,
     name: str = "",
     intercept: bool = False,
+    bpf: bool = False,
     doc: str | os.PathLike[str] | None = None,
     notify: Callable[[str], None] = lambda _: None,
 ) -> int:
@@ -35,6 +36,12 @@ def run(
         raise UsageError("give the command to run after `--`.")
     if intercept:
         _build_interceptor(notify)  # before allocating: no lease left behind by a failed build
+    if bpf:
+        from styxy import paths
+        from styxy.api import bpf as kernel
+
+        # This process enters the cgroup before the child exists, so the child starts inside.
+        kernel.enter(paths.resolve(doc))
     result = api.allocate(
         service_type,
         instance_id=instance_id,

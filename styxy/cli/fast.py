@@ -56,10 +56,11 @@ def parse(args: Sequence[str]) -> Call | None:
     if index is None or index >= len(args):
         return None
     words: tuple[str, ...] = (args[index],)
-    if any(group.name == args[index] for group in table.GROUPS):
-        if index + 1 >= len(args):
+    groups = {group.words for group in table.GROUPS}
+    while words in groups:
+        if index + len(words) >= len(args):
             return None
-        words += (args[index + 1],)
+        words += (args[index + len(words)],)
     command = table.find(words)
     if command is None:
         return None

@@ -87,6 +87,7 @@ def run(
     instance_id: str | None,
     name: str,
     intercept: bool,
+    bpf: bool,
     project: str | None,
     doc: str | None,
     json: bool,
@@ -113,6 +114,7 @@ def run(
         instance_id=instance_id,
         name=name,
         intercept=intercept,
+        bpf=bpf,
         doc=doc,
         notify=notify,
     )

@@ -118,13 +118,17 @@ class Command:
 
 
 class Group:
-    """A command that holds commands (`styxy config ...`)."""
+    """Words that hold commands (`styxy config ...`, `styxy interceptor bpf ...`)."""
 
-    __slots__ = ("help", "name")
+    __slots__ = ("help", "words")
 
-    def __init__(self, name: str, help: str) -> None:
-        self.name = name
+    def __init__(self, words: tuple[str, ...], help: str) -> None:
+        self.words = words
         self.help = help
+
+    @property
+    def name(self) -> str:
+        return self.words[-1]
 
 
 # ---------------------------------------------------------------------------------------------
@@ -165,11 +169,16 @@ AGENTS = "styxy.cli.agents"
 SETTINGS = "styxy.cli.settings"
 INTERCEPTOR = "styxy.cli.interceptor"
 
+# Each group after the one that holds it.
 GROUPS = (
-    Group("config", "Read and change settings and rules."),
-    Group("interceptor", "The bind() interceptor (LD_PRELOAD)."),
-    Group("hooks", "Install styxy's hooks into an AI agent."),
-    Group("hook", "The handlers an agent's hooks run (event JSON on stdin)."),
+    Group(("config",), "Read and change settings and rules."),
+    Group(("interceptor",), "The bind() interceptor (LD_PRELOAD)."),
+    Group(
+        ("interceptor", "bpf"),
+        "The kernel bind program (cgroup BPF) for Go and static binaries.",
+    ),
+    Group(("hooks",), "Install styxy's hooks into an AI agent."),
+    Group(("hook",), "The handlers an agent's hooks run (event JSON on stdin)."),
 )
 
 # In the order `styxy --help` lists them.
@@ -288,6 +297,7 @@ COMMANDS = (
         INSTANCE_ID,
         Option("name", "-n", "--name", default=""),
         Option("intercept", "--intercept", kind=FLAG, help="Preload the bind() interceptor."),
+        Option("bpf", "--bpf", kind=FLAG, help="Run inside the kernel bind program's cgroup."),
         PROJECT,
         DOC,
         # Only styxy's before `--` (errors as JSON); stdout is the child's. After `--` every
@@ -400,8 +410,9 @@ COMMANDS = (
     Command(
         ("interceptor", "build"),
         f"{INTERCEPTOR}:build",
-        "Compile the preload library with the system C compiler.",
+        "Compile the preload library with the system C compiler (or, --bpf, the BPF program).",
         Option("force", "--force", kind=FLAG, help="Rebuild even if present."),
+        Option("bpf", "--bpf", kind=FLAG, help="Build the kernel bind program instead."),
     ),
     Command(
         ("interceptor", "path"),
@@ -419,6 +430,36 @@ COMMANDS = (
         f"{INTERCEPTOR}:dump",
         "Show the compiled cache in words.",
         DOC,
+    ),
+    Command(
+        ("interceptor", "bpf", "attach"),
+        f"{INTERCEPTOR}:bpf_attach",
+        "Attach the bind programs to a cgroup (root, once); fill their maps.",
+        Option("cgroup", "--cgroup", help="cgroup v2 folder (default <cgroup2>/styxy)."),
+        Option("user", "--user", help="Who may update the maps (default: the sudo user)."),
+        DOC,
+        JSON,
+    ),
+    Command(
+        ("interceptor", "bpf", "detach"),
+        f"{INTERCEPTOR}:bpf_detach",
+        "Detach the programs; remove their pins and the cgroup attach made.",
+        DOC,
+    ),
+    Command(
+        ("interceptor", "bpf", "status"),
+        f"{INTERCEPTOR}:bpf_status",
+        "What is attached where, and how many binds it watched and moved.",
+        DOC,
+        JSON,
+    ),
+    Command(
+        ("interceptor", "bpf", "exec"),
+        f"{INTERCEPTOR}:bpf_exec",
+        "Run CMD inside the attached cgroup, so its binds are moved off busy ports.",
+        DOC,
+        Argument("command", kind=WORDS, metavar="-- CMD [ARGS]...", required=False),
+        trailing=True,
     ),
     Command(
         ("hooks", "claude-code"),

@@ -70,16 +70,15 @@ def build(dispatch: Dispatch) -> typer.Typer:
         epilog=table.ROOT_EPILOG,
     )
     app.callback()(_root_callback())
-    groups = {
-        group.name: typer.Typer(no_args_is_help=True, help=group.help) for group in table.GROUPS
-    }
+    owners: dict[tuple[str, ...], typer.Typer] = {(): app}
+    for group in table.GROUPS:
+        owners[group.words] = typer.Typer(no_args_is_help=True, help=group.help)
     for command in table.COMMANDS:
-        owner = groups[command.words[0]] if len(command.words) > 1 else app
-        owner.command(
+        owners[command.words[:-1]].command(
             command.name, help=command.help, context_settings=_context_settings(command)
         )(_callback(command, dispatch))
-    for name, group in groups.items():
-        app.add_typer(group, name=name)
+    for group in table.GROUPS:
+        owners[group.words[:-1]].add_typer(owners[group.words], name=group.name)
     return app
 
 

@@ -13,6 +13,7 @@ The loading steps it shares with the locked transaction live in `styxy.store.loa
 from __future__ import annotations
 
 import time
+from pathlib import Path
 from typing import TYPE_CHECKING
 
 from styxy.errors import DocumentError
@@ -108,5 +109,21 @@ def load(paths: Paths) -> Snapshot:
             data = read_journal_file(path)
             if data:
                 chunks.append((path, data))
+        _add_bpf_moves(paths, chunks)
         state, _ = journal_leases(state, chunks, notes)
     return Snapshot(paths, loaded, state, tuple(notes), time.time())
+
+
+def _add_bpf_moves(paths: Paths, chunks: list[tuple[Path, bytes]]) -> None:
+    """The kernel program's moves not folded yet, shown at once as the journal's are."""
+    from styxy.store import bpfmaps
+
+    if not bpfmaps.attached(paths.cache):
+        return
+    try:
+        with bpfmaps.Maps(bpfmaps.pin_folder(paths.cache)) as maps:
+            found = maps.moves()
+    except (OSError, bpfmaps.BpfMapError):
+        return  # a reader never fails on them; the next writer says why
+    if found:
+        chunks.append((bpfmaps.pin_folder(paths.cache) / "moves", b"".join(m.journal_line() for m in found)))

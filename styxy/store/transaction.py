@@ -21,7 +21,7 @@ from typing import TYPE_CHECKING, Any, TypeVar
 
 from styxy.errors import DocumentError, RefusedError
 from styxy.paths import Paths, display
-from styxy.store import atomic, compiled, fsio, leases, loading, lockfile, replace
+from styxy.store import atomic, bpfmaps, compiled, fsio, leases, loading, lockfile, replace
 from styxy.store.leases import Lease, LeaseFile
 
 if TYPE_CHECKING:
@@ -73,6 +73,7 @@ class Transaction:
         self._generation = generation
         self._cache_leases_stamp = cache_leases_stamp  # the lease file the cache's table came from
         self._folding: tuple[tuple[Path, int], ...] = ()  # journal files set aside, bytes consumed
+        self._bpf_moves: tuple[Any, ...] = ()  # the kernel program's moves folded by this transaction
         self._loaded = state
         # Set when the document has errors and the command works on the leases without it
         # (`run_change(..., needs_document=False)`); `document` is then the last good view.
@@ -255,10 +256,39 @@ def _fold_journal(txn: Transaction) -> None:
         # Whole lines only: a line still being written is left for the next fold.
         folding.append((aside, data.rfind(b"\n") + 1))
         chunks.append((aside, data))
+    txn._bpf_moves = _bpf_moves(txn.paths, chunks, txn.notes)
     txn.state, ended = loading.journal_leases(txn.state, chunks, txn.notes)
     if ended:
         txn.reaped = ended  # dead moves end at once; `cleanup` lists them among the reaped
     txn._folding = tuple(folding)
+
+
+def _bpf_moves(paths: Paths, chunks: list[tuple[Path, bytes]], notes: list[str]) -> tuple[Any, ...]:
+    """The kernel program's moves (SPEC section 16), as journal lines after the journal's."""
+    if not bpfmaps.attached(paths.cache):
+        return ()
+    try:
+        with bpfmaps.Maps(bpfmaps.pin_folder(paths.cache)) as maps:
+            found = tuple(maps.moves())
+    except (OSError, bpfmaps.BpfMapError) as exc:
+        notes.append(f"the kernel bind program's moves cannot be read ({exc})")
+        return ()
+    if found:
+        chunks.append((bpfmaps.pin_folder(paths.cache) / "moves", b"".join(m.journal_line() for m in found)))
+    return found
+
+
+def _sync_bpf(txn: Transaction) -> None:
+    """Write the ranges and live leases into the kernel program's maps, forget folded moves."""
+    if not bpfmaps.attached(txn.paths.cache):
+        return  # one stat(): the whole cost when nothing is attached
+    ranges = [bpfmaps.Range(r.service_type, r.start, r.end, r.single) for r in txn.document.ranges]
+    try:
+        with bpfmaps.Maps(bpfmaps.pin_folder(txn.paths.cache)) as maps:
+            maps.write(ranges, ((x.port, x.pid) for x in txn.state.leases), txn._generation + 1)
+            maps.forget(txn._bpf_moves)
+    except (OSError, bpfmaps.BpfMapError) as exc:
+        txn.notes.append(f"the kernel bind program's maps cannot be updated ({exc})")
 
 
 def _aside_name(journal: Path) -> Path:
@@ -340,6 +370,7 @@ def _commit(txn: Transaction, seen: replace.DocumentSeen) -> bool:
     if "leases" in staged:
         leases.remember(txn.paths.leases, staged["leases"].status, txn.state)
     _finish_folding(txn)
+    _sync_bpf(txn)
     # One folder sync for the sidecar's renames instead of one per file: the renames are
     # atomic either way; this only makes them durable, and it costs as much as a file fsync.
     if "leases" in staged or "cache" in staged or txn._folding:

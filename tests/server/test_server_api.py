@@ -334,7 +334,7 @@ def test_openapi_is_the_route_table(server: Server) -> None:
     assert set(operations) == {
         ("GET", "/"), ("GET", "/status"), ("POST", "/allocate"), ("DELETE", "/allocate/{lockId}"),
         ("GET", "/allocations"), ("GET", "/check/{port}"), ("GET", "/ranges"), ("GET", "/audit"),
-        ("GET", "/openapi.json"),
+        ("GET", "/openapi.json"), ("GET", "/about"),
     }
     public = {key for key, op in operations.items() if op["security"] == []}
     assert public == {("GET", "/"), ("GET", "/status")}
