@@ -8,7 +8,6 @@ from __future__ import annotations
 
 import os
 from collections.abc import Callable, Sequence
-from typing import TYPE_CHECKING
 
 from styxy import names, paths
 from styxy.errors import InvalidValueError, NotFoundError, UsageError
@@ -18,6 +17,7 @@ from styxy.system import ports
 from styxy.system.ports import is_listening
 from styxy.vocabulary import MAX_PORT, SOURCES, Source, is_source
 
+TYPE_CHECKING = False  # typing.TYPE_CHECKING without importing typing (see styxy.records)
 if TYPE_CHECKING:
     from styxy.api.reports import LeaseStatus, PortCheck, Ranges, RangeSuggestion, Scan
     from styxy.engine.autoalloc import Confirm

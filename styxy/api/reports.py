@@ -3,13 +3,14 @@
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING, Any
-
 from styxy.records import record
 from styxy.store.leases import Lease
 from styxy.vocabulary import ChosenPlacement, Instances
 
+TYPE_CHECKING = False  # typing.TYPE_CHECKING without importing typing (see styxy.records)
 if TYPE_CHECKING:
+    from typing import Any
+
     from styxy.document.model import Settings
     from styxy.system.iana import Assignment
 

@@ -12,7 +12,6 @@ from __future__ import annotations
 import errno
 import os
 import sys
-from typing import TYPE_CHECKING
 
 from styxy import output
 from styxy.errors import (
@@ -25,6 +24,7 @@ from styxy.errors import (
     os_error_sentence,
 )
 
+TYPE_CHECKING = False  # typing.TYPE_CHECKING without importing typing (see styxy.records)
 if TYPE_CHECKING:
     from typer import _click
 

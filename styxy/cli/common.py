@@ -11,6 +11,8 @@ TYPE_CHECKING = False  # `typing` costs ~3 ms at start-up; mypy reads this name 
 if TYPE_CHECKING:
     from typing import Any
 
+    from styxy.engine.autoalloc import Confirm
+
 
 def emit(json: bool, value: Any, text: str) -> None:
     """The result: one JSON object with `--json`, else the text (nothing when it is empty)."""
@@ -28,3 +30,14 @@ def notify(text: str) -> None:
         output.message(text)
     else:
         output.note(text)
+
+
+def terminal_confirm() -> Confirm | None:
+    """The prompt of confirmation mode when a person sits at stdin, else None (refuse)."""
+    import sys
+
+    if not sys.stdin.isatty():
+        return None
+    from styxy.cli import prompt
+
+    return prompt.confirm

@@ -7,7 +7,7 @@ call them with every parameter given. Each returns its exit code (None for 0).
 from __future__ import annotations
 
 from styxy import output
-from styxy.cli.common import emit, notify
+from styxy.cli.common import emit, notify, terminal_confirm
 from styxy.errors import EXIT_FAILED
 
 
@@ -22,10 +22,7 @@ def allocate(
     json: bool,
 ) -> None:
     """Allocate a port; stdout is the port alone, or JSON."""
-    import sys
-
     from styxy import api
-    from styxy.cli import prompt
 
     result = api.allocate(
         service_type,
@@ -34,7 +31,7 @@ def allocate(
         port=port,
         pid=pid,
         yes=yes,
-        confirm=prompt.confirm if sys.stdin.isatty() else None,
+        confirm=terminal_confirm(),
         source="cli",
         doc=doc,
         notify=notify,

@@ -6,7 +6,7 @@ Plain functions: `styxy.cli.table` declares their options (see `styxy.cli.leases
 from __future__ import annotations
 
 from styxy import output
-from styxy.cli.common import emit, notify
+from styxy.cli.common import emit, notify, terminal_confirm
 
 
 def project_default(argv: list[str]) -> list[str]:
@@ -36,10 +36,7 @@ def env(
     json: bool,
 ) -> None:
     """One port per service of styxy.toml: NAME_PORT and NAME_URL for each."""
-    import sys
-
     import styxy.project as project_module
-    from styxy.cli import prompt
     from styxy.project import envfile
     from styxy.project.files import shown
 
@@ -57,7 +54,7 @@ def env(
         write=write,
         pid=pid,
         yes=yes,
-        confirm=prompt.confirm if sys.stdin.isatty() else None,
+        confirm=terminal_confirm(),
         doc=doc,
         notify=notify,
     )

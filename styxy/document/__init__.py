@@ -7,9 +7,11 @@ which runs this file first, and must not pay for markdown-it, PyYAML and Jinja2.
 from __future__ import annotations
 
 import importlib
-from typing import TYPE_CHECKING, Any
 
+TYPE_CHECKING = False  # typing.TYPE_CHECKING without importing typing (see styxy.records)
 if TYPE_CHECKING:
+    from typing import Any
+
     from styxy.document.edit import add_range as add_range
     from styxy.document.edit import append_audit as append_audit
     from styxy.document.edit import audit_line as audit_line

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import time
 from collections.abc import Iterator
-from typing import TYPE_CHECKING
 
 from styxy.document.model import Range
 from styxy.engine.results import Allocation
@@ -16,6 +15,7 @@ from styxy.store.transaction import Transaction
 from styxy.system import ports
 from styxy.vocabulary import Notice, PortRefusal, Source
 
+TYPE_CHECKING = False  # typing.TYPE_CHECKING without importing typing (see styxy.records)
 if TYPE_CHECKING:
     from styxy.engine.autoalloc import Confirm, Created
 

@@ -8,12 +8,12 @@ from __future__ import annotations
 
 import inspect
 from collections.abc import Iterable
-from typing import TYPE_CHECKING, Any, get_args
+from typing import TYPE_CHECKING, Any
 
 import yaml
 
 from styxy import __version__
-from styxy.vocabulary import MAX_PORT, Reason
+from styxy.vocabulary import MAX_PORT, REASONS
 
 if TYPE_CHECKING:
     from styxy.server.endpoint import Endpoint
@@ -74,7 +74,7 @@ COMPONENTS: dict[str, Any] = {
                 "name": {"type": "string"},
                 "pid": {"type": "integer"},
                 "existing": {"type": "boolean"},
-                "reason": {"enum": [None, *get_args(Reason)]},
+                "reason": {"enum": [None, *REASONS]},
                 "autoAllocated": {"type": "boolean"},
                 "newRange": {"type": ["array", "null"], "items": {"type": "integer"}},
                 "placement": _NULLABLE_STR,

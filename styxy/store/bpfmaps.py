@@ -19,12 +19,12 @@ import struct
 import time
 import zlib
 from collections.abc import Iterable, Sequence
-from dataclasses import dataclass
 from pathlib import Path
-from typing import TYPE_CHECKING
 
 from styxy.errors import StyxyError
+from styxy.records import record
 
+TYPE_CHECKING = False  # typing.TYPE_CHECKING without importing typing (see styxy.records)
 if TYPE_CHECKING:
     import ctypes
 
@@ -76,7 +76,7 @@ def attached(cache_path: Path) -> bool:
     return True
 
 
-@dataclass(frozen=True)
+@record
 class Range:
     name: str
     start: int
@@ -84,7 +84,7 @@ class Range:
     single: bool
 
 
-@dataclass(frozen=True)
+@record
 class Move:
     """A move the program made, as the moves map holds it until a transaction folds it."""
 

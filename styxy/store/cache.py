@@ -14,7 +14,6 @@ import struct
 import zlib
 from collections.abc import Sequence
 from pathlib import Path
-from typing import NamedTuple
 
 from styxy.errors import CacheError
 from styxy.records import record
@@ -208,9 +207,9 @@ def encode(
 # --------------------------------------------------------------------------- decode
 
 
-class _Header(NamedTuple):
-    """The header's fields after the magic and version (private: a NamedTuple is six times
-    cheaper to define than a dataclass, and this module is imported by every command)."""
+@record
+class _Header:
+    """The header's fields after the magic and version."""
 
     header_size: int
     range_size: int

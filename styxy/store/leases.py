@@ -12,12 +12,15 @@ import os
 import time
 from collections.abc import Iterable
 from pathlib import Path
-from typing import Any
 
 from styxy.errors import LeaseFileError, RefusedError
 from styxy.records import record, replace
 from styxy.store import fsio, memo
 from styxy.vocabulary import MAX_PORT, SOURCES, Source
+
+TYPE_CHECKING = False  # typing.TYPE_CHECKING without importing typing (see styxy.records)
+if TYPE_CHECKING:
+    from typing import Any
 
 FORMAT_VERSION = 1
 # Enough memory of past ports for every service a person runs, small enough to stay fast.

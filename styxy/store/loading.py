@@ -12,7 +12,6 @@ import time
 import zlib
 from collections.abc import Iterable
 from pathlib import Path
-from typing import TYPE_CHECKING
 
 from styxy.errors import CacheError, DocumentError, UnsafeFileError
 from styxy.paths import Paths, display, missing_document
@@ -21,6 +20,7 @@ from styxy.store import cache, fsio, leases
 from styxy.store.leases import Lease, LeaseFile
 from styxy.system import ports
 
+TYPE_CHECKING = False  # typing.TYPE_CHECKING without importing typing (see styxy.records)
 if TYPE_CHECKING:
     from styxy.document import Parsed
     from styxy.document.model import Document

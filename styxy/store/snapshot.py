@@ -14,7 +14,6 @@ from __future__ import annotations
 
 import time
 from pathlib import Path
-from typing import TYPE_CHECKING
 
 from styxy.errors import DocumentError
 from styxy.paths import Paths
@@ -33,6 +32,7 @@ from styxy.store.loading import (
     stale_leases,
 )
 
+TYPE_CHECKING = False  # typing.TYPE_CHECKING without importing typing (see styxy.records)
 if TYPE_CHECKING:
     from styxy.document import Parsed
     from styxy.document.model import Document

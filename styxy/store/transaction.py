@@ -17,14 +17,16 @@ import time
 import zlib
 from collections.abc import Callable
 from pathlib import Path
-from typing import TYPE_CHECKING, Any, TypeVar
 
 from styxy.errors import DocumentError, RefusedError
 from styxy.paths import Paths, display
 from styxy.store import atomic, bpfmaps, compiled, fsio, leases, loading, lockfile, replace
 from styxy.store.leases import Lease, LeaseFile
 
+TYPE_CHECKING = False  # typing.TYPE_CHECKING without importing typing (see styxy.records)
 if TYPE_CHECKING:
+    from typing import Any, TypeVar
+
     from styxy.document import Parsed
     from styxy.document.model import Document
 
@@ -34,7 +36,8 @@ LOCK_TIMEOUT_SECONDS = 30.0
 # a document saved several times a second still lets one through.
 CHANGE_ATTEMPTS = 20
 
-T = TypeVar("T")
+if TYPE_CHECKING:
+    T = TypeVar("T")
 Notify = Callable[[str], None]
 
 

@@ -21,11 +21,10 @@ from __future__ import annotations
 import json
 import os
 from collections.abc import Iterable, Iterator, Sequence
-from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, Literal
 
 from styxy.errors import InvalidValueError, NotFoundError, StyxyError
+from styxy.records import record as frozen_record
 from styxy.system import curated
 from styxy.system.iana_formats import Record
 
@@ -39,8 +38,14 @@ IANA_URL = (
     "https://www.iana.org/assignments/service-names-port-numbers/service-names-port-numbers.xml"
 )
 
-Category = Literal["system", "user", "dynamic"]
-SourceKind = Literal["index", "services", "none"]
+TYPE_CHECKING = False  # typing.TYPE_CHECKING without importing typing (see styxy.records)
+if TYPE_CHECKING:
+    from typing import Any, Literal
+
+    Category = Literal["system", "user", "dynamic"]
+    SourceKind = Literal["index", "services", "none"]
+else:
+    Category = SourceKind = str
 # RFC 6335 section 6: System Ports, User Ports, Dynamic and/or Private Ports.
 CATEGORY_SPANS: dict[Category, tuple[int, int]] = {
     "system": (0, 1023),
@@ -75,7 +80,7 @@ def category_text(kind: Category) -> str:
 # Records
 
 
-@dataclass(frozen=True)
+@frozen_record
 class Registration:
     """One port of one record: callers ask "what is registered at port p" without ranges."""
 
@@ -85,7 +90,7 @@ class Registration:
     description: str
 
 
-@dataclass(frozen=True)
+@frozen_record
 class Source:
     kind: SourceKind
     path: str  # the index or /etc/services; "" for none
@@ -106,7 +111,7 @@ class Source:
 Row = tuple[str, str, int, int, str]
 
 
-@dataclass(frozen=True)
+@frozen_record
 class Registry:
     source: Source
     rows: tuple[Row, ...]
@@ -116,7 +121,7 @@ class Registry:
         return tuple(Record(*row) for row in self.rows)
 
 
-@dataclass(frozen=True)
+@frozen_record
 class Assignment:
     service: str
     protocol: str
@@ -286,7 +291,7 @@ def assigned_ports() -> tuple[int, ...]:
 # Lookups
 
 
-@dataclass(frozen=True)
+@frozen_record
 class Lookup:
     query: str
     port: int | None  # the port asked about; None for a name

@@ -11,9 +11,11 @@ never imports psutil; everything that needs owners imports psutil lazily, inside
 
 from __future__ import annotations
 
+# The C module under `socket`: netlink needs only its socket type and constants, and the
+# `socket` module's enum conversions cost about 2 ms of every command's start.
+import _socket
 import errno
 import os
-import socket
 import struct
 
 from styxy.errors import InvalidValueError
@@ -22,11 +24,11 @@ from styxy.vocabulary import MAX_PORT
 
 EPHEMERAL_PATH = "/proc/sys/net/ipv4/ip_local_port_range"
 # The four addresses SPEC section 4 names: a listener on any of them makes a port unusable.
-PROBE_ADDRESSES: tuple[tuple[socket.AddressFamily, str], ...] = (
-    (socket.AF_INET, "127.0.0.1"),
-    (socket.AF_INET, "0.0.0.0"),
-    (socket.AF_INET6, "::1"),
-    (socket.AF_INET6, "::"),
+PROBE_ADDRESSES: tuple[tuple[int, str], ...] = (
+    (_socket.AF_INET, "127.0.0.1"),
+    (_socket.AF_INET, "0.0.0.0"),
+    (_socket.AF_INET6, "::1"),
+    (_socket.AF_INET6, "::"),
 )
 # /proc/net/tcp{,6} state code of a listening socket.
 _PROC_LISTEN = b"0A"
@@ -49,12 +51,14 @@ class Listener:
 # Is the port taken? (hot path: no psutil)
 
 
-def _bind_probe(family: socket.AddressFamily, address: str, port: int) -> bool | None:
+def _bind_probe(family: int, address: str, port: int) -> bool | None:
     """True when bind() says the port is in use, False when it binds, None when it can't tell.
 
     The last resort of `is_listening` only (see there): binding disturbs a program that binds
     the same port at the same moment.
     """
+    import socket
+
     try:
         sock = socket.socket(family, socket.SOCK_STREAM)
     except OSError:
@@ -121,28 +125,33 @@ def _netlink_listening_ports() -> frozenset[int] | None:
     Asking for the LISTEN state alone makes the kernel walk its listening table and skip the
     established one, so the answer costs the same on a machine with a million connections.
     """
-    af_netlink = getattr(socket, "AF_NETLINK", None)
+    af_netlink = getattr(_socket, "AF_NETLINK", None)
     if af_netlink is None:
         return None
     found: set[int] = set()
     try:
-        with socket.socket(
-            af_netlink, socket.SOCK_RAW | socket.SOCK_CLOEXEC, _NETLINK_SOCK_DIAG
-        ) as sock:
-            for seq, family in enumerate((socket.AF_INET, socket.AF_INET6), 1):
-                request = _DIAG_REQ.pack(family, socket.IPPROTO_TCP, 0, 0, 1 << _TCP_LISTEN)
-                head = _NLMSG.pack(
-                    _NLMSG.size + len(request), _SOCK_DIAG_BY_FAMILY, _NLM_F_REQUEST_DUMP, seq, 0
-                )
-                sock.sendto(head + request, (0, 0))
-                if not _read_dump(sock, found):
-                    return None
+        sock = _socket.socket(
+            af_netlink, _socket.SOCK_RAW | _socket.SOCK_CLOEXEC, _NETLINK_SOCK_DIAG
+        )
     except OSError:
         return None
+    try:
+        for seq, family in enumerate((_socket.AF_INET, _socket.AF_INET6), 1):
+            request = _DIAG_REQ.pack(family, _socket.IPPROTO_TCP, 0, 0, 1 << _TCP_LISTEN)
+            head = _NLMSG.pack(
+                _NLMSG.size + len(request), _SOCK_DIAG_BY_FAMILY, _NLM_F_REQUEST_DUMP, seq, 0
+            )
+            sock.sendto(head + request, (0, 0))
+            if not _read_dump(sock, found):
+                return None
+    except OSError:
+        return None
+    finally:
+        sock.close()
     return frozenset(found)
 
 
-def _read_dump(sock: socket.socket, found: set[int]) -> bool:
+def _read_dump(sock: _socket.socket, found: set[int]) -> bool:
     """Add the source port of every listening socket of one dump; False on a netlink error."""
     while True:
         data = sock.recv(1 << 16)
@@ -256,7 +265,14 @@ def listeners(start: int = 1, end: int = MAX_PORT) -> list[Listener]:
 
 
 def listeners_on(port: int) -> list[Listener]:
-    """The listening sockets on one port (several: IPv4 and IPv6, or SO_REUSEPORT)."""
+    """The listening sockets on one port (several: IPv4 and IPv6, or SO_REUSEPORT).
+
+    The kernel says first whether anything listens there at all (a fraction of a millisecond);
+    only then does psutil look for the owners, which costs its import and a walk over every
+    process's open files.
+    """
+    if _netlink_listening(port) is False:
+        return []
     return listeners(port, port)
 
 
