@@ -47,8 +47,13 @@ def record(cls: C) -> C:
     if any(name in defaults for name in required):
         raise TypeError(f"{cls.__name__}: a field without a default follows one with a default")
 
+    count = len(names)
+
     def __init__(self: Any, *args: Any, **kwargs: Any) -> None:
-        if len(args) > len(names):
+        if len(args) == count and not kwargs:  # the common call: every field, in order
+            object.__setattr__(self, "__dict__", dict(zip(names, args, strict=True)))
+            return
+        if len(args) > count:
             raise TypeError(f"{cls.__name__}() takes {len(names)} arguments, {len(args)} given")
         values = dict(zip(names, args, strict=False))
         for name in names[len(args) :]:

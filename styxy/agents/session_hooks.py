@@ -16,16 +16,18 @@ import os
 import re
 import select
 import shlex
-import shutil
 import sys
 import time
 from collections.abc import Callable
-from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
 
 from styxy import names
 from styxy.errors import InvalidValueError
+from styxy.records import record
+
+TYPE_CHECKING = False  # typing.TYPE_CHECKING without importing typing (see styxy.records)
+if TYPE_CHECKING:
+    from typing import Any
 
 INSTANCE_PREFIX = "claude-"
 # A hook event is a few hundred bytes; a transcript path is the longest field in it.
@@ -37,7 +39,7 @@ MAX_ENV_FILE_BYTES = 4 << 20
 _NOT_IDENTITY = re.compile(r"[^A-Za-z0-9._@:+=-]")
 
 
-@dataclass(frozen=True)
+@record
 class HookOutcome:
     """What a handler did: the lines it exported, the leases it ended, what went wrong."""
 
@@ -59,9 +61,9 @@ class HookOutcome:
         }
 
 
-@dataclass
 class _Warnings:
-    items: list[str] = field(default_factory=list)
+    def __init__(self) -> None:
+        self.items: list[str] = []
 
     def guard(self, what: str, step: Callable[[], Any]) -> Any:
         """Run one step; a failure becomes a warning and the handler goes on with the next."""
@@ -225,7 +227,7 @@ def _interceptor_lines(doc: str | os.PathLike[str] | None) -> list[str]:
     return interceptor.env_lines(where.cache)
 
 
-@dataclass(frozen=True)
+@record
 class RunningService:
     service_type: str
     name: str
@@ -289,6 +291,8 @@ def describe(
 
 def styxy_for_agent() -> str:
     """`styxy` when the agent's shell finds this styxy on PATH, else the absolute form."""
+    import shutil
+
     from styxy.agents.claude_code import styxy_words
 
     found = shutil.which("styxy")

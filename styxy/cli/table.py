@@ -519,8 +519,9 @@ def find(words: tuple[str, ...]) -> Command | None:
 
 def target(command: Command) -> Callable[..., int | None]:
     """The function that runs `command`, imported only now."""
-    import importlib
+    import sys
 
     module, _, name = command.target.partition(":")
-    function: Callable[..., int | None] = getattr(importlib.import_module(module), name)
+    __import__(module)  # rather than importlib, which imports warnings on the way
+    function: Callable[..., int | None] = getattr(sys.modules[module], name)
     return function

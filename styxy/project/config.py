@@ -6,16 +6,18 @@ sorted by line, so a user fixes the file in one pass. Nothing is written on a re
 
 from __future__ import annotations
 
-import difflib
 import re
 import tomllib
-from dataclasses import dataclass
 from datetime import date, datetime, time
-from typing import Any
 
 from styxy import names
 from styxy.errors import Diagnostic, DocumentError, InvalidValueError
 from styxy.project.tomlmap import KeyPath, key_lines, line_of
+from styxy.records import record
+
+TYPE_CHECKING = False  # typing.TYPE_CHECKING without importing typing (see styxy.records)
+if TYPE_CHECKING:
+    from typing import Any
 
 CONFIG_NAME = "styxy.toml"
 TOP_KEYS = ("services",)
@@ -25,7 +27,7 @@ VARIABLE = re.compile(r"[A-Za-z_][A-Za-z0-9_]*")
 _SYNTAX = re.compile(r"^(?P<msg>.*?) \(at line (?P<line>\d+), column (?P<col>\d+)\)$")
 
 
-@dataclass(frozen=True)
+@record
 class Service:
     name: str
     service_type: str
@@ -34,7 +36,7 @@ class Service:
     line: int
 
 
-@dataclass(frozen=True)
+@record
 class ProjectConfig:
     path: str
     services: tuple[Service, ...]
@@ -206,6 +208,8 @@ class _Checker:
 
 
 def _unknown(key: str, known: tuple[str, ...], where: str) -> str:
+    import difflib
+
     close = difflib.get_close_matches(key, known, n=1, cutoff=0.6)
     if close:
         return f"unknown key {key!r} {where}; did you mean {close[0]!r}?"

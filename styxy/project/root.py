@@ -16,18 +16,18 @@ from __future__ import annotations
 import hashlib
 import os
 import re
-from dataclasses import dataclass
 from pathlib import Path
 
 from styxy.errors import InvalidValueError, NotFoundError
 from styxy.project.config import CONFIG_NAME
+from styxy.records import record
 
 _NAME_TEXT = re.compile(r"[^A-Za-z0-9._-]+")
 NAME_LIMIT = 40
 CREATE = 'create one ([services.web] with type = "dev", see docs/PROJECTS.md)'
 
 
-@dataclass(frozen=True)
+@record
 class ProjectRoot:
     root: Path
     project_id: str

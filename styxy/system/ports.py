@@ -277,8 +277,15 @@ def listeners_on(port: int) -> list[Listener]:
 
 
 def listening_in(start: int, end: int) -> frozenset[int]:
-    """The ports in [start, end] that something listens on: one system-wide query, no binds."""
-    return frozenset(port for port, _, _ in _listening_sockets() if start <= port <= end)
+    """The ports in [start, end] that something listens on: one system-wide query, no binds.
+
+    The kernel's own list (sock_diag) when it can be asked, as `is_listening` does; psutil's
+    table, which also names the owners and so walks every process, only where it cannot.
+    """
+    found = _netlink_listening_ports()
+    if found is None:
+        found = frozenset(port for port, _, _ in _listening_sockets())
+    return frozenset(port for port in found if start <= port <= end)
 
 
 def ephemeral_range() -> tuple[int, int] | None:
