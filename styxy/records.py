@@ -97,8 +97,9 @@ def record(cls: C) -> C:
 
 
 def fields(instance: object) -> tuple[str, ...]:
-    """The field names of a record, in order."""
-    names: tuple[str, ...] = instance.__class__.__record_fields__  # type: ignore[attr-defined]
+    """The field names of a record (or of a record class), in order."""
+    owner = instance if isinstance(instance, type) else instance.__class__
+    names: tuple[str, ...] = owner.__record_fields__  # type: ignore[attr-defined]
     return names
 
 

@@ -112,11 +112,18 @@ class ProjectRelease:
 
 def load(project: str | os.PathLike[str] | None) -> tuple[ProjectRoot, ProjectConfig]:
     """The project's root and its checked `styxy.toml`; a bad file raises `PATH:LINE:` errors."""
+    from styxy.project import memo
+
     where = locate(project)
     data = fsio.read_optional(where.config, CONFIG_FILE)
     if data is None:
         raise NotFoundError(f"{where.config} disappeared while styxy was reading it.")
-    return where, parse(data, shown(where.config))
+    real = os.path.realpath(where.root)
+    config = memo.config(real, data, shown(where.config))
+    if config is None:
+        config = parse(data, shown(where.config))
+        memo.remember(real, where.project_id, data, config)
+    return where, config
 
 
 def env(

@@ -7,17 +7,17 @@ sorted by line, so a user fixes the file in one pass. Nothing is written on a re
 from __future__ import annotations
 
 import re
-import tomllib
-from datetime import date, datetime, time
 
 from styxy import names
 from styxy.errors import Diagnostic, DocumentError, InvalidValueError
-from styxy.project.tomlmap import KeyPath, key_lines, line_of
 from styxy.records import record
 
 TYPE_CHECKING = False  # typing.TYPE_CHECKING without importing typing (see styxy.records)
 if TYPE_CHECKING:
+    import tomllib
     from typing import Any
+
+    from styxy.project.tomlmap import KeyPath
 
 CONFIG_NAME = "styxy.toml"
 TOP_KEYS = ("services",)
@@ -51,6 +51,12 @@ def url_variable(port_variable: str) -> str:
 
 def parse(data: bytes, path: str) -> ProjectConfig:
     """The services of a `styxy.toml` whose bytes are `data`; `path` is how messages name it."""
+    # Imported here: `styxy env` takes the services from the memo while the file is unchanged
+    # (styxy.project.memo), and tomllib with the typing it imports costs about 6 ms.
+    import tomllib
+
+    from styxy.project.tomlmap import key_lines
+
     text = _decode(data, path)
     try:
         body = tomllib.loads(text)
@@ -91,7 +97,12 @@ class _Checker:
         self.problems: list[Diagnostic] = []
 
     def problem(self, where: KeyPath, message: str) -> None:
-        self.problems.append(Diagnostic(self.path, line_of(self.lines, where), message))
+        self.problems.append(Diagnostic(self.path, self.line(where), message))
+
+    def line(self, where: KeyPath) -> int:
+        from styxy.project.tomlmap import line_of
+
+        return line_of(self.lines, where)
 
     def services(self, body: dict[str, Any]) -> tuple[Service, ...]:
         unknown = [key for key in body if key not in TOP_KEYS]
@@ -139,7 +150,7 @@ class _Checker:
         if service_type is None or variable is None or not self.service_name(where, name):
             return None
         return Service(
-            name, service_type, variable, url_variable(variable), line_of(self.lines, where)
+            name, service_type, variable, url_variable(variable), self.line(where)
         )
 
     def service_type(self, where: KeyPath, label: str, value: Any) -> str | None:
@@ -225,19 +236,19 @@ def _key_text(name: str) -> str:
 
 def _kind(value: Any) -> str:
     """The TOML word for a value's type, for messages such as `must be a string, not ...`."""
-    for kind, word in _KINDS:
+    from datetime import date, datetime, time
+
+    # bool before int: True is an int to isinstance.
+    kinds: tuple[tuple[type | tuple[type, ...], str], ...] = (
+        (bool, "a boolean"),
+        (int, "an integer"),
+        (float, "a float"),
+        (str, "a string"),
+        (list, "an array"),
+        (dict, "a table"),
+        ((datetime, date, time), "a date or time"),
+    )
+    for kind, word in kinds:
         if isinstance(value, kind):
             return word
     return type(value).__name__
-
-
-# bool before int: True is an int to isinstance.
-_KINDS: tuple[tuple[type | tuple[type, ...], str], ...] = (
-    (bool, "a boolean"),
-    (int, "an integer"),
-    (float, "a float"),
-    (str, "a string"),
-    (list, "an array"),
-    (dict, "a table"),
-    ((datetime, date, time), "a date or time"),
-)

@@ -13,7 +13,6 @@ reaching the folder through a link gives the same id. Git itself is never run: r
 
 from __future__ import annotations
 
-import hashlib
 import os
 import re
 from pathlib import Path
@@ -39,7 +38,14 @@ class ProjectRoot:
 
 def project_id(root: Path) -> str:
     """`myapp-3f2a9c1d`: the folder's name (made safe for an instance id) and a hash of its path."""
+    from styxy.project import memo
+
     real = os.path.realpath(root)
+    remembered = memo.project_id(real)
+    if remembered is not None:
+        return remembered
+    import hashlib  # here: OpenSSL's start-up costs 2 ms, and the id is remembered
+
     digest = hashlib.sha256(real.encode("utf-8", "surrogateescape")).hexdigest()[:8]
     name = _NAME_TEXT.sub("-", os.path.basename(real)).strip(".-")[:NAME_LIMIT] or "project"
     return f"{name}-{digest}"

@@ -60,12 +60,9 @@ ALLOWED = {
     "env": (
         ["env"],
         CORE | ENGINE
+        # styxy.toml's services come from the memo while the file is unchanged: no tomllib.
         | {"styxy.api.files", "styxy.project", "styxy.project.config", "styxy.project.envfile",
-           "styxy.project.files", "styxy.project.root", "styxy.project.tomlmap"}
-        # styxy.toml is TOML (tomllib, which imports typing and datetime); a project's id is
-        # a sha256 of its root (hashlib); the .env reader's codec.
-        | {"tomllib", "typing", "_typing", "datetime", "_datetime", "string", "_string",
-           "hashlib", "_hashlib", "_blake2", "encodings"},
+           "styxy.project.files", "styxy.project.memo", "styxy.project.root"},
     ),
     "hook session-start": (
         ["hook", "session-start"],
