@@ -48,23 +48,26 @@ def record(cls: C) -> C:
         raise TypeError(f"{cls.__name__}: a field without a default follows one with a default")
 
     count = len(names)
+    known = frozenset(names)
 
     def __init__(self: Any, *args: Any, **kwargs: Any) -> None:
         if len(args) == count and not kwargs:  # the common call: every field, in order
             object.__setattr__(self, "__dict__", dict(zip(names, args, strict=True)))
             return
         if len(args) > count:
-            raise TypeError(f"{cls.__name__}() takes {len(names)} arguments, {len(args)} given")
-        values = dict(zip(names, args, strict=False))
-        for name in names[len(args) :]:
-            if name in kwargs:
-                values[name] = kwargs.pop(name)
-            elif name in defaults:
-                values[name] = defaults[name]
-            else:
-                raise TypeError(f"{cls.__name__}() is missing the argument {name!r}")
+            raise TypeError(f"{cls.__name__}() takes {count} arguments, {len(args)} given")
+        values = dict(defaults)
+        values.update(zip(names, args, strict=False))
         if kwargs:
-            raise TypeError(f"{cls.__name__}() got unexpected or repeated arguments {sorted(kwargs)}")
+            if not known.issuperset(kwargs) or (args and not kwargs.keys().isdisjoint(names[: len(args)])):
+                raise TypeError(
+                    f"{cls.__name__}() got unexpected or repeated arguments "
+                    f"{sorted(set(kwargs) - known.difference(names[: len(args)]))}"
+                )
+            values.update(kwargs)
+        if len(values) != count:
+            missing = [name for name in names if name not in values]
+            raise TypeError(f"{cls.__name__}() is missing the arguments {missing}")
         object.__setattr__(self, "__dict__", values)
 
     def fields_of(self: Any) -> tuple[Any, ...]:

@@ -260,8 +260,12 @@ def _checked(row: Any) -> Row:
     return name, protocol, low, high, description
 
 
-def current() -> Registry:
-    """The registry data lookups use: the imported index, else /etc/services, else none."""
+def current(*, port: int | None = None) -> Registry:
+    """The registry data lookups use: the imported index, else /etc/services, else none.
+
+    With `port`, /etc/services is read only for the lines that can name that port (what
+    `check` needs, on every call), so the rows may hold nothing else.
+    """
     path = index_path()
     try:
         return load_index(path)
@@ -275,6 +279,9 @@ def current() -> Registry:
     from styxy.system.iana_formats import read_services
 
     text = raw.decode("utf-8", errors="replace")
+    if port is not None:
+        needle = f"{port}/"
+        text = "\n".join(line for line in text.splitlines() if needle in line)
     rows = tuple(row_of(r) for r in read_services(text).records)
     return Registry(Source("services", str(services), ""), rows)
 
@@ -321,7 +328,7 @@ def _order(records: Iterable[Record]) -> tuple[Assignment, ...]:
 
 def at_port(port: int, registry: Registry | None = None) -> tuple[Assignment, ...]:
     """The assignments whose ports include `port`, by name then protocol."""
-    chosen = current() if registry is None else registry
+    chosen = current(port=port) if registry is None else registry
     return _order(Record(*row) for row in chosen.rows if row[2] <= port <= row[3])
 
 
