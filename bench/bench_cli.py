@@ -28,6 +28,7 @@ import argparse
 import json
 import os
 import platform
+import resource
 import shutil
 import statistics
 import subprocess
@@ -91,9 +92,11 @@ class Case:
         self.env = env
         self.cwd = cwd
         self.times: list[float] = []
+        self.cpu: list[float] = []  # user + system time of the child
 
     def run(self, n: int, env: dict[str, str]) -> None:
         data = self.stdin(n).encode() if self.stdin else None
+        before = _children_cpu()
         start = time.perf_counter()
         done = subprocess.run(
             self.argv(n),
@@ -105,9 +108,15 @@ class Case:
             cwd=self.cwd,
         )
         elapsed = time.perf_counter() - start
+        self.cpu.append(_children_cpu() - before)
         if done.returncode not in (0, 1) or (done.returncode == 1 and "check" not in self.label):
             raise SystemExit(f"{self.label} failed ({done.returncode}): {done.stderr.decode()}")
         self.times.append(elapsed)
+
+
+def _children_cpu() -> float:
+    used = resource.getrusage(resource.RUSAGE_CHILDREN)
+    return used.ru_utime + used.ru_stime
 
 
 def cases(tmp: Path, peers: Path | None) -> tuple[list[Case], list[Case], list[Case]]:
@@ -191,19 +200,22 @@ def load() -> str:
 
 
 def table(floors: list[Case], others: list[Case], mine: list[Case]) -> str:
-    bare = floors[0].times
+    """Wall time (what a user waits for) and its per-pair ratios; then CPU time, which a
+    shared machine's load disturbs less, and its ratio to the bare interpreter's."""
+    bare = floors[0]
     lines = [
-        "| command | median | x bare (per-pair median) | "
+        "| command | median | x bare | "
         + " | ".join(f"x {peer.label.split()[0]}" for peer in others)
-        + " |",
-        "| -- | -: | -: |" + " -: |" * len(others),
+        + " | CPU | CPU x bare |",
+        "| -- | -: | -: |" + " -: |" * len(others) + " -: | -: |",
     ]
     for case in [*floors, *others, *mine]:
-        ratios = [_pair(case.times, bare)] + [_pair(case.times, peer.times) for peer in others]
+        ratios = [_pair(case.times, bare.times)] + [_pair(case.times, p.times) for p in others]
         lines.append(
             f"| `{case.label}` | {statistics.median(case.times) * 1000:.1f} ms | "
             + " | ".join(f"{r:.2f}x" for r in ratios)
-            + " |"
+            + f" | {statistics.median(case.cpu) * 1000:.1f} ms"
+            + f" | {_pair(case.cpu, bare.cpu):.2f}x |"
         )
     return "\n".join(lines)
 
@@ -255,6 +267,7 @@ def main() -> None:
             for case in everything:  # warm the page cache and the lease file once
                 case.run(-1, env)
                 case.times.clear()
+                case.cpu.clear()
             # `release` ends the lease `allocate` made in the same round: one unit.
             units = [[case] for case in everything if case not in mine[:2]] + [mine[:2]]
             for n in range(args.rounds):
