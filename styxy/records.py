@@ -107,7 +107,12 @@ def fields(instance: object) -> tuple[str, ...]:
 
 
 def replace(instance: R, /, **changes: Any) -> R:
-    """A copy of the record `instance` with some fields changed (as `dataclasses.replace`)."""
+    """A copy of the record `instance` with some fields changed (as `dataclasses.replace`,
+    which it hands a dataclass to, so one `replace` serves both kinds of record)."""
+    if not hasattr(instance.__class__, "__record_fields__"):
+        import dataclasses
+
+        return dataclasses.replace(instance, **changes)  # type: ignore[type-var]
     data = instance.__dict__
     unknown = set(changes).difference(fields(instance))
     if unknown:

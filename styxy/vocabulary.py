@@ -19,20 +19,36 @@ if TYPE_CHECKING:
     Instances = Literal["single", "multi"]
     # Who created a lease.
     Source = Literal["cli", "run", "interceptor", "api"]
+    # Whether an agent's unknown service type may become a new range (`autoAllocation.agents`):
+    # ask = only when the call says `create: true`; allow = always; deny = never (SPEC 15).
+    AgentPolicy = Literal["ask", "allow", "deny"]
+    # Who names a service type in `allocate`: a person at the command line (a near miss is
+    # refused with "did you mean", anything else becomes a range) or an agent (MCP, HTTP,
+    # hooks: an unknown type becomes a range only when asked for and the document's policy
+    # allows it).
+    Asker = Literal["person", "agent"]
     # Why `allocate` handed back a lease that already existed.
     Reason = Literal["single-instance", "same-identity"]
     # Why `--port P` was not the port given: another lease holds it, something listens on it,
     # or the identity already holds a lease on another port.
     PortRefusal = Literal["leased", "listening", "same-identity"]
 else:
-    Placement = ChosenPlacement = Instances = Source = Reason = PortRefusal = str
+    Placement = ChosenPlacement = Instances = Source = AgentPolicy = Asker = Reason = str
+    PortRefusal = str
 
 MAX_PORT = 65535
 
 PLACEMENTS: tuple[Placement, ...] = ("after", "before", "smart")
 INSTANCES: tuple[Instances, ...] = ("single", "multi")
 SOURCES: tuple[Source, ...] = ("cli", "run", "interceptor", "api")
+AGENT_POLICIES: tuple[AgentPolicy, ...] = ("ask", "allow", "deny")
+ASKERS: tuple[Asker, ...] = ("person", "agent")
 REASONS: tuple[Reason, ...] = ("single-instance", "same-identity")
+
+
+def not_a_port(value: object) -> str:
+    """Why a port argument is refused (exit 2), in the same words on every command."""
+    return f"{str(value).strip()!r} is not a port number from 1 to {MAX_PORT}"
 
 
 def is_placement(value: object) -> TypeGuard[Placement]:
@@ -45,6 +61,14 @@ def is_instances(value: object) -> TypeGuard[Instances]:
 
 def is_source(value: object) -> TypeGuard[Source]:
     return value in SOURCES
+
+
+def is_agent_policy(value: object) -> TypeGuard[AgentPolicy]:
+    return value in AGENT_POLICIES
+
+
+def is_asker(value: object) -> TypeGuard[Asker]:
+    return value in ASKERS
 
 
 class Notice(str):

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from styxy.records import record
 from styxy.store.leases import Lease
-from styxy.vocabulary import ChosenPlacement, Instances
+from styxy.vocabulary import AgentPolicy, ChosenPlacement, Instances
 
 TYPE_CHECKING = False  # typing.TYPE_CHECKING without importing typing (see styxy.records)
 if TYPE_CHECKING:
@@ -191,4 +191,41 @@ class AutoAllocationReport:
                 for item in self.ranges
             ],
             "audit": list(self.audit),
+        }
+
+
+@record
+class TypeInfo:
+    """One row of the port map as an agent is told it: what to call it and what it is for."""
+
+    service_type: str
+    start: int
+    end: int
+    single: bool
+    description: str
+    aliases: tuple[str, ...]
+
+    def to_json(self) -> dict[str, Any]:
+        return {
+            "serviceType": self.service_type,
+            "range": [self.start, self.end],
+            "single": self.single,
+            "description": self.description,
+            "aliases": list(self.aliases),
+        }
+
+
+@record
+class TypeVocabulary:
+    """Every row with its aliases, and who may add rows (SPEC 15)."""
+
+    types: tuple[TypeInfo, ...]
+    agents: AgentPolicy
+    max_new_per_day: int
+
+    def to_json(self) -> dict[str, Any]:
+        return {
+            "types": [item.to_json() for item in self.types],
+            "agents": self.agents,
+            "maxNewPerDay": self.max_new_per_day,
         }

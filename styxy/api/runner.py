@@ -10,7 +10,7 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
-from styxy import api
+from styxy import api, notes
 from styxy.errors import InvalidValueError, NotFoundError, RefusedError, StyxyError, UsageError
 from styxy.system import ports
 
@@ -28,6 +28,7 @@ def run(
     name: str = "",
     intercept: bool = False,
     bpf: bool = False,
+    new_type: bool = False,
     doc: str | os.PathLike[str] | None = None,
     notify: Callable[[str], None] = lambda _: None,
 ) -> int:
@@ -48,19 +49,27 @@ def run(
         name=name,
         pid=os.getpid(),
         source="run",
+        new_type=new_type,
         doc=doc,
         notify=notify,
     )
     if result.reason == "single-instance":
         return 0  # the running instance is reused; the message already said where it is
     lease = result.lease
+    service_type = lease.serviceType  # the row an alias (`-s db`) names
     # An existing lease of this identity is a running service: allocate takes a dead one over.
     if result.existing:
         return _already_running(service_type, lease, doc, notify)
     env = _child_env(lease.port, lease.lockId, service_type, intercept, doc)
     started = time.time()
+
+    def started_child(pid: int) -> None:
+        # Said once the command runs (a command that cannot start says only that).
+        notify(notes.running_on(command[0], lease.port, lease.serviceType))
+        _hand_over(lease.lockId, pid, doc)
+
     try:
-        code = _supervise(command, env, lease.lockId, doc)
+        code = supervise(command, env, on_start=started_child)
         keeper = _listening_survivor(lease.lockId, lease.port, started)
     except BaseException:  # a Ctrl-C while waiting for a leftover server ends the lease too
         _release(lease.lockId, doc)
@@ -77,7 +86,7 @@ def _build_interceptor(notify: Callable[[str], None]) -> None:
 
     library, fresh = interceptor.ensure_built()
     if fresh:
-        notify(f"built the interceptor at {library}")
+        notify(notes.built_interceptor(library))
 
 
 def _already_running(
@@ -199,12 +208,6 @@ def _child_env(
         env.update(interceptor.env_vars(paths.resolve(doc).cache))
         env["STYXY_SERVICE_TYPE"] = service_type
     return env
-
-
-def _supervise(
-    command: Sequence[str], env: dict[str, str], lock_id: str, doc: str | os.PathLike[str] | None
-) -> int:
-    return supervise(command, env, on_start=lambda pid: _hand_over(lock_id, pid, doc))
 
 
 def supervise(

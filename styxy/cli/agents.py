@@ -13,8 +13,8 @@ if TYPE_CHECKING:
     from typing import Any
 
 
-def mcp(doc: str | None) -> None:
-    """Serve the Model Context Protocol on stdio (needs styxy[agents])."""
+def mcp(doc: str | None, json: bool) -> None:
+    """Serve the Model Context Protocol on stdio (needs the extra 'agents')."""
     from styxy.agents import mcp
 
     mcp.serve(doc=doc)
@@ -59,7 +59,7 @@ def hooks_claude_code(
     emit(json, change.to_json(), f"{said} {display(change.path)}")
 
 
-def session_start(interceptor: bool, doc: str | None, extra: list[str]) -> None:
+def session_start(interceptor: bool, doc: str | None, json: bool, extra: list[str]) -> None:
     """SessionStart: export STYXY_INSTANCE_ID to $CLAUDE_ENV_FILE, print the context."""
     import os
 
@@ -70,16 +70,16 @@ def session_start(interceptor: bool, doc: str | None, extra: list[str]) -> None:
     outcome = session_hooks.session_start(
         raw, interceptor=interceptor, doc=doc, env_file=os.environ.get("CLAUDE_ENV_FILE")
     )
-    _hook_done(outcome)
+    _hook_done(outcome, json)
 
 
-def session_end(doc: str | None, extra: list[str]) -> None:
+def session_end(doc: str | None, json: bool, extra: list[str]) -> None:
     """SessionEnd: end every lease of the session's instance id."""
     from styxy.agents import session_hooks
 
     _hook_extras(extra)
     outcome = session_hooks.session_end(_hook_stdin(), doc=doc)
-    _hook_done(outcome)
+    _hook_done(outcome, json)
 
 
 def _hook_extras(extra: list[str]) -> None:
@@ -99,9 +99,11 @@ def _hook_stdin() -> bytes:
         return b""
 
 
-def _hook_done(outcome: Any) -> None:
+def _hook_done(outcome: Any, json: bool) -> None:
     for warning in outcome.warnings:
         output.note(f"warning: {warning}")
     value = outcome.to_json()
     if value is not None:
         output.as_json(value)
+    elif json:
+        output.as_json({})  # nothing for Claude Code to read; still one object for --json

@@ -49,8 +49,12 @@ def _validated(targets: list[Any], warnings: int) -> str:
     return f"checked {names}: {what} are valid{tail}."
 
 
-def iana(query: str, source: str | None, json: bool) -> None:
-    """IANA's assignments at PORT or for NAME; `iana import FILE_OR_URL` stores the registry."""
+def iana(query: str, source: str | None, doc: str | None, json: bool) -> None:
+    """IANA's assignments at PORT or for NAME; `iana import FILE_OR_URL` stores the registry.
+
+    `doc` is accepted as on every command; the registry is not the document's. A QUERY of
+    digits was checked as a port where it was parsed (`iana 70000` is exit 2, as `check`).
+    """
     from styxy.api import registry
     from styxy.cli import render
     from styxy.errors import UsageError
@@ -69,13 +73,19 @@ def iana(query: str, source: str | None, json: bool) -> None:
     emit(json, found.to_json(), render.iana_lookup(found))
 
 
-def init(force: bool, doc: str | None) -> None:
+def init(force: bool, doc: str | None, json: bool) -> None:
     """Write the default document."""
+    from styxy import notes, paths
     from styxy.api import config
-    from styxy.paths import display
 
+    replaced = force and paths.resolve(doc).doc.exists()
     written = config.init(force=force, doc=doc)
-    output.note(f"wrote {display(written)} from the default")
+    shown = paths.display(written)
+    said = notes.replaced_document(shown) if replaced else notes.created_document(shown)
+    if json:
+        output.as_json({"document": str(written), "replaced": replaced})
+    else:
+        output.note(said)
 
 
 def doctor(doc: str | None, json: bool) -> int:

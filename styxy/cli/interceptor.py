@@ -9,28 +9,33 @@ from styxy import output
 from styxy.cli.common import emit, notify
 
 
-def build(force: bool, bpf: bool) -> None:
-    """Compile the preload library with the system C compiler (or, --bpf, the BPF program)."""
+def build(force: bool, bpf: bool, doc: str | None, json: bool) -> None:
+    """Compile the preload library with the system C compiler (or, --bpf, the BPF program).
+
+    `doc` is accepted as on every command; the library is the user's, not the document's.
+    """
     if bpf:
         from styxy.api import bpf as kernel
 
-        output.result(str(kernel.build(force=force)))
-        return
-    from styxy.api import interceptor
+        built = kernel.build(force=force)
+    else:
+        from styxy.api import interceptor
 
-    output.result(str(interceptor.build(force=force)))
+        built = interceptor.build(force=force)
+    emit(json, {"path": str(built)}, str(built))
 
 
-def path() -> None:
+def path(doc: str | None, json: bool) -> None:
     """Print the path of the built library."""
     from styxy.api import interceptor
 
-    output.result(str(interceptor.library_path()))
+    found = interceptor.library_path()
+    emit(json, {"path": str(found)}, str(found))
 
 
-def env(doc: str | None) -> None:
+def env(doc: str | None, json: bool) -> None:
     """Print `export` lines for eval: LD_PRELOAD and STYXY_CACHE."""
-    from styxy import api, paths
+    from styxy import api, notes, paths
     from styxy.api import interceptor
 
     where = paths.resolve(doc)
@@ -38,16 +43,20 @@ def env(doc: str | None) -> None:
     api.sync(doc=doc, notify=notify)
     library, fresh = interceptor.ensure_built()
     if fresh:
-        output.note(f"built the interceptor at {library}")
+        output.note(notes.built_interceptor(library))
+    if json:
+        output.as_json({"variables": interceptor.env_vars(where.cache)})
+        return
     for line in interceptor.env_lines(where.cache):
         output.result(line)
 
 
-def dump(doc: str | None) -> None:
+def dump(doc: str | None, json: bool) -> None:
     """Show the compiled cache in words."""
     from styxy import api
 
-    output.result(api.describe_cache(doc=doc, notify=notify))
+    described = api.describe_cache(doc=doc, notify=notify)
+    emit(json, {"description": described}, described)
 
 
 def bpf_attach(cgroup: str | None, user: str | None, doc: str | None, json: bool) -> None:
@@ -65,12 +74,14 @@ def bpf_attach(cgroup: str | None, user: str | None, doc: str | None, json: bool
     emit(json, found.to_json(), f"attached to {found.cgroup} (maps pinned in {found.pin})")
 
 
-def bpf_detach(doc: str | None) -> None:
+def bpf_detach(doc: str | None, json: bool) -> None:
     """Detach the programs; remove their pins and the cgroup attach made."""
     from styxy import paths
     from styxy.api import bpf
 
     bpf.detach(paths.resolve(doc))
+    if json:
+        output.as_json({"detached": True})
 
 
 def bpf_status(doc: str | None, json: bool) -> None:
@@ -90,7 +101,7 @@ def bpf_status(doc: str | None, json: bool) -> None:
     emit(json, found.to_json(), text)
 
 
-def bpf_exec(doc: str | None, command: list[str]) -> None:
+def bpf_exec(doc: str | None, json: bool, command: list[str]) -> None:
     """Run CMD inside the attached cgroup, so its binds are moved off busy ports."""
     import os
 

@@ -18,6 +18,7 @@ def allocate(
     port: int | None,
     pid: int | None,
     yes: bool,
+    new_type: bool,
     doc: str | None,
     json: bool,
 ) -> None:
@@ -33,6 +34,7 @@ def allocate(
         yes=yes,
         confirm=terminal_confirm(),
         source="cli",
+        new_type=new_type,
         doc=doc,
         notify=notify,
     )
@@ -69,12 +71,20 @@ def release(
     emit(json, lease.to_json(), released_lines([lease]))
 
 
-def list_leases(verbose: bool, doc: str | None, json: bool) -> None:
-    """Live leases."""
+def list_leases(
+    verbose: bool, service_type: str | None, instance_id: str | None, doc: str | None, json: bool
+) -> None:
+    """Live leases (-s TYPE, -i INSTANCE: only those)."""
     from styxy import api
     from styxy.cli.render import lease_table
 
-    found = api.list_leases(verbose=verbose, doc=doc, notify=notify)
+    found = api.list_leases(
+        verbose=verbose,
+        service_type=service_type,
+        instance_id=instance_id,
+        doc=doc,
+        notify=notify,
+    )
     emit(json, {"leases": [item.to_json() for item in found]}, lease_table(found, verbose))
 
 

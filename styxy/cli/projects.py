@@ -32,6 +32,7 @@ def env(
     release_: bool,
     pid: int | None,
     yes: bool,
+    new_type: bool,
     doc: str | None,
     json: bool,
 ) -> None:
@@ -55,6 +56,7 @@ def env(
         pid=pid,
         yes=yes,
         confirm=terminal_confirm(),
+        new_type=new_type,
         doc=doc,
         notify=notify,
     )
@@ -85,6 +87,7 @@ def run(
     name: str,
     intercept: bool,
     bpf: bool,
+    new_type: bool,
     project: str | None,
     doc: str | None,
     json: bool,
@@ -94,9 +97,10 @@ def run(
     from styxy.errors import UsageError
 
     if project is not None:
-        if service_type is not None or instance_id is not None or name or intercept:
+        if service_type is not None or instance_id is not None or name or intercept or new_type:
             raise UsageError(
-                "--project runs with the project's own services; it takes no -s, -i, -n or --intercept."
+                "--project runs with the project's own services; it takes no -s, -i, -n, "
+                "--intercept or --new-type."
             )
         import styxy.project as project_module
 
@@ -112,6 +116,7 @@ def run(
         name=name,
         intercept=intercept,
         bpf=bpf,
+        new_type=new_type,
         doc=doc,
         notify=notify,
     )

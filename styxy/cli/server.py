@@ -6,15 +6,15 @@ A plain function: `styxy.cli.table` declares its options (see `styxy.cli.leases`
 from __future__ import annotations
 
 from styxy import output
-from styxy.cli.common import notify
+from styxy.cli.common import emit, notify
 
 TYPE_CHECKING = False  # `typing` costs ~3 ms at start-up; mypy reads this name as True
 if TYPE_CHECKING:
     from typing import Any
 
 
-def serve(port: int, host: str, doc: str | None) -> None:
-    """Serve the HTTP API and the dashboard on loopback (extra styxy[server])."""
+def serve(port: int, host: str, doc: str | None, json: bool) -> None:
+    """Serve the HTTP API and the dashboard on loopback (needs the extra 'server')."""
     import sys
 
     from styxy.paths import display
@@ -22,7 +22,15 @@ def serve(port: int, host: str, doc: str | None) -> None:
 
     def announce(listening: Any) -> None:
         # The URL is the result (stdout), printed once the server can answer it.
-        output.result(listening.url)
+        emit(
+            json,
+            {
+                "url": listening.url,
+                "document": str(listening.doc),
+                "tokenFile": str(listening.token_file),
+            },
+            listening.url,
+        )
         sys.stdout.flush()
         output.note(
             f"serving {display(listening.doc)}; token in {display(listening.token_file)}; "

@@ -30,6 +30,7 @@ PORT = "port"
 PID = "pid"  # a process id: an int of at least 1
 CHOICE = "choice"
 WORDS = "words"  # an argument that takes every remaining word
+PORT_OR_NAME = "port-or-name"  # text, but digits must make a port (`iana 70000` is exit 2)
 
 MAX_PORT = 65535  # styxy.vocabulary.MAX_PORT; repeated so this module imports nothing
 
@@ -37,7 +38,17 @@ MAX_PORT = 65535  # styxy.vocabulary.MAX_PORT; repeated so this module imports n
 class Option:
     """One option: its flags (`-s`, `--service-type`), the parameter it fills, its kind."""
 
-    __slots__ = ("choices", "default", "dest", "flags", "help", "kind", "metavar", "required")
+    __slots__ = (
+        "choices",
+        "complete",
+        "default",
+        "dest",
+        "flags",
+        "help",
+        "kind",
+        "metavar",
+        "required",
+    )
 
     def __init__(
         self,
@@ -49,6 +60,7 @@ class Option:
         metavar: str | None = None,
         required: bool = False,
         choices: tuple[str, ...] = (),
+        complete: str | None = None,
     ) -> None:
         self.dest = dest
         self.flags = flags
@@ -58,12 +70,13 @@ class Option:
         self.metavar = metavar
         self.required = required
         self.choices = choices
+        self.complete = complete  # what the shell completes: SERVICE_TYPES or SETTINGS
 
 
 class Argument:
     """One positional argument; a WORDS argument takes every remaining word."""
 
-    __slots__ = ("default", "dest", "kind", "metavar", "required")
+    __slots__ = ("complete", "default", "dest", "kind", "metavar", "required")
 
     def __init__(
         self,
@@ -73,12 +86,14 @@ class Argument:
         metavar: str | None = None,
         required: bool = True,
         default: object = None,
+        complete: str | None = None,
     ) -> None:
         self.dest = dest
         self.kind = kind
         self.metavar = metavar
         self.required = required
         self.default = default
+        self.complete = complete
 
 
 Param = Option | Argument
@@ -131,6 +146,11 @@ class Group:
         return self.words[-1]
 
 
+# What the shell completes (typer's completion, `styxy.cli.typed`): the document's service
+# types and their aliases, or the settings keys of `config get|set`.
+SERVICE_TYPES = "service-types"
+SETTINGS = "settings"
+
 # ---------------------------------------------------------------------------------------------
 # Options several commands share: one definition each.
 
@@ -140,12 +160,18 @@ DOC = Option(
     help="The document (default: $STYXY_DOC, ~/docs/CORE/PORT_MANAGEMENT.md).",
 )
 JSON = Option("json", "--json", kind=FLAG, help="One JSON object on stdout.")
-SERVICE_TYPE = Option("service_type", "-s", "--service-type")
+SERVICE_TYPE = Option("service_type", "-s", "--service-type", complete=SERVICE_TYPES)
 INSTANCE_ID = Option("instance_id", "-i", "--instance-id")
 NAME = Option("name", "-n", "--name")
 PORT_OPTION = Option("port", "-p", "--port", kind=PORT)
 PID_OPTION = Option("pid", "--pid", kind=PID, help="Holder process (default: the parent).")
 YES = Option("yes", "--yes", kind=FLAG, help="Accept a proposed new range.")
+NEW_TYPE = Option(
+    "new_type",
+    "--new-type",
+    kind=FLAG,
+    help="Add a range for a new service type even when its name is close to a known one.",
+)
 PROJECT = Option(
     "project",
     "--project",
@@ -166,7 +192,7 @@ PROJECTS = "styxy.cli.projects"
 DOCUMENT = "styxy.cli.document"
 SERVER = "styxy.cli.server"
 AGENTS = "styxy.cli.agents"
-SETTINGS = "styxy.cli.settings"
+SETTINGS_GROUP = "styxy.cli.settings"
 INTERCEPTOR = "styxy.cli.interceptor"
 
 # Each group after the one that holds it.
@@ -193,12 +219,14 @@ COMMANDS = (
             "--service-type",
             required=True,
             help="Service type, e.g. dev.",
+            complete=SERVICE_TYPES,
         ),
         INSTANCE_ID,
         Option("name", "-n", "--name", default=""),
         Option("port", "-p", "--port", kind=PORT, help="Try this port first."),
         PID_OPTION,
         YES,
+        NEW_TYPE,
         DOC,
         JSON,
     ),
@@ -217,8 +245,16 @@ COMMANDS = (
     Command(
         ("list",),
         f"{LEASES}:list_leases",
-        "Live leases.",
+        "Live leases (-s TYPE, -i INSTANCE: only those).",
         Option("verbose", "-v", "--verbose", kind=FLAG, help="Holder, command line, age, source."),
+        Option(
+            "service_type",
+            "-s",
+            "--service-type",
+            help="Only this type's leases.",
+            complete=SERVICE_TYPES,
+        ),
+        Option("instance_id", "-i", "--instance-id", help="Only this instance's leases."),
         DOC,
         JSON,
     ),
@@ -286,6 +322,7 @@ COMMANDS = (
         Option("release_", "--release", kind=FLAG, help="End the project's leases."),
         PID_OPTION,
         YES,
+        NEW_TYPE,
         DOC,
         JSON,
     ),
@@ -298,6 +335,7 @@ COMMANDS = (
         Option("name", "-n", "--name", default=""),
         Option("intercept", "--intercept", kind=FLAG, help="Preload the bind() interceptor."),
         Option("bpf", "--bpf", kind=FLAG, help="Run inside the kernel bind program's cgroup."),
+        NEW_TYPE,
         PROJECT,
         DOC,
         # Only styxy's before `--` (errors as JSON); stdout is the child's. After `--` every
@@ -319,8 +357,9 @@ COMMANDS = (
         ("iana",),
         f"{DOCUMENT}:iana",
         "IANA's assignments at PORT or for NAME; `iana import FILE_OR_URL` stores the registry.",
-        Argument("query", metavar="PORT|NAME|import"),
+        Argument("query", kind=PORT_OR_NAME, metavar="PORT|NAME|import"),
         Argument("source", metavar="[FILE_OR_URL]", required=False),
+        DOC,  # accepted as everywhere; the registry is not the document's
         JSON,
     ),
     Command(
@@ -329,6 +368,7 @@ COMMANDS = (
         "Write the default document.",
         Option("force", "--force", kind=FLAG, help="Replace an existing document."),
         DOC,
+        JSON,
     ),
     Command(
         ("doctor",),
@@ -340,37 +380,41 @@ COMMANDS = (
     Command(
         ("serve",),
         f"{SERVER}:serve",
-        "Serve the HTTP API and the dashboard on loopback (extra styxy[server]).",
+        "Serve the HTTP API and the dashboard on loopback (needs the extra 'server').",
         Option("port", "--port", kind=PORT, default=9876, help="The port to listen on."),
         Option("host", "--host", default="127.0.0.1", help="127.0.0.1, ::1 or localhost."),
         DOC,
+        JSON,
     ),
     Command(
         ("mcp",),
         f"{AGENTS}:mcp",
-        "Serve the Model Context Protocol on stdio (needs styxy[agents]).",
+        "Serve the Model Context Protocol on stdio (needs the extra 'agents').",
         DOC,
+        # Accepted as everywhere: stdout is the protocol's JSON-RPC, and a refusal is one JSON
+        # object.
+        JSON,
     ),
     Command(
         ("config", "show"),
-        f"{SETTINGS}:show",
+        f"{SETTINGS_GROUP}:show",
         "All settings.",
         DOC,
         JSON,
     ),
     Command(
         ("config", "get"),
-        f"{SETTINGS}:get",
+        f"{SETTINGS_GROUP}:get",
         "One setting, e.g. auto-allocation.placement.",
-        Argument("key", metavar="KEY"),
+        Argument("key", metavar="KEY", complete=SETTINGS),
         DOC,
         JSON,
     ),
     Command(
         ("config", "set"),
-        f"{SETTINGS}:set_",
+        f"{SETTINGS_GROUP}:set_",
         "Change a setting (KEY VALUE), or add a rule: auto-allocation-rule PATTERN [options].",
-        Argument("key", metavar="KEY"),
+        Argument("key", metavar="KEY", complete=SETTINGS),
         Argument("value", metavar="VALUE"),
         Option("chunk_size", "--chunk-size", kind=INT),
         Option("placement", "--placement"),
@@ -383,7 +427,7 @@ COMMANDS = (
     ),
     Command(
         ("config", "unset"),
-        f"{SETTINGS}:unset",
+        f"{SETTINGS_GROUP}:unset",
         "Remove a rule: auto-allocation-rule PATTERN.",
         Argument("key", metavar="auto-allocation-rule"),
         Argument("pattern", metavar="PATTERN"),
@@ -392,14 +436,14 @@ COMMANDS = (
     ),
     Command(
         ("config", "auto-allocation"),
-        f"{SETTINGS}:auto_allocation",
+        f"{SETTINGS_GROUP}:auto_allocation",
         "Settings, rules, auto-allocated ranges, recent audit lines.",
         DOC,
         JSON,
     ),
     Command(
         ("config", "undo-auto"),
-        f"{SETTINGS}:undo_auto",
+        f"{SETTINGS_GROUP}:undo_auto",
         "Remove the newest auto-allocated range (or T's, or all).",
         SERVICE_TYPE,
         Option("all_ranges", "--all", kind=FLAG),
@@ -413,23 +457,29 @@ COMMANDS = (
         "Compile the preload library with the system C compiler (or, --bpf, the BPF program).",
         Option("force", "--force", kind=FLAG, help="Rebuild even if present."),
         Option("bpf", "--bpf", kind=FLAG, help="Build the kernel bind program instead."),
+        DOC,  # accepted as everywhere; the library is the user's, not the document's
+        JSON,
     ),
     Command(
         ("interceptor", "path"),
         f"{INTERCEPTOR}:path",
         "Print the path of the built library.",
+        DOC,
+        JSON,
     ),
     Command(
         ("interceptor", "env"),
         f"{INTERCEPTOR}:env",
         "Print `export` lines for eval: LD_PRELOAD and STYXY_CACHE.",
         DOC,
+        JSON,
     ),
     Command(
         ("interceptor", "dump"),
         f"{INTERCEPTOR}:dump",
         "Show the compiled cache in words.",
         DOC,
+        JSON,
     ),
     Command(
         ("interceptor", "bpf", "attach"),
@@ -445,6 +495,7 @@ COMMANDS = (
         f"{INTERCEPTOR}:bpf_detach",
         "Detach the programs; remove their pins and the cgroup attach made.",
         DOC,
+        JSON,
     ),
     Command(
         ("interceptor", "bpf", "status"),
@@ -458,6 +509,8 @@ COMMANDS = (
         f"{INTERCEPTOR}:bpf_exec",
         "Run CMD inside the attached cgroup, so its binds are moved off busy ports.",
         DOC,
+        # Only styxy's before `--` (errors as JSON); stdout is the command's.
+        JSON,
         Argument("command", kind=WORDS, metavar="-- CMD [ARGS]...", required=False),
         trailing=True,
     ),
@@ -496,6 +549,7 @@ COMMANDS = (
         "SessionStart: export STYXY_INSTANCE_ID to $CLAUDE_ENV_FILE, print the context.",
         Option("interceptor", "--interceptor", kind=FLAG, help="Export the interceptor too."),
         DOC,
+        JSON,  # the answer is JSON already
         lenient=True,
     ),
     Command(
@@ -503,6 +557,7 @@ COMMANDS = (
         f"{AGENTS}:session_end",
         "SessionEnd: end every lease of the session's instance id.",
         DOC,
+        JSON,
         lenient=True,
     ),
 )

@@ -22,6 +22,7 @@ from typer._click.types import ParamType
 from styxy import __version__, output
 from styxy.cli import table
 from styxy.cli.fast import Call
+from styxy.vocabulary import not_a_port
 
 Dispatch = Callable[[Call], int]
 
@@ -42,11 +43,59 @@ class PortType(ParamType):
             or not 1 <= port <= table.MAX_PORT
             or str(port) != str(value).strip()
         ):
-            self.fail(f"{value!r} is not a port number from 1 to {table.MAX_PORT}", param, ctx)
+            self.fail(not_a_port(value), param, ctx)
         return port
 
 
+class PortOrNameType(ParamType):
+    """Text, except that digits are checked as a port (`iana 70000` is exit 2, as `check`)."""
+
+    name = "text"
+
+    def convert(self, value: Any, param: Parameter | None, ctx: Context | None) -> str:
+        text = str(value)
+        if text.strip().isascii() and text.strip().isdigit():
+            PORT.convert(text, param, ctx)
+        return text
+
+
 PORT = PortType()
+PORT_OR_NAME = PortOrNameType()
+
+
+# Shell completion (typer's autocompletion callbacks). They run while the shell asks, with no
+# callback of the root command invoked, so `--doc` is read from the parsed words of any level.
+
+
+def _completion_doc(ctx: typer.Context) -> str | None:
+    level: Context | None = ctx
+    while level is not None:
+        found = level.params.get("doc")
+        if isinstance(found, str) and found:
+            return found
+        level = level.parent
+    return None
+
+
+def complete_service_type(ctx: typer.Context, incomplete: str) -> list[str]:
+    """The document's service types, read without the lock (a shell waits on this)."""
+    from styxy.api.config import service_type_names
+
+    return [n for n in service_type_names(doc=_completion_doc(ctx)) if n.startswith(incomplete)]
+
+
+def complete_setting(incomplete: str) -> list[str]:
+    """The settings keys of `config get|set`, and `auto-allocation-rule`."""
+    from styxy.api.config import setting_names
+
+    keys = [*setting_names(), "auto-allocation-rule"]
+    return [key for key in keys if key.startswith(incomplete)]
+
+
+COMPLETERS: dict[str, Callable[..., list[str]]] = {
+    table.SERVICE_TYPES: complete_service_type,
+    table.SETTINGS: complete_setting,
+}
 
 
 class RootOptions:
@@ -173,10 +222,15 @@ def _typer_param(param: table.Param) -> tuple[Any, Any]:
         table.PORT: int,
         table.PID: int,
         table.WORDS: list[str],
+        table.PORT_OR_NAME: str,
     }.get(param.kind)
     extra: dict[str, Any] = {}
+    if param.complete is not None:
+        extra["autocompletion"] = COMPLETERS[param.complete]
     if param.kind == table.PORT:
         extra["click_type"] = PORT
+    elif param.kind == table.PORT_OR_NAME:
+        extra["click_type"] = PORT_OR_NAME
     elif param.kind == table.PID:
         extra["min"] = 1
     elif param.kind == table.CHOICE:

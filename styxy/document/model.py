@@ -6,7 +6,7 @@ from collections.abc import Mapping
 from types import MappingProxyType
 
 from styxy.records import record
-from styxy.vocabulary import INSTANCES, PLACEMENTS, Instances, Placement
+from styxy.vocabulary import INSTANCES, PLACEMENTS, AgentPolicy, Instances, Placement
 
 __all__ = ["INSTANCES", "PLACEMENTS", "Placement"]
 
@@ -59,6 +59,8 @@ class AutoAllocation:
     gap_size: int = 10
     require_confirmation: bool = False
     avoid_ephemeral: bool = True
+    agents: AgentPolicy = "ask"  # may an agent's unknown type become a range (SPEC 15)
+    max_new_per_day: int = 10  # new ranges in any 24 hours, counted from the audit log
 
     @property
     def gap(self) -> int:
@@ -74,6 +76,15 @@ class Settings:
     # Records are immutable, so one shared default serves every instance.
     detect: Mapping[str, tuple[str, ...]] = MappingProxyType({})
     lease_grace_seconds: int = 300
+    # Row name -> other names for it, as written (SPEC 15); `resolve` reads them.
+    aliases: Mapping[str, tuple[str, ...]] = MappingProxyType({})
+
+    def row_of_alias(self, name: str) -> str | None:
+        """The row an alias names, or None; the first listing wins (validate refuses a second)."""
+        for row, names in self.aliases.items():
+            if name in names:
+                return row
+        return None
 
 
 @record

@@ -11,6 +11,7 @@ import re
 from styxy import names
 from styxy.errors import Diagnostic, DocumentError, InvalidValueError
 from styxy.records import record
+from styxy.vocabulary import MAX_PORT
 
 TYPE_CHECKING = False  # typing.TYPE_CHECKING without importing typing (see styxy.records)
 if TYPE_CHECKING:
@@ -21,7 +22,7 @@ if TYPE_CHECKING:
 
 CONFIG_NAME = "styxy.toml"
 TOP_KEYS = ("services",)
-SERVICE_KEYS = ("type", "env")
+SERVICE_KEYS = ("type", "env", "port")
 # A name the shell, docker compose and every dotenv loader accept as a variable.
 VARIABLE = re.compile(r"[A-Za-z_][A-Za-z0-9_]*")
 _SYNTAX = re.compile(r"^(?P<msg>.*?) \(at line (?P<line>\d+), column (?P<col>\d+)\)$")
@@ -34,6 +35,8 @@ class Service:
     port_variable: str
     url_variable: str
     line: int
+    # `port = N`: tried first, as `allocate --port N` does; another port when it is taken.
+    port: int | None = None
 
 
 @record
@@ -147,11 +150,33 @@ class _Checker:
             return None  # `tpye = "dev"`: saying "no type" too would only repeat the typo
         service_type = self.service_type(where, label, value.get("type"))
         variable = self.variable(where, name, label, value.get("env"))
-        if service_type is None or variable is None or not self.service_name(where, name):
+        port = self.port(where, label, value)
+        if service_type is None or variable is None or port is False:
+            return None
+        if not self.service_name(where, name):
             return None
         return Service(
-            name, service_type, variable, url_variable(variable), self.line(where)
+            name,
+            service_type,
+            variable,
+            url_variable(variable),
+            self.line(where),
+            None if port is True else port,
         )
+
+    def port(self, where: KeyPath, label: str, value: dict[str, Any]) -> int | bool:
+        """The preferred port; True when none is given, False when the one given is refused."""
+        if "port" not in value:
+            return True
+        port = value["port"]
+        # bool first: `port = true` is an int to isinstance, and no port.
+        if isinstance(port, bool) or not isinstance(port, int):
+            self.problem((*where, "port"), f"{label} port must be an integer, not {_kind(port)}")
+            return False
+        if not 1 <= port <= MAX_PORT:
+            self.problem((*where, "port"), f"{label} port {port} is not a port from 1 to {MAX_PORT}")
+            return False
+        return port
 
     def service_type(self, where: KeyPath, label: str, value: Any) -> str | None:
         if value is None:

@@ -60,6 +60,7 @@ ALLOCATE_FIELDS: dict[str, tuple[type, bool]] = {
     "name": (str, False),
     "preferred_port": (int, False),
     "pid": (int, False),
+    "create": (bool, False),
 }
 
 
@@ -67,6 +68,12 @@ async def allocate(request: Request) -> Response:
     """Allocate a port, as `styxy allocate --json`.
     ---
     summary: Allocate a port (as styxy allocate --json)
+    description: >-
+      `service_type` is a row of the port map or one of its aliases (`db` allocates from
+      `database`; the answer's `requestedType` is then `db`). A type that is neither is refused
+      (409, the sentence lists the types) unless the request says `"create": true` and the
+      document's `autoAllocation.agents` is not `deny`; at most `autoAllocation.maxNewPerDay`
+      new ranges are made in any 24 hours.
     requestBody:
       required: true
       content:
@@ -95,6 +102,8 @@ async def allocate(request: Request) -> Response:
         port=given["preferred_port"],
         pid=given["pid"] if given["pid"] is not None else config.holder,
         source="api",
+        asker="agent",
+        new_type=given["create"] is True,
         doc=config.doc,
     )
     return JSONResponse(result.to_json())

@@ -18,6 +18,7 @@ import zlib
 from collections.abc import Callable
 from pathlib import Path
 
+from styxy import notes as words
 from styxy.errors import DocumentError, RefusedError
 from styxy.paths import Paths, display
 from styxy.store import atomic, bpfmaps, compiled, fsio, leases, loading, lockfile, replace
@@ -209,7 +210,7 @@ def _load(paths: Paths, notes: list[str], needs_document: bool) -> Transaction:
         doc_bytes = default_document_bytes()
         # A new document follows the umask, like any file the user makes.
         atomic.write_bytes(paths.doc, doc_bytes, mode=fsio.creation_mode())
-        notes.append(f"created {display(paths.doc)} from the default")
+        notes.append(words.created_document(display(paths.doc)))
     loaded = loading.load_document(paths, doc_bytes, tolerate_errors=not needs_document)
     note = loaded.problem_note()
     if note is not None:

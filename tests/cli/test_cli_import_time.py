@@ -35,7 +35,8 @@ STDLIB = {
 CORE = {
     "styxy", "styxy.__main__", "styxy.api", "styxy.cli", "styxy.cli.boundary",
     "styxy.cli.common", "styxy.cli.fast", "styxy.cli.projects", "styxy.cli.table",
-    "styxy.document", "styxy.document.model", "styxy.errors", "styxy.names", "styxy.output",
+    "styxy.document", "styxy.document.model", "styxy.document.typenames", "styxy.errors",
+    "styxy.names", "styxy.notes", "styxy.output",
     "styxy.paths", "styxy.records", "styxy.store", "styxy.store.atomic", "styxy.store.bpfmaps",
     "styxy.store.cache", "styxy.store.compiled", "styxy.store.fsio", "styxy.store.leases",
     "styxy.store.loading", "styxy.store.lockfile", "styxy.store.memo", "styxy.store.moves",
@@ -53,8 +54,10 @@ ALLOWED = {
     "check": (
         ["check", "3098"],
         CORE | READ | {"styxy.cli.leases"}
-        # IANA's assignments at the port: the index or /etc/services, read as plain rows.
-        | {"styxy.system.iana", "styxy.system.iana_formats", "styxy.system.curated"},
+        # IANA's assignments at the port: the index's table by port, or /etc/services.
+        | {"styxy.api.iana_ports", "styxy.api.registry", "styxy.system.iana",
+           "styxy.system.iana_formats",
+           "styxy.system.curated"},
     ),
     "list": (["list"], CORE | READ | {"styxy.cli.leases"}),
     "env": (
@@ -68,7 +71,7 @@ ALLOWED = {
         ["hook", "session-start"],
         CORE | READ | HOOKS
         # `styxy` on PATH or not (shutil.which), and the hook command's own words.
-        | {"styxy.agents.claude_code", "styxy.api.files", "shutil", "bz2", "_bz2", "lzma",
+        | {"styxy.agents.claude_code", "styxy.agents.types_text", "styxy.api.files", "shutil", "bz2", "_bz2", "lzma",
            "_lzma", "_compression"},
     ),
     "hook session-end": (["hook", "session-end"], CORE | HOOKS),

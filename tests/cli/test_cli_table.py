@@ -24,6 +24,7 @@ from styxy.cli.projects import project_default
 
 SAMPLE = {
     table.TEXT: "web",
+    table.PORT_OR_NAME: "8000",
     table.INT: "7",
     table.PORT: "3005",
     table.PID: "1",
@@ -127,7 +128,7 @@ def usage_errors() -> list[list[str]]:
             if isinstance(param, table.Option) and param.required:
                 without = list(command.words)
                 found.append(without)
-            if param.kind in (table.PORT, table.PID, table.INT, table.CHOICE):
+            if param.kind in (table.PORT, table.PID, table.INT, table.CHOICE, table.PORT_OR_NAME):
                 bad = ["0", "abc", "70000", "+5", "08000", "-1", ""]
                 for value in bad if param.kind != table.CHOICE else ["xml", "JSON"]:
                     if isinstance(param, table.Option):
@@ -162,6 +163,7 @@ def test_every_usage_error_sample_list_covers_each_kind():
     assert "allocate" in words  # a missing required option
     assert "env --format=xml" in words
     assert "allocate -s web --pid=0" in words
+    assert "iana 70000" in words
 
 
 @pytest.mark.parametrize(
@@ -195,6 +197,7 @@ def test_completion_requests_are_typers(monkeypatch):
 ODD = ["", "0", "65536", "08000", "+5", "-5", "-", "--", "--json", "--doc", "--help", "x y"]
 GOOD = {
     table.TEXT: ["web", "a.md", "x y"],
+    table.PORT_OR_NAME: ["8000", "postgresql", "import"],
     table.INT: ["0", "7", "12"],
     table.PORT: ["1", "3005", "65535"],
     table.PID: ["1", "4242"],

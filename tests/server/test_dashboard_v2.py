@@ -182,8 +182,10 @@ def test_about_names_the_document_and_the_iana_data(server: Server, cli: Styxy) 
     body = answer.json()
     assert body["document"] == str(cli.doc)
     assert set(body["iana"]) == {"kind", "path", "updated", "origin", "description"}
-    assert body["iana"]["kind"] in ("index", "services", "none")
-    if body["iana"]["kind"] == "index":
+    assert body["iana"]["kind"] in ("index", "shipped", "services", "none")
+    if body["iana"]["kind"] == "shipped":  # out of the box: the index inside the package
+        assert body["iana"]["description"] == "IANA's registry of 2024-03-18 (shipped with styxy)"
+    elif body["iana"]["kind"] == "index":
         assert re.fullmatch(r"\d{4}-\d{2}-\d{2}", body["iana"]["updated"])
         assert body["iana"]["description"] == f"IANA's registry of {body['iana']['updated']} (imported)"
     elif body["iana"]["kind"] == "services":
