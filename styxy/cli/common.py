@@ -11,7 +11,7 @@ TYPE_CHECKING = False  # `typing` costs ~3 ms at start-up; mypy reads this name 
 if TYPE_CHECKING:
     from typing import Any
 
-    from styxy.engine.autoalloc import Confirm
+    from styxy.api.records import Confirm
 
 
 def emit(json: bool, value: Any, text: str) -> None:
