@@ -171,12 +171,15 @@ def session_start(
                 "CLAUDE_ENV_FILE is not set, so the session's commands will not carry "
                 "STYXY_INSTANCE_ID; pass -i to styxy yourself."
             )
-    running = warnings.guard("port map", lambda: running_singles(doc))
+    from styxy.agents.types_text import read_types, vocabulary_text
+
+    # The rows are read once, for the single-instance types and for the vocabulary both.
+    types = read_types(doc)
+    singles = None if types is None else {t.service_type for t in types.types if t.single}
+    running = warnings.guard("port map", lambda: running_singles(doc, singles))
     context = describe(instance_id, running, document_ok=running is not None)
     if running is not None:
-        from styxy.agents.types_text import vocabulary_text
-
-        context += "\n" + vocabulary_text(doc, None)
+        context += "\n" + vocabulary_text(doc, None, types)
     return HookOutcome(instance_id, exported, context, (), tuple(warnings.items))
 
 
@@ -240,11 +243,16 @@ class RunningService:
     instance_id: str
 
 
-def running_singles(doc: str | os.PathLike[str] | None) -> tuple[RunningService, ...]:
-    """The running lease of every single-instance type: what a second start should reuse."""
+def running_singles(
+    doc: str | os.PathLike[str] | None, singles: set[str] | None = None
+) -> tuple[RunningService, ...]:
+    """The running lease of every single-instance type: what a second start should reuse.
+
+    `singles`, the single-instance types, when the caller has read the rows already."""
     from styxy import api
 
-    singles = {r.service_type for r in api.ranges(doc=doc).ranges if r.instances == "single"}
+    if singles is None:
+        singles = {r.service_type for r in api.ranges(doc=doc).ranges if r.instances == "single"}
     found: dict[str, RunningService] = {}
     statuses = api.list_leases(doc=doc)
     for status in sorted(statuses, key=lambda s: s.lease.createdAt):

@@ -78,9 +78,13 @@ def creation_rule(found: TypeVocabulary, how: str | None) -> str:
     )
 
 
-def vocabulary_text(doc: str | os.PathLike[str] | None, how: str | None) -> str:
-    """The whole paragraph: the rows, then when a new one is made."""
-    found = read_types(doc)
+def vocabulary_text(
+    doc: str | os.PathLike[str] | None, how: str | None, found: TypeVocabulary | None = None
+) -> str:
+    """The whole paragraph: the rows (`found`, when the caller has read them), then when a new
+    one is made."""
+    if found is None:
+        found = read_types(doc)
     if found is None:
         return (
             "styxy could not read its port map just now; the port_map tool (or `styxy ranges`) "
