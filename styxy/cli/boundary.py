@@ -61,9 +61,12 @@ _COMPLETION_WORDS = frozenset({"--install-completion", "--show-completion", "--h
 def _invoke(args: list[str]) -> int:
     """Run the command: plain words on the fast path, anything else through typer."""
     from styxy.cli import fast
-    from styxy.cli.projects import project_default
 
-    words = project_default(args)
+    words = list(args)
+    if "--project" in words:  # an optional value: see project_default
+        from styxy.cli.projects import project_default
+
+        words = project_default(words)
     call = fast.parse(words)
     if call is not None:
         return fast.run(call)

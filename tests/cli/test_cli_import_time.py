@@ -34,7 +34,7 @@ STDLIB = {
 # table and the fast path, the one door, the store, the document's model and the system view.
 CORE = {
     "styxy", "styxy.__main__", "styxy.api", "styxy.cli", "styxy.cli.boundary",
-    "styxy.cli.common", "styxy.cli.fast", "styxy.cli.projects", "styxy.cli.table",
+    "styxy.cli.common", "styxy.cli.fast", "styxy.cli.table",
     "styxy.document", "styxy.document.model", "styxy.document.typenames", "styxy.errors",
     "styxy.names", "styxy.notes", "styxy.output",
     "styxy.paths", "styxy.records", "styxy.store", "styxy.store.atomic", "styxy.store.bpfmaps",
@@ -64,7 +64,8 @@ ALLOWED = {
         ["env"],
         CORE | ENGINE
         # styxy.toml's services come from the memo while the file is unchanged: no tomllib.
-        | {"styxy.api.files", "styxy.project", "styxy.project.config", "styxy.project.envfile",
+        | {"styxy.cli.projects", "styxy.api.files", "styxy.project", "styxy.project.config",
+           "styxy.project.envfile",
            "styxy.project.files", "styxy.project.memo", "styxy.project.root"},
     ),
     "hook session-start": (
