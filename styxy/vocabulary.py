@@ -3,7 +3,7 @@ reasons. Literals rather than enums, so a value is its own JSON and its own Mark
 
 Imported on the hot path of every command: this module imports nothing, not even `typing`
 (about 3 ms of start-up). The Literal types exist for the type checker; at run time each name
-is plain `str`, which is what a value of it is.
+is plain `str`, which is what a value of it is, and the tuples below hold the values.
 """
 
 from __future__ import annotations
@@ -37,18 +37,16 @@ else:
     PortRefusal = str
 
 MAX_PORT = 65535
+# The most /proc/sys/kernel/pid_max can be on Linux: no process id is larger.
+MAX_PID = 4_194_304
 
 PLACEMENTS: tuple[Placement, ...] = ("after", "before", "smart")
+CHOSEN_PLACEMENTS: tuple[ChosenPlacement, ...] = ("after", "before", "smart", "custom")
 INSTANCES: tuple[Instances, ...] = ("single", "multi")
 SOURCES: tuple[Source, ...] = ("cli", "run", "interceptor", "api")
 AGENT_POLICIES: tuple[AgentPolicy, ...] = ("ask", "allow", "deny")
 ASKERS: tuple[Asker, ...] = ("person", "agent")
 REASONS: tuple[Reason, ...] = ("single-instance", "same-identity")
-
-
-def not_a_port(value: object) -> str:
-    """Why a port argument is refused (exit 2), in the same words on every command."""
-    return f"{str(value).strip()!r} is not a port number from 1 to {MAX_PORT}"
 
 
 def is_placement(value: object) -> TypeGuard[Placement]:

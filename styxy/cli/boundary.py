@@ -138,7 +138,7 @@ def _report(exc: BaseException, *, json: bool) -> int:
 def _known(exc: BaseException) -> tuple[str | None, int] | None:
     """The sentence and the code of an outcome styxy expects; None for a bug of ours."""
     if isinstance(exc, StyxyError):
-        return exc.message, exc.exit_code
+        return exc.said(spelled), exc.exit_code
     if isinstance(exc, KeyboardInterrupt):
         return "interrupted.", EXIT_INTERRUPTED
     if isinstance(exc, EOFError):
@@ -169,6 +169,20 @@ def _typer_known(exc: BaseException) -> tuple[str | None, int] | None:
     if isinstance(exc, _click.exceptions.ClickException):
         return _usage_sentence(exc), EXIT_USAGE
     return None
+
+
+# The command line's names of the parameters a sentence of the core names (`styxy.refusals`):
+# each is the option a user types, or the argument's name in the help.
+_SPELLING = {
+    "lock_id": "LOCK_ID",
+    "port": "--port",
+    "preferred_port": "--port",
+}
+
+
+def spelled(key: str) -> str:
+    """`--instance-id` for `instance_id`: a parameter as the command line names it."""
+    return _SPELLING.get(key) or "--" + key.replace("_", "-")
 
 
 def _usage_sentence(exc: _click.exceptions.ClickException) -> str:

@@ -32,6 +32,15 @@ def notify(text: str) -> None:
         output.note(text)
 
 
+def as_number(value: Any) -> Any:
+    """The integer a word spells exactly (`3010`, not `03010` or `3e3`), else the word: what
+    `styxy.refusals` checks, so a word that is not a number is refused in its own words."""
+    if isinstance(value, str) and value.strip().isascii() and value.strip().lstrip("-").isdigit():
+        number = int(value.strip())
+        return number if str(number) == value.strip() else value
+    return value
+
+
 def terminal_confirm() -> Confirm | None:
     """The prompt of confirmation mode when a person sits at stdin, else None (refuse)."""
     import sys

@@ -52,8 +52,7 @@ def _validated(targets: list[Any], warnings: int) -> str:
 def iana(query: str, source: str | None, doc: str | None, json: bool) -> None:
     """IANA's assignments at PORT or for NAME; `iana import FILE_OR_URL` stores the registry.
 
-    `doc` is accepted as on every command; the registry is not the document's. A QUERY of
-    digits was checked as a port where it was parsed (`iana 70000` is exit 2, as `check`).
+    `doc` is accepted as on every command; the registry is not the document's.
     """
     from styxy.api import registry
     from styxy.cli import render
@@ -69,6 +68,12 @@ def iana(query: str, source: str | None, doc: str | None, json: bool) -> None:
         return
     if source is not None:
         raise UsageError(f"unexpected argument {source!r}: only `iana import` takes a second one.")
+    if query.strip().isascii() and query.strip().isdigit():
+        # A port is checked as every port argument is: `iana 70000` is exit 2, as `check`.
+        from styxy import refusals
+        from styxy.cli.common import as_number
+
+        refusals.port("PORT", as_number(query))
     found = registry.lookup(query)
     emit(json, found.to_json(), render.iana_lookup(found))
 

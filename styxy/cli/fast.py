@@ -178,12 +178,6 @@ def convert(kind: str, text: str, choices: tuple[str, ...]) -> object | None:
     """
     if kind == table.TEXT:
         return text
-    if kind == table.PORT_OR_NAME:
-        if text.strip() != text:
-            return None
-        if text.isascii() and text.isdigit():
-            return text if convert(table.PORT, text, ()) is not None else None
-        return text
     if kind == table.CHOICE:
         return text if text in choices else None
     if not (text.isascii() and text.isdigit()) or (text.startswith("0") and text != "0"):
@@ -192,5 +186,5 @@ def convert(kind: str, text: str, choices: tuple[str, ...]) -> object | None:
     if kind == table.PORT:
         return number if 1 <= number <= table.MAX_PORT else None
     if kind == table.PID:
-        return number if number >= 1 else None
+        return number if 1 <= number <= table.MAX_PID else None
     return number

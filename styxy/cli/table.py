@@ -27,12 +27,12 @@ TEXT = "text"
 FLAG = "flag"
 INT = "int"
 PORT = "port"
-PID = "pid"  # a process id: an int of at least 1
+PID = "pid"  # a process id: 1..MAX_PID
 CHOICE = "choice"
 WORDS = "words"  # an argument that takes every remaining word
-PORT_OR_NAME = "port-or-name"  # text, but digits must make a port (`iana 70000` is exit 2)
 
-MAX_PORT = 65535  # styxy.vocabulary.MAX_PORT; repeated so this module imports nothing
+MAX_PORT = 65535  # styxy.vocabulary's MAX_PORT and MAX_PID, repeated so that this module
+MAX_PID = 4_194_304  # imports nothing (tests/cli/test_cli_table.py holds them equal)
 
 
 class Option:
@@ -357,7 +357,7 @@ COMMANDS = (
         ("iana",),
         f"{DOCUMENT}:iana",
         "IANA's assignments at PORT or for NAME; `iana import FILE_OR_URL` stores the registry.",
-        Argument("query", kind=PORT_OR_NAME, metavar="PORT|NAME|import"),
+        Argument("query", metavar="PORT|NAME|import"),
         Argument("source", metavar="[FILE_OR_URL]", required=False),
         DOC,  # accepted as everywhere; the registry is not the document's
         JSON,
@@ -500,7 +500,7 @@ COMMANDS = (
     Command(
         ("interceptor", "bpf", "status"),
         f"{INTERCEPTOR}:bpf_status",
-        "What is attached where, and how many binds it watched and moved.",
+        "What is attached where, how many binds it watched and moved, its last events.",
         DOC,
         JSON,
     ),

@@ -19,48 +19,45 @@ from typer._click.core import Context, Parameter
 from typer._click.globals import get_current_context
 from typer._click.types import ParamType
 
-from styxy import __version__, output
+from styxy import __version__, output, refusals
 from styxy.cli import table
+from styxy.cli.common import as_number
 from styxy.cli.fast import Call
-from styxy.vocabulary import not_a_port
 
 Dispatch = Callable[[Call], int]
 
 
 class PortType(ParamType):
     """A port number, checked where it is parsed: `-p 0`, `-p 70000` and `-p abc` are all
-    usage errors (exit 2), in the same words."""
+    usage errors (exit 2), in the words every front end uses (`styxy.refusals`)."""
 
     name = "port"
 
     def convert(self, value: Any, param: Parameter | None, ctx: Context | None) -> int:
-        try:
-            port = int(value)
-        except (TypeError, ValueError):
-            port = 0
-        if (
-            isinstance(value, bool)
-            or not 1 <= port <= table.MAX_PORT
-            or str(port) != str(value).strip()
-        ):
-            self.fail(not_a_port(value), param, ctx)
-        return port
+        return refusals.port(spelled(param), as_number(value))
 
 
-class PortOrNameType(ParamType):
-    """Text, except that digits are checked as a port (`iana 70000` is exit 2, as `check`)."""
+class PidType(ParamType):
+    """A process id, 1..4194304, refused in the same words as over MCP and HTTP."""
 
-    name = "text"
+    name = "pid"
 
-    def convert(self, value: Any, param: Parameter | None, ctx: Context | None) -> str:
-        text = str(value)
-        if text.strip().isascii() and text.strip().isdigit():
-            PORT.convert(text, param, ctx)
-        return text
+    def convert(self, value: Any, param: Parameter | None, ctx: Context | None) -> int:
+        return refusals.pid(spelled(param), as_number(value))
+
+
+def spelled(param: Parameter | None) -> str:
+    """How the command line names a parameter in a sentence: its long flag, or PORT."""
+    if param is None:
+        return "the value"
+    flags = [opt for opt in param.opts if opt.startswith("--")]
+    # `PORT|NAME|import` (iana) is spelled by what the value was taken for: PORT.
+    words = (param.metavar or param.name or "value").strip("[]").split("|")[0]
+    return flags[0] if flags else words.upper()
 
 
 PORT = PortType()
-PORT_OR_NAME = PortOrNameType()
+PID = PidType()
 
 
 # Shell completion (typer's autocompletion callbacks). They run while the shell asks, with no
@@ -222,17 +219,14 @@ def _typer_param(param: table.Param) -> tuple[Any, Any]:
         table.PORT: int,
         table.PID: int,
         table.WORDS: list[str],
-        table.PORT_OR_NAME: str,
     }.get(param.kind)
     extra: dict[str, Any] = {}
     if param.complete is not None:
         extra["autocompletion"] = COMPLETERS[param.complete]
     if param.kind == table.PORT:
         extra["click_type"] = PORT
-    elif param.kind == table.PORT_OR_NAME:
-        extra["click_type"] = PORT_OR_NAME
     elif param.kind == table.PID:
-        extra["min"] = 1
+        extra["click_type"] = PID
     elif param.kind == table.CHOICE:
         assert isinstance(param, table.Option)
         annotation = _choices(param)

@@ -19,9 +19,9 @@ from collections.abc import Callable
 from pathlib import Path
 
 from styxy import notes as words
-from styxy.errors import DocumentError, RefusedError
+from styxy.errors import DocumentError, RefusedError, StyxyError
 from styxy.paths import Paths, display
-from styxy.store import atomic, bpfmaps, compiled, fsio, leases, loading, lockfile, replace
+from styxy.store import atomic, bpfpins, compiled, fsio, leases, loading, lockfile, replace
 from styxy.store.leases import Lease, LeaseFile
 
 TYPE_CHECKING = False  # typing.TYPE_CHECKING without importing typing (see styxy.records)
@@ -77,6 +77,7 @@ class Transaction:
         self._generation = generation
         self._cache_leases_stamp = cache_leases_stamp  # the lease file the cache's table came from
         self._folding: tuple[tuple[Path, int], ...] = ()  # journal files set aside, bytes consumed
+        self._bpf_attached = False  # the kernel bind program's maps are pinned for this cache
         self._bpf_moves: tuple[Any, ...] = ()  # the kernel program's moves folded by this transaction
         self._loaded = state
         # Set when the document has errors and the command works on the leases without it
@@ -260,38 +261,47 @@ def _fold_journal(txn: Transaction) -> None:
         # Whole lines only: a line still being written is left for the next fold.
         folding.append((aside, data.rfind(b"\n") + 1))
         chunks.append((aside, data))
-    txn._bpf_moves = _bpf_moves(txn.paths, chunks, txn.notes)
+    txn._bpf_moves = _bpf_moves(txn, chunks)
     txn.state, ended = loading.journal_leases(txn.state, chunks, txn.notes)
     if ended:
         txn.reaped = ended  # dead moves end at once; `cleanup` lists them among the reaped
     txn._folding = tuple(folding)
 
 
-def _bpf_moves(paths: Paths, chunks: list[tuple[Path, bytes]], notes: list[str]) -> tuple[Any, ...]:
+def _bpf_moves(txn: Transaction, chunks: list[tuple[Path, bytes]]) -> tuple[Any, ...]:
     """The kernel program's moves (SPEC section 16), as journal lines after the journal's."""
-    if not bpfmaps.attached(paths.cache):
+    # One stat() and no import when nothing is attached: the allocate path pays no more.
+    txn._bpf_attached = bpfpins.attached(txn.paths.cache)
+    if not txn._bpf_attached:
         return ()
+    from styxy.store import bpfmaps
+
+    folder = bpfpins.pin_folder(txn.paths.cache)
     try:
-        with bpfmaps.Maps(bpfmaps.pin_folder(paths.cache)) as maps:
+        with bpfmaps.Maps(folder) as maps:
             found = tuple(maps.moves())
     except (OSError, bpfmaps.BpfMapError) as exc:
-        notes.append(f"the kernel bind program's moves cannot be read ({exc})")
+        txn.notes.append(f"the kernel bind program's moves cannot be read ({exc})")
         return ()
     if found:
-        chunks.append((bpfmaps.pin_folder(paths.cache) / "moves", b"".join(m.journal_line() for m in found)))
+        chunks.append((folder / "moves", b"".join(m.journal_line() for m in found)))
     return found
 
 
 def _sync_bpf(txn: Transaction) -> None:
-    """Write the ranges and live leases into the kernel program's maps, forget folded moves."""
-    if not bpfmaps.attached(txn.paths.cache):
-        return  # one stat(): the whole cost when nothing is attached
+    """Write the ranges and live leases into the kernel program's maps, forget folded moves,
+    and drain its ring buffer's events into the sidecar's log."""
+    if not txn._bpf_attached:
+        return
+    from styxy.store import bpfmaps
+
     ranges = [bpfmaps.Range(r.service_type, r.start, r.end, r.single) for r in txn.document.ranges]
     try:
-        with bpfmaps.Maps(bpfmaps.pin_folder(txn.paths.cache)) as maps:
+        with bpfmaps.Maps(bpfpins.pin_folder(txn.paths.cache)) as maps:
             maps.write(ranges, ((x.port, x.pid) for x in txn.state.leases), txn._generation + 1)
             maps.forget(txn._bpf_moves)
-    except (OSError, bpfmaps.BpfMapError) as exc:
+            maps.drain_events(txn.paths.sidecar / bpfmaps.EVENTS_FILE)
+    except (OSError, StyxyError) as exc:
         txn.notes.append(f"the kernel bind program's maps cannot be updated ({exc})")
 
 

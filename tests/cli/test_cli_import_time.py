@@ -36,7 +36,7 @@ CORE = {
     "styxy", "styxy.__main__", "styxy.api", "styxy.cli", "styxy.cli.boundary",
     "styxy.cli.common", "styxy.cli.fast", "styxy.cli.table",
     "styxy.document", "styxy.document.model", "styxy.document.typenames", "styxy.errors",
-    "styxy.names", "styxy.notes", "styxy.output",
+    "styxy.names", "styxy.notes", "styxy.output", "styxy.refusals", "styxy.store.bpfpins",
     "styxy.paths", "styxy.records", "styxy.store", "styxy.store.atomic", "styxy.store.bpfmaps",
     "styxy.store.cache", "styxy.store.compiled", "styxy.store.fsio", "styxy.store.leases",
     "styxy.store.loading", "styxy.store.lockfile", "styxy.store.memo", "styxy.store.moves",
