@@ -7,7 +7,7 @@ from __future__ import annotations
 
 from styxy import output
 
-TYPE_CHECKING = False  # `typing` costs ~3 ms at start-up; mypy reads this name as True
+TYPE_CHECKING = False  # typing.TYPE_CHECKING without importing typing (see styxy.records)
 if TYPE_CHECKING:
     from typing import Any
 

@@ -9,7 +9,7 @@ from styxy import output
 from styxy.cli.common import emit, notify
 from styxy.errors import EXIT_FAILED
 
-TYPE_CHECKING = False  # `typing` costs ~3 ms at start-up; mypy reads this name as True
+TYPE_CHECKING = False  # typing.TYPE_CHECKING without importing typing (see styxy.records)
 if TYPE_CHECKING:
     from typing import Any
 

@@ -4,8 +4,8 @@
 words, its options as `--flag VALUE`, `--flag=VALUE` or a bare flag, its arguments, `--`) and
 returns the call to make; for anything else it returns None and typer parses the words:
 `--help`, completion, `-V`, a word it does not know, an option given twice, a value that does
-not convert, a missing required parameter, short options run together. So every usage error is
-typer's, in typer's words, and the fast path never has to say one.
+not convert, a missing required parameter, short options run together. So every usage error
+comes from the typer path, in its words, and the fast path never has to say one.
 """
 
 from __future__ import annotations
@@ -14,7 +14,7 @@ import os
 
 from styxy.cli import table
 
-TYPE_CHECKING = False  # `typing` costs ~3 ms at start-up; mypy reads this name as True
+TYPE_CHECKING = False  # typing.TYPE_CHECKING without importing typing (see styxy.records)
 if TYPE_CHECKING:
     from collections.abc import Sequence
 

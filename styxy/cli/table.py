@@ -17,7 +17,7 @@ and `import dataclasses` alone (it imports `inspect`) costs more than the rest o
 
 from __future__ import annotations
 
-TYPE_CHECKING = False  # `typing` costs ~3 ms at start-up; mypy reads this name as True
+TYPE_CHECKING = False  # typing.TYPE_CHECKING without importing typing (see styxy.records)
 if TYPE_CHECKING:
     from collections.abc import Callable
 
