@@ -42,6 +42,10 @@ class Paths:
     def journal(self) -> Path:
         return self.sidecar / "journal"
 
+    @property
+    def projects(self) -> Path:
+        return self.sidecar / "projects.json"
+
 
 def resolve(doc: str | os.PathLike[str] | None = None) -> Paths:
     """`--doc`, else `$STYXY_DOC`, else the default in the home folder; always absolute."""

@@ -112,6 +112,7 @@ def allocate_all(
     source: str = "api",
     asker: Asker = "person",
     new_type: bool = False,
+    project: tuple[str, str] | None = None,
     doc: str | os.PathLike[str] | None = None,
     notify: Notify = _quiet,
 ) -> list[Allocation]:
@@ -120,7 +121,8 @@ def allocate_all(
     A project's set of services (`styxy env`) is allocated this way, so a refused service
     (a full range, a declined new range) leaves no half of the set behind. Each result's
     `message` is left to the caller, who knows which service it speaks of. `ports[i]`, when
-    given, is tried first for identity i, as `allocate`'s `port` is.
+    given, is tried first for identity i, as `allocate`'s `port` is. `project` is the
+    (project id, root folder) to record for `styxy env --prune`, in the same transaction.
     """
     wanted = list(ports) if ports is not None else [None] * len(identities)
     if len(wanted) != len(identities):
@@ -138,6 +140,8 @@ def allocate_all(
     from styxy.engine import allocation
 
     def change(txn: Transaction) -> list[Allocation]:
+        if project is not None:
+            txn.set_projects(txn.projects().with_root(*project))
         return [
             allocation.allocate(
                 txn,

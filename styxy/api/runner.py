@@ -60,7 +60,6 @@ def run(
     # An existing lease of this identity is a running service: allocate takes a dead one over.
     if result.existing:
         return _already_running(service_type, lease, doc, notify)
-    env = _child_env(lease.port, lease.lockId, service_type, intercept, doc)
     started = time.time()
 
     def started_child(pid: int) -> None:
@@ -69,6 +68,8 @@ def run(
         _hand_over(lease.lockId, pid, doc)
 
     try:
+        command = _with_port_arguments(command, lease.port, doc, notify)
+        env = _child_env(lease.port, lease.lockId, service_type, intercept, doc)
         code = supervise(command, env, on_start=started_child)
         keeper = _listening_survivor(lease.lockId, lease.port, started)
     except BaseException:  # a Ctrl-C while waiting for a leftover server ends the lease too
@@ -79,6 +80,22 @@ def run(
     else:
         _release(lease.lockId, doc)
     return code
+
+
+def _with_port_arguments(
+    command: Sequence[str],
+    port: int,
+    doc: str | os.PathLike[str] | None,
+    notify: Callable[[str], None],
+) -> Sequence[str]:
+    """The command with the port arguments `runFlags` gives it (SPEC 22), said on stderr."""
+    from styxy.api import runflags
+
+    found = runflags.choose(command, runflags.table(doc=doc), port)
+    if found is None:
+        return command
+    notify(found.note)
+    return [*command, *found.arguments]
 
 
 def _build_interceptor(notify: Callable[[str], None]) -> None:

@@ -56,6 +56,24 @@ LEASE_STATUS = _object(
     required=[*LEASE["required"], "alive"],
 )
 
+# A lease's URLs (SPEC 22): its name behind `styxy proxy` and its port as it is now.
+URLS: Schema = {
+    "url": {
+        **_NULLABLE_TEXT,
+        "description": "The name's URL behind `styxy proxy` "
+        "(http://NAME.INSTANCE.localhost:1355/); null for a lease without a name.",
+    },
+    "directUrl": {**_TEXT, "description": "http://localhost:PORT/"},
+    "proxied": {"type": "boolean", "description": "Whether a styxy proxy runs now."},
+}
+# `styxy use --json` and MCP `use_service`: the running service's lease with its URLs.
+SERVICE = _object({**LEASE["properties"], **URLS})
+# A row of the dashboard's `GET /allocations`: the lease's status with its URLs.
+SERVED_LEASE_STATUS = _object(
+    {**LEASE_STATUS["properties"], **URLS},
+    required=[*LEASE_STATUS["required"], *URLS],
+)
+
 ALLOCATION = _object(
     {
         "port": PORT,
@@ -165,6 +183,9 @@ __all__ = [
     "RANGE_USAGE",
     "REFUSAL",
     "RELEASED",
+    "SERVED_LEASE_STATUS",
+    "SERVICE",
     "SERVICE_TYPE",
+    "URLS",
     "or_refusal",
 ]

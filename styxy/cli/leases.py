@@ -141,6 +141,7 @@ def use(
 ) -> None:
     """Port and holder of a running service (-p PORT, or -s TYPE / -n NAME [-i I]); exit 1 if none."""
     from styxy import api
+    from styxy.api import urls
 
     lease = api.use(
         port=port,
@@ -152,4 +153,5 @@ def use(
     )
     if not json:
         output.note(f"{lease.serviceType} is running on port {lease.port} (process {lease.pid})")
-    emit(json, lease.to_json(), str(lease.port))
+    # The JSON names the service's URL too, which costs a look at the proxy: only when asked.
+    emit(json, urls.lease_json(lease, doc=doc) if json else {}, str(lease.port))

@@ -30,6 +30,7 @@ def env(
     format_: str | None,
     write: str | None,
     release_: bool,
+    prune: bool,
     pid: int | None,
     yes: bool,
     new_type: bool,
@@ -41,6 +42,17 @@ def env(
     from styxy.project import envfile
     from styxy.project.files import shown
 
+    if prune:
+        given = (project, write, format_, pid)
+        if release_ or any(value is not None for value in given):
+            from styxy.errors import UsageError
+
+            raise UsageError(
+                "--prune looks at every project styxy knows; it takes no --project, --release, "
+                "--write, --format or --pid."
+            )
+        _prune(doc, json)
+        return
     if release_:
         if write is not None or format_ is not None or pid is not None:
             from styxy.errors import UsageError
@@ -79,6 +91,19 @@ def _release_project(project: str | None, doc: str | None, json: bool) -> None:
         output.note(f"project {ended.project_id} holds no leases.")
     lines = [f"released {x.name} ({x.serviceType}) port {x.port}" for x in ended.released]
     emit(json, ended.to_json(), "\n".join(lines))
+
+
+def _prune(doc: str | None, json: bool) -> None:
+    import styxy.project as project_module
+
+    pruned = project_module.prune(doc=doc, notify=notify)
+    if not pruned and not json:
+        output.note("every project styxy knows still has its folder; nothing to prune.")
+    lines = []
+    for item in pruned:
+        ports = ", ".join(f"{x.name} ({x.serviceType}) port {x.port}" for x in item.released)
+        lines.append(f"pruned {item.project_id} ({item.root}): {ports or 'no leases'}")
+    emit(json, {"pruned": [item.to_json() for item in pruned]}, "\n".join(lines))
 
 
 def run(

@@ -76,7 +76,7 @@ class Option:
 class Argument:
     """One positional argument; a WORDS argument takes every remaining word."""
 
-    __slots__ = ("complete", "default", "dest", "kind", "metavar", "required")
+    __slots__ = ("complete", "default", "dest", "help", "kind", "metavar", "required")
 
     def __init__(
         self,
@@ -87,6 +87,7 @@ class Argument:
         required: bool = True,
         default: object = None,
         complete: str | None = None,
+        help: str | None = None,
     ) -> None:
         self.dest = dest
         self.kind = kind
@@ -94,6 +95,7 @@ class Argument:
         self.required = required
         self.default = default
         self.complete = complete
+        self.help = help
 
 
 Param = Option | Argument
@@ -191,6 +193,7 @@ LEASES = "styxy.cli.leases"
 PROJECTS = "styxy.cli.projects"
 DOCUMENT = "styxy.cli.document"
 SERVER = "styxy.cli.server"
+PROXY = "styxy.cli.proxy"
 AGENTS = "styxy.cli.agents"
 SETTINGS_GROUP = "styxy.cli.settings"
 INTERCEPTOR = "styxy.cli.interceptor"
@@ -320,6 +323,12 @@ COMMANDS = (
             help="Put the variables in styxy's block of FILE (.env).",
         ),
         Option("release_", "--release", kind=FLAG, help="End the project's leases."),
+        Option(
+            "prune",
+            "--prune",
+            kind=FLAG,
+            help="End the leases of every project whose folder is gone.",
+        ),
         PID_OPTION,
         YES,
         NEW_TYPE,
@@ -383,6 +392,30 @@ COMMANDS = (
         "Serve the HTTP API and the dashboard on loopback (needs the extra 'server').",
         Option("port", "--port", kind=PORT, default=9876, help="The port to listen on."),
         Option("host", "--host", default="127.0.0.1", help="127.0.0.1, ::1 or localhost."),
+        DOC,
+        JSON,
+    ),
+    Command(
+        ("proxy",),
+        f"{PROXY}:proxy",
+        "Serve every named lease at http://NAME.INSTANCE.localhost:PORT/ through Caddy.",
+        Option("port", "--port", kind=PORT, default=1355, help="The port the proxy listens on."),
+        Option("https", "--https", kind=FLAG, help="Serve HTTPS with Caddy's internal CA."),
+        DOC,
+        JSON,
+    ),
+    Command(
+        ("url",),
+        f"{PROXY}:url",
+        "Print the URL of the running service NAME: http://NAME.INSTANCE.localhost:1355/.",
+        Argument("name", metavar="NAME", help="The lease's name (-n of styxy run)."),
+        INSTANCE_ID,
+        Option(
+            "direct",
+            "--direct",
+            kind=FLAG,
+            help="Print http://localhost:PORT/ instead of the name's URL.",
+        ),
         DOC,
         JSON,
     ),

@@ -234,8 +234,8 @@ def _typer_param(param: table.Param) -> tuple[Any, Any]:
         annotation = annotation | None
     if param.metavar is not None:
         extra["metavar"] = param.metavar
-    if isinstance(param, table.Argument):
-        return annotation, typer.Argument(default, **extra)
     if param.help is not None:
         extra["help"] = param.help
+    if isinstance(param, table.Argument):
+        return annotation, typer.Argument(default, **extra)
     return annotation, typer.Option(default, *param.flags, **extra)

@@ -6,6 +6,7 @@ the first one, so `styxy validate` can list them all.
 
 from __future__ import annotations
 
+import shlex
 from dataclasses import dataclass, field
 from types import MappingProxyType
 
@@ -13,7 +14,7 @@ import yaml
 from yaml.nodes import MappingNode, Node, ScalarNode, SequenceNode
 
 from styxy.document import schema
-from styxy.document.model import AutoAllocation, Rule, Settings
+from styxy.document.model import AutoAllocation, Rule, RunFlag, Settings
 from styxy.document.names import NAME_RULE, is_service_type
 from styxy.document.yamlnodes import Tree, is_null, key_text
 from styxy.errors import Diagnostic
@@ -144,11 +145,19 @@ class _Reader:
         rules = self.rules(tree, found.get("autoAllocationRules"))
         detect = self.detect(tree, found.get("detect"))
         aliases = self.aliases(tree, found.get("aliases"))
+        run_flags = self.run_flags(tree, found.get("runFlags"))
         grace = Settings().lease_grace_seconds
         if "leaseGraceSeconds" in found:
             value = self.scalar(tree, found["leaseGraceSeconds"][1], "leaseGraceSeconds", "seconds")
             grace = value if isinstance(value, int) else grace
-        return Settings(auto, rules, MappingProxyType(detect), grace, MappingProxyType(aliases))
+        return Settings(
+            auto,
+            rules,
+            MappingProxyType(detect),
+            grace,
+            MappingProxyType(aliases),
+            run_flags=run_flags,
+        )
 
     def version(self, tree: Tree, entry: tuple[Node, Node] | None) -> None:
         if entry is None:
@@ -302,6 +311,67 @@ class _Reader:
             self.alias_lines[value] = line
             kept.append(value)
         return tuple(kept)
+
+
+    def run_flags(self, tree: Tree, entry: tuple[Node, Node] | None) -> tuple[RunFlag, ...]:
+        """Glob -> the arguments `styxy run` appends, one string split as a shell would."""
+        if entry is None:
+            return ()
+        pairs = self.pairs(tree, entry[1], "runFlags")
+        if len(pairs) > schema.MAX_RUN_FLAGS:
+            self.error(
+                self.line(entry[0]),
+                f"runFlags has {len(pairs)} entries; at most {schema.MAX_RUN_FLAGS} are allowed",
+            )
+            return ()
+        found = []
+        for pattern, key_node, value_node in pairs:
+            flag = self.run_flag(tree, pattern, key_node, value_node)
+            if flag is not None:
+                found.append(flag)
+        return tuple(found)
+
+    def run_flag(
+        self, tree: Tree, pattern: str, key_node: Node, value_node: Node
+    ) -> RunFlag | None:
+        where = f"runFlags {pattern!r}"
+        if not pattern.strip("*? ") or len(pattern) > schema.MAX_RUN_FLAG_TEXT:
+            self.error(
+                self.line(key_node),
+                f"{where} must be a glob over a command line of at most "
+                f"{schema.MAX_RUN_FLAG_TEXT} characters, such as '*vite'",
+            )
+            return None
+        value = tree.value(value_node) if isinstance(value_node, ScalarNode) else None
+        if not isinstance(value, str) or not value.strip():
+            self.error(
+                self.line(value_node),
+                f"{where} must give the arguments to append as one string, "
+                'such as "--port {port}"',
+            )
+            return None
+        problem = _run_flag_problem(value)
+        if problem is not None:
+            self.error(self.line(value_node), f"{where} {problem}")
+            return None
+        return RunFlag(pattern, tuple(shlex.split(value)), line=self.line(key_node))
+
+
+def _run_flag_problem(value: str) -> str | None:
+    """Why a runFlags value cannot be used, or None."""
+    if len(value) > schema.MAX_RUN_FLAG_TEXT:
+        return f"is longer than {schema.MAX_RUN_FLAG_TEXT} characters"
+    try:
+        words = shlex.split(value)
+    except ValueError as exc:
+        return f"cannot be split into arguments ({str(exc).lower()})"
+    placeholder = schema.RUN_FLAG_PLACEHOLDER
+    if not any(placeholder in word for word in words):
+        return f"must contain {placeholder}, where the leased port goes"
+    rest = " ".join(words).replace(placeholder, "")
+    if "{" in rest or "}" in rest:
+        return f"may use {placeholder} and no other placeholder"
+    return None
 
 
 _NO_VERSION = "the front matter has no 'styxy: 1'; reading it as version 1"

@@ -47,6 +47,16 @@ class Rule:
 
 
 @record
+class RunFlag:
+    """One entry of `runFlags`: a glob over a command line, and the arguments `styxy run`
+    appends to a matching command, `{port}` standing for the leased port (SPEC 22)."""
+
+    pattern: str
+    arguments: tuple[str, ...]
+    line: int = 0
+
+
+@record
 class AutoAllocation:
     """The `autoAllocation` block, defaults as in SPEC section 3."""
 
@@ -78,6 +88,8 @@ class Settings:
     lease_grace_seconds: int = 300
     # Row name -> other names for it, as written (SPEC 15); `resolve` reads them.
     aliases: Mapping[str, tuple[str, ...]] = MappingProxyType({})
+    # Glob -> arguments for dev servers that ignore $PORT, in document order (first match wins).
+    run_flags: tuple[RunFlag, ...] = ()
 
     def row_of_alias(self, name: str) -> str | None:
         """The row an alias names, or None; the first listing wins (validate refuses a second)."""

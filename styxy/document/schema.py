@@ -25,6 +25,7 @@ TOP_KEYS = (
     "autoAllocationRules",
     "detect",
     "aliases",
+    "runFlags",
     "leaseGraceSeconds",
 )
 AUTO_KEYS = (
@@ -44,6 +45,11 @@ AUTO_KEYS = (
 # look-up on every allocation and a line in every agent's instructions).
 MAX_NEW_PER_DAY = 10_000
 MAX_ALIASES_PER_ROW = 64
+# `runFlags`: entries, and the length of a glob and of its arguments (each glob is matched
+# against a command line on every `styxy run`; fnmatch's work grows with both lengths).
+MAX_RUN_FLAGS = 200
+MAX_RUN_FLAG_TEXT = 200
+RUN_FLAG_PLACEHOLDER = "{port}"
 RULE_KEYS = ("chunkSize", "placement", "preferredRangeStart")
 
 _TRUE = ("true", "yes", "on", "1")

@@ -7,6 +7,7 @@ the one setting (a YAML anchor, an odd layout) is refused instead of written.
 
 from __future__ import annotations
 
+import shlex
 from collections.abc import Callable
 from typing import Any
 
@@ -43,6 +44,7 @@ def settings_as_dict(source: Document | Settings) -> dict[str, Any]:
         RULES: {rule.pattern: _rule_dict(rule) for rule in settings.rules},
         "detect": {name: list(globs) for name, globs in settings.detect.items()},
         "aliases": {name: list(names) for name, names in settings.aliases.items()},
+        "runFlags": {f.pattern: _arguments_text(f.arguments) for f in settings.run_flags},
         "leaseGraceSeconds": settings.lease_grace_seconds,
     }
 
@@ -144,12 +146,29 @@ def _prove(
         )
 
 
+def _arguments_text(arguments: tuple[str, ...]) -> str:
+    """Arguments as a person writes them: quoted only where a shell would need it, so
+    `{port}` shows as `{port}`, not `'{port}'` as `shlex.join` would have it."""
+    return " ".join(
+        word if word and not any(c.isspace() or c in "'\"\\" for c in word) else shlex.quote(word)
+        for word in arguments
+    )
+
+
 def _comparable(settings: Settings) -> tuple[object, ...]:
     # Rule lines move when lines are added above them; they are not part of the meaning.
     rules = tuple(records.replace(r, line=0) for r in settings.rules)
     detect = {k: tuple(v) for k, v in settings.detect.items()}
     aliases = {k: tuple(v) for k, v in settings.aliases.items()}
-    return (settings.auto_allocation, rules, detect, aliases, settings.lease_grace_seconds)
+    run_flags = tuple((f.pattern, f.arguments) for f in settings.run_flags)
+    return (
+        settings.auto_allocation,
+        rules,
+        detect,
+        aliases,
+        run_flags,
+        settings.lease_grace_seconds,
+    )
 
 
 # -- checks -----------------------------------------------------------------------------------

@@ -23,6 +23,7 @@ TYPE_CHECKING = False  # typing.TYPE_CHECKING without importing typing (see styx
 if TYPE_CHECKING:
     from typing import Any, Literal
 
+    from styxy.api.projects import Pruned
     from styxy.api.records import Allocation, Confirm, Lease
 
 Notify = Callable[[str], None]
@@ -41,6 +42,10 @@ def _quiet(_: str) -> None:
 class ServicePort:
     service: Service
     allocation: Allocation
+    # The service's name behind `styxy proxy` (http://web.PROJECT.localhost:1355/): the
+    # lease's, which for a shared single instance is its owner's; None when the name has
+    # nothing a host name can hold.
+    public_url: str | None = None
 
     @property
     def port(self) -> int:
@@ -60,6 +65,8 @@ class ServicePort:
             "env": self.service.port_variable,
             "urlEnv": self.service.url_variable,
             "url": self.url,
+            "publicUrlEnv": self.service.public_variable if self.public_url else None,
+            "publicUrl": self.public_url,
             "lockId": lease.lockId,
             "pid": lease.pid,
             "existing": self.allocation.existing,
@@ -84,6 +91,8 @@ class ProjectEnv:
         for item in self.services:
             found[item.service.port_variable] = str(item.port)
             found[item.service.url_variable] = item.url
+            if item.public_url is not None:
+                found[item.service.public_variable] = item.public_url
         return found
 
     def to_json(self) -> dict[str, Any]:
@@ -145,6 +154,7 @@ def env(
     A relative `write` path is taken from the project's root: the `.env` is the project's.
     """
     from styxy import api
+    from styxy.api import urls
     from styxy.project import envfile
 
     where, config = load(project)
@@ -159,10 +169,15 @@ def env(
         confirm=confirm,
         source=source,
         new_type=new_type,
+        project=(where.project_id, str(where.root)),
         doc=doc,
         notify=notify,
     )
-    found = tuple(ServicePort(s, r) for s, r in zip(config.services, results, strict=True))
+    proxy = urls.proxy_now(doc=doc)
+    found = tuple(
+        ServicePort(s, r, urls.url_of(r.lease, proxy))
+        for s, r in zip(config.services, results, strict=True)
+    )
     _tell_outcomes(found, notify)
     done = ProjectEnv(where.root, where.project_id, found)
     return done if target is None else _write(done, target, notify)
@@ -205,11 +220,20 @@ def release(
     notify: Notify = _quiet,
 ) -> ProjectRelease:
     """End every lease of the project; DIR may be a worktree that was already removed."""
-    from styxy import api
+    from styxy.api import projects
 
     where = release_target(project)
-    ended = api.release_instance(where.project_id, doc=doc, notify=notify)
+    ended = projects.release(where.project_id, doc=doc, notify=notify)
     return ProjectRelease(where.root, where.project_id, tuple(ended))
+
+
+def prune(
+    *, doc: str | os.PathLike[str] | None = None, notify: Notify = _quiet
+) -> list[Pruned]:
+    """End the leases and forget the ids of every project whose folder no longer exists."""
+    from styxy.api import projects
+
+    return projects.prune(doc=doc, notify=notify)
 
 
 def run(

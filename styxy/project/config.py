@@ -38,6 +38,11 @@ class Service:
     # `port = N`: tried first, as `allocate --port N` does; another port when it is taken.
     port: int | None = None
 
+    @property
+    def public_variable(self) -> str:
+        """`WEB_PORT` -> `WEB_PUBLIC_URL`: the service's name behind `styxy proxy`."""
+        return public_variable(self.port_variable)
+
 
 @record
 class ProjectConfig:
@@ -50,6 +55,11 @@ def url_variable(port_variable: str) -> str:
     if port_variable.endswith("_PORT") and len(port_variable) > len("_PORT"):
         return port_variable[: -len("_PORT")] + "_URL"
     return port_variable + "_URL"
+
+
+def public_variable(port_variable: str) -> str:
+    """`WEB_PORT` -> `WEB_PUBLIC_URL`; a name without the `_PORT` ending gets `_PUBLIC_URL`."""
+    return url_variable(port_variable)[: -len("_URL")] + "_PUBLIC_URL"
 
 
 def parse(data: bytes, path: str) -> ProjectConfig:
@@ -229,7 +239,11 @@ class _Checker:
     def clashes(self, services: tuple[Service, ...]) -> None:
         owner: dict[str, Service] = {}
         for service in services:
-            for variable in (service.port_variable, service.url_variable):
+            for variable in (
+                service.port_variable,
+                service.url_variable,
+                service.public_variable,
+            ):
                 first = owner.setdefault(variable, service)
                 if first is service:
                     continue

@@ -30,6 +30,7 @@ if TYPE_CHECKING:
 
     from styxy.document import Parsed
     from styxy.document.model import Document
+    from styxy.store import projects as project_records
 
 LOCK_TIMEOUT_SECONDS = 30.0
 # How many times a change is applied to a document that hand edits keep changing before the
@@ -84,6 +85,23 @@ class Transaction:
         # (`run_change(..., needs_document=False)`); `document` is then the last good view.
         self.document_problem = document_problem
         self._stamp = stamp  # the cache's (crc, size) while the document is broken
+        # The projects file, read only by a change that asks for it (`styxy env`, `env --prune`).
+        self._projects: project_records.Projects | None = None
+        self._projects_loaded: project_records.Projects | None = None
+
+    def projects(self) -> project_records.Projects:
+        """Project id -> root folder, as recorded by `styxy env` (read on first use)."""
+        if self._projects is None:
+            # Imported here: only `styxy env` asks, and `allocate`'s hot path never does.
+            from styxy.store import projects as project_records
+
+            self._projects_loaded = project_records.load(self.paths.projects)
+            self._projects = self._projects_loaded
+        return self._projects
+
+    def set_projects(self, projects: project_records.Projects) -> None:
+        self.projects()
+        self._projects = projects
 
     @property
     def loaded(self) -> LeaseFile:
@@ -194,7 +212,7 @@ def _prepare_folders(paths: Paths) -> list[str]:
 
 def _sweep_leftovers(paths: Paths) -> None:
     """Remove temporary files of writers that were killed mid-write; we hold the lock."""
-    for target in (paths.doc, paths.leases, paths.cache, paths.journal):
+    for target in (paths.doc, paths.leases, paths.cache, paths.journal, paths.projects):
         for leftover in target.parent.glob(f".{target.name}.*.tmp"):
             try:
                 leftover.unlink()
@@ -356,6 +374,14 @@ def _commit(txn: Transaction, seen: replace.DocumentSeen) -> bool:
             staged["leases"] = atomic.stage(
                 txn.paths.leases, leases.dump(txn.state), mode=fsio.PRIVATE_FILE_MODE
             )
+        if txn._projects is not None and txn._projects != txn._projects_loaded:
+            from styxy.store import projects as project_records
+
+            staged["projects"] = atomic.stage(
+                txn.paths.projects,
+                project_records.dump(txn._projects),
+                mode=fsio.PRIVATE_FILE_MODE,
+            )
         # The cache names the lease file it goes with, so it is built once that file exists.
         lease_file = staged["leases"].status if "leases" in staged else _status(txn.paths.leases)
         stamp = leases_stamp(lease_file)
@@ -374,8 +400,9 @@ def _commit(txn: Transaction, seen: replace.DocumentSeen) -> bool:
             staged["cache"] = atomic.stage(txn.paths.cache, data, mode=fsio.PRIVATE_FILE_MODE)
         if "doc" in staged and not replace.replace_document(staged["doc"], seen):
             return False
-        # Lease file, then cache: the order docs/ARCHITECTURE.md explains.
-        for key in ("leases", "cache"):
+        # Lease file, then cache: the order docs/ARCHITECTURE.md explains. The projects file
+        # only tells `env --prune` where to look, so it may land on either side of them.
+        for key in ("leases", "projects", "cache"):
             if key in staged:
                 staged[key].publish()
     finally:
@@ -387,7 +414,7 @@ def _commit(txn: Transaction, seen: replace.DocumentSeen) -> bool:
     _sync_bpf(txn)
     # One folder sync for the sidecar's renames instead of one per file: the renames are
     # atomic either way; this only makes them durable, and it costs as much as a file fsync.
-    if "leases" in staged or "cache" in staged or txn._folding:
+    if staged.keys() & {"leases", "cache", "projects"} or txn._folding:
         atomic.fsync_folder(txn.paths.sidecar)
     return True
 

@@ -64,6 +64,8 @@ ALLOWED = {
         ["env"],
         CORE | ENGINE
         # styxy.toml's services come from the memo while the file is unchanged: no tomllib.
+        # The project's ids and folders (`env --prune`), its services' URLs (NAME_PUBLIC_URL).
+        | {"styxy.store.projects", "styxy.api.urls"}
         | {"styxy.cli.projects", "styxy.api.files", "styxy.project", "styxy.project.config",
            "styxy.project.envfile",
            "styxy.project.files", "styxy.project.memo", "styxy.project.root"},
