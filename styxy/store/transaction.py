@@ -211,13 +211,30 @@ def _prepare_folders(paths: Paths) -> list[str]:
 
 
 def _sweep_leftovers(paths: Paths) -> None:
-    """Remove temporary files of writers that were killed mid-write; we hold the lock."""
+    """Remove temporary files of writers that were killed mid-write; we hold the lock.
+
+    A leftover is named `.NAME.*.tmp` beside its target (`styxy.store.atomic`). Each folder is
+    listed once and the names compared as text: five globs would compile five patterns at every
+    command's start (about 0.6 ms).
+    """
+    prefixes: dict[Path, list[str]] = {}
     for target in (paths.doc, paths.leases, paths.cache, paths.journal, paths.projects):
-        for leftover in target.parent.glob(f".{target.name}.*.tmp"):
-            try:
-                leftover.unlink()
-            except OSError:
-                pass
+        prefixes.setdefault(target.parent, []).append(f".{target.name}.")
+    for folder, starts in prefixes.items():
+        try:
+            entries = os.scandir(folder)
+        except OSError:
+            continue
+        with entries:
+            names = [entry.name for entry in entries]
+        for name in names:
+            if name.endswith(".tmp") and any(
+                name.startswith(start) and len(name) >= len(start) + len(".tmp") for start in starts
+            ):
+                try:
+                    os.unlink(folder / name)
+                except OSError:
+                    pass
 
 
 def _load(paths: Paths, notes: list[str], needs_document: bool) -> Transaction:
