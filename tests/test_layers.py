@@ -18,7 +18,7 @@ import pytest
 PACKAGE = Path(__file__).resolve().parent.parent / "styxy"
 
 WORDS = {
-    "errors", "vocabulary", "names", "notes", "output", "resources", "paths", "refusals",
+    "errors", "vocabulary", "names", "notes", "output", "records", "resources", "paths", "refusals",
     "__init__",
 }
 RANK = {"words": 0, "document": 1, "system": 1, "store": 2, "engine": 3, "api": 4}

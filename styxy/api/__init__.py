@@ -8,7 +8,6 @@ from __future__ import annotations
 
 import os
 from collections.abc import Callable, Sequence
-from typing import TYPE_CHECKING
 
 from styxy import names, paths, refusals
 from styxy.errors import InvalidValueError, NotFoundError, Param, UsageError
@@ -18,6 +17,7 @@ from styxy.system import ports
 from styxy.system.ports import is_listening
 from styxy.vocabulary import ASKERS, MAX_PORT, SOURCES, Asker, Source, is_asker, is_source
 
+TYPE_CHECKING = False  # typing.TYPE_CHECKING without importing typing (see styxy.records)
 if TYPE_CHECKING:
     from styxy.api.reports import (
         LeaseStatus,
@@ -195,7 +195,7 @@ def _read(doc: str | os.PathLike[str] | None, notify: Notify) -> Snapshot:
 def set_holder(lock_id: str, pid: int, *, doc: str | os.PathLike[str] | None = None) -> Lease:
     """Make `pid` the holder of a lease (`styxy run` hands its lease to the child)."""
     holder = _holder(pid)
-    from dataclasses import replace
+    from styxy.records import replace
 
     def change(txn: Transaction) -> Lease:
         lease = txn.state.by_lock_id(lock_id)
@@ -334,10 +334,11 @@ def check(
 
 def _iana_at(port: int, notify: Notify) -> tuple[Assignment, ...]:
     """IANA's assignments at `port`; a damaged index is said, and costs only the names."""
+    from styxy.api import iana_ports
     from styxy.system import iana
 
     try:
-        return iana.at_port(port)
+        return iana_ports.at_port(port)  # the index's table: a few reads, not 12,000 records
     except iana.IanaError as exc:
         notify(exc.message)
         return ()

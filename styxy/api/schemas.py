@@ -8,10 +8,10 @@ fields a later version adds; the refusal is closed.
 
 from __future__ import annotations
 
-from typing import Any, get_args
+from typing import Any
 
 from styxy.names import SERVICE_TYPE_PATTERN
-from styxy.vocabulary import INSTANCES, MAX_PID, MAX_PORT, SOURCES, ChosenPlacement, Reason
+from styxy.vocabulary import CHOSEN_PLACEMENTS, INSTANCES, MAX_PID, MAX_PORT, REASONS, SOURCES
 
 Schema = dict[str, Any]
 
@@ -87,7 +87,7 @@ ALLOCATION = _object(
         "name": _TEXT,
         "pid": PID,
         "existing": {"type": "boolean"},
-        "reason": {"enum": [None, *get_args(Reason)]},
+        "reason": {"enum": [None, *REASONS]},
         "autoAllocated": {"type": "boolean"},
         "newRange": {
             "type": ["array", "null"],
@@ -95,7 +95,7 @@ ALLOCATION = _object(
             "minItems": 2,
             "maxItems": 2,
         },
-        "placement": {"enum": [None, *get_args(ChosenPlacement)]},
+        "placement": {"enum": [None, *CHOSEN_PLACEMENTS]},
         "chunkSize": _NULLABLE_INT,
         "message": _NULLABLE_TEXT,
     }
@@ -144,7 +144,7 @@ RANGE_SUGGESTION = _object(
     {
         "serviceType": SERVICE_TYPE,
         "range": {"type": "array", "items": PORT, "minItems": 2, "maxItems": 2},
-        "placement": {"enum": [None, *get_args(ChosenPlacement)]},
+        "placement": {"enum": [None, *CHOSEN_PLACEMENTS]},
         "chunkSize": {"type": "integer", "minimum": 1},
         "existing": {"type": "boolean"},
     }

@@ -15,12 +15,15 @@ from __future__ import annotations
 import os
 import re
 from collections.abc import Callable, Iterable, Sequence
-from dataclasses import dataclass
-from typing import Any
 
 from styxy import paths
 from styxy.errors import NotFoundError, RefusedError
+from styxy.records import record
 from styxy.store.leases import Lease
+
+TYPE_CHECKING = False  # typing.TYPE_CHECKING without importing typing (see styxy.records)
+if TYPE_CHECKING:
+    from typing import Any
 
 PROXY_TYPE = "proxy"
 PROXY_NAME = "caddy"
@@ -54,7 +57,7 @@ def label(text: str) -> str | None:
     return word or None
 
 
-@dataclass(frozen=True)
+@record
 class Proxy:
     """A running `styxy proxy`: where it listens and whether it speaks TLS."""
 
@@ -72,7 +75,7 @@ class Proxy:
 ASSUMED_PROXY = Proxy(DEFAULT_PROXY_PORT, https=False)
 
 
-@dataclass(frozen=True)
+@record
 class Route:
     """One host name the proxy answers, and the lease it forwards to."""
 
@@ -143,7 +146,7 @@ def direct_url(port: int) -> str:
     return f"http://{DIRECT_HOST}:{port}/"
 
 
-@dataclass(frozen=True)
+@record
 class ServiceUrl:
     """What `styxy url` answers: the name's URL, the port's URL, and whether a proxy runs."""
 

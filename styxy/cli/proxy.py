@@ -1,32 +1,23 @@
-"""Names instead of numbers: `styxy proxy` (Caddy) and `styxy url NAME`."""
+"""Names instead of numbers: `styxy proxy` (Caddy) and `styxy url NAME`.
 
-# No `from __future__ import annotations` here, on purpose: typer reads every command's
-# annotations at start-up, and string annotations would cost an eval and a compile each.
+Plain functions: `styxy.cli.table` declares their options (see `styxy.cli.leases`).
+"""
 
-import os
-import sys
+from __future__ import annotations
 
-import typer
+from styxy.cli.common import emit, notify
 
-from styxy.cli.common import PORT, DocOption, JsonOption, doc_of, emit, notify, wants_json
-
-commands = typer.Typer()
-
-DEFAULT_PROXY_PORT = 1355
+TYPE_CHECKING = False  # typing.TYPE_CHECKING without importing typing (see styxy.records)
+if TYPE_CHECKING:
+    from styxy.proxy.serve import Listening
 
 
-@commands.command()
-def proxy(
-    port: int = typer.Option(
-        DEFAULT_PROXY_PORT, "--port", click_type=PORT, help="The port the proxy listens on."
-    ),
-    https: bool = typer.Option(False, "--https", help="Serve HTTPS with Caddy's internal CA."),
-    doc: str | None = DocOption,
-    json: bool = JsonOption,
-) -> None:
+def proxy(port: int, https: bool, doc: str | None, json: bool) -> int:
     """Serve every named lease at http://NAME.INSTANCE.localhost:PORT/ through Caddy."""
+    import sys
+
     from styxy.paths import display
-    from styxy.proxy.serve import Listening, serve
+    from styxy.proxy.serve import serve
 
     def announce(listening: Listening) -> None:
         # The URL is the result (stdout), printed once Caddy serves it: it lists the live names.
@@ -45,20 +36,10 @@ def proxy(
             )
         notify("routes follow the leases; Ctrl-C stops")
 
-    code = serve(port=port, https=https, doc=doc_of(doc), announce=announce, notify=notify)
-    raise typer.Exit(code)
+    return serve(port=port, https=https, doc=doc, announce=announce, notify=notify)
 
 
-@commands.command()
-def url(
-    name: str = typer.Argument(..., metavar="NAME", help="The lease's name (-n of styxy run)."),
-    instance_id: str | None = typer.Option(None, "-i", "--instance-id"),
-    direct: bool = typer.Option(
-        False, "--direct", help="Print http://localhost:PORT/ instead of the name's URL."
-    ),
-    doc: str | None = DocOption,
-    json: bool = JsonOption,
-) -> None:
+def url(name: str, instance_id: str | None, direct: bool, doc: str | None, json: bool) -> None:
     """Print the URL of the running service NAME: http://NAME.INSTANCE.localhost:1355/."""
     from styxy.api import urls
 
@@ -66,10 +47,10 @@ def url(
         name,
         instance_id=instance_id,
         prefer=() if instance_id else _preferred_instances(),
-        doc=doc_of(doc),
+        doc=doc,
         notify=notify,
     )
-    if not found.proxied and not direct and not wants_json(json):
+    if not found.proxied and not direct and not json:
         notify(
             f"no styxy proxy runs, so this name does not answer yet; start one with "
             f"`styxy proxy`, or use {found.direct_url} (its port can change)"
@@ -79,6 +60,8 @@ def url(
 
 def _preferred_instances() -> list[str]:
     """The session's instance, then the project's around the current folder."""
+    import os
+
     found = [
         value
         for value in (os.environ.get("STYXY_INSTANCE_ID"), os.environ.get("CLAUDE_INSTANCE_ID"))

@@ -3,15 +3,15 @@
 from __future__ import annotations
 
 from collections.abc import Mapping
-from dataclasses import dataclass, field
 from types import MappingProxyType
 
+from styxy.records import record
 from styxy.vocabulary import INSTANCES, PLACEMENTS, AgentPolicy, Instances, Placement
 
 __all__ = ["INSTANCES", "PLACEMENTS", "Placement"]
 
 
-@dataclass(frozen=True)
+@record
 class Range:
     """One row of the ranges table."""
 
@@ -35,7 +35,7 @@ class Range:
         return isinstance(port, int) and self.start <= port <= self.end
 
 
-@dataclass(frozen=True)
+@record
 class Rule:
     """One entry of `autoAllocationRules`; None means "fall back to autoAllocation"."""
 
@@ -46,7 +46,7 @@ class Rule:
     line: int = 0
 
 
-@dataclass(frozen=True)
+@record
 class RunFlag:
     """One entry of `runFlags`: a glob over a command line, and the arguments `styxy run`
     appends to a matching command, `{port}` standing for the leased port (SPEC 22)."""
@@ -56,7 +56,7 @@ class RunFlag:
     line: int = 0
 
 
-@dataclass(frozen=True)
+@record
 class AutoAllocation:
     """The `autoAllocation` block, defaults as in SPEC section 3."""
 
@@ -77,16 +77,17 @@ class AutoAllocation:
         return self.gap_size if self.preserve_gaps else 0
 
 
-@dataclass(frozen=True)
+@record
 class Settings:
     """Everything the front matter says."""
 
-    auto_allocation: AutoAllocation = field(default_factory=AutoAllocation)
+    auto_allocation: AutoAllocation = AutoAllocation()
     rules: tuple[Rule, ...] = ()
-    detect: Mapping[str, tuple[str, ...]] = field(default_factory=lambda: MappingProxyType({}))
+    # Records are immutable, so one shared default serves every instance.
+    detect: Mapping[str, tuple[str, ...]] = MappingProxyType({})
     lease_grace_seconds: int = 300
     # Row name -> other names for it, as written (SPEC 15); `resolve` reads them.
-    aliases: Mapping[str, tuple[str, ...]] = field(default_factory=lambda: MappingProxyType({}))
+    aliases: Mapping[str, tuple[str, ...]] = MappingProxyType({})
     # Glob -> arguments for dev servers that ignore $PORT, in document order (first match wins).
     run_flags: tuple[RunFlag, ...] = ()
 
@@ -98,7 +99,7 @@ class Settings:
         return None
 
 
-@dataclass(frozen=True)
+@record
 class AuditEntry:
     """One line of the audit block, kept verbatim."""
 
@@ -125,7 +126,7 @@ class AuditEntry:
         return int(start), int(end)
 
 
-@dataclass(frozen=True)
+@record
 class Document:
     """A parsed, valid document: the view the rest of Styxy works with."""
 

@@ -7,11 +7,11 @@ the one setting (a YAML anchor, an odd layout) is refused instead of written.
 
 from __future__ import annotations
 
-import dataclasses
 import shlex
 from collections.abc import Callable
 from typing import Any
 
+from styxy import records
 from styxy.document import fmedit, frontmatter, schema
 from styxy.document.layout import Parsed
 from styxy.document.lines import Splice, apply, body, split_lines
@@ -56,10 +56,10 @@ def set_setting(parsed: Parsed, key: str, value: str) -> str:
     settings = parsed.document.settings
     change: dict[str, Any] = {item.attr: typed}
     if len(item.path) == 2:
-        auto = dataclasses.replace(settings.auto_allocation, **change)
-        expected = dataclasses.replace(settings, auto_allocation=auto)
+        auto = records.replace(settings.auto_allocation, **change)
+        expected = records.replace(settings, auto_allocation=auto)
     else:
-        expected = dataclasses.replace(settings, **change)
+        expected = records.replace(settings, **change)
     if get_setting(parsed.document, key) == typed and parsed.layout.front_matter is not None:
         front = fmedit.load(parsed)
         if front is not None and _present(front, item.path):
@@ -80,7 +80,7 @@ def set_rule(
     old = parsed.document.settings.rules
     replaced = any(r.pattern == pattern for r in old)
     rules = tuple(rule if r.pattern == pattern else r for r in old) if replaced else (*old, rule)
-    expected = dataclasses.replace(parsed.document.settings, rules=rules)
+    expected = records.replace(parsed.document.settings, rules=rules)
     make = fmedit.rule_lines(pattern, list(_rule_dict(rule).items()))
 
     def splices(front: fmedit.Front) -> list[Splice]:
@@ -97,7 +97,7 @@ def unset_rule(parsed: Parsed, pattern: str) -> str:
     if not any(r.pattern == pattern for r in old):
         raise NotFoundError(f"no auto-allocation rule {pattern!r} in {parsed.path}")
     rules = tuple(r for r in old if r.pattern != pattern)
-    expected = dataclasses.replace(parsed.document.settings, rules=rules)
+    expected = records.replace(parsed.document.settings, rules=rules)
 
     def splices(front: fmedit.Front) -> list[Splice]:
         section = lookup(front.root, RULES)
@@ -157,7 +157,7 @@ def _arguments_text(arguments: tuple[str, ...]) -> str:
 
 def _comparable(settings: Settings) -> tuple[object, ...]:
     # Rule lines move when lines are added above them; they are not part of the meaning.
-    rules = tuple(dataclasses.replace(r, line=0) for r in settings.rules)
+    rules = tuple(records.replace(r, line=0) for r in settings.rules)
     detect = {k: tuple(v) for k, v in settings.detect.items()}
     aliases = {k: tuple(v) for k, v in settings.aliases.items()}
     run_flags = tuple((f.pattern, f.arguments) for f in settings.run_flags)

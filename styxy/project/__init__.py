@@ -10,22 +10,27 @@ from __future__ import annotations
 
 import os
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass
 from pathlib import Path
-from typing import TYPE_CHECKING, Any, Literal
 
 from styxy.api import files as fsio
 from styxy.errors import NotFoundError, UsageError
 from styxy.project.config import ProjectConfig, Service, parse
 from styxy.project.files import CONFIG_FILE, shown
 from styxy.project.root import ProjectRoot, locate, release_target
+from styxy.records import record
 
+TYPE_CHECKING = False  # typing.TYPE_CHECKING without importing typing (see styxy.records)
 if TYPE_CHECKING:
+    from typing import Any, Literal
+
     from styxy.api.projects import Pruned
     from styxy.api.records import Allocation, Confirm, Lease
 
 Notify = Callable[[str], None]
-WriteOutcome = Literal["written", "unchanged"]
+if TYPE_CHECKING:
+    WriteOutcome = Literal["written", "unchanged"]
+else:
+    WriteOutcome = str
 HOST = "localhost"
 
 
@@ -33,7 +38,7 @@ def _quiet(_: str) -> None:
     pass
 
 
-@dataclass(frozen=True)
+@record
 class ServicePort:
     service: Service
     allocation: Allocation
@@ -70,7 +75,7 @@ class ServicePort:
         }
 
 
-@dataclass(frozen=True)
+@record
 class ProjectEnv:
     """What `styxy env` found or allocated, and what it did with `--write`."""
 
@@ -101,7 +106,7 @@ class ProjectEnv:
         }
 
 
-@dataclass(frozen=True)
+@record
 class ProjectRelease:
     root: Path
     project_id: str
@@ -117,11 +122,18 @@ class ProjectRelease:
 
 def load(project: str | os.PathLike[str] | None) -> tuple[ProjectRoot, ProjectConfig]:
     """The project's root and its checked `styxy.toml`; a bad file raises `PATH:LINE:` errors."""
+    from styxy.project import memo
+
     where = locate(project)
     data = fsio.read_optional(where.config, CONFIG_FILE)
     if data is None:
         raise NotFoundError(f"{where.config} disappeared while styxy was reading it.")
-    return where, parse(data, shown(where.config))
+    real = os.path.realpath(where.root)
+    config = memo.config(real, data, shown(where.config))
+    if config is None:
+        config = parse(data, shown(where.config))
+        memo.remember(real, where.project_id, data, config)
+    return where, config
 
 
 def env(
@@ -172,9 +184,8 @@ def env(
 
 
 def _write(done: ProjectEnv, target: Path, notify: Notify) -> ProjectEnv:
-    from dataclasses import replace
-
     from styxy.project import envfile
+    from styxy.records import replace
 
     # Read again: the leases are written now, and the file may have changed meanwhile.
     current = envfile.read(target)

@@ -6,17 +6,19 @@ sorted by line, so a user fixes the file in one pass. Nothing is written on a re
 
 from __future__ import annotations
 
-import difflib
 import re
-import tomllib
-from dataclasses import dataclass
-from datetime import date, datetime, time
-from typing import Any
 
 from styxy import names
 from styxy.errors import Diagnostic, DocumentError, InvalidValueError
-from styxy.project.tomlmap import KeyPath, key_lines, line_of
+from styxy.records import record
 from styxy.vocabulary import MAX_PORT
+
+TYPE_CHECKING = False  # typing.TYPE_CHECKING without importing typing (see styxy.records)
+if TYPE_CHECKING:
+    import tomllib
+    from typing import Any
+
+    from styxy.project.tomlmap import KeyPath
 
 CONFIG_NAME = "styxy.toml"
 TOP_KEYS = ("services",)
@@ -43,7 +45,7 @@ _LONG_NUMBER = re.compile(r"[0-9_]{4000}")
 _SYNTAX = re.compile(r"^(?P<msg>.*?) \(at line (?P<line>\d+), column (?P<col>\d+)\)$")
 
 
-@dataclass(frozen=True)
+@record
 class Service:
     name: str
     service_type: str
@@ -59,7 +61,7 @@ class Service:
         return public_variable(self.port_variable)
 
 
-@dataclass(frozen=True)
+@record
 class ProjectConfig:
     path: str
     services: tuple[Service, ...]
@@ -79,6 +81,12 @@ def public_variable(port_variable: str) -> str:
 
 def parse(data: bytes, path: str) -> ProjectConfig:
     """The services of a `styxy.toml` whose bytes are `data`; `path` is how messages name it."""
+    # Imported here: `styxy env` takes the services from the memo while the file is unchanged
+    # (styxy.project.memo), and tomllib with the typing it imports costs about 6 ms.
+    import tomllib
+
+    from styxy.project.tomlmap import key_lines
+
     text = _decode(data, path)
     try:
         body = tomllib.loads(text)
@@ -131,7 +139,12 @@ class _Checker:
         self.problems: list[Diagnostic] = []
 
     def problem(self, where: KeyPath, message: str) -> None:
-        self.problems.append(Diagnostic(self.path, line_of(self.lines, where), message))
+        self.problems.append(Diagnostic(self.path, self.line(where), message))
+
+    def line(self, where: KeyPath) -> int:
+        from styxy.project.tomlmap import line_of
+
+        return line_of(self.lines, where)
 
     def services(self, body: dict[str, Any]) -> tuple[Service, ...]:
         unknown = [key for key in body if key not in TOP_KEYS]
@@ -186,7 +199,7 @@ class _Checker:
             service_type,
             variable,
             url_variable(variable),
-            line_of(self.lines, where),
+            self.line(where),
             None if port is True else port,
         )
 
@@ -285,6 +298,8 @@ class _Checker:
 
 
 def _unknown(key: str, known: tuple[str, ...], where: str) -> str:
+    import difflib
+
     close = difflib.get_close_matches(key, known, n=1, cutoff=0.6)
     if close:
         return f"unknown key {key!r} {where}; did you mean {close[0]!r}?"
@@ -300,19 +315,19 @@ def _key_text(name: str) -> str:
 
 def _kind(value: Any) -> str:
     """The TOML word for a value's type, for messages such as `must be a string, not ...`."""
-    for kind, word in _KINDS:
+    from datetime import date, datetime, time
+
+    # bool before int: True is an int to isinstance.
+    kinds: tuple[tuple[type | tuple[type, ...], str], ...] = (
+        (bool, "a boolean"),
+        (int, "an integer"),
+        (float, "a float"),
+        (str, "a string"),
+        (list, "an array"),
+        (dict, "a table"),
+        ((datetime, date, time), "a date or time"),
+    )
+    for kind, word in kinds:
         if isinstance(value, kind):
             return word
     return type(value).__name__
-
-
-# bool before int: True is an int to isinstance.
-_KINDS: tuple[tuple[type | tuple[type, ...], str], ...] = (
-    (bool, "a boolean"),
-    (int, "an integer"),
-    (float, "a float"),
-    (str, "a string"),
-    (list, "an array"),
-    (dict, "a table"),
-    ((datetime, date, time), "a date or time"),
-)

@@ -11,12 +11,11 @@ from __future__ import annotations
 
 import errno
 import os
-import tempfile
-from dataclasses import dataclass
 from pathlib import Path
 
 from styxy.errors import RefusedError, WriteError
 from styxy.paths import display
+from styxy.records import record
 
 
 def target_of(path: Path) -> Path:
@@ -36,7 +35,7 @@ def target_of(path: Path) -> Path:
     return final
 
 
-@dataclass(frozen=True)
+@record
 class Staged:
     """New bytes written and fsynced beside their target, not yet renamed over it."""
 
@@ -74,10 +73,9 @@ def stage(path: Path, data: bytes, *, mode: int = 0o644) -> Staged:
     if os.path.isdir(target):
         raise WriteError(f"cannot write {display(path)}: it is a folder.")
     try:
-        fd, name = tempfile.mkstemp(prefix=f".{target.name}.", suffix=".tmp", dir=target.parent)
+        fd, temporary = _new_temporary(target)
     except OSError as exc:
         raise _write_error(path, exc) from None
-    temporary = Path(name)
     try:
         with os.fdopen(fd, "wb") as handle:
             handle.write(data)
@@ -94,6 +92,22 @@ def stage(path: Path, data: bytes, *, mode: int = 0o644) -> Staged:
             raise _write_error(path, exc) from None
         raise
     return Staged(target, temporary, status)
+
+
+def _new_temporary(target: Path) -> tuple[int, Path]:
+    """A new file `.NAME.RANDOM.tmp` beside `target`, created exclusively with mode 0600.
+
+    What `tempfile.mkstemp` does, without its imports (shutil, random and the compression
+    modules: about 3 ms of every command's start).
+    """
+    flags = os.O_WRONLY | os.O_CREAT | os.O_EXCL | os.O_NOFOLLOW | os.O_CLOEXEC
+    for _ in range(100):
+        temporary = target.parent / f".{target.name}.{os.urandom(6).hex()}.tmp"
+        try:
+            return os.open(temporary, flags, 0o600), temporary
+        except FileExistsError:
+            continue  # 48 random bits taken already: try another name
+    raise FileExistsError(f"no free temporary name beside {target}")
 
 
 def write_bytes(

@@ -12,18 +12,19 @@ from __future__ import annotations
 
 import os
 import stat
-from collections.abc import Iterator
-from contextlib import contextmanager
-from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
 
 from styxy.errors import UnsafeFileError
+from styxy.records import record
+
+TYPE_CHECKING = False  # typing.TYPE_CHECKING without importing typing (see styxy.records)
+if TYPE_CHECKING:
+    from typing import Any
 
 MiB = 1024 * 1024
 
 
-@dataclass(frozen=True)
+@record
 class FileKind:
     """What a file is to styxy, as messages name it, and the most styxy reads of it."""
 
@@ -65,33 +66,56 @@ def what_it_is(mode: int) -> str:
     return "not a regular file"
 
 
-@contextmanager
 def opened(
     path: str | os.PathLike[str],
     kind: FileKind,
     *,
     follow_links: bool = True,
     private: bool = False,
-) -> Iterator[tuple[int, os.stat_result]]:
-    """A descriptor of a checked regular file and its status; see `read_bytes`."""
-    flags = os.O_RDONLY | os.O_CLOEXEC | os.O_NONBLOCK | os.O_NOCTTY
-    if not follow_links:
-        flags |= os.O_NOFOLLOW
-    try:
-        fd = os.open(path, flags)
-    except FileNotFoundError:
-        raise
-    except OSError as exc:
-        raise _open_error(path, kind, exc, follow_links) from None
-    try:
+) -> Opened:
+    """A descriptor of a checked regular file and its status, for a `with` block; see
+    `read_bytes`."""
+    return Opened(path, kind, follow_links, private)
+
+
+class Opened:
+    """`opened` for a `with` block (a class rather than a `contextlib.contextmanager`, whose
+    import every command would pay): the descriptor is closed when the block ends."""
+
+    def __init__(
+        self, path: str | os.PathLike[str], kind: FileKind, follow_links: bool, private: bool
+    ) -> None:
+        self._path = path
+        self._kind = kind
+        self._follow_links = follow_links
+        self._private = private
+        self._fd = -1
+
+    def __enter__(self) -> tuple[int, os.stat_result]:
+        path, kind = self._path, self._kind
+        flags = os.O_RDONLY | os.O_CLOEXEC | os.O_NONBLOCK | os.O_NOCTTY
+        if not self._follow_links:
+            flags |= os.O_NOFOLLOW
         try:
-            status = os.fstat(fd)
+            fd = os.open(path, flags)
+        except FileNotFoundError:
+            raise
         except OSError as exc:
-            raise _read_error(path, kind, exc) from None
-        check_status(path, kind, status, private=private)
-        yield fd, status
-    finally:
-        os.close(fd)
+            raise _open_error(path, kind, exc, self._follow_links) from None
+        try:
+            try:
+                status = os.fstat(fd)
+            except OSError as exc:
+                raise _read_error(path, kind, exc) from None
+            check_status(path, kind, status, private=self._private)
+        except BaseException:
+            os.close(fd)
+            raise
+        self._fd = fd
+        return fd, status
+
+    def __exit__(self, *_: object) -> None:
+        os.close(self._fd)
 
 
 def read_opened(path: str | os.PathLike[str], kind: FileKind, fd: int) -> bytes:

@@ -11,16 +11,16 @@ import os
 import time
 import zlib
 from collections.abc import Iterable
-from dataclasses import dataclass, replace
 from pathlib import Path
-from typing import TYPE_CHECKING
 
 from styxy.errors import CacheError, DocumentError, UnsafeFileError
 from styxy.paths import Paths, display, missing_document
+from styxy.records import record, replace
 from styxy.store import cache, fsio, leases
 from styxy.store.leases import Lease, LeaseFile
 from styxy.system import ports
 
+TYPE_CHECKING = False  # typing.TYPE_CHECKING without importing typing (see styxy.records)
 if TYPE_CHECKING:
     from styxy.document import Parsed
     from styxy.document.model import Document
@@ -66,7 +66,7 @@ def check_document(paths: Paths) -> None:
     fsio.check_status(paths.doc, fsio.DOCUMENT, status, private=False)
 
 
-@dataclass(frozen=True)
+@record
 class LoadedDocument:
     """What a command learns from the document, and how it learned it."""
 

@@ -13,8 +13,7 @@ import fcntl
 import os
 import sys
 import time
-from collections.abc import Callable, Iterator
-from contextlib import contextmanager
+from collections.abc import Callable
 from pathlib import Path
 
 from styxy.errors import LockTimeoutError, WriteError
@@ -29,22 +28,40 @@ _COMMAND_SHOWN = 300  # characters of the holder's command line in a message
 _HOLDER_LIMIT = 4096  # bytes of holder text read back; a command line longer than this is cut
 
 
-@contextmanager
-def hold(path: Path, *, timeout: float, on_wait: Callable[[str], None]) -> Iterator[None]:
-    """Hold the lock at `path` for the block; `on_wait` hears once who holds it after a second."""
-    fd = _open(path)
-    try:
-        _acquire(fd, path, timeout, on_wait)
-        writable = _record_holder(fd)
+def hold(path: Path, *, timeout: float, on_wait: Callable[[str], None]) -> Held:
+    """Hold the lock at `path` for a `with` block; `on_wait` hears once who holds it after a
+    second."""
+    return Held(path, timeout, on_wait)
+
+
+class Held:
+    """The lock held for a `with` block (a class rather than a `contextlib.contextmanager`,
+    whose import every command would pay)."""
+
+    def __init__(self, path: Path, timeout: float, on_wait: Callable[[str], None]) -> None:
+        self._path = path
+        self._timeout = timeout
+        self._on_wait = on_wait
+        self._fd = -1
+        self._writable = False
+
+    def __enter__(self) -> None:
+        self._fd = _open(self._path)
         try:
-            yield
-        finally:
-            if writable:
+            _acquire(self._fd, self._path, self._timeout, self._on_wait)
+            self._writable = _record_holder(self._fd)
+        except BaseException:
+            os.close(self._fd)
+            raise
+
+    def __exit__(self, *_: object) -> None:
+        try:
+            if self._writable:
                 # Emptied before unlocking, so the text always names the current holder.
-                _forget_holder(fd)
-            fcntl.flock(fd, fcntl.LOCK_UN)
-    finally:
-        os.close(fd)
+                _forget_holder(self._fd)
+            fcntl.flock(self._fd, fcntl.LOCK_UN)
+        finally:
+            os.close(self._fd)
 
 
 def _open(path: Path) -> int:

@@ -10,12 +10,15 @@ from __future__ import annotations
 
 import json
 from collections.abc import Iterable
-from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
 
 from styxy.errors import LeaseFileError
+from styxy.records import record
 from styxy.store import fsio
+
+TYPE_CHECKING = False  # typing.TYPE_CHECKING without importing typing (see styxy.records)
+if TYPE_CHECKING:
+    from typing import Any
 
 FORMAT_VERSION = 1
 PROJECTS_FILE = fsio.FileKind("the projects file", 4 * fsio.MiB)
@@ -25,7 +28,7 @@ MAX_ROOT = 4096  # PATH_MAX
 MAX_ID = 128
 
 
-@dataclass(frozen=True)
+@record
 class Projects:
     """Project id -> root folder, in the order they were first recorded."""
 

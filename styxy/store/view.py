@@ -8,9 +8,12 @@ from __future__ import annotations
 
 import json
 from types import MappingProxyType
-from typing import Any
 
 from styxy.document.model import AutoAllocation, Document, Range, Rule, RunFlag, Settings
+
+TYPE_CHECKING = False  # typing.TYPE_CHECKING without importing typing (see styxy.records)
+if TYPE_CHECKING:
+    from typing import Any
 
 VIEW_VERSION = 3  # 2: aliases, autoAllocation.agents and maxNewPerDay; 3: runFlags
 
