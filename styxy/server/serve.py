@@ -78,7 +78,7 @@ def serve(
         signal.SIGTERM: signal.signal(signal.SIGTERM, _terminated),
         signal.SIGINT: signal.signal(signal.SIGINT, signal.default_int_handler),
     }
-    terminated = False
+    caught: list[int] = []
     # Leased before the sockets listen: the core counts a port something listens on as taken.
     lock_id = take_lease(host, port, where.doc)
     try:
@@ -88,23 +88,39 @@ def serve(
             Served(doc=where.doc, token=token, port=port, holder=os.getpid()),
             lifespan=_holding(release),
         )
-        config = _config(uvicorn, app)
+        server = uvicorn.Server(_config(uvicorn, app))
+        # From here on a signal must neither be lost nor raised inside the event loop's
+        # construction (an exception there is printed, not handled): it asks Uvicorn to stop,
+        # which it does at its first tick when the request came before it took the signals.
+        for signum in previous:
+            signal.signal(signum, _stopping(server, caught))
         announce(
             Listening(f"http://{hosts.url_host(host)}:{port}/#token={token}", where.doc, token_file)
         )
         # Uvicorn finishes the requests under way on SIGINT or SIGTERM, ends the lifespan
-        # (which releases the lease), then lets the signal end the process as it would have
-        # (exit 130 after Ctrl-C, killed by SIGTERM otherwise).
-        uvicorn.Server(config).run(sockets=sockets)
+        # (which releases the lease), puts our handlers back and raises the signal again.
+        server.run(sockets=sockets)
     except Terminated:
-        terminated = True
+        caught.append(signal.SIGTERM)
     finally:
         # Whatever stopped it before the lifespan ended (a bind that failed, a crash, a signal).
         _releaser(lock_id, where.doc)()
         for signum, handler in previous.items():
             signal.signal(signum, handler)
-    if terminated:
-        signal.raise_signal(signal.SIGTERM)  # ends the process as SIGTERM would have
+    # The signal then ends the process as it would have: exit 130 after Ctrl-C, killed by
+    # SIGTERM otherwise.
+    if signal.SIGINT in caught:
+        raise KeyboardInterrupt
+    if caught:
+        signal.raise_signal(signal.SIGTERM)
+
+
+def _stopping(server: Any, caught: list[int]) -> Callable[[int, object], None]:
+    def stop(signum: int, _frame: object) -> None:
+        caught.append(signum)
+        server.should_exit = True
+
+    return stop
 
 
 class Terminated(BaseException):
