@@ -91,7 +91,9 @@ def near_misses(name: str, known: list[str]) -> tuple[str, ...]:
 
 def is_near_miss(a: str, b: str) -> bool:
     """Whether `a` and `b` are two spellings of one name (SPEC 15), not two names."""
-    return a != b and near_miss_distance(fold(a), fold(b)) is not None
+    if a == b or _without_digits(a) == _without_digits(b):
+        return False  # numbered names as written (`s`, `1s`), before folding drops an `s`
+    return near_miss_distance(fold(a), fold(b)) is not None
 
 
 def fold(name: str) -> str:

@@ -17,7 +17,7 @@ from collections.abc import Iterator
 from typing import Any
 
 import pytest
-from hypothesis import HealthCheck, given, settings
+from hypothesis import HealthCheck, example, given, settings
 from hypothesis import strategies as st
 from server_support import Server
 from support import Styxy
@@ -230,6 +230,7 @@ def test_no_sequence_of_agent_calls_without_create_changes_the_document(
 
 @settings(max_examples=500, deadline=None)
 @given(a=NAME, b=NAME)
+@example(a="s", b="1s")  # folding drops the `s` of `1s`: digits-only as written still wins
 def test_the_near_miss_rule(a: str, b: str) -> None:
     assert is_near_miss(a, b) == is_near_miss(b, a)
     if a == b:
