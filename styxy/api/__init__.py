@@ -315,10 +315,14 @@ def describe_cache(
     *, doc: str | os.PathLike[str] | None = None, notify: Notify = _quiet
 ) -> str:
     """The compiled cache in words (`styxy interceptor dump`), brought up to date first."""
-    from styxy.store import cache
+    from styxy.store import cache, loading
 
     sync(doc=doc, notify=notify)
-    return cache.describe(cache.read(paths.resolve(doc).cache))
+    folder = loading.open_sidecar(paths.resolve(doc))
+    assert folder is not None  # the sync made it
+    with folder:
+        path = folder.where(loading.CACHE_NAME)
+        return cache.describe(cache.read(path, dir_fd=folder.fd))
 
 
 def cleanup(

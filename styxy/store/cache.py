@@ -325,9 +325,9 @@ def decode(data: bytes) -> CacheView:
 # --------------------------------------------------------------------------- files
 
 
-def read(path: str | os.PathLike[str]) -> CacheView:
+def read(path: str | os.PathLike[str], *, dir_fd: int | None = None) -> CacheView:
     """Read and decode the cache at `path`; raises CacheError if missing, too large or corrupt."""
-    return decode(_read_bytes(path))
+    return decode(_read_bytes(path, dir_fd))
 
 
 @dataclass(frozen=True)
@@ -345,13 +345,13 @@ class CacheVersionError(CacheError):
     """A cache of another major version: stale rather than corrupt, so it is rebuilt."""
 
 
-def read_stamp(path: str | os.PathLike[str]) -> CacheStamp:
+def read_stamp(path: str | os.PathLike[str], *, dir_fd: int | None = None) -> CacheStamp:
     """Check the whole file (sizes, both CRCs) but build no entry objects.
 
     The Python side reads only the meta blob; skipping a thousand lease records it never uses
     is a millisecond off every command.
     """
-    data = _read_bytes(path)
+    data = _read_bytes(path, dir_fd)
     # Checked before the checksums: another major version may lay its header out differently.
     if data[:8] == MAGIC and len(data) >= 10 and struct.unpack_from("<H", data, 8)[0] != MAJOR:
         raise CacheVersionError(f"The cache {os.fspath(path)} was written by another styxy.")
@@ -366,15 +366,15 @@ def read_stamp(path: str | os.PathLike[str]) -> CacheStamp:
     )
 
 
-def _read_bytes(path: str | os.PathLike[str]) -> bytes:
+def _read_bytes(path: str | os.PathLike[str], dir_fd: int | None = None) -> bytes:
     """The cache's bytes, refused as the C reader refuses them: not a regular file, a symbolic
     link, another user's file (root excepted) or more than 4 MiB. O_NONBLOCK: a FIFO planted
-    at the path must not hang us."""
+    at the path must not hang us. With `dir_fd`, read through that open folder."""
     from styxy.errors import UnsafeFileError
     from styxy.store import fsio
 
     try:
-        return fsio.read_bytes(path, fsio.CACHE, follow_links=False, private=True)
+        return fsio.read_bytes(path, fsio.CACHE, follow_links=False, private=True, dir_fd=dir_fd)
     except FileNotFoundError:
         raise CacheError(f"The cache {os.fspath(path)} does not exist.") from None
     except UnsafeFileError as exc:

@@ -15,7 +15,6 @@ import stat
 from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
-from pathlib import Path
 from typing import Any
 
 from styxy.errors import UnsafeFileError
@@ -48,6 +47,7 @@ CONFIG = FileKind("the configuration file", 1 * MiB)  # styxy.toml
 SETTINGS_JSON = FileKind("the settings file", 4 * MiB)  # a coding agent's settings JSON
 
 _KINDS = (
+    (stat.S_ISREG, "a regular file"),
     (stat.S_ISDIR, "a directory"),
     (stat.S_ISFIFO, "a FIFO"),
     (stat.S_ISCHR, "a character device"),
@@ -62,7 +62,7 @@ def what_it_is(mode: int) -> str:
     for test, name in _KINDS:
         if test(mode):
             return name
-    return "not a regular file"
+    return "not a folder"
 
 
 @contextmanager
@@ -72,17 +72,25 @@ def opened(
     *,
     follow_links: bool = True,
     private: bool = False,
+    dir_fd: int | None = None,
 ) -> Iterator[tuple[int, os.stat_result]]:
-    """A descriptor of a checked regular file and its status; see `read_bytes`."""
+    """A descriptor of a checked regular file and its status; see `read_bytes`.
+
+    With `dir_fd` (an open sidecar folder) the file is `path`'s last part in that folder, and
+    a link there is never followed: `path` only names it in messages.
+    """
     flags = os.O_RDONLY | os.O_CLOEXEC | os.O_NONBLOCK | os.O_NOCTTY
-    if not follow_links:
+    if not follow_links or dir_fd is not None:
         flags |= os.O_NOFOLLOW
     try:
-        fd = os.open(path, flags)
+        if dir_fd is None:
+            fd = os.open(path, flags)
+        else:
+            fd = os.open(os.path.basename(path), flags, dir_fd=dir_fd)
     except FileNotFoundError:
         raise
     except OSError as exc:
-        raise _open_error(path, kind, exc, follow_links) from None
+        raise _open_error(path, kind, exc, follow_links and dir_fd is None) from None
     try:
         try:
             status = os.fstat(fd)
@@ -111,6 +119,7 @@ def read_bytes(
     *,
     follow_links: bool = True,
     private: bool = False,
+    dir_fd: int | None = None,
 ) -> bytes:
     """The bytes of a regular file, at most `kind.limit` of them.
 
@@ -121,7 +130,10 @@ def read_bytes(
     raises FileNotFoundError, for the caller to treat as it means; everything else wrong with
     the file is UnsafeFileError with one sentence naming the path.
     """
-    with opened(path, kind, follow_links=follow_links, private=private) as (fd, _):
+    with opened(path, kind, follow_links=follow_links, private=private, dir_fd=dir_fd) as (
+        fd,
+        _,
+    ):
         return read_opened(path, kind, fd)
 
 
@@ -131,10 +143,11 @@ def read_optional(
     *,
     follow_links: bool = True,
     private: bool = False,
+    dir_fd: int | None = None,
 ) -> bytes | None:
     """`read_bytes`, or None when there is no file at `path`."""
     try:
-        return read_bytes(path, kind, follow_links=follow_links, private=private)
+        return read_bytes(path, kind, follow_links=follow_links, private=private, dir_fd=dir_fd)
     except FileNotFoundError:
         return None
 
@@ -195,43 +208,6 @@ def check_owner(path: str | os.PathLike[str], label: str, status: os.stat_result
         )
 
 
-def check_private_folder(path: Path, label: str) -> bool:
-    """Whether the folder exists; refuse it when it is a link, not a folder, or not ours.
-
-    lstat, not stat: a symbolic link in place of the sidecar would let anyone who can write
-    the folder beside the document send styxy's renames and deletions into a folder of theirs.
-    """
-    try:
-        status = os.lstat(path)
-    except FileNotFoundError:
-        return False
-    if stat.S_ISLNK(status.st_mode):
-        raise UnsafeFileError(
-            f"{label} {path} is a symbolic link; styxy refuses a linked sidecar, which could "
-            "send its writes elsewhere: replace it with a folder."
-        )
-    if not stat.S_ISDIR(status.st_mode):
-        raise UnsafeFileError(
-            f"{label} {path} is {what_it_is(status.st_mode)}, not a folder; remove it and "
-            "styxy makes the folder again."
-        )
-    check_owner(path, label, status)
-    return True
-
-
-def check_private_file(path: Path, kind: FileKind) -> os.stat_result | None:
-    """lstat of a sidecar file that styxy is about to rename or replace; None if missing.
-
-    A link, a FIFO, a folder or another user's file there is refused before styxy touches it.
-    """
-    try:
-        status = os.lstat(path)
-    except FileNotFoundError:
-        return None
-    check_status(path, kind, status, private=True)
-    return status
-
-
 def _user_name(uid: int) -> str:
     try:
         import pwd
@@ -252,6 +228,12 @@ def _open_error(
             "inside its sidecar folder: remove it."
         )
     return UnsafeFileError(f"cannot open {kind.label} {os.fspath(path)}: {exc.strerror or exc}.")
+
+
+def reason(exc: OSError) -> str:
+    """What the system said, as the end of a sentence: `permission denied`."""
+    text = exc.strerror or type(exc).__name__
+    return text[:1].lower() + text[1:]
 
 
 def _read_error(path: str | os.PathLike[str], kind: FileKind, exc: OSError) -> UnsafeFileError:

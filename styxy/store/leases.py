@@ -160,22 +160,27 @@ def remember(path: Path, status: os.stat_result, state: LeaseFile) -> None:
     _keep(_file_key(path, status), state, ())
 
 
-def load(path: Path) -> LeaseFile:
+def load(path: Path, *, dir_fd: int | None = None) -> LeaseFile:
     """The lease file's state (see `load_checked`); records that fail their checks left out."""
-    return load_checked(path)[0]
+    return load_checked(path, dir_fd=dir_fd)[0]
 
 
-def load_checked(path: Path) -> tuple[LeaseFile, tuple[str, ...]]:
+def load_checked(path: Path, *, dir_fd: int | None = None) -> tuple[LeaseFile, tuple[str, ...]]:
     """Read the lease file: its state, and one sentence per record left out.
 
     A missing file is empty. A file that is not a lease file at all (not JSON, another
     version, another shape) is an error, never empty: styxy refuses to overwrite it. A single
     record with a bad field (a NaN time, a pid no kernel hands out, a port outside 1..65535, a
     value of the wrong type) is dropped and said, and the next change rewrites the file
-    without it: one corrupt line must not hide every other lease.
+    without it: one corrupt line must not hide every other lease. With `dir_fd` (the open
+    sidecar) the file is read through that folder.
     """
+    kind = fsio.LEASE_FILE
     try:
-        with fsio.opened(path, fsio.LEASE_FILE, follow_links=False, private=True) as (fd, status):
+        with fsio.opened(path, kind, follow_links=False, private=True, dir_fd=dir_fd) as (
+            fd,
+            status,
+        ):
             key = _file_key(path, status)
             known = _known.get(key[0])
             if known is not None and known[0] == key:

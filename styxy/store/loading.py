@@ -17,15 +17,15 @@ from typing import TYPE_CHECKING
 
 from styxy.errors import CacheError, DocumentError, UnsafeFileError
 from styxy.paths import Paths, display, missing_document
-from styxy.store import cache, fsio, leases
+from styxy.store import cache, fsio, leases, sidecar
 from styxy.store.leases import Lease, LeaseFile
+from styxy.store.sidecar import Sidecar
 from styxy.system import ports
 
 if TYPE_CHECKING:
     from styxy.document import Parsed
     from styxy.document.model import Document
 
-SIDECAR_LABEL = "the sidecar folder"
 # The stamp a cache gets when there is no good document to describe: no document of at most
 # fsio.DOCUMENT.limit bytes has this size, so the cache never counts as fresh for one.
 NO_DOCUMENT_STAMP = (0, 0xFFFFFFFF)
@@ -55,7 +55,10 @@ def read_document(paths: Paths) -> bytes | None:
 
 def check_document(paths: Paths) -> None:
     """Refuse, before anything is created, a document that cannot be read (a FIFO, a device,
-    too large, a dangling link) or a named one that does not exist. Only its status is read."""
+    too large, a dangling link, no permission) or a named one that does not exist.
+
+    Only its status and permissions are looked at here; the read that follows says why.
+    """
     try:
         status = os.stat(paths.doc)
     except FileNotFoundError:
@@ -64,6 +67,8 @@ def check_document(paths: Paths) -> None:
     except OSError:
         return  # the read itself will say what is wrong
     fsio.check_status(paths.doc, fsio.DOCUMENT, status, private=False)
+    if not os.access(paths.doc, os.R_OK, effective_ids=os.access in os.supports_effective_ids):
+        read_document(paths)  # refused there, with the system's own words
 
 
 @dataclass(frozen=True)
@@ -95,13 +100,16 @@ class LoadedDocument:
         )
 
 
-def load_document(paths: Paths, doc_bytes: bytes, *, tolerate_errors: bool) -> LoadedDocument:
+def load_document(
+    paths: Paths, folder: Sidecar | None, doc_bytes: bytes, *, tolerate_errors: bool
+) -> LoadedDocument:
     """The document view: from the cache while it matches the bytes, else from a full parse.
 
     A broken document raises DocumentError unless `tolerate_errors`; then the view is the last
-    good one the cache holds (the interceptor keeps working with the ranges it had).
+    good one the cache holds (the interceptor keeps working with the ranges it had). `folder`
+    is the open sidecar the cache is read from (None: there is none yet).
     """
-    stamp = read_cache_stamp(paths)
+    stamp = None if folder is None else read_cache_stamp(folder)
     loaded = _load_document(paths, doc_bytes, stamp, tolerate_errors=tolerate_errors)
     if stamp is None:
         return loaded
@@ -165,32 +173,38 @@ def _fallback(
     )
 
 
-def read_cache_stamp(paths: Paths) -> cache.CacheStamp | None:
+def read_cache_stamp(folder: Sidecar) -> cache.CacheStamp | None:
     """The cache's stamp; None when it is missing or from another styxy (both are rebuilt)."""
-    if not os.path.lexists(paths.cache):
+    path = folder.where(CACHE_NAME)
+    if folder.stat(CACHE_NAME) is None:
         return None
     try:
-        return cache.read_stamp(paths.cache)
+        return cache.read_stamp(path, dir_fd=folder.fd)
     except cache.CacheVersionError:
         return None
     except CacheError as exc:
         reason = str(exc).rstrip(".")
         raise CacheError(
-            f"the cache {display(paths.cache)} is corrupt ({reason[:1].lower()}{reason[1:]}); "
+            f"the cache {display(path)} is corrupt ({reason[:1].lower()}{reason[1:]}); "
             "delete it and styxy rebuilds it from the document."
         ) from None
 
 
 # ------------------------------------------------------------------------------ the sidecar
 
+# The files of the sidecar, by name inside it (SPEC section 2).
+LEASES_NAME = "leases.json"
+CACHE_NAME = "cache.bin"
+JOURNAL_NAME = "journal"
 
-def sidecar_exists(paths: Paths) -> bool:
-    """Whether the sidecar folder exists; a link or another user's folder is refused."""
-    return fsio.check_private_folder(paths.sidecar, SIDECAR_LABEL)
+
+def open_sidecar(paths: Paths, *, create: bool = False) -> Sidecar | None:
+    """The sidecar opened once for a command (see `styxy.store.sidecar`); None when missing."""
+    return sidecar.open_sidecar(paths.sidecar, create=create)
 
 
-def load_leases(paths: Paths, notes: list[str]) -> LeaseFile:
-    state, dropped = leases.load_checked(paths.leases)
+def load_leases(folder: Sidecar, notes: list[str]) -> LeaseFile:
+    state, dropped = leases.load_checked(folder.where(LEASES_NAME), dir_fd=folder.fd)
     notes.extend(dropped)
     return state
 
@@ -198,17 +212,17 @@ def load_leases(paths: Paths, notes: list[str]) -> LeaseFile:
 # ------------------------------------------------------------------------------ the journal
 
 
-def journal_files(paths: Paths) -> list[Path]:
+def journal_names(folder: Sidecar) -> list[str]:
     """The journal set aside by writers mid-fold, oldest first, then the live journal."""
-    folder = paths.journal.parent
-    return [*sorted(folder.glob(".journal.*.folding")), paths.journal]
+    aside = [n for n in folder.names() if n.startswith(".journal.") and n.endswith(".folding")]
+    return [*sorted(aside), JOURNAL_NAME]
 
 
-def read_journal_file(path: Path) -> bytes | None:
+def read_journal_file(folder: Sidecar, name: str) -> bytes | None:
     """A journal's bytes; None when missing. Not a regular file, a link, or another user's:
     refused with a sentence naming it (a folder at `.styxy/journal` is a mistake to point at,
     not a mystery)."""
-    return fsio.read_optional(path, fsio.JOURNAL, follow_links=False, private=True)
+    return folder.read(name, fsio.JOURNAL)
 
 
 def journal_leases(

@@ -21,14 +21,14 @@ from styxy.paths import Paths
 from styxy.store.leases import Lease, LeaseFile
 from styxy.store.loading import (
     LoadedDocument,
-    journal_files,
     journal_leases,
+    journal_names,
     load_document,
     load_leases,
+    open_sidecar,
     parse,
     read_document,
     read_journal_file,
-    sidecar_exists,
     stale_leases,
 )
 
@@ -96,17 +96,23 @@ def load(paths: Paths) -> Snapshot:
         from styxy.store.transaction import run_change
 
         doc_bytes = run_change(paths, lambda txn: txn.doc_bytes, notify=notes.append)
-    loaded = load_document(paths, doc_bytes, tolerate_errors=True)
-    note = loaded.problem_note()
-    if note is not None:
-        notes.append(note)
-    state = LeaseFile()
-    if sidecar_exists(paths):
-        state = load_leases(paths, notes)
-        chunks = []
-        for path in journal_files(paths):
-            data = read_journal_file(path)
-            if data:
-                chunks.append((path, data))
-        state, _ = journal_leases(state, chunks, notes)
+    # Opened once, and every file of it read through the descriptor (styxy.store.sidecar).
+    folder = open_sidecar(paths)
+    try:
+        loaded = load_document(paths, folder, doc_bytes, tolerate_errors=True)
+        note = loaded.problem_note()
+        if note is not None:
+            notes.append(note)
+        state = LeaseFile()
+        if folder is not None:
+            state = load_leases(folder, notes)
+            chunks = []
+            for name in journal_names(folder):
+                data = read_journal_file(folder, name)
+                if data:
+                    chunks.append((folder.where(name), data))
+            state, _ = journal_leases(state, chunks, notes)
+    finally:
+        if folder is not None:
+            folder.close()
     return Snapshot(paths, loaded, state, tuple(notes))

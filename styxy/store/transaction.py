@@ -17,13 +17,14 @@ import time
 import zlib
 from collections.abc import Callable
 from dataclasses import dataclass, field
-from pathlib import Path
 from typing import TYPE_CHECKING, Any, TypeVar
 
 from styxy.errors import DocumentError, RefusedError
 from styxy.paths import Paths, display
 from styxy.store import atomic, compiled, fsio, leases, loading, lockfile, replace
 from styxy.store.leases import Lease, LeaseFile
+from styxy.store.loading import CACHE_NAME, JOURNAL_NAME, LEASES_NAME
+from styxy.store.sidecar import Sidecar
 
 if TYPE_CHECKING:
     from styxy.document import Parsed
@@ -48,6 +49,7 @@ class Transaction:
     """
 
     paths: Paths
+    folder: Sidecar  # the sidecar, opened once: every file in it is reached through it
     doc_bytes: bytes
     document: Document
     state: LeaseFile
@@ -58,7 +60,7 @@ class Transaction:
     _cache_fresh: bool = False
     _generation: int = 0
     _cache_leases_stamp: int = 0  # the lease file the cache's lease table was built from
-    _folding: tuple[tuple[Path, int], ...] = ()  # journal files set aside, bytes consumed
+    _folding: tuple[tuple[str, int], ...] = ()  # journal files set aside, bytes consumed
     _loaded: LeaseFile = field(default_factory=LeaseFile)
     # Set when the document has errors and the command works on the leases without it
     # (`run_change(..., needs_document=False)`); `document` is then the last good view.
@@ -133,57 +135,86 @@ def run_change(
             told.add(text)
             notify(text)
 
-    notes = _prepare_folders(paths)
-    fsio.check_private_file(paths.lock, fsio.LOCK_FILE)
-    with lockfile.hold(paths.lock, timeout=LOCK_TIMEOUT_SECONDS, on_wait=tell):
-        replace.sweep_beside_target(paths.doc)
-        for _ in range(CHANGE_ATTEMPTS):
-            txn = _load(paths, list(notes), needs_document)
-            for note in txn.notes:
-                tell(note)
-            seen = replace.DocumentSeen.take(paths.doc, txn.doc_bytes)
-            result = change(txn)
-            if dry_run or _commit(txn, seen):
-                return result
-            tell(
-                f"{display(paths.doc)} was saved while this command ran; "
-                "applying the change to the saved text."
-            )
-            replace.settle(paths.doc)
+    with _open_folder(paths, needs_document) as folder:
+        with lockfile.hold(folder, timeout=LOCK_TIMEOUT_SECONDS, on_wait=tell):
+            return _attempts(paths, folder, change, tell, dry_run, needs_document)
+
+
+def _attempts(
+    paths: Paths,
+    folder: Sidecar,
+    change: Callable[[Transaction], T],
+    tell: Notify,
+    dry_run: bool,
+    needs_document: bool,
+) -> T:
+    """Load, change and commit under the lock, again while hand edits keep landing."""
+    if folder.stat(".gitignore") is None:
+        # The sidecar holds machine-local state that must never be committed. Written under
+        # the lock, since a writer that holds it sweeps the temporary files of the others.
+        _stage_private(folder, ".gitignore", b"*\n").publish()
+    replace.sweep_beside_target(paths.doc)
+    for _ in range(CHANGE_ATTEMPTS):
+        txn = _load(paths, folder, [], needs_document)
+        for note in txn.notes:
+            tell(note)
+        seen = replace.DocumentSeen.take(paths.doc, txn.doc_bytes)
+        result = change(txn)
+        if dry_run or _commit(txn, seen):
+            return result
+        tell(
+            f"{display(paths.doc)} was saved while this command ran; "
+            "applying the change to the saved text."
+        )
+        replace.settle(paths.doc)
     raise RefusedError(
         f"{display(paths.doc)} kept changing while styxy tried to change it "
         f"({CHANGE_ATTEMPTS} tries); nothing was written, run the command again."
     )
 
 
-def _prepare_folders(paths: Paths) -> list[str]:
-    """Make the sidecar (private to its owner) and refuse one that is a link or another's."""
-    if not loading.sidecar_exists(paths):
-        paths.doc.parent.mkdir(parents=True, exist_ok=True)
-        try:
-            paths.sidecar.mkdir(mode=fsio.PRIVATE_FOLDER_MODE)
-        except FileExistsError:
-            pass  # another styxy made it meanwhile: checked below like any other
-        loading.sidecar_exists(paths)
-    ignore = paths.sidecar / ".gitignore"
-    if not os.path.lexists(ignore):
-        # The sidecar holds machine-local state that must never be committed.
-        atomic.write_bytes(ignore, b"*\n", mode=fsio.PRIVATE_FILE_MODE)
-    return []
+def _open_folder(paths: Paths, needs_document: bool) -> Sidecar:
+    """The sidecar, made private to its owner when missing, with a lock file that is ours; a
+    link or another user's folder or file there is refused.
+
+    Before the folder is first made, the document is read (and parsed, for a command that
+    needs it): a command refused for its document leaves nothing beside it.
+    """
+    folder = loading.open_sidecar(paths)
+    if folder is None:
+        doc_bytes = loading.read_document(paths)
+        if doc_bytes is not None and needs_document:
+            loading.parse(paths, doc_bytes)
+        if not paths.doc.parent.is_dir():
+            paths.doc.parent.mkdir(parents=True, exist_ok=True)  # first use at the default place
+        folder = loading.open_sidecar(paths, create=True)
+        assert folder is not None
+    try:
+        folder.check_file(lockfile.LOCK_NAME, fsio.LOCK_FILE)
+    except BaseException:
+        folder.close()
+        raise
+    return folder
 
 
-def _sweep_leftovers(paths: Paths) -> None:
+def _sweep_leftovers(paths: Paths, folder: Sidecar) -> None:
     """Remove temporary files of writers that were killed mid-write; we hold the lock."""
-    for target in (paths.doc, paths.leases, paths.cache, paths.journal):
-        for leftover in target.parent.glob(f".{target.name}.*.tmp"):
+    for leftover in paths.doc.parent.glob(f".{paths.doc.name}.*.tmp"):
+        try:
+            leftover.unlink()
+        except OSError:
+            pass
+    prefixes = tuple(f".{name}." for name in (LEASES_NAME, CACHE_NAME, JOURNAL_NAME, ".gitignore"))
+    for name in folder.names():
+        if name.startswith(prefixes) and name.endswith(".tmp"):
             try:
-                leftover.unlink()
+                folder.unlink(name)
             except OSError:
                 pass
 
 
-def _load(paths: Paths, notes: list[str], needs_document: bool) -> Transaction:
-    _sweep_leftovers(paths)
+def _load(paths: Paths, folder: Sidecar, notes: list[str], needs_document: bool) -> Transaction:
+    _sweep_leftovers(paths, folder)
     doc_bytes = loading.read_document(paths)
     if doc_bytes is None:
         from styxy.resources import default_document_bytes
@@ -192,12 +223,13 @@ def _load(paths: Paths, notes: list[str], needs_document: bool) -> Transaction:
         # A new document follows the umask, like any file the user makes.
         atomic.write_bytes(paths.doc, doc_bytes, mode=fsio.creation_mode())
         notes.append(f"created {display(paths.doc)} from the default")
-    loaded = loading.load_document(paths, doc_bytes, tolerate_errors=not needs_document)
+    loaded = loading.load_document(paths, folder, doc_bytes, tolerate_errors=not needs_document)
     note = loaded.problem_note()
     if note is not None:
         notes.append(note)
     txn = Transaction(
         paths=paths,
+        folder=folder,
         doc_bytes=doc_bytes,
         document=loaded.document,
         state=LeaseFile(),
@@ -209,7 +241,7 @@ def _load(paths: Paths, notes: list[str], needs_document: bool) -> Transaction:
         document_problem=loaded.problem,
         _stamp=loaded.stamp,
     )
-    txn.state = txn._loaded = loading.load_leases(paths, notes)
+    txn.state = txn._loaded = loading.load_leases(folder, notes)
     _fold_journal(txn)
     _reap(txn)
     return txn
@@ -225,31 +257,31 @@ def _fold_journal(txn: Transaction) -> None:
     What becomes a lease, and when an interceptor lease ends, is `styxy.store.moves` (issue 13,
     point 8): one lease per port, none for a move whose process is gone and whose port is silent.
     """
-    journal = txn.paths.journal
+    folder = txn.folder
     # Refused before it is renamed: a folder, a FIFO, a link or another user's file there is
     # named as it is, and left where it is.
-    if fsio.check_private_file(journal, fsio.JOURNAL) is not None:
+    if folder.check_file(JOURNAL_NAME, fsio.JOURNAL) is not None:
         try:
-            os.rename(journal, _aside_name(journal))
+            folder.rename(JOURNAL_NAME, _aside_name())
         except FileNotFoundError:
             pass
     folding = []
     chunks = []
-    for aside in loading.journal_files(txn.paths)[:-1]:
-        data = loading.read_journal_file(aside)
+    for aside in loading.journal_names(folder)[:-1]:
+        data = loading.read_journal_file(folder, aside)
         if data is None:
             continue
         # Whole lines only: a line still being written is left for the next fold.
         folding.append((aside, data.rfind(b"\n") + 1))
-        chunks.append((aside, data))
+        chunks.append((folder.where(aside), data))
     txn.state, ended = loading.journal_leases(txn.state, chunks, txn.notes)
     if ended:
         txn.reaped = ended  # dead moves end at once; `cleanup` lists them among the reaped
     txn._folding = tuple(folding)
 
 
-def _aside_name(journal: Path) -> Path:
-    return journal.with_name(f".journal.{time.time_ns()}.folding")
+def _aside_name() -> str:
+    return f".journal.{time.time_ns()}.folding"
 
 
 def _finish_folding(txn: Transaction) -> None:
@@ -258,19 +290,16 @@ def _finish_folding(txn: Transaction) -> None:
     An interceptor that opened the journal just before it was renamed writes into the aside
     file; what it wrote after the fold read it is moved to a new aside file for the next fold.
     """
+    folder = txn.folder
     for aside, used in txn._folding:
-        data = loading.read_journal_file(aside)
+        data = loading.read_journal_file(folder, aside)
         if data is None:
             continue
         rest = data[used:]
         if rest:
-            atomic.write_bytes(
-                _aside_name(txn.paths.journal),
-                rest,
-                mode=fsio.PRIVATE_FILE_MODE,
-                sync_folder=False,
-            )
-        aside.unlink(missing_ok=True)
+            target = folder.where(_aside_name())
+            atomic.stage_in(folder.fd, target, rest, mode=fsio.PRIVATE_FILE_MODE).publish()
+        folder.unlink(aside)
 
 
 def _reap(txn: Transaction) -> None:
@@ -294,13 +323,13 @@ def _commit(txn: Transaction, seen: replace.DocumentSeen) -> bool:
     staged: dict[str, atomic.Staged] = {}
     try:
         if doc_bytes != txn.doc_bytes:
-            staged["doc"] = atomic.stage(txn.paths.doc, doc_bytes, mode=replace.mode_of(txn.paths.doc))
+            staged["doc"] = replace.stage_document(txn.paths.doc, doc_bytes)
         if txn.state != txn._loaded:
-            staged["leases"] = atomic.stage(
-                txn.paths.leases, leases.dump(txn.state), mode=fsio.PRIVATE_FILE_MODE
-            )
+            staged["leases"] = _stage_private(txn.folder, LEASES_NAME, leases.dump(txn.state))
         # The cache names the lease file it goes with, so it is built once that file exists.
-        lease_file = staged["leases"].status if "leases" in staged else _status(txn.paths.leases)
+        lease_file = (
+            staged["leases"].status if "leases" in staged else txn.folder.stat(LEASES_NAME)
+        )
         stamp = leases_stamp(lease_file)
         if staged or not txn._cache_fresh or stamp != txn._cache_leases_stamp:
             # While the document is broken the cache keeps the last good document's stamp, so
@@ -309,12 +338,12 @@ def _commit(txn: Transaction, seen: replace.DocumentSeen) -> bool:
             data = compiled.cache_bytes(
                 txn.document,
                 txn.state.leases,
-                txn.paths.cache,
+                txn.folder.where(CACHE_NAME),
                 doc_stamp,
                 txn._generation + 1,
                 stamp,
             )
-            staged["cache"] = atomic.stage(txn.paths.cache, data, mode=fsio.PRIVATE_FILE_MODE)
+            staged["cache"] = _stage_private(txn.folder, CACHE_NAME, data)
         if "doc" in staged and not replace.replace_document(staged["doc"], seen):
             return False
         # Lease file, then cache: the order docs/ARCHITECTURE.md explains.
@@ -325,20 +354,18 @@ def _commit(txn: Transaction, seen: replace.DocumentSeen) -> bool:
         for item in staged.values():
             item.discard()  # a no-op for those already renamed
     if "leases" in staged:
-        leases.remember(txn.paths.leases, staged["leases"].status, txn.state)
+        leases.remember(txn.folder.where(LEASES_NAME), staged["leases"].status, txn.state)
     _finish_folding(txn)
     # One folder sync for the sidecar's renames instead of one per file: the renames are
     # atomic either way; this only makes them durable, and it costs as much as a file fsync.
     if "leases" in staged or "cache" in staged or txn._folding:
-        atomic.fsync_folder(txn.paths.sidecar)
+        txn.folder.sync()
     return True
 
 
-def _status(path: Path) -> os.stat_result | None:
-    try:
-        return os.stat(path)
-    except FileNotFoundError:
-        return None
+def _stage_private(folder: Sidecar, name: str, data: bytes) -> atomic.Staged:
+    """A file of the sidecar, its own owner's alone, staged through the open folder."""
+    return atomic.stage_in(folder.fd, folder.where(name), data, mode=fsio.PRIVATE_FILE_MODE)
 
 
 def leases_stamp(status: os.stat_result | None) -> int:
