@@ -155,11 +155,9 @@ def _check_giveable(target: Path, like: os.stat_result) -> None:
     """
     uid = os.geteuid()
     if uid != 0 and like.st_uid != uid:
-        owner = _user(like.st_uid)
         raise RefusedError(
-            f"{display(target)} belongs to {owner}; styxy would make the new file yours and "
-            f"{owner} could no longer save it, so nothing was written: run the command as "
-            f"{owner}."
+            f"{display(target)} belongs to {_user(like.st_uid)}, and styxy cannot give a new "
+            "file back to another user, so nothing was written: run the command as that user."
         )
 
 
@@ -177,9 +175,8 @@ def _keep_owner(fd: int, target: Path, like: os.stat_result) -> None:
     except PermissionError:
         group = _group(like.st_gid)
         raise RefusedError(
-            f"{display(target)} belongs to {group}, which styxy cannot give the new file "
-            "(you are not a member of it), so nothing was written: run the command as a "
-            "member of that group."
+            f"{display(target)} belongs to {group}, and styxy cannot give a new file to a "
+            "group you are not in, so nothing was written: run the command as a member."
         ) from None
 
 
