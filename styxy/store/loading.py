@@ -13,9 +13,9 @@ import zlib
 from collections.abc import Iterable
 from dataclasses import dataclass, replace
 from pathlib import Path
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Literal
 
-from styxy.errors import CacheError, DocumentError, UnsafeFileError
+from styxy.errors import CacheError, DocumentError, RefusedError, UnsafeFileError
 from styxy.paths import Paths, display, missing_document
 from styxy.store import cache, fsio, leases, sidecar
 from styxy.store.leases import Lease, LeaseFile
@@ -34,13 +34,35 @@ NO_DOCUMENT_STAMP = (0, 0xFFFFFFFF)
 # ------------------------------------------------------------------------------ the document
 
 
+# How many times a document that a person is saving in place is read again (after it has
+# settled: two reads a moment apart agree) before the command gives up on it.
+READ_ATTEMPTS = 8
+
+
+def changed_while_read(paths: Paths) -> RefusedError:
+    return RefusedError(
+        f"the document changed while it was read ({display(paths.doc)}, {READ_ATTEMPTS} "
+        "tries): nothing was changed; run the command again once it is saved."
+    )
+
+
 def read_document(paths: Paths) -> bytes | None:
     """The document's bytes (through a link, as the user keeps it); None when there is none.
 
     A named document (`--doc`, `$STYXY_DOC`) that does not exist is an error; only the default
-    location may be created, and then the caller creates it.
+    location may be created, and then the caller creates it. A document written in place
+    while it was read (its size, time or length moved under the read) is read again once the
+    save has settled, and refused after READ_ATTEMPTS tries.
     """
-    data = fsio.read_optional(paths.doc, fsio.DOCUMENT)
+    for _ in range(READ_ATTEMPTS):
+        data = _read_once(paths)
+        if data is not False:
+            break
+        from styxy.store.replace import settle
+
+        settle(paths.doc)
+    else:
+        raise changed_while_read(paths)
     if data is not None:
         return data
     if os.path.islink(paths.doc):
@@ -51,6 +73,60 @@ def read_document(paths: Paths) -> bytes | None:
     if not paths.may_create:
         raise missing_document(paths)
     return None
+
+
+def _read_once(paths: Paths) -> bytes | Literal[False] | None:
+    """The bytes, None when there is no document, False when it changed during the read."""
+    try:
+        with fsio.opened(paths.doc, fsio.DOCUMENT) as (fd, before):
+            data = fsio.read_opened(paths.doc, fsio.DOCUMENT, fd)
+            after = os.fstat(fd)
+    except FileNotFoundError:
+        return None
+    steady = (before.st_size, before.st_mtime_ns) == (after.st_size, after.st_mtime_ns)
+    return data if steady and len(data) == after.st_size else False
+
+
+def read_and_load(
+    paths: Paths, folder: Sidecar | None, *, tolerate_errors: bool
+) -> LoadedDocument | None:
+    """`read_document` then `load_document`, telling a save in progress from a broken document.
+
+    An editor that truncates the file and then writes it can be read in between: a document
+    that parses badly while it has just changed is read again once the save has settled. The
+    same bytes twice are a document broken at rest (its errors stand); bytes that never stop
+    changing are refused with "the document changed while it was read".
+    """
+    previous = None
+    for _ in range(READ_ATTEMPTS):
+        doc_bytes = read_document(paths)
+        if doc_bytes is None:
+            return None
+        loaded = load_document(paths, folder, doc_bytes, tolerate_errors=True)
+        if loaded.problem is None or doc_bytes == previous:
+            break
+        if previous is None and not _just_changed(paths):
+            break  # broken at rest, not mid-save: its errors stand at once
+        previous = doc_bytes
+        from styxy.store.replace import settle
+
+        settle(paths.doc)
+    else:
+        raise changed_while_read(paths)
+    if loaded.problem is not None and not tolerate_errors:
+        raise loaded.problem
+    return loaded
+
+
+# A save in place this recent may still be under way when a read finds the document broken.
+_JUST_CHANGED_SECONDS = 2.0
+
+
+def _just_changed(paths: Paths) -> bool:
+    try:
+        return time.time() - os.stat(paths.doc).st_mtime < _JUST_CHANGED_SECONDS
+    except OSError:
+        return True
 
 
 def check_document(paths: Paths) -> None:

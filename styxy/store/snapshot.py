@@ -17,17 +17,16 @@ from dataclasses import dataclass, field
 from typing import TYPE_CHECKING
 
 from styxy.errors import DocumentError
-from styxy.paths import Paths
+from styxy.paths import Paths, missing_document
 from styxy.store.leases import Lease, LeaseFile
 from styxy.store.loading import (
     LoadedDocument,
     journal_leases,
     journal_names,
-    load_document,
     load_leases,
     open_sidecar,
     parse,
-    read_document,
+    read_and_load,
     read_journal_file,
     stale_leases,
 )
@@ -91,15 +90,19 @@ def load(paths: Paths) -> Snapshot:
     and creating it is a write, done by a transaction as every write is.
     """
     notes: list[str] = []
-    doc_bytes = read_document(paths)
-    if doc_bytes is None:
-        from styxy.store.transaction import run_change
-
-        doc_bytes = run_change(paths, lambda txn: txn.doc_bytes, notify=notes.append)
     # Opened once, and every file of it read through the descriptor (styxy.store.sidecar).
     folder = open_sidecar(paths)
     try:
-        loaded = load_document(paths, folder, doc_bytes, tolerate_errors=True)
+        loaded = read_and_load(paths, folder, tolerate_errors=True)
+        if loaded is None:
+            from styxy.store.transaction import run_change
+
+            run_change(paths, lambda txn: None, notify=notes.append)
+            if folder is None:
+                folder = open_sidecar(paths)
+            loaded = read_and_load(paths, folder, tolerate_errors=True)
+            if loaded is None:
+                raise missing_document(paths)  # removed again since it was made
         note = loaded.problem_note()
         if note is not None:
             notes.append(note)

@@ -182,9 +182,7 @@ def _open_folder(paths: Paths, needs_document: bool) -> Sidecar:
     """
     folder = loading.open_sidecar(paths)
     if folder is None:
-        doc_bytes = loading.read_document(paths)
-        if doc_bytes is not None and needs_document:
-            loading.parse(paths, doc_bytes)
+        loading.read_and_load(paths, None, tolerate_errors=not needs_document)
         if not paths.doc.parent.is_dir():
             paths.doc.parent.mkdir(parents=True, exist_ok=True)  # first use at the default place
         folder = loading.open_sidecar(paths, create=True)
@@ -215,15 +213,16 @@ def _sweep_leftovers(paths: Paths, folder: Sidecar) -> None:
 
 def _load(paths: Paths, folder: Sidecar, notes: list[str], needs_document: bool) -> Transaction:
     _sweep_leftovers(paths, folder)
-    doc_bytes = loading.read_document(paths)
-    if doc_bytes is None:
+    loaded = loading.read_and_load(paths, folder, tolerate_errors=not needs_document)
+    if loaded is None:
         from styxy.resources import default_document_bytes
 
-        doc_bytes = default_document_bytes()
         # A new document follows the umask, like any file the user makes.
-        atomic.write_bytes(paths.doc, doc_bytes, mode=fsio.creation_mode())
+        atomic.write_bytes(paths.doc, default_document_bytes(), mode=fsio.creation_mode())
         notes.append(f"created {display(paths.doc)} from the default")
-    loaded = loading.load_document(paths, folder, doc_bytes, tolerate_errors=not needs_document)
+        loaded = loading.read_and_load(paths, folder, tolerate_errors=not needs_document)
+        assert loaded is not None
+    doc_bytes = loaded.doc_bytes
     note = loaded.problem_note()
     if note is not None:
         notes.append(note)
