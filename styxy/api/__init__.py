@@ -131,8 +131,9 @@ def _check_source(source: str) -> Source:
 def _holder(pid: int | None) -> tuple[int, float | None]:
     """The holder is the given process, else the parent of this one (the shell or the script)."""
     chosen = os.getppid() if pid is None else pid
-    if chosen <= 0:
-        raise UsageError(f"pid {chosen} is not a process id.")
+    if not 1 <= chosen <= leases.PID_MAX:
+        # Bounded before psutil sees it: no kernel hands out a larger pid (SPEC section 18).
+        raise UsageError(f"pid {names.shown(chosen)} is not a process id in 1..{leases.PID_MAX}.")
     start = ports.process_start_time(chosen)
     if start is None:
         raise InvalidValueError(f"there is no process {chosen} to hold the lease.")

@@ -17,6 +17,7 @@ from styxy.document.model import AutoAllocation, Rule, Settings
 from styxy.document.names import NAME_RULE, is_service_type
 from styxy.document.yamlnodes import Tree, is_null, key_text
 from styxy.errors import Diagnostic
+from styxy.names import shown
 
 
 @dataclass(frozen=True)
@@ -109,8 +110,8 @@ class _Reader:
         value = tree.value(node) if isinstance(node, ScalarNode) else None
         if isinstance(node, ScalarNode) and schema.value_ok(kind, value):
             return value
-        shown = repr(value) if isinstance(node, ScalarNode) else "a " + _shape(node)
-        self.error(self.line(node), f"{name} must {schema.demand(kind)}, not {shown}")
+        what = shown(value) if isinstance(node, ScalarNode) else "a " + _shape(node)
+        self.error(self.line(node), f"{name} must {schema.demand(kind)}, not {what}")
         return None
 
     # -- sections ---------------------------------------------------------------------------
@@ -144,10 +145,10 @@ class _Reader:
         node = entry[1]
         value = tree.value(node) if isinstance(node, ScalarNode) else None
         if value != schema.VERSION or isinstance(value, bool):
-            shown = repr(value) if isinstance(node, ScalarNode) else "a " + _shape(node)
+            what = shown(value) if isinstance(node, ScalarNode) else "a " + _shape(node)
             self.error(
                 self.line(node),
-                f"unsupported document version {shown}; this styxy reads 'styxy: 1'",
+                f"unsupported document version {what}; this styxy reads 'styxy: 1'",
             )
 
     def auto(self, tree: Tree, entry: tuple[Node, Node] | None) -> AutoAllocation:
@@ -211,7 +212,8 @@ class _Reader:
     def detect(self, tree: Tree, entry: tuple[Node, Node] | None) -> dict[str, tuple[str, ...]]:
         if entry is None:
             return {}
-        detect = {}
+        detect: dict[str, tuple[str, ...]] = {}
+        total = 0
         for name, key_node, value_node in self.pairs(tree, entry[1], "detect"):
             if not is_service_type(name):
                 self.error(
@@ -222,6 +224,13 @@ class _Reader:
             if globs is not None:
                 detect[name] = globs
                 self.detect_lines[name] = self.line(key_node)
+                total += len(globs)
+        if total > schema.MAX_GLOBS:
+            self.error(
+                self.line(entry[0]),
+                f"detect holds {total} globs in all; at most {schema.MAX_GLOBS} (the "
+                "interceptor matches each of them in every busy bind)",
+            )
         return detect
 
     def globs(self, tree: Tree, node: Node, name: str) -> tuple[str, ...] | None:
@@ -233,7 +242,26 @@ class _Reader:
         if values is None or not all(isinstance(v, str) and v for v in values):
             self.error(self.line(node), f"detect.{name} must be a list of command-line globs")
             return None
-        return tuple(str(v) for v in values)
+        assert isinstance(node, SequenceNode)
+        if len(values) > schema.MAX_GLOBS_PER_TYPE:
+            self.error(
+                self.line(node),
+                f"detect.{name} has {len(values)} globs; at most {schema.MAX_GLOBS_PER_TYPE} "
+                "per service type",
+            )
+            return None
+        fine = True
+        for item, value in zip(node.value, values, strict=True):
+            size = len(str(value).encode("utf-8", "surrogateescape"))
+            problem = None
+            if size > schema.MAX_GLOB_BYTES:
+                problem = f"is {size} bytes long; at most {schema.MAX_GLOB_BYTES}"
+            elif "\0" in str(value):
+                problem = "holds a NUL character"
+            if problem is not None:
+                self.error(self.line(item), f"detect.{name} glob {shown(value)} {problem}")
+                fine = False
+        return tuple(str(v) for v in values) if fine else None
 
 
 _NO_VERSION = "the front matter has no 'styxy: 1'; reading it as version 1"

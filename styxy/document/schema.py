@@ -12,6 +12,7 @@ from typing import Literal
 
 from styxy.document.model import PLACEMENTS
 from styxy.errors import InvalidValueError
+from styxy.names import shown, whole_number
 from styxy.vocabulary import MAX_PORT
 
 __all__ = ["MAX_PORT"]
@@ -33,6 +34,17 @@ AUTO_KEYS = (
 )
 RULE_KEYS = ("chunkSize", "placement", "preferredRangeStart")
 
+# The longest grace a lease may have: far beyond any restart a person waits for, and small
+# enough that the time it is subtracted from stays a time (10**400 overflowed every command).
+MAX_GRACE_SECONDS = 365 * 24 * 3600
+
+# Detect globs are matched by the preload library inside every busy bind() of every program it
+# is loaded into: their number and length bound that work (interceptor/cache_reader.c matches
+# each in time linear in the command line), so no document can make a bind() stall.
+MAX_GLOBS_PER_TYPE = 32
+MAX_GLOBS = 256
+MAX_GLOB_BYTES = 120
+
 _TRUE = ("true", "yes", "on", "1")
 _FALSE = ("false", "no", "off", "0")
 
@@ -42,7 +54,7 @@ _DEMANDS: dict[str, str] = {
     "port": f"be a port number from 1 to {MAX_PORT}",
     "chunk": f"be a whole number from 1 to {MAX_PORT}",
     "gap": f"be a whole number from 0 to {MAX_PORT}",
-    "seconds": "be a whole number of at least 0",
+    "seconds": f"be a whole number of seconds from 0 to {MAX_GRACE_SECONDS} (a year)",
     "placement": "be after, before or smart",
 }
 
@@ -96,8 +108,8 @@ def value_ok(kind: Kind, value: object) -> bool:
     if not isinstance(value, int) or isinstance(value, bool):
         return False
     low = 0 if kind in ("gap", "seconds") else 1
-    high = None if kind == "seconds" else MAX_PORT
-    return value >= low and (high is None or value <= high)
+    high = MAX_GRACE_SECONDS if kind == "seconds" else MAX_PORT
+    return low <= value <= high
 
 
 def nearest(word: str, known: tuple[str, ...] | list[str]) -> str | None:
@@ -124,12 +136,12 @@ def user_value(item: Setting, text: str) -> bool | int | str:
         if raw.lower() in _FALSE:
             return False
         raise InvalidValueError(
-            f"{item.kebab} must be true or false (or yes/no, on/off, 1/0), not {text!r}"
+            f"{item.kebab} must be true or false (or yes/no, on/off, 1/0), not {shown(text)}"
         )
     value: object = raw
     if item.kind != "placement":
-        value = int(raw) if raw.isascii() and raw.isdigit() else None
+        value = whole_number(raw)
     if not value_ok(item.kind, value):
-        raise InvalidValueError(f"{item.kebab} must {demand(item.kind)}, not {text!r}")
+        raise InvalidValueError(f"{item.kebab} must {demand(item.kind)}, not {shown(text)}")
     assert isinstance(value, (int, str))
     return value

@@ -22,7 +22,18 @@ class Tree:
             raise
 
     def value(self, node: Node) -> object:
-        return self._loader.construct_object(node, deep=True)
+        """The Python value of a node; a scalar Python cannot convert is its text.
+
+        An integer of more than 4,300 digits is a ValueError in `int()` (CPython's guard
+        against slow conversions): as text, it is refused by the check of whatever it stands
+        for, with the line it is on, like any other wrong value.
+        """
+        try:
+            return self._loader.construct_object(node, deep=True)
+        except ValueError:
+            if isinstance(node, ScalarNode):
+                return str(node.value)
+            raise
 
     def close(self) -> None:
         self._loader.dispose()

@@ -15,13 +15,49 @@ from typing import Any
 
 from styxy import names
 from styxy.errors import Diagnostic, DocumentError, InvalidValueError
+from styxy.names import shown
 from styxy.project.tomlmap import KeyPath, key_lines, line_of
 
 CONFIG_NAME = "styxy.toml"
 TOP_KEYS = ("services",)
 SERVICE_KEYS = ("type", "env")
-# A name the shell, docker compose and every dotenv loader accept as a variable.
-VARIABLE = re.compile(r"[A-Za-z_][A-Za-z0-9_]*")
+# What `env` may name (SPEC section 18): `eval "$(styxy env)"` runs in a cloned repository,
+# so its styxy.toml may only set variables that hold a port or a URL, upper case, in the form
+# every shell, docker compose and dotenv loader accepts...
+VARIABLE = re.compile(r"[A-Z][A-Z0-9_]*")
+SUFFIXES = ("_PORT", "_URL")
+# ...and never one that changes how programs run: the dynamic loader, shells, interpreters,
+# package managers' indexes and proxies, git, and styxy's and Claude Code's own variables.
+DENIED_NAMES = frozenset(
+    ("PATH", "ENV", "BASH_ENV", "NODE_OPTIONS", "IFS", "CDPATH", "PS4", "SHELLOPTS", "HOME",
+     "SHELL", "TMPDIR", "PROMPT_COMMAND", "EDITOR", "VISUAL", "PAGER", "HTTP_PROXY",
+     "HTTPS_PROXY", "ALL_PROXY", "NO_PROXY", "JAVA_TOOL_OPTIONS", "_JAVA_OPTIONS",
+     "SSL_CERT_FILE", "SSL_CERT_DIR", "REQUESTS_CA_BUNDLE", "CURL_CA_BUNDLE")
+)  # fmt: skip
+DENIED_PREFIXES = (
+    "LD_", "DYLD_", "PYTHON", "NODE_", "NPM_", "YARN_", "PIP_", "UV_", "POETRY_", "CONDA_",
+    "GIT_", "BASH_", "ZSH_", "PERL", "RUBY", "GEM_", "BUNDLE_", "CARGO_", "RUSTUP_", "GOPROXY",
+    "DOCKER_", "SSH_", "STYXY_", "CLAUDE_",
+)  # fmt: skip
+
+
+def variable_problem(name: str) -> str | None:
+    """Why `name` may not be a service's variable, or None when it may."""
+    if not VARIABLE.fullmatch(name):
+        return (
+            "is not a valid variable name; use upper-case letters, digits and _, starting with "
+            "a letter and ending in _PORT or _URL"
+        )
+    if name in DENIED_NAMES or name.startswith(DENIED_PREFIXES):
+        return (
+            "would change how programs run (the loader, a shell, an interpreter or a tool "
+            "reads it)"
+        )
+    if not name.endswith(SUFFIXES):
+        return "must end in _PORT or _URL, after a name of the service's own"
+    return None
+
+
 _SYNTAX = re.compile(r"^(?P<msg>.*?) \(at line (?P<line>\d+), column (?P<col>\d+)\)$")
 
 
@@ -54,11 +90,27 @@ def parse(data: bytes, path: str) -> ProjectConfig:
         body = tomllib.loads(text)
     except tomllib.TOMLDecodeError as exc:
         raise DocumentError([_syntax_error(exc, text, path)]) from None
+    except RecursionError:
+        # tomllib reads nested arrays and inline tables recursively: a file of ten thousand
+        # `[` is refused like any other malformed file, not an internal error.
+        message = "arrays or inline tables nest too deeply to read; styxy.toml needs no nesting"
+        line = _line_of(text, r"(?:[\[{]\s*){32}")
+        raise DocumentError([Diagnostic(path, line, message)]) from None
+    except ValueError:
+        # An integer of more than 4,300 digits: Python's own guard, raised inside tomllib.
+        message = "a number of more than 4300 digits; styxy.toml holds no number that long"
+        raise DocumentError([Diagnostic(path, _line_of(text, r"\d{4301}"), message)]) from None
     checker = _Checker(path, key_lines(text))
     services = checker.services(body)
     if checker.problems:
         raise DocumentError(sorted(checker.problems, key=lambda d: d.line))
     return ProjectConfig(path, services)
+
+
+def _line_of(text: str, pattern: str) -> int:
+    """The line where `pattern` first matches (the culprit tomllib did not name), else 1."""
+    found = re.search(pattern, text)
+    return text.count("\n", 0, found.start()) + 1 if found else 1
 
 
 def _decode(data: bytes, path: str) -> str:
@@ -156,23 +208,32 @@ class _Checker:
     def variable(self, where: KeyPath, name: str, label: str, value: Any) -> str | None:
         if value is None:
             derived = name.upper() + "_PORT"
-            if VARIABLE.fullmatch(derived):
+            problem = variable_problem(derived) or variable_problem(url_variable(derived))
+            if problem is None:
                 return derived
+            hint = "set env to a name of its own"
+            if not VARIABLE.fullmatch(derived):
+                problem = "is not a valid variable name"
+                hint = "use letters, digits and _ in the name, or set env"
             self.problem(
                 where,
-                f"service name {name!r} would make the variable {derived!r}, which is not a "
-                "valid variable name; use letters, digits and _ in the name, or set env",
+                f"service name {name!r} would make the variable {derived!r}, which {problem}; "
+                f"{hint}",
             )
             return None
         if not isinstance(value, str):
             self.problem((*where, "env"), f"{label} env must be a string, not {_kind(value)}")
             return None
-        if not VARIABLE.fullmatch(value):
-            self.problem(
-                (*where, "env"),
-                f"{label} env {value!r} is not a valid variable name; use letters, digits "
-                "and _, not starting with a digit",
-            )
+        for variable in (value, url_variable(value)):
+            problem = variable_problem(variable)
+            if problem is None:
+                continue
+            text = f"{label} env {shown(value)} {problem}"
+            if variable != value:
+                text = f"{label} env {shown(value)} makes {variable!r}, which {problem}"
+            if problem.startswith("would change"):
+                text += "; name the service's own variable instead, such as WEB_PORT"
+            self.problem((*where, "env"), text)
             return None
         return value
 

@@ -27,8 +27,14 @@ async def json_object(request: Request) -> dict[str, Any]:
         text = body.decode("utf-8")
     except UnicodeDecodeError as exc:
         raise HttpError(400, f"the body is not UTF-8 (byte {exc.start}).") from None
+    from styxy.api.files import loads_request
+    from styxy.errors import InvalidValueError
+
     try:
-        value = json.loads(text) if text.strip() else None
+        # Nesting and integer sizes bounded before anything is built (SPEC section 17).
+        value = loads_request(text, "the body") if text.strip() else None
+    except InvalidValueError as exc:
+        raise HttpError(400, exc.message) from None
     except ValueError as exc:
         raise HttpError(400, f"the body is not valid JSON ({_reason(exc)}).") from None
     if not isinstance(value, dict):
@@ -100,6 +106,11 @@ def _json_kind(item: Any) -> str:
 
 
 def port_in_path(text: str) -> int:
+    from styxy.names import shown, whole_number
+
     if not text.isascii() or not text.isdigit():
-        raise HttpError(400, f"port {text!r} is not a whole number.")
-    return int(text)
+        raise HttpError(400, f"port {shown(text)} is not a whole number.")
+    port = whole_number(text)
+    if port is None:  # longer than any number styxy reads: surely not a port
+        raise HttpError(400, f"port {shown(text)} is outside 1..65535.")
+    return port

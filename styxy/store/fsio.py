@@ -17,7 +17,7 @@ from contextlib import contextmanager
 from dataclasses import dataclass
 from typing import Any
 
-from styxy.errors import UnsafeFileError
+from styxy.errors import InvalidValueError, UnsafeFileError
 
 MiB = 1024 * 1024
 
@@ -181,6 +181,76 @@ def loads_json(data: bytes, where: str) -> Any:
         return json.loads(data)
     except RecursionError:
         raise ValueError(f"{where} nests JSON too deeply to read") from None
+
+
+# What a request from outside may hold (an HTTP body, a hook event): SPEC section 17's bounds.
+MAX_JSON_DEPTH = 64
+MAX_JSON_DIGITS = 20
+
+
+def loads_request(data: bytes | str, where: str) -> Any:
+    """JSON from a client (an HTTP body, a hook event on stdin), with its size of nesting and
+    of numbers bounded before anything is built.
+
+    Nesting deeper than MAX_JSON_DEPTH levels and integers of more than MAX_JSON_DIGITS digits
+    are InvalidValueError, one sentence starting with `where`; malformed JSON is ValueError.
+    """
+    import json
+
+    depth = _deepest(data if isinstance(data, bytes) else data.encode("utf-8", "surrogatepass"))
+    if depth > MAX_JSON_DEPTH:
+        raise InvalidValueError(
+            f"{where} nests JSON deeper than {MAX_JSON_DEPTH} levels; styxy reads no deeper."
+        )
+    try:
+        return json.loads(data, parse_int=_bounded_int, parse_constant=_no_constant)
+    except _NumberTooLong as exc:
+        raise InvalidValueError(
+            f"{where} holds an integer of {exc.digits} digits; at most {MAX_JSON_DIGITS}."
+        ) from None
+
+
+class _NumberTooLong(ValueError):
+    def __init__(self, digits: int) -> None:
+        super().__init__(f"an integer of {digits} digits")
+        self.digits = digits
+
+
+def _bounded_int(text: str) -> int:
+    digits = len(text.lstrip("-"))
+    if digits > MAX_JSON_DIGITS:
+        raise _NumberTooLong(digits)
+    return int(text)
+
+
+def _no_constant(name: str) -> Any:
+    # NaN and Infinity are not JSON (RFC 8259); Python's decoder accepts them unless told not to.
+    raise ValueError(f"{name} is not a JSON value")
+
+
+_STRINGS: Any = None  # the compiled pattern of a JSON string, made on first use
+
+
+def _deepest(data: bytes) -> int:
+    """The deepest nesting of `[` and `{` outside strings, counting no further than one past
+    the limit (a megabyte of `[` costs a few dozen steps)."""
+    import re
+
+    global _STRINGS
+    if _STRINGS is None:
+        _STRINGS = re.compile(rb'"(?:[^"\\]|\\.)*"')
+    brackets = _STRINGS.sub(b"", data).translate(None, _NOT_BRACKETS)
+    depth = deepest = 0
+    for byte in brackets:
+        depth += 1 if byte in (0x5B, 0x7B) else -1
+        if depth > deepest:
+            deepest = depth
+            if deepest > MAX_JSON_DEPTH:
+                break
+    return deepest
+
+
+_NOT_BRACKETS = bytes(b for b in range(256) if b not in b"[]{}")
 
 
 def check_status(
