@@ -144,16 +144,24 @@ def pack_lease(lease: CacheLease, range_count: int) -> bytes:
     return _LEASE.pack(lease.port, lease.range_index, lease.pid, 0)
 
 
+# The bounds `styxy validate` puts on detect globs (styxy/document/schema.py), kept here too so
+# that no cache asks the preload library for more work per bind than they allow.
+MAX_DETECT = 256
+MAX_GLOB_BYTES = 120
+
+
 def _encode_detect(detect: Sequence[tuple[str, str]]) -> tuple[bytes, int]:
-    """Entries whose type or glob does not fit the fixed fields are left out, as the doc says."""
+    """Entries whose type or glob does not fit the fixed fields or the bounds are left out."""
     out = bytearray()
     count = 0
     for service_type, glob in detect:
+        if count == MAX_DETECT:
+            break
         if not service_type.isascii():
             continue
         name = service_type.encode("ascii")
         pattern = glob.encode("utf-8", "surrogateescape")
-        if not _name_ok(name) or not 0 < len(pattern) < GLOB_FIELD or b"\0" in pattern:
+        if not _name_ok(name) or not 0 < len(pattern) <= MAX_GLOB_BYTES or b"\0" in pattern:
             continue
         out += _DETECT.pack(name, pattern)
         count += 1

@@ -73,6 +73,7 @@ def opened(
     follow_links: bool = True,
     private: bool = False,
     dir_fd: int | None = None,
+    sized: bool = True,
 ) -> Iterator[tuple[int, os.stat_result]]:
     """A descriptor of a checked regular file and its status; see `read_bytes`.
 
@@ -96,7 +97,7 @@ def opened(
             status = os.fstat(fd)
         except OSError as exc:
             raise _read_error(path, kind, exc) from None
-        check_status(path, kind, status, private=private)
+        check_status(path, kind, status, private=private, sized=sized)
         yield fd, status
     finally:
         os.close(fd)
@@ -150,6 +151,26 @@ def read_optional(
         return read_bytes(path, kind, follow_links=follow_links, private=private, dir_fd=dir_fd)
     except FileNotFoundError:
         return None
+
+
+def read_head(
+    path: str | os.PathLike[str], kind: FileKind, *, dir_fd: int | None = None
+) -> tuple[bytes, bool] | None:
+    """The first `kind.limit` bytes of a private regular file, and whether that was all of it;
+    None when it is missing. For a file that only grows (the journal), too large is not a
+    refusal: its head is read and the caller drops the rest."""
+    try:
+        with opened(path, kind, private=True, dir_fd=dir_fd, sized=False, follow_links=False) as (
+            fd,
+            _,
+        ):
+            try:
+                data = _read_at_most(fd, kind.limit + 1)
+            except OSError as exc:
+                raise _read_error(path, kind, exc) from None
+    except FileNotFoundError:
+        return None
+    return data[: kind.limit], len(data) <= kind.limit
 
 
 def read_text(path: str | os.PathLike[str], kind: FileKind, *, follow_links: bool = True) -> str:
@@ -254,9 +275,15 @@ _NOT_BRACKETS = bytes(b for b in range(256) if b not in b"[]{}")
 
 
 def check_status(
-    path: str | os.PathLike[str], kind: FileKind, status: os.stat_result, *, private: bool
+    path: str | os.PathLike[str],
+    kind: FileKind,
+    status: os.stat_result,
+    *,
+    private: bool,
+    sized: bool = True,
 ) -> None:
-    """Refuse what is not a regular file, is too large, or (private) belongs to another user."""
+    """Refuse what is not a regular file, is too large (unless not `sized`), or (private)
+    belongs to another user."""
     if not stat.S_ISREG(status.st_mode):
         raise UnsafeFileError(
             f"{kind.label} {os.fspath(path)} is {what_it_is(status.st_mode)}, not a regular "
@@ -264,7 +291,7 @@ def check_status(
         )
     if private:
         check_owner(path, kind.label, status)
-    if status.st_size > kind.limit:
+    if sized and status.st_size > kind.limit:
         raise _too_large(path, kind)
 
 

@@ -295,10 +295,25 @@ def journal_names(folder: Sidecar) -> list[str]:
 
 
 def read_journal_file(folder: Sidecar, name: str) -> bytes | None:
-    """A journal's bytes; None when missing. Not a regular file, a link, or another user's:
-    refused with a sentence naming it (a folder at `.styxy/journal` is a mistake to point at,
-    not a mystery)."""
-    return folder.read(name, fsio.JOURNAL)
+    """A journal's whole lines, at most its limit of them; None when missing (see
+    `read_journal_head`)."""
+    found = read_journal_head(folder, name)
+    return None if found is None else found[0]
+
+
+def read_journal_head(folder: Sidecar, name: str) -> tuple[bytes, bool] | None:
+    """A journal's bytes and whether that is all of it; None when missing.
+
+    Not a regular file, a link, or another user's: refused with a sentence naming it (a folder
+    at `.styxy/journal` is a mistake to point at, not a mystery). Larger than its limit: its
+    first whole lines up to the limit, and False, so the fold drops the rest and says so
+    instead of refusing every command until someone deletes it by hand.
+    """
+    found = folder.read_head(name, fsio.JOURNAL)
+    if found is None or found[1]:
+        return found
+    data = found[0]
+    return data[: data.rfind(b"\n") + 1], False
 
 
 def journal_leases(

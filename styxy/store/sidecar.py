@@ -65,14 +65,17 @@ class Sidecar:
         except FileNotFoundError:
             return None
 
-    def check_file(self, name: str, kind: fsio.FileKind) -> os.stat_result | None:
+    def check_file(
+        self, name: str, kind: fsio.FileKind, *, sized: bool = True
+    ) -> os.stat_result | None:
         """The status of a file styxy is about to read, rename or replace; None if missing.
 
-        A link, a FIFO, a folder or another user's file there is refused before it is touched.
+        A link, a FIFO, a folder or another user's file there is refused before it is touched
+        (and one over the limit of its kind, unless not `sized`).
         """
         status = self.stat(name)
         if status is not None:
-            fsio.check_status(self.where(name), kind, status, private=True)
+            fsio.check_status(self.where(name), kind, status, private=True, sized=sized)
         return status
 
     def rename(self, old: str, new: str) -> None:
@@ -90,6 +93,10 @@ class Sidecar:
     def read(self, name: str, kind: fsio.FileKind) -> bytes | None:
         """A private regular file's bytes, at most the limit of its kind; None when missing."""
         return fsio.read_optional(self.where(name), kind, private=True, dir_fd=self.fd)
+
+    def read_head(self, name: str, kind: fsio.FileKind) -> tuple[bytes, bool] | None:
+        """`fsio.read_head` of a file of this folder."""
+        return fsio.read_head(self.where(name), kind, dir_fd=self.fd)
 
     def sync(self) -> None:
         """Make the folder's renames durable; some file systems refuse, the renames stand."""

@@ -259,7 +259,7 @@ def _fold_journal(txn: Transaction) -> None:
     folder = txn.folder
     # Refused before it is renamed: a folder, a FIFO, a link or another user's file there is
     # named as it is, and left where it is.
-    if folder.check_file(JOURNAL_NAME, fsio.JOURNAL) is not None:
+    if folder.check_file(JOURNAL_NAME, fsio.JOURNAL, sized=False) is not None:
         try:
             folder.rename(JOURNAL_NAME, _aside_name())
         except FileNotFoundError:
@@ -267,11 +267,21 @@ def _fold_journal(txn: Transaction) -> None:
     folding = []
     chunks = []
     for aside in loading.journal_names(folder)[:-1]:
-        data = loading.read_journal_file(folder, aside)
-        if data is None:
+        found = loading.read_journal_head(folder, aside)
+        if found is None:
             continue
-        # Whole lines only: a line still being written is left for the next fold.
-        folding.append((aside, data.rfind(b"\n") + 1))
+        data, whole = found
+        if not whole:
+            # Folded up to its limit and the rest dropped: never a lock-out (SPEC section 18).
+            lines = data.count(b"\n")
+            txn.notes.append(
+                f"the interceptor's journal {display(folder.where(aside))} was larger than "
+                f"{fsio.JOURNAL.limit_text}; its first {lines} lines were folded and the rest "
+                "dropped"
+            )
+        # Whole lines only: a line still being written is left for the next fold. Of a
+        # journal over its limit nothing is left (-1): it is removed once folded.
+        folding.append((aside, data.rfind(b"\n") + 1 if whole else -1))
         chunks.append((folder.where(aside), data))
     txn.state, ended = loading.journal_leases(txn.state, chunks, txn.notes)
     if ended:
@@ -291,10 +301,10 @@ def _finish_folding(txn: Transaction) -> None:
     """
     folder = txn.folder
     for aside, used in txn._folding:
-        data = loading.read_journal_file(folder, aside)
+        data = loading.read_journal_file(folder, aside) if used >= 0 else b""
         if data is None:
             continue
-        rest = data[used:]
+        rest = data[used:] if used >= 0 else b""
         if rest:
             target = folder.where(_aside_name())
             atomic.stage_in(folder.fd, target, rest, mode=fsio.PRIVATE_FILE_MODE).publish()
