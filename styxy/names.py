@@ -53,8 +53,8 @@ def whole_number(text: str) -> int | None:
 
 def shown(value: object) -> str:
     """`repr(value)` for a message, cut short: a 5,000-digit number is not quoted in full."""
-    if isinstance(value, str) and value.isascii() and value.isdigit():
-        return shown_digits(value)
+    if isinstance(value, str) and value.isascii() and value.isdigit() and len(value) > MAX_DIGITS:
+        return f"'{value[:10]}...' ({len(value)} digits)"
     if isinstance(value, int) and value.bit_length() > 64:
         # repr() of an integer of more than 4,300 digits raises; none this large is a value.
         return f"a number of more than {MAX_DIGITS} digits"
