@@ -56,6 +56,10 @@ interceptor:
 fuzz seconds="60":
     make -C interceptor fuzz OUT=fuzz/out FUZZ_SECONDS={{seconds}}
 
+# Rebuild the IANA index shipped in the wheel (default registry: ../shared/data; --registry FILE_OR_URL).
+iana-index *args: setup
+    {{py}} docs/references/make_iana_index.py {{args}}
+
 # Rewrite the fuzz seed corpus with the Python cache writer.
 fuzz-corpus: setup
     {{py}} interceptor/fuzz/make_corpus.py

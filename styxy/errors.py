@@ -43,6 +43,24 @@ class RefusedError(StyxyError):
     """A request Styxy understood and will not carry out (no room, leases in the way, ...)."""
 
 
+class UnknownTypeError(RefusedError):
+    """A service type that is neither a row nor an alias, which this caller may not create
+    (a near miss on the command line, an agent that did not ask, a policy that says no)."""
+
+    def __init__(self, message: str, service_type: str, near: tuple[str, ...] = ()) -> None:
+        super().__init__(message)
+        self.service_type = service_type
+        self.near = near
+
+
+class NewRangeLimitError(RefusedError):
+    """`autoAllocation.maxNewPerDay` new ranges were made in the last 24 hours already."""
+
+    def __init__(self, message: str, limit: int) -> None:
+        super().__init__(message)
+        self.limit = limit
+
+
 class Diagnostic:
     """One problem in a document, reported as `PATH:LINE: message` like compilers do."""
 

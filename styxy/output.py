@@ -42,8 +42,9 @@ def note(text: str) -> None:
 
 
 def message(text: str) -> None:
-    """A line whose wording the spec fixes (`Blocked: ...`, `Auto-allocated ...`)."""
-    sys.stderr.write(_colour(text, _YELLOW) + "\n")
+    """A line whose wording the spec fixes (`Blocked: ...`, `Auto-allocated ...`): a note like
+    any other (`styxy: `, SPEC section 19), drawn in yellow on a terminal."""
+    sys.stderr.write(_colour(f"styxy: {text}", _YELLOW) + "\n")
 
 
 def error(text: str) -> None:

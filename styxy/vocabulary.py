@@ -10,6 +10,11 @@ from typing import Literal, TypeGuard
 
 MAX_PORT = 65535
 
+
+def not_a_port(value: object) -> str:
+    """Why a port argument is refused (exit 2), in the same words on every command."""
+    return f"{str(value).strip()!r} is not a port number from 1 to {MAX_PORT}"
+
 # Where auto-allocation puts a new range; "custom" is a person's answer at the prompt.
 Placement = Literal["after", "before", "smart"]
 PLACEMENTS: tuple[Placement, ...] = ("after", "before", "smart")
@@ -22,6 +27,17 @@ INSTANCES: tuple[Instances, ...] = ("single", "multi")
 # Who created a lease.
 Source = Literal["cli", "run", "interceptor", "api"]
 SOURCES: tuple[Source, ...] = ("cli", "run", "interceptor", "api")
+
+# Whether an agent's unknown service type may become a new range (`autoAllocation.agents`):
+# ask = only when the call says `create: true`; allow = always; deny = never (SPEC 15).
+AgentPolicy = Literal["ask", "allow", "deny"]
+AGENT_POLICIES: tuple[AgentPolicy, ...] = ("ask", "allow", "deny")
+
+# Who names a service type in `allocate`: a person at the command line (a near miss is refused
+# with "did you mean", anything else becomes a range) or an agent (MCP, HTTP, hooks: an unknown
+# type becomes a range only when asked for and the document's policy allows it).
+Asker = Literal["person", "agent"]
+ASKERS: tuple[Asker, ...] = ("person", "agent")
 
 # Why `allocate` handed back a lease that already existed.
 Reason = Literal["single-instance", "same-identity"]
@@ -41,6 +57,14 @@ def is_instances(value: object) -> TypeGuard[Instances]:
 
 def is_source(value: object) -> TypeGuard[Source]:
     return value in SOURCES
+
+
+def is_agent_policy(value: object) -> TypeGuard[AgentPolicy]:
+    return value in AGENT_POLICIES
+
+
+def is_asker(value: object) -> TypeGuard[Asker]:
+    return value in ASKERS
 
 
 class Notice(str):

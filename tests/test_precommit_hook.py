@@ -124,3 +124,34 @@ def test_the_documented_configuration_keeps_styxy_s_bytes_and_fixes_hand_padding
     fixed = _pre_commit(repo, tmp_path, pre_commit_home)
     assert fixed.returncode == 1 and "files were modified by this hook" in fixed.stdout
     assert doc.read_bytes() == written
+
+
+def _documented_output() -> list[str]:
+    """The `text` block of docs/PRE_COMMIT.md: what a hand-broken row makes pre-commit print."""
+    page = (ROOT / "docs" / "PRE_COMMIT.md").read_text()
+    found = re.search(r"```text\n(.*?)```", page, re.S)
+    assert found is not None
+    return found.group(1).splitlines()
+
+
+def test_the_documented_configuration_shows_the_real_diagnostic_for_a_broken_row(
+    tmp_path: Path, pre_commit_home: Path
+) -> None:
+    """styxy's check runs before mdformat and stops the run: the person sees the missing cell,
+    not what mdformat's padding of the row would make of it, and the file stays as saved."""
+    config = _documented_config()
+    config = config.replace("<styxy repository URL>", str(ROOT)).replace(
+        "<tag or commit>", _head()
+    )
+    repo, doc = _repo_with_default_document(tmp_path, config)
+    lines = doc.read_text().splitlines(keepends=True)
+    row = next(i for i, x in enumerate(lines) if x.startswith("| build |"))
+    lines[row] = "| build | 8200 | 8299 | multi | Build tools and bundlers |\n"
+    doc.write_text("".join(lines))
+    broken = doc.read_bytes()
+    done = _pre_commit(repo, tmp_path, pre_commit_home)
+    assert done.returncode == 1
+    shown = [line for line in done.stdout.splitlines() if line.strip()]
+    assert shown == [line for line in _documented_output() if line.strip()]
+    assert "mdformat" not in done.stdout
+    assert doc.read_bytes() == broken

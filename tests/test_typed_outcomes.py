@@ -29,8 +29,10 @@ def test_allocate_says_why_in_typed_fields_and_sends_spec_lines_as_notices(doc):
     heard: list[str] = []
     new = styxy.allocate("grafana", instance_id="a", doc=doc, pid=os.getpid(), notify=heard.append)
     assert (new.auto_allocated, new.reason, new.placement) == (True, None, "after")
-    assert heard == [f"Auto-allocated range {new.new_range[0]}-{new.new_range[1]} for new service type 'grafana'"]
-    assert isinstance(heard[0], Notice)
+    detect = "'grafana' also matches the monitoring row's detect rule; -s monitoring would share that range"
+    assert heard == [f"Auto-allocated range {new.new_range[0]}-{new.new_range[1]} for new service type 'grafana'", detect]
+    assert isinstance(heard[0], Notice) and not isinstance(heard[1], Notice)  # the note is styxy's
+    assert new.notes == (detect,)
     same = styxy.allocate("grafana", instance_id="a", doc=doc, pid=os.getpid())
     assert (same.existing, same.reason, same.auto_allocated) == (True, "same-identity", False)
     first = styxy.allocate("ai", instance_id="one", doc=doc, pid=os.getpid())

@@ -8,7 +8,8 @@
  *           move with it (cache check, range scan, stderr line, journal line). BUSY_COUNT above
  *           the library's 32-slot map makes every move a new one;
  *   repeat  bind() to the same held port each time: with the interceptor, the per-process map
- *           hands back the previous replacement.
+ *           hands back the previous replacement;
+ *   zero    bind() to port 0, which no interceptor looks at (the kernel picks the port).
  * Run it with and without LD_PRELOAD (bench/bench_interceptor.py does both).
  */
 #define _GNU_SOURCE
@@ -81,6 +82,7 @@ int main(int argc, char **argv)
     run_case("free", n, base + busy, 0, samples);
     run_case("busy", n, base, busy, samples);
     run_case("repeat", n, base, 1, samples);
+    run_case("zero", n, 0, 0, samples);
     free(samples);
     return 0;
 }

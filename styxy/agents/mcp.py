@@ -20,7 +20,7 @@ from __future__ import annotations
 import os
 from typing import TYPE_CHECKING, Any
 
-from styxy.errors import EXIT_USAGE, StyxyError
+from styxy.errors import EXIT_USAGE
 
 if TYPE_CHECKING:
     from mcp.server.mcpserver import MCPServer
@@ -33,6 +33,15 @@ INSTRUCTIONS = (
     "one, which you should use instead of starting another. Call release_port when a server "
     "you started is stopped."
 )
+# How an MCP client asks for a new range, in the words of `allocate_port`.
+CREATE_HOW = "allocate_port's create: true"
+
+
+def instructions(doc: str | os.PathLike[str] | None) -> str:
+    """The fixed advice, then the document's types as they are when the server starts."""
+    from styxy.agents.types_text import RUN_ADVICE, vocabulary_text
+
+    return "\n\n".join([INSTRUCTIONS, vocabulary_text(doc, CREATE_HOW), RUN_ADVICE])
 
 
 def serve(doc: str | os.PathLike[str] | None = None) -> None:
@@ -47,18 +56,23 @@ def build_server(
     try:
         from mcp.server.mcpserver import MCPServer
     except ImportError:
-        raise StyxyError(
-            "the MCP server needs the MCP SDK: install it with pip install 'styxy[agents]'."
-        ) from None
+        from styxy.api.extras import missing_extra
+
+        raise missing_extra("agents") from None
     from styxy import __version__
     from styxy.agents.mcp_tools import TOOLS, Tools
+    from styxy.agents.types_text import vocabulary_text
 
     server = _server_class(MCPServer)(
-        "styxy", version=__version__, instructions=INSTRUCTIONS, log_level="WARNING"
+        "styxy", version=__version__, instructions=instructions(doc), log_level="WARNING"
     )
     tools = Tools(doc, os.getppid() if holder is None else holder)
     for spec in TOOLS:
-        server.add_tool(getattr(tools, spec.name), name=spec.name, description=spec.description)
+        description = spec.description
+        if spec.name == "allocate_port":
+            # The types are read once, when the server starts; port_map has them live.
+            description += "\n\n" + vocabulary_text(doc, "create: true")
+        server.add_tool(getattr(tools, spec.name), name=spec.name, description=description)
     return server
 
 

@@ -24,8 +24,16 @@ from styxy.errors import InvalidValueError, StyxyError
 ServiceType = Annotated[
     str,
     Field(
-        description="Service type: a row of the port map such as dev, api, ai, db; a new "
-        "type gets a range of its own. 1-63 characters of a-z, 0-9, '.', '_', '-'."
+        description="Service type: a row of the port map (dev, api, database, ai, ...) or one "
+        "of its aliases (db, postgres, frontend, ...; see the tool description). 1-63 "
+        "characters of a-z, 0-9, '.', '_', '-'."
+    ),
+]
+Create = Annotated[
+    bool,
+    Field(
+        description="Add a new range to the port map when service_type is not a known type. "
+        "Leave false: use an existing type; the port map is a reviewed file people own."
     ),
 ]
 OptionalType = Annotated[str | None, Field(description="Service type, e.g. dev or ai.")]
@@ -116,6 +124,7 @@ class Tools:
         name: Name = None,
         preferred_port: PreferredPort = None,
         pid: Holder = None,
+        create: Create = False,
     ) -> CallToolResult:
         return answer(
             lambda: api.allocate(
@@ -125,6 +134,8 @@ class Tools:
                 port=preferred_port,
                 pid=self.agent if pid is None else pid,
                 source="api",
+                asker="agent",
+                new_type=create,
                 doc=self.doc,
                 notify=notify,
             ).to_json()
@@ -152,13 +163,13 @@ class Tools:
         instance_id: Annotated[str | None, Field(description="Only this instance's leases.")] = None,
     ) -> CallToolResult:
         def leases() -> dict[str, Any]:
-            found = api.list_leases(doc=self.doc, notify=notify)
+            # The type is resolved as allocate_port resolves it: `db` lists database's leases.
+            found = api.list_leases(service_type=service_type, doc=self.doc, notify=notify)
             return {
                 "leases": [
                     item.to_json()
                     for item in found
-                    if (service_type is None or item.lease.serviceType == service_type)
-                    and (instance_id is None or item.lease.instanceId == instance_id)
+                    if instance_id is None or item.lease.instanceId == instance_id
                 ]
             }
 

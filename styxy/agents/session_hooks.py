@@ -178,6 +178,10 @@ def session_start(
             )
     running = warnings.guard("port map", lambda: running_singles(doc))
     context = describe(instance_id, running, document_ok=running is not None)
+    if running is not None:
+        from styxy.agents.types_text import vocabulary_text
+
+        context += "\n" + vocabulary_text(doc, None)
     return HookOutcome(instance_id, exported, context, (), tuple(warnings.items))
 
 
@@ -292,9 +296,11 @@ def describe(
         lines.append("styxy could not read its port map just now; run `styxy doctor` to see why.")
     lines += [
         "To get a port:",
-        "- `PORT=$(styxy allocate -s TYPE)` hands out a free port of TYPE (e.g. dev, api, ai);",
-        "- `styxy run -s TYPE -- CMD` runs CMD with $PORT set and ends the lease when CMD ends;"
-        " for a single-instance type it starts nothing when one already runs and prints its port;",
+        "- `styxy run -s TYPE -n NAME -- CMD` runs CMD with $PORT set and ends the lease when "
+        "CMD ends; for a single-instance type it starts nothing when one already runs and "
+        "prints its port. Prefer it (or styxy's MCP tools) to a bare `styxy allocate -s TYPE` "
+        "in your shell tool: that shell exits at once, so the lease's holder is already dead "
+        "when the server starts;",
         "- `styxy use -n NAME` (or `-s TYPE`) prints the port of a running service;",
         "- `styxy list` shows every lease, `styxy release -p PORT` ends one.",
     ]

@@ -16,10 +16,18 @@ from styxy.store import leases
 from styxy.store.transaction import Transaction, run_change
 from styxy.system import ports
 from styxy.system.ports import is_listening
-from styxy.vocabulary import MAX_PORT, SOURCES, Source, is_source
+from styxy.vocabulary import ASKERS, MAX_PORT, SOURCES, Asker, Source, is_asker, is_source
 
 if TYPE_CHECKING:
-    from styxy.api.reports import LeaseStatus, PortCheck, Ranges, RangeSuggestion, Scan
+    from styxy.api.reports import (
+        LeaseStatus,
+        PortCheck,
+        Ranges,
+        RangeSuggestion,
+        Scan,
+        TypeVocabulary,
+    )
+    from styxy.document.model import Document
     from styxy.engine.autoalloc import Confirm
     from styxy.engine.results import Allocation
     from styxy.store.leases import Identity, Lease
@@ -47,16 +55,26 @@ def allocate(
     yes: bool = False,
     confirm: Confirm | None = None,
     source: str = "api",
+    asker: Asker = "person",
+    new_type: bool = False,
     doc: str | os.PathLike[str] | None = None,
     notify: Notify = _quiet,
 ) -> Allocation:
-    """Hand out a port for (type, instance, name), creating the type's range when it is new."""
+    """Hand out a port for (type, instance, name), creating the type's range when it is new.
+
+    `service_type` is a row, an alias of one (the lease names the row; `requested_type` the
+    alias) or a new name. Who asks decides whether a new name becomes a range (SPEC 15):
+    `asker="person"` creates it unless it is a near miss of a known name, `asker="agent"` only
+    with `new_type=True` and as `autoAllocation.agents` allows; `new_type=True` lets a person's
+    near miss through too. Either way at most `autoAllocation.maxNewPerDay` a day.
+    """
     names.check_service_type(service_type)
     instance_id = names.check_identity_part("instance id", instance_id or default_instance_id())
     names.check_identity_part("name", name)
     if port is not None:
         names.check_port(port)
     checked = _check_source(source)
+    who = _check_asker(asker)
     holder = _holder(pid)
     from styxy.engine import allocation
 
@@ -70,11 +88,15 @@ def allocate(
             yes=yes,
             confirm=confirm,
             source=checked,
+            asker=who,
+            new_type=new_type,
         )
 
     result = run_change(paths.resolve(doc), change, notify=notify)
     if result.message:
         notify(result.message)
+    for note in result.notes:
+        notify(note)
     if result.port_note:
         notify(result.port_note)
     return result
@@ -83,10 +105,13 @@ def allocate(
 def allocate_all(
     identities: Sequence[Identity],
     *,
+    ports: Sequence[int | None] | None = None,
     pid: int | None = None,
     yes: bool = False,
     confirm: Confirm | None = None,
     source: str = "api",
+    asker: Asker = "person",
+    new_type: bool = False,
     doc: str | os.PathLike[str] | None = None,
     notify: Notify = _quiet,
 ) -> list[Allocation]:
@@ -94,13 +119,21 @@ def allocate_all(
 
     A project's set of services (`styxy env`) is allocated this way, so a refused service
     (a full range, a declined new range) leaves no half of the set behind. Each result's
-    `message` is left to the caller, who knows which service it speaks of.
+    `message` is left to the caller, who knows which service it speaks of. `ports[i]`, when
+    given, is tried first for identity i, as `allocate`'s `port` is.
     """
+    wanted = list(ports) if ports is not None else [None] * len(identities)
+    if len(wanted) != len(identities):
+        raise UsageError("give one preferred port (or None) per identity.")
+    for port in wanted:
+        if port is not None and not 1 <= port <= MAX_PORT:
+            raise UsageError(f"port {port} is not a port from 1 to {MAX_PORT}.")
     for service_type, instance_id, name in identities:
         names.check_service_type(service_type)
         names.check_identity_part("instance id", instance_id)
         names.check_identity_part("name", name)
     checked = _check_source(source)
+    who = _check_asker(asker)
     holder = _holder(pid)
     from styxy.engine import allocation
 
@@ -110,13 +143,15 @@ def allocate_all(
                 txn,
                 service_type=identity[0],
                 identity=identity,
-                port=None,
+                port=port,
                 holder=holder,
                 yes=yes,
                 confirm=confirm,
                 source=checked,
+                asker=who,
+                new_type=new_type,
             )
-            for identity in identities
+            for identity, port in zip(identities, wanted, strict=True)
         ]
 
     return run_change(paths.resolve(doc), change, notify=notify)
@@ -126,6 +161,12 @@ def _check_source(source: str) -> Source:
     if not is_source(source):
         raise InvalidValueError(f"source must be one of {', '.join(SOURCES)}, not {source!r}.")
     return source
+
+
+def _check_asker(asker: str) -> Asker:
+    if not is_asker(asker):
+        raise InvalidValueError(f"asker must be one of {', '.join(ASKERS)}, not {asker!r}.")
+    return asker
 
 
 def _holder(pid: int | None) -> tuple[int, float | None]:
@@ -218,7 +259,8 @@ def _find_lease(
         what = f"port {port}"
     else:
         assert service_type is not None
-        identity = (service_type, instance_id or default_instance_id(), name)
+        row_name = resolve_type(txn.document, service_type)
+        identity = (row_name, instance_id or default_instance_id(), name)
         found = txn.state.find(identity)
         what = f"service type {service_type!r}, instance {identity[1]!r}, name {name!r}"
     if found is None:
@@ -227,17 +269,35 @@ def _find_lease(
 
 
 def list_leases(
-    *, verbose: bool = False, doc: str | os.PathLike[str] | None = None, notify: Notify = _quiet
+    *,
+    verbose: bool = False,
+    service_type: str | None = None,
+    instance_id: str | None = None,
+    doc: str | os.PathLike[str] | None = None,
+    notify: Notify = _quiet,
 ) -> list[LeaseStatus]:
+    """Live leases by port; `service_type` (a row's name or an alias of it) and `instance_id`
+    keep only those of the type and of the instance (both: of both)."""
     from styxy.api.reports import LeaseStatus
 
-    state = _read(doc, notify).state
+    if service_type is not None:
+        names.check_service_type(service_type)
+    if instance_id is not None:
+        names.check_identity_part("instance id", instance_id)
+    seen = _read(doc, notify)
+    row_name = None if service_type is None else resolve_type(seen.document, service_type)
+    chosen = [
+        lease
+        for lease in seen.state.leases
+        if (row_name is None or lease.serviceType == row_name)
+        and (instance_id is None or lease.instanceId == instance_id)
+    ]
     result = []
     # One look per holder, not per lease: a process holding many leases is asked once
     # (10,000 leases of one holder took 6 s of psutil calls otherwise).
     alive_by: dict[tuple[int, float | None], bool] = {}
     info_by: dict[int, tuple[str | None, str | None]] = {}
-    for lease in sorted(state.leases, key=lambda x: (x.port, x.lockId)):
+    for lease in sorted(chosen, key=lambda x: (x.port, x.lockId)):
         key = (lease.pid, lease.pidStartTime)
         if key not in alive_by:
             alive_by[key] = ports.process_alive(lease.pid, lease.pidStartTime)
@@ -365,12 +425,15 @@ def use(
         names.check_identity_part("instance id", instance_id)
     from styxy.engine.allocation import is_running
 
+    seen = _read(doc, notify)
+    if service_type is not None:
+        service_type = resolve_type(seen.document, service_type)
     # Nothing is reaped without the lock: leave out what the next writer would reap, and a
     # lease in its grace period whose holder died and whose port is silent, which is no
     # service to connect to either (SPEC 10).
     found = [
         x
-        for x in _read(doc, notify).live()
+        for x in seen.live()
         if (port is None or x.port == port)
         and (service_type is None or x.serviceType == service_type)
         and (name is None or x.name == name)
@@ -382,6 +445,13 @@ def use(
             f"nothing styxy knows of is running {_use_what(port, service_type, name)}."
         )
     return sorted(found, key=lambda x: x.createdAt)[0]
+
+
+def resolve_type(document: Document, service_type: str) -> str:
+    """The row a type name means (itself, when it is a row or unknown): SPEC 15's one rule."""
+    from styxy.document.typenames import resolve
+
+    return resolve(document, service_type).service_type
 
 
 def _use_what(port: int | None, service_type: str | None, name: str | None) -> str:
@@ -409,11 +479,12 @@ def release_instance(
         names.check_identity_part("name", name)
 
     def change(txn: Transaction) -> list[Lease]:
+        row_name = None if service_type is None else resolve_type(txn.document, service_type)
         ended = [
             x
             for x in txn.state.leases
             if x.instanceId == instance_id
-            and (service_type is None or x.serviceType == service_type)
+            and (row_name is None or x.serviceType == row_name)
             and (name is None or x.name == name)
         ]
         if ended:
@@ -447,19 +518,46 @@ def ranges(*, doc: str | os.PathLike[str] | None = None, notify: Notify = _quiet
     )
 
 
+def type_vocabulary(
+    *, doc: str | os.PathLike[str] | None = None, notify: Notify = _quiet
+) -> TypeVocabulary:
+    """The rows of the port map with their aliases: what agents are told to choose from."""
+    from styxy.api.reports import TypeInfo, TypeVocabulary
+    from styxy.document.typenames import aliases_of
+
+    document = _read(doc, notify).require()  # read-only: no lock (SPEC section 10)
+    auto = document.settings.auto_allocation
+    return TypeVocabulary(
+        tuple(
+            TypeInfo(
+                row.service_type,
+                row.start,
+                row.end,
+                row.single,
+                row.description,
+                aliases_of(document, row.service_type),
+            )
+            for row in document.ranges
+        ),
+        auto.agents,
+        auto.max_new_per_day,
+    )
+
+
 def suggest_range(
     service_type: str, *, doc: str | os.PathLike[str] | None = None, notify: Notify = _quiet
 ) -> RangeSuggestion:
     """The range `service_type` has, or the one auto-allocation would give it now; writes nothing."""
     from styxy.api.reports import RangeSuggestion
+    from styxy.document.typenames import resolve
     from styxy.engine.autoalloc import propose_new, used_ports
 
     names.check_service_type(service_type)
     seen = _read(doc, notify)  # read-only: no lock (SPEC section 10)
     document = seen.parsed().document
-    row = document.range_of(service_type)
+    row = resolve(document, service_type).row
     if row is not None:
-        return RangeSuggestion(service_type, row.start, row.end, None, row.size, True)
+        return RangeSuggestion(row.service_type, row.start, row.end, None, row.size, True)
     proposal = propose_new(
         document,
         service_type,
@@ -487,5 +585,6 @@ __all__ = [
     "set_holder",
     "suggest_range",
     "sync",
+    "type_vocabulary",
     "use",
 ]

@@ -241,3 +241,32 @@ def validate(files: Sequence[str], *, doc: Doc = None, strict: bool = False) -> 
             continue
         found.extend(port_hazards.check_document(text, str(target), strict=strict))
     return found
+
+
+# ------------------------------------------------------------------------------ completion
+
+
+def service_type_names(*, doc: Doc = None) -> list[str]:
+    """The rows' service types and their aliases, for shell completion: read without the lock,
+    and nothing at all (never an error, never a document created) when the document cannot be
+    read."""
+    from styxy.errors import StyxyError
+    from styxy.store import snapshot
+
+    where = paths.resolve(doc)
+    if not where.doc.is_file():
+        return []
+    try:
+        document = snapshot.load(where).document
+    except (StyxyError, OSError, ValueError):
+        return []
+    rows = [row.service_type for row in document.ranges]
+    aliases = [alias for names in document.settings.aliases.values() for alias in names]
+    return rows + [alias for alias in aliases if alias not in rows]
+
+
+def setting_names() -> tuple[str, ...]:
+    """The keys `config get` and `config set` take, for shell completion."""
+    from styxy.document.schema import SETTING_KEYS
+
+    return SETTING_KEYS

@@ -71,8 +71,18 @@ def report(
         live=live,
         stale=stale,
         ephemeral_range=ports.ephemeral_range(),
-        interceptor=_interceptor_status(),
+        interceptor={**_interceptor_status(), "bpf": _bpf_status(where)},
     )
+
+
+def _bpf_status(where: paths.Paths) -> dict[str, Any]:
+    """The kernel bind program (SPEC section 16): attached where, binds watched and moved."""
+    from styxy.api import bpf
+
+    try:
+        return bpf.status(where).to_json()
+    except StyxyError as exc:
+        return {"attached": True, "error": str(exc)}
 
 
 def _interceptor_status() -> dict[str, Any]:

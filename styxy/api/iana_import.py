@@ -16,6 +16,7 @@ from typing import Any, Literal
 
 from styxy.errors import InvalidValueError
 from styxy.system.iana import (
+    IANA_URL,
     INDEX_VERSION,
     IanaError,
     Registration,
@@ -148,15 +149,8 @@ def import_registry(source: str) -> Imported:
 
     kind, found = parse(fetch(source), source)
     origin = source if _is_url(source) else os.path.abspath(source)
-    body = {
-        "styxyIanaIndex": INDEX_VERSION,
-        "updated": found.updated,
-        "format": kind,
-        "origin": origin,
-        "importedAt": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()),
-        "records": [[r.name, r.protocol, r.low, r.high, r.description] for r in found.records],
-    }
-    data = (json.dumps(body, ensure_ascii=False, separators=(",", ":")) + "\n").encode("utf-8")
+    imported_at = time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime())
+    data = index_bytes(kind, found, origin, imported_at)
     path = index_path()
     path.parent.mkdir(parents=True, exist_ok=True)
     # Two imports at once: each writes a whole index and the last one wins, never a mix. The
@@ -169,6 +163,31 @@ def import_registry(source: str) -> Imported:
         replaced = _previous_date(path)
         atomic.write_bytes(path, data)
     return Imported(str(path), origin, kind, found.updated, len(found.records), replaced)
+
+
+def index_bytes(kind: RegistryFormat, found: Parsed, origin: str, imported_at: str) -> bytes:
+    """The compact index: what lookups need of each record, the registry's date and origin."""
+    body = {
+        "styxyIanaIndex": INDEX_VERSION,
+        "updated": found.updated,
+        "format": kind,
+        "origin": origin,
+        "importedAt": imported_at,
+        "records": [[r.name, r.protocol, r.low, r.high, r.description] for r in found.records],
+    }
+    return (json.dumps(body, ensure_ascii=False, separators=(",", ":")) + "\n").encode("utf-8")
+
+
+def shipped_index_bytes(source: str) -> bytes:
+    """The index that ships inside the package, built from IANA's registry at `source` by the
+    importer above and gzipped. Its origin is IANA's own URL, and it is stamped with the
+    registry's date rather than the time it was built, so building it twice from the same
+    registry gives the same JSON."""
+    import gzip
+
+    kind, found = parse(fetch(source), source)
+    data = index_bytes(kind, found, IANA_URL, found.updated)
+    return gzip.compress(data, compresslevel=9, mtime=0)
 
 
 def _previous_date(path: Path) -> str:

@@ -7,7 +7,7 @@ from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
 from styxy.store.leases import Lease
-from styxy.vocabulary import ChosenPlacement, Instances
+from styxy.vocabulary import AgentPolicy, ChosenPlacement, Instances
 
 if TYPE_CHECKING:
     from styxy.document.model import Settings
@@ -190,4 +190,41 @@ class AutoAllocationReport:
                 for item in self.ranges
             ],
             "audit": list(self.audit),
+        }
+
+
+@dataclass(frozen=True)
+class TypeInfo:
+    """One row of the port map as an agent is told it: what to call it and what it is for."""
+
+    service_type: str
+    start: int
+    end: int
+    single: bool
+    description: str
+    aliases: tuple[str, ...]
+
+    def to_json(self) -> dict[str, Any]:
+        return {
+            "serviceType": self.service_type,
+            "range": [self.start, self.end],
+            "single": self.single,
+            "description": self.description,
+            "aliases": list(self.aliases),
+        }
+
+
+@dataclass(frozen=True)
+class TypeVocabulary:
+    """Every row with its aliases, and who may add rows (SPEC 15)."""
+
+    types: tuple[TypeInfo, ...]
+    agents: AgentPolicy
+    max_new_per_day: int
+
+    def to_json(self) -> dict[str, Any]:
+        return {
+            "types": [item.to_json() for item in self.types],
+            "agents": self.agents,
+            "maxNewPerDay": self.max_new_per_day,
         }

@@ -10,7 +10,7 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
-from styxy import api
+from styxy import api, notes
 from styxy.errors import InvalidValueError, NotFoundError, RefusedError, StyxyError, UsageError
 from styxy.system import ports
 
@@ -27,6 +27,8 @@ def run(
     instance_id: str | None = None,
     name: str = "",
     intercept: bool = False,
+    bpf: bool = False,
+    new_type: bool = False,
     doc: str | os.PathLike[str] | None = None,
     notify: Callable[[str], None] = lambda _: None,
 ) -> int:
@@ -35,25 +37,39 @@ def run(
         raise UsageError("give the command to run after `--`.")
     if intercept:
         _build_interceptor(notify)  # before allocating: no lease left behind by a failed build
+    if bpf:
+        from styxy import paths
+        from styxy.api import bpf as kernel
+
+        # This process enters the cgroup before the child exists, so the child starts inside.
+        kernel.enter(paths.resolve(doc))
     result = api.allocate(
         service_type,
         instance_id=instance_id,
         name=name,
         pid=os.getpid(),
         source="run",
+        new_type=new_type,
         doc=doc,
         notify=notify,
     )
     if result.reason == "single-instance":
         return 0  # the running instance is reused; the message already said where it is
     lease = result.lease
+    service_type = lease.serviceType  # the row an alias (`-s db`) names
     # An existing lease of this identity is a running service: allocate takes a dead one over.
     if result.existing:
         return _already_running(service_type, lease, doc, notify)
     env = _child_env(lease.port, lease.lockId, service_type, intercept, doc)
     started = time.time()
+
+    def started_child(pid: int) -> None:
+        # Said once the command runs (a command that cannot start says only that).
+        notify(notes.running_on(command[0], lease.port, lease.serviceType))
+        _hand_over(lease.lockId, pid, doc)
+
     try:
-        code = _supervise(command, env, lease.lockId, doc)
+        code = supervise(command, env, on_start=started_child)
         keeper = _listening_survivor(lease.lockId, lease.port, started)
     except BaseException:  # a Ctrl-C while waiting for a leftover server ends the lease too
         _release(lease.lockId, doc)
@@ -70,7 +86,7 @@ def _build_interceptor(notify: Callable[[str], None]) -> None:
 
     library, fresh = interceptor.ensure_built()
     if fresh:
-        notify(f"built the interceptor at {library}")
+        notify(notes.built_interceptor(library))
 
 
 def _already_running(
@@ -192,12 +208,6 @@ def _child_env(
         env.update(interceptor.env_vars(paths.resolve(doc).cache))
         env["STYXY_SERVICE_TYPE"] = service_type
     return env
-
-
-def _supervise(
-    command: Sequence[str], env: dict[str, str], lock_id: str, doc: str | os.PathLike[str] | None
-) -> int:
-    return supervise(command, env, on_start=lambda pid: _hand_over(lock_id, pid, doc))
 
 
 def supervise(

@@ -14,6 +14,7 @@ from styxy.cli.common import (
     JsonOption,
     doc_of,
     emit,
+    wants_json,
 )
 
 commands = typer.Typer()
@@ -26,8 +27,12 @@ hook_app = typer.Typer(
 
 
 @commands.command("mcp")
-def mcp_command(doc: str | None = DocOption) -> None:
-    """Serve the Model Context Protocol on stdio (needs styxy[agents])."""
+def mcp_command(
+    doc: str | None = DocOption,
+    # Accepted as everywhere: stdout is the protocol's JSON-RPC, and a refusal is one JSON object.
+    json: bool = JsonOption,
+) -> None:
+    """Serve the Model Context Protocol on stdio (needs the extra 'agents')."""
     from styxy.agents import mcp
 
     mcp.serve(doc=doc_of(doc))
@@ -92,6 +97,7 @@ def hook_session_start(
     ctx: typer.Context,
     interceptor: bool = typer.Option(False, "--interceptor", help="Export the interceptor too."),
     doc: str | None = DocOption,
+    json: bool = JsonOption,  # the answer is JSON already
 ) -> None:
     """SessionStart: export STYXY_INSTANCE_ID to $CLAUDE_ENV_FILE, print the context."""
     import os
@@ -103,17 +109,19 @@ def hook_session_start(
     outcome = session_hooks.session_start(
         raw, interceptor=interceptor, doc=doc_of(doc), env_file=os.environ.get("CLAUDE_ENV_FILE")
     )
-    _hook_done(outcome)
+    _hook_done(outcome, json)
 
 
 @hook_app.command("session-end", context_settings=_LENIENT)
-def hook_session_end(ctx: typer.Context, doc: str | None = DocOption) -> None:
+def hook_session_end(
+    ctx: typer.Context, doc: str | None = DocOption, json: bool = JsonOption
+) -> None:
     """SessionEnd: end every lease of the session's instance id."""
     from styxy.agents import session_hooks
 
     _hook_extras(ctx.args)
     outcome = session_hooks.session_end(_hook_stdin(), doc=doc_of(doc))
-    _hook_done(outcome)
+    _hook_done(outcome, json)
 
 
 def _hook_extras(extra: list[str]) -> None:
@@ -131,9 +139,11 @@ def _hook_stdin() -> bytes:
         return b""
 
 
-def _hook_done(outcome: Any) -> None:
+def _hook_done(outcome: Any, json: bool) -> None:
     for warning in outcome.warnings:
         output.note(f"warning: {warning}")
     value = outcome.to_json()
     if value is not None:
         output.as_json(value)
+    elif wants_json(json):
+        output.as_json({})  # nothing for Claude Code to read; still one object for --json

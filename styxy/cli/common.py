@@ -13,7 +13,7 @@ from typer._click.globals import get_current_context
 from typer._click.types import ParamType
 
 from styxy import output
-from styxy.vocabulary import MAX_PORT
+from styxy.vocabulary import MAX_PORT, not_a_port
 
 
 class PortType(ParamType):
@@ -28,7 +28,7 @@ class PortType(ParamType):
         except (TypeError, ValueError):
             port = 0
         if isinstance(value, bool) or not 1 <= port <= MAX_PORT or str(port) != str(value).strip():
-            self.fail(f"{value!r} is not a port number from 1 to {MAX_PORT}", param, ctx)
+            self.fail(not_a_port(value), param, ctx)
         return port
 
 
@@ -38,6 +38,11 @@ DocOption = typer.Option(
     None, "--doc", help="The document (default: $STYXY_DOC, ~/docs/CORE/PORT_MANAGEMENT.md)."
 )
 JsonOption = typer.Option(False, "--json", help="One JSON object on stdout.")
+NewTypeOption = typer.Option(
+    False,
+    "--new-type",
+    help="Add a range for a new service type even when its name is close to a known one.",
+)
 
 
 @dataclass(frozen=True)
@@ -77,3 +82,32 @@ def notify(text: str) -> None:
         output.message(text)
     else:
         output.note(text)
+
+
+# Shell completion (typer's autocompletion callbacks). They run while the shell asks, with no
+# callback of the root command invoked, so `--doc` is read from the parsed words of any level.
+
+
+def _completion_doc(ctx: typer.Context) -> str | None:
+    level: Context | None = ctx
+    while level is not None:
+        found = level.params.get("doc")
+        if isinstance(found, str) and found:
+            return found
+        level = level.parent
+    return None
+
+
+def complete_service_type(ctx: typer.Context, incomplete: str) -> list[str]:
+    """The document's service types, read without the lock (a shell waits on this)."""
+    from styxy.api.config import service_type_names
+
+    return [n for n in service_type_names(doc=_completion_doc(ctx)) if n.startswith(incomplete)]
+
+
+def complete_setting(incomplete: str) -> list[str]:
+    """The settings keys of `config get|set`, and `auto-allocation-rule`."""
+    from styxy.api.config import setting_names
+
+    keys = [*setting_names(), "auto-allocation-rule"]
+    return [key for key in keys if key.startswith(incomplete)]

@@ -63,8 +63,10 @@ def _validated(targets: list[Any], warnings: int) -> str:
 
 @commands.command("iana")
 def iana_command(
+    ctx: typer.Context,
     query: str = typer.Argument(..., metavar="PORT|NAME|import"),
     source: str | None = typer.Argument(None, metavar="[FILE_OR_URL]"),
+    doc: str | None = DocOption,  # accepted as everywhere; the registry is not the document's
     json: bool = JsonOption,
 ) -> None:
     """IANA's assignments at PORT or for NAME; `iana import FILE_OR_URL` stores the registry."""
@@ -82,6 +84,12 @@ def iana_command(
         return
     if source is not None:
         raise UsageError(f"unexpected argument {source!r}: only `iana import` takes a second one.")
+    if query.strip().isascii() and query.strip().isdigit():
+        # A port is checked by the one port type of every command: `iana 70000` is exit 2.
+        from styxy.cli.common import PORT
+
+        param = next(p for p in ctx.command.params if p.name == "query")
+        PORT.convert(query, param, ctx)
     found = iana.lookup(query)
     emit(json, found.to_json(), render.iana_lookup(found))
 
@@ -90,13 +98,20 @@ def iana_command(
 def init(
     force: bool = typer.Option(False, "--force", help="Replace an existing document."),
     doc: str | None = DocOption,
+    json: bool = JsonOption,
 ) -> None:
     """Write the default document."""
+    from styxy import notes, paths
     from styxy.api import config
-    from styxy.paths import display
 
+    replaced = force and paths.resolve(doc_of(doc)).doc.exists()
     written = config.init(force=force, doc=doc_of(doc))
-    output.note(f"wrote {display(written)} from the default")
+    shown = paths.display(written)
+    said = notes.replaced_document(shown) if replaced else notes.created_document(shown)
+    if wants_json(json):
+        output.as_json({"document": str(written), "replaced": replaced})
+    else:
+        output.note(said)
 
 
 @commands.command()

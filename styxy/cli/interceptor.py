@@ -6,11 +6,14 @@
 
 import typer
 
-from styxy import output
+from styxy import notes, output
 from styxy.cli.common import (
     DocOption,
+    JsonOption,
     doc_of,
+    emit,
     notify,
+    wants_json,
 )
 
 interceptor_app = typer.Typer(no_args_is_help=True, help="The bind() interceptor (LD_PRELOAD).")
@@ -19,23 +22,33 @@ interceptor_app = typer.Typer(no_args_is_help=True, help="The bind() interceptor
 @interceptor_app.command("build")
 def interceptor_build(
     force: bool = typer.Option(False, "--force", help="Rebuild even if present."),
+    bpf: bool = typer.Option(False, "--bpf", help="Build the kernel bind program instead."),
+    doc: str | None = DocOption,  # accepted as everywhere; the library is the user's, not the document's
+    json: bool = JsonOption,
 ) -> None:
-    """Compile the preload library with the system C compiler."""
-    from styxy.api import interceptor
+    """Compile the preload library with the system C compiler (or, --bpf, the BPF program)."""
+    if bpf:
+        from styxy.api import bpf as kernel
 
-    output.result(str(interceptor.build(force=force)))
+        built = kernel.build(force=force)
+    else:
+        from styxy.api import interceptor
+
+        built = interceptor.build(force=force)
+    emit(json, {"path": str(built)}, str(built))
 
 
 @interceptor_app.command("path")
-def interceptor_path() -> None:
+def interceptor_path(doc: str | None = DocOption, json: bool = JsonOption) -> None:
     """Print the path of the built library."""
     from styxy.api import interceptor
 
-    output.result(str(interceptor.library_path()))
+    found = interceptor.library_path()
+    emit(json, {"path": str(found)}, str(found))
 
 
 @interceptor_app.command("env")
-def interceptor_env(doc: str | None = DocOption) -> None:
+def interceptor_env(doc: str | None = DocOption, json: bool = JsonOption) -> None:
     """Print `export` lines for eval: LD_PRELOAD and STYXY_CACHE."""
     from styxy import api, paths
     from styxy.api import interceptor
@@ -45,14 +58,101 @@ def interceptor_env(doc: str | None = DocOption) -> None:
     api.sync(doc=doc_of(doc), notify=notify)
     library, fresh = interceptor.ensure_built()
     if fresh:
-        output.note(f"built the interceptor at {library}")
+        output.note(notes.built_interceptor(library))
+    if wants_json(json):
+        output.as_json({"variables": interceptor.env_vars(where.cache)})
+        return
     for line in interceptor.env_lines(where.cache):
         output.result(line)
 
 
 @interceptor_app.command("dump")
-def interceptor_dump(doc: str | None = DocOption) -> None:
+def interceptor_dump(doc: str | None = DocOption, json: bool = JsonOption) -> None:
     """Show the compiled cache in words."""
     from styxy import api
 
-    output.result(api.describe_cache(doc=doc_of(doc), notify=notify))
+    described = api.describe_cache(doc=doc_of(doc), notify=notify)
+    emit(json, {"description": described}, described)
+
+
+bpf_app = typer.Typer(
+    no_args_is_help=True, help="The kernel bind program (cgroup BPF) for Go and static binaries."
+)
+interceptor_app.add_typer(bpf_app, name="bpf")
+
+
+@bpf_app.command("attach")
+def bpf_attach(
+    cgroup: str | None = typer.Option(None, "--cgroup", help="cgroup v2 folder (default <cgroup2>/styxy)."),
+    user: str | None = typer.Option(None, "--user", help="Who may update the maps (default: the sudo user)."),
+    doc: str | None = DocOption,
+    json: bool = JsonOption,
+) -> None:
+    """Attach the bind programs to a cgroup (root, once); fill their maps."""
+    from styxy import api, paths
+    from styxy.api import bpf
+
+    where = paths.resolve(doc_of(doc))
+    found = bpf.attach(where, cgroup, user)
+    try:
+        api.sync(doc=doc_of(doc), notify=notify)  # the first commit fills the maps
+    except BaseException:
+        bpf.detach(where)
+        raise
+    emit(json, found.to_json(), f"attached to {found.cgroup} (maps pinned in {found.pin})")
+
+
+@bpf_app.command("detach")
+def bpf_detach(doc: str | None = DocOption, json: bool = JsonOption) -> None:
+    """Detach the programs; remove their pins and the cgroup attach made."""
+    from styxy import paths
+    from styxy.api import bpf
+
+    bpf.detach(paths.resolve(doc_of(doc)))
+    if wants_json(json):
+        output.as_json({"detached": True})
+
+
+@bpf_app.command("status")
+def bpf_status(doc: str | None = DocOption, json: bool = JsonOption) -> None:
+    """What is attached where, and how many binds it watched and moved."""
+    from styxy import paths
+    from styxy.api import bpf
+
+    found = bpf.status(paths.resolve(doc_of(doc)))
+    if found.attachment is None:
+        text = "not attached; run: sudo styxy interceptor bpf attach"
+    else:
+        text = (
+            f"attached to {found.attachment.cgroup} (maps in {found.attachment.pin}); "
+            f"{found.watched} binds watched, {found.busy} busy, {found.moved} moved, "
+            f"{found.kept} kept, {found.pending} moves not folded yet"
+        )
+    emit(json, found.to_json(), text)
+
+
+@bpf_app.command(
+    "exec", context_settings={"allow_extra_args": True, "ignore_unknown_options": True}
+)
+def bpf_exec(
+    doc: str | None = DocOption,
+    # Only styxy's before `--` (errors as JSON); stdout is the command's.
+    json: bool = JsonOption,
+    command: list[str] = typer.Argument(None, metavar="-- CMD [ARGS]..."),
+) -> None:
+    """Run CMD inside the attached cgroup, so its binds are moved off busy ports."""
+    import os
+
+    from styxy import paths
+    from styxy.api import bpf
+    from styxy.errors import UsageError
+
+    if not command:
+        raise UsageError("give the command to run after `--`.")
+    bpf.enter(paths.resolve(doc_of(doc)))
+    try:
+        os.execvp(command[0], command)
+    except OSError as exc:
+        from styxy.errors import NotFoundError
+
+        raise NotFoundError(f"Cannot run {command[0]}: {exc.strerror}.") from None

@@ -13,7 +13,9 @@ from styxy.cli.common import (
     PORT,
     DocOption,
     JsonOption,
+    NewTypeOption,
     PortOption,
+    complete_service_type,
     doc_of,
     emit,
     notify,
@@ -27,7 +29,10 @@ commands = typer.Typer()
 
 @commands.command()
 def allocate(
-    service_type: str = typer.Option(..., "-s", "--service-type", help="Service type, e.g. dev."),
+    service_type: str = typer.Option(
+        ..., "-s", "--service-type", help="Service type, e.g. dev.",
+        autocompletion=complete_service_type,
+    ),
     instance_id: str | None = typer.Option(None, "-i", "--instance-id"),
     name: str = typer.Option("", "-n", "--name"),
     port: int | None = typer.Option(
@@ -37,6 +42,7 @@ def allocate(
         None, "--pid", min=1, help="Holder process (default: the parent)."
     ),
     yes: bool = typer.Option(False, "--yes", help="Accept a proposed new range."),
+    new_type: bool = NewTypeOption,
     doc: str | None = DocOption,
     json: bool = JsonOption,
 ) -> None:
@@ -52,6 +58,7 @@ def allocate(
         yes=yes,
         confirm=prompt.confirm if sys.stdin.isatty() else None,
         source="cli",
+        new_type=new_type,
         doc=doc_of(doc),
         notify=notify,
     )
@@ -62,7 +69,7 @@ def allocate(
 def release(
     lock_id: str | None = typer.Argument(None, metavar="[LOCK_ID]"),
     port: int | None = PortOption,
-    service_type: str | None = typer.Option(None, "-s", "--service-type"),
+    service_type: str | None = typer.Option(None, "-s", "--service-type", autocompletion=complete_service_type),
     instance_id: str | None = typer.Option(None, "-i", "--instance-id"),
     name: str | None = typer.Option(None, "-n", "--name"),
     doc: str | None = DocOption,
@@ -94,14 +101,27 @@ def list_(
     verbose: bool = typer.Option(
         False, "-v", "--verbose", help="Holder, command line, age, source."
     ),
+    service_type: str | None = typer.Option(
+        None, "-s", "--service-type", help="Only this type's leases.",
+        autocompletion=complete_service_type,
+    ),
+    instance_id: str | None = typer.Option(
+        None, "-i", "--instance-id", help="Only this instance's leases."
+    ),
     doc: str | None = DocOption,
     json: bool = JsonOption,
 ) -> None:
-    """Live leases."""
+    """Live leases (-s TYPE, -i INSTANCE: only those)."""
     from styxy import api
     from styxy.cli.render import lease_table
 
-    found = api.list_leases(verbose=verbose, doc=doc_of(doc), notify=notify)
+    found = api.list_leases(
+        verbose=verbose,
+        service_type=service_type,
+        instance_id=instance_id,
+        doc=doc_of(doc),
+        notify=notify,
+    )
     emit(json, {"leases": [item.to_json() for item in found]}, lease_table(found, verbose))
 
 
@@ -169,7 +189,7 @@ def ranges(doc: str | None = DocOption, json: bool = JsonOption) -> None:
 @commands.command()
 def use(
     port: int | None = PortOption,
-    service_type: str | None = typer.Option(None, "-s", "--service-type"),
+    service_type: str | None = typer.Option(None, "-s", "--service-type", autocompletion=complete_service_type),
     name: str | None = typer.Option(None, "-n", "--name"),
     instance_id: str | None = typer.Option(None, "-i", "--instance-id"),
     doc: str | None = DocOption,

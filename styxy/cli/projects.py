@@ -13,6 +13,8 @@ from styxy.cli import prompt
 from styxy.cli.common import (
     DocOption,
     JsonOption,
+    NewTypeOption,
+    complete_service_type,
     doc_of,
     emit,
     notify,
@@ -66,6 +68,7 @@ def env_command(
         None, "--pid", min=1, help="Holder process (default: the parent)."
     ),
     yes: bool = typer.Option(False, "--yes", help="Accept a proposed new range."),
+    new_type: bool = NewTypeOption,
     doc: str | None = DocOption,
     json: bool = JsonOption,
 ) -> None:
@@ -89,6 +92,7 @@ def env_command(
         pid=pid,
         yes=yes,
         confirm=prompt.confirm if sys.stdin.isatty() else None,
+        new_type=new_type,
         doc=doc_of(doc),
         notify=notify,
     )
@@ -115,10 +119,14 @@ def _release_project(project: str | None, doc: str | None, json: bool) -> None:
 
 @commands.command("run", context_settings={"allow_extra_args": True, "ignore_unknown_options": True})
 def run_command(
-    service_type: str | None = typer.Option(None, "-s", "--service-type"),
+    service_type: str | None = typer.Option(
+        None, "-s", "--service-type", autocompletion=complete_service_type
+    ),
     instance_id: str | None = typer.Option(None, "-i", "--instance-id"),
     name: str = typer.Option("", "-n", "--name"),
     intercept: bool = typer.Option(False, "--intercept", help="Preload the bind() interceptor."),
+    bpf: bool = typer.Option(False, "--bpf", help="Run inside the kernel bind program's cgroup."),
+    new_type: bool = NewTypeOption,
     project: str | None = ProjectOption,
     doc: str | None = DocOption,
     # Only styxy's before `--` (errors as JSON); stdout is the child's. After `--` every word,
@@ -131,9 +139,10 @@ def run_command(
     from styxy.errors import UsageError
 
     if project is not None:
-        if service_type is not None or instance_id is not None or name or intercept:
+        if service_type is not None or instance_id is not None or name or intercept or new_type:
             raise UsageError(
-                "--project runs with the project's own services; it takes no -s, -i, -n or --intercept."
+                "--project runs with the project's own services; it takes no -s, -i, -n, "
+                "--intercept or --new-type."
             )
         import styxy.project as project_module
 
@@ -148,6 +157,8 @@ def run_command(
         instance_id=instance_id,
         name=name,
         intercept=intercept,
+        bpf=bpf,
+        new_type=new_type,
         doc=doc_of(doc),
         notify=notify,
     )

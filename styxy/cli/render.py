@@ -178,11 +178,12 @@ def _bar(item: RangeUsage, colour: bool) -> str:
 
 
 def reaped_lines(reaped: Sequence[Lease], dry_run: bool) -> str:
-    verb = "would reap" if dry_run else "reaped"
+    from styxy import notes
+
     if not reaped:
-        return "no stale leases"
+        return notes.NOTHING_STALE
     return "\n".join(
-        f"{verb} {x.serviceType} port {x.port} ({x.lockId}, process {x.pid})" for x in reaped
+        notes.reaped(x.serviceType, x.port, x.lockId, x.pid, dry_run=dry_run) for x in reaped
     )
 
 

@@ -12,7 +12,9 @@ from styxy import output
 from styxy.cli.common import (
     PORT,
     DocOption,
+    JsonOption,
     doc_of,
+    emit,
     notify,
 )
 
@@ -24,14 +26,16 @@ def serve(
     port: int = typer.Option(9876, "--port", click_type=PORT, help="The port to listen on."),
     host: str = typer.Option("127.0.0.1", "--host", help="127.0.0.1, ::1 or localhost."),
     doc: str | None = DocOption,
+    json: bool = JsonOption,
 ) -> None:
-    """Serve the HTTP API and the dashboard on loopback (extra styxy[server])."""
+    """Serve the HTTP API and the dashboard on loopback (needs the extra 'server')."""
     from styxy.paths import display
     from styxy.server.serve import serve as run_server
 
     def announce(listening: Any) -> None:
         # The URL is the result (stdout), printed once the server can answer it.
-        output.result(listening.url)
+        emit(json, {"url": listening.url, "document": str(listening.doc),
+                    "tokenFile": str(listening.token_file)}, listening.url)
         sys.stdout.flush()
         output.note(
             f"serving {display(listening.doc)}; token in {display(listening.token_file)}; "

@@ -9,6 +9,8 @@ import typer
 from styxy.cli.common import (
     DocOption,
     JsonOption,
+    complete_service_type,
+    complete_setting,
     doc_of,
     emit,
     notify,
@@ -29,7 +31,7 @@ def config_show(doc: str | None = DocOption, json: bool = JsonOption) -> None:
 
 @config_app.command("get")
 def config_get(
-    key: str = typer.Argument(..., metavar="KEY"),
+    key: str = typer.Argument(..., metavar="KEY", autocompletion=complete_setting),
     doc: str | None = DocOption,
     json: bool = JsonOption,
 ) -> None:
@@ -45,7 +47,7 @@ def config_get(
 # not mistaken for an option), so unknown dash words pass through as arguments.
 @config_app.command("set", context_settings={"ignore_unknown_options": True})
 def config_set(
-    key: str = typer.Argument(..., metavar="KEY"),
+    key: str = typer.Argument(..., metavar="KEY", autocompletion=complete_setting),
     value: str = typer.Argument(..., metavar="VALUE"),
     chunk_size: int | None = typer.Option(None, "--chunk-size"),
     placement: str | None = typer.Option(None, "--placement"),
@@ -115,7 +117,9 @@ def config_auto_allocation(doc: str | None = DocOption, json: bool = JsonOption)
 
 @config_app.command("undo-auto")
 def config_undo_auto(
-    service_type: str | None = typer.Option(None, "-s", "--service-type"),
+    service_type: str | None = typer.Option(
+        None, "-s", "--service-type", autocompletion=complete_service_type
+    ),
     all_ranges: bool = typer.Option(False, "--all"),
     force: bool = typer.Option(False, "--force", help="Also end live leases in the range."),
     doc: str | None = DocOption,

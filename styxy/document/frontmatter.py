@@ -26,6 +26,10 @@ class FrontMatter:
     diagnostics: tuple[Diagnostic, ...]
     # 1-based lines of the detect keys, to warn about types that have no row.
     detect_lines: dict[str, int] = field(default_factory=dict)
+    # 1-based lines of each `aliases` row key and of each alias, for the checks that need
+    # the table (the row exists; an alias that is also a row's name).
+    alias_rows: dict[str, int] = field(default_factory=dict)
+    alias_lines: dict[str, int] = field(default_factory=dict)
 
 
 def read(text: str, path: str, first_line: int) -> FrontMatter:
@@ -48,7 +52,13 @@ def read(text: str, path: str, first_line: int) -> FrontMatter:
         settings = Settings()
     finally:
         tree.close()
-    return FrontMatter(settings, tuple(reader.diagnostics), reader.detect_lines)
+    return FrontMatter(
+        settings,
+        tuple(reader.diagnostics),
+        reader.detect_lines,
+        reader.alias_rows,
+        reader.alias_lines,
+    )
 
 
 class _Reader:
@@ -57,6 +67,8 @@ class _Reader:
         self.first_line = first_line
         self.diagnostics: list[Diagnostic] = []
         self.detect_lines: dict[str, int] = {}
+        self.alias_rows: dict[str, int] = {}
+        self.alias_lines: dict[str, int] = {}
 
     # -- reporting --------------------------------------------------------------------------
 
@@ -132,11 +144,12 @@ class _Reader:
         auto = self.auto(tree, found.get("autoAllocation"))
         rules = self.rules(tree, found.get("autoAllocationRules"))
         detect = self.detect(tree, found.get("detect"))
+        aliases = self.aliases(tree, found.get("aliases"))
         grace = Settings().lease_grace_seconds
         if "leaseGraceSeconds" in found:
             value = self.scalar(tree, found["leaseGraceSeconds"][1], "leaseGraceSeconds", "seconds")
             grace = value if isinstance(value, int) else grace
-        return Settings(auto, rules, MappingProxyType(detect), grace)
+        return Settings(auto, rules, MappingProxyType(detect), grace, MappingProxyType(aliases))
 
     def version(self, tree: Tree, entry: tuple[Node, Node] | None) -> None:
         if entry is None:
@@ -262,6 +275,61 @@ class _Reader:
                 self.error(self.line(item), f"detect.{name} glob {shown(value)} {problem}")
                 fine = False
         return tuple(str(v) for v in values) if fine else None
+
+
+    def aliases(self, tree: Tree, entry: tuple[Node, Node] | None) -> dict[str, tuple[str, ...]]:
+        """Row -> its other names. Each alias is a valid name and appears once in the block;
+        whether its row exists, and whether it is also a row's name, needs the table
+        (`styxy.document.parse`)."""
+        if entry is None:
+            return {}
+        found: dict[str, tuple[str, ...]] = {}
+        for row, key_node, value_node in self.pairs(tree, entry[1], "aliases"):
+            if not is_service_type(row):
+                self.error(
+                    self.line(key_node), f"invalid service type {row!r} in aliases: {NAME_RULE}"
+                )
+                continue
+            names = self.alias_names(tree, value_node, row)
+            if names is not None:
+                found[row] = names
+                self.alias_rows[row] = self.line(key_node)
+        return found
+
+    def alias_names(self, tree: Tree, node: Node, row: str) -> tuple[str, ...] | None:
+        if is_null(node):
+            return ()
+        if not isinstance(node, SequenceNode):
+            self.error(
+                self.line(node),
+                f"aliases.{row} must be a list of names, e.g. {row}: [other, names]",
+            )
+            return None
+        if len(node.value) > schema.MAX_ALIASES_PER_ROW:
+            self.error(
+                self.line(node),
+                f"aliases.{row} lists {len(node.value)} names; at most "
+                f"{schema.MAX_ALIASES_PER_ROW} are allowed",
+            )
+            return None
+        kept = []
+        for item in node.value:
+            line = self.line(item)
+            value = tree.value(item) if isinstance(item, ScalarNode) else None
+            if not isinstance(value, str) or not is_service_type(value):
+                shown = repr(value) if isinstance(item, ScalarNode) else "a " + _shape(item)
+                self.error(line, f"invalid alias {shown} of {row!r}: {NAME_RULE}")
+                continue
+            if value in self.alias_lines:
+                self.error(
+                    line,
+                    f"alias {value!r} appears twice in aliases "
+                    f"(first on line {self.alias_lines[value]})",
+                )
+                continue
+            self.alias_lines[value] = line
+            kept.append(value)
+        return tuple(kept)
 
 
 _NO_VERSION = "the front matter has no 'styxy: 1'; reading it as version 1"

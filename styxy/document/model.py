@@ -7,7 +7,7 @@ from dataclasses import dataclass, field
 from types import MappingProxyType
 
 from styxy.names import whole_number
-from styxy.vocabulary import INSTANCES, PLACEMENTS, Instances, Placement
+from styxy.vocabulary import INSTANCES, PLACEMENTS, AgentPolicy, Instances, Placement
 
 __all__ = ["INSTANCES", "PLACEMENTS", "Placement"]
 
@@ -60,6 +60,8 @@ class AutoAllocation:
     gap_size: int = 10
     require_confirmation: bool = False
     avoid_ephemeral: bool = True
+    agents: AgentPolicy = "ask"  # may an agent's unknown type become a range (SPEC 15)
+    max_new_per_day: int = 10  # new ranges in any 24 hours, counted from the audit log
 
     @property
     def gap(self) -> int:
@@ -74,6 +76,15 @@ class Settings:
     rules: tuple[Rule, ...] = ()
     detect: Mapping[str, tuple[str, ...]] = field(default_factory=lambda: MappingProxyType({}))
     lease_grace_seconds: int = 300
+    # Row name -> other names for it, as written (SPEC 15); `resolve` reads them.
+    aliases: Mapping[str, tuple[str, ...]] = field(default_factory=lambda: MappingProxyType({}))
+
+    def row_of_alias(self, name: str) -> str | None:
+        """The row an alias names, or None; the first listing wins (validate refuses a second)."""
+        for row, names in self.aliases.items():
+            if name in names:
+                return row
+        return None
 
 
 @dataclass(frozen=True)

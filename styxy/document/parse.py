@@ -53,6 +53,9 @@ class _Result:
     audit: tuple[AuditEntry, ...] = ()
     layout: Layout | None = None
     detect_lines: dict[str, int] = field(default_factory=dict)
+    alias_rows: dict[str, int] = field(default_factory=dict)
+    alias_lines: dict[str, int] = field(default_factory=dict)
+    row_names: frozenset[str] | None = None  # every name in the table, None when unread
 
 
 @contextmanager
@@ -87,6 +90,7 @@ def _read_all(text: str, path: str) -> _Result:
     markers = _markers(blocks, path, result.diagnostics)
     table_lines, rows = _table(blocks, markers.get(RANGES), lines, path, result)
     fence = _audit(blocks, markers.get(AUDIT), lines, path, result)
+    _check_aliases(result, path)
     _cross_check(result, path)
     if table_lines is not None and fence is not None:
         result.layout = Layout(
@@ -115,6 +119,8 @@ def _front_matter(
     result.diagnostics.extend(read.diagnostics)
     result.settings = read.settings
     result.detect_lines = read.detect_lines
+    result.alias_rows = read.alias_rows
+    result.alias_lines = read.alias_lines
     return (start, end - 1)
 
 
@@ -180,6 +186,7 @@ def _table(
     result.diagnostics.extend(problems)
     if rows is None:
         return None, ()
+    result.row_names = frozenset(cells[0] for _, cells in rows)
     ranges, problems = validate.read_rows(rows, path)
     result.ranges = ranges
     result.diagnostics.extend(problems)
@@ -214,11 +221,38 @@ def _audit(
     return fence
 
 
+def _check_aliases(result: _Result, path: str) -> None:
+    """What `aliases` needs the table for: each entry names a row, and an alias that is also a
+    row's name is a warning (the row wins, so a row added by hand always works; SPEC 15)."""
+    names = result.row_names
+    if names is None:
+        return
+    for row, line in result.alias_rows.items():
+        if row not in names:
+            result.diagnostics.append(
+                Diagnostic(path, line, f"aliases names service type {row!r}, which has no row")
+            )
+    for row, aliases in result.settings.aliases.items():
+        for alias in aliases:
+            if alias in names:
+                result.diagnostics.append(
+                    Diagnostic(
+                        path,
+                        result.alias_lines[alias],
+                        f"alias {alias!r} of {row!r} is also the name of a row; "
+                        f"-s {alias} means that row",
+                        warning=True,
+                    )
+                )
+
+
 def _cross_check(result: _Result, path: str) -> None:
     """Warnings that need both the settings and the table; noise beside real errors."""
     if any(not d.warning for d in result.diagnostics):
         return
+    # A detect rule may name a row by an alias: the interceptor resolves it as allocate does.
     known = {r.service_type for r in result.ranges}
+    known.update(a for row in result.settings.aliases.values() for a in row)
     for name, line in result.detect_lines.items():
         if name not in known:
             result.diagnostics.append(

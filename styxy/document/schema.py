@@ -13,14 +13,21 @@ from typing import Literal
 from styxy.document.model import PLACEMENTS
 from styxy.errors import InvalidValueError
 from styxy.names import shown, whole_number
-from styxy.vocabulary import MAX_PORT
+from styxy.vocabulary import AGENT_POLICIES, MAX_PORT
 
 __all__ = ["MAX_PORT"]
 
-Kind = Literal["bool", "port", "chunk", "gap", "seconds", "placement"]
+Kind = Literal["bool", "port", "chunk", "gap", "seconds", "placement", "agents", "count"]
 
 VERSION = 1
-TOP_KEYS = ("styxy", "autoAllocation", "autoAllocationRules", "detect", "leaseGraceSeconds")
+TOP_KEYS = (
+    "styxy",
+    "autoAllocation",
+    "autoAllocationRules",
+    "detect",
+    "aliases",
+    "leaseGraceSeconds",
+)
 AUTO_KEYS = (
     "enabled",
     "defaultChunkSize",
@@ -31,7 +38,13 @@ AUTO_KEYS = (
     "gapSize",
     "requireConfirmation",
     "avoidEphemeral",
+    "agents",
+    "maxNewPerDay",
 )
+# Bounds of what a person may write: new ranges a day, aliases of one row (each alias costs a
+# look-up on every allocation and a line in every agent's instructions).
+MAX_NEW_PER_DAY = 10_000
+MAX_ALIASES_PER_ROW = 64
 RULE_KEYS = ("chunkSize", "placement", "preferredRangeStart")
 
 # The longest grace a lease may have: far beyond any restart a person waits for, and small
@@ -56,7 +69,11 @@ _DEMANDS: dict[str, str] = {
     "gap": f"be a whole number from 0 to {MAX_PORT}",
     "seconds": f"be a whole number of seconds from 0 to {MAX_GRACE_SECONDS} (a year)",
     "placement": "be after, before or smart",
+    "agents": "be " + ", ".join(AGENT_POLICIES[:-1]) + " or " + AGENT_POLICIES[-1],
+    "count": f"be a whole number from 0 to {MAX_NEW_PER_DAY}",
 }
+# Kinds whose values are words, not numbers or booleans.
+_WORD_KINDS: dict[str, tuple[str, ...]] = {"placement": PLACEMENTS, "agents": AGENT_POLICIES}
 
 
 @dataclass(frozen=True)
@@ -83,6 +100,8 @@ SETTINGS: tuple[Setting, ...] = (
     _auto("gap-size", "gapSize", "gap_size", "gap"),
     _auto("require-confirmation", "requireConfirmation", "require_confirmation", "bool"),
     _auto("avoid-ephemeral", "avoidEphemeral", "avoid_ephemeral", "bool"),
+    _auto("agents", "agents", "agents", "agents"),
+    _auto("max-new-per-day", "maxNewPerDay", "max_new_per_day", "count"),
     Setting("lease-grace-seconds", ("leaseGraceSeconds",), "lease_grace_seconds", "seconds"),
 )
 SETTING_KEYS: tuple[str, ...] = tuple(s.kebab for s in SETTINGS)
@@ -103,12 +122,12 @@ def value_ok(kind: Kind, value: object) -> bool:
     """Whether a value read from YAML fits its kind (a YAML bool is never a number)."""
     if kind == "bool":
         return isinstance(value, bool)
-    if kind == "placement":
-        return value in PLACEMENTS
+    if kind in _WORD_KINDS:
+        return value in _WORD_KINDS[kind]
     if not isinstance(value, int) or isinstance(value, bool):
         return False
-    low = 0 if kind in ("gap", "seconds") else 1
-    high = MAX_GRACE_SECONDS if kind == "seconds" else MAX_PORT
+    low = 0 if kind in ("gap", "seconds", "count") else 1
+    high = {"seconds": MAX_GRACE_SECONDS, "count": MAX_NEW_PER_DAY}.get(kind, MAX_PORT)
     return low <= value <= high
 
 
@@ -139,7 +158,7 @@ def user_value(item: Setting, text: str) -> bool | int | str:
             f"{item.kebab} must be true or false (or yes/no, on/off, 1/0), not {shown(text)}"
         )
     value: object = raw
-    if item.kind != "placement":
+    if item.kind not in _WORD_KINDS:
         value = whole_number(raw)
     if not value_ok(item.kind, value):
         raise InvalidValueError(f"{item.kebab} must {demand(item.kind)}, not {shown(text)}")

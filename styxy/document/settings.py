@@ -42,6 +42,7 @@ def settings_as_dict(source: Document | Settings) -> dict[str, Any]:
         },
         RULES: {rule.pattern: _rule_dict(rule) for rule in settings.rules},
         "detect": {name: list(globs) for name, globs in settings.detect.items()},
+        "aliases": {name: list(names) for name, names in settings.aliases.items()},
         "leaseGraceSeconds": settings.lease_grace_seconds,
     }
 
@@ -147,7 +148,8 @@ def _comparable(settings: Settings) -> tuple[object, ...]:
     # Rule lines move when lines are added above them; they are not part of the meaning.
     rules = tuple(dataclasses.replace(r, line=0) for r in settings.rules)
     detect = {k: tuple(v) for k, v in settings.detect.items()}
-    return (settings.auto_allocation, rules, detect, settings.lease_grace_seconds)
+    aliases = {k: tuple(v) for k, v in settings.aliases.items()}
+    return (settings.auto_allocation, rules, detect, aliases, settings.lease_grace_seconds)
 
 
 # -- checks -----------------------------------------------------------------------------------

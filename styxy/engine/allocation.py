@@ -14,7 +14,7 @@ from styxy.store import leases
 from styxy.store.leases import Identity, Lease
 from styxy.store.transaction import Transaction
 from styxy.system import ports
-from styxy.vocabulary import Notice, PortRefusal, Source
+from styxy.vocabulary import Asker, Notice, PortRefusal, Source
 
 if TYPE_CHECKING:
     from styxy.engine.autoalloc import Confirm, Created
@@ -30,14 +30,42 @@ def allocate(
     yes: bool,
     confirm: Confirm | None,
     source: Source,
+    asker: Asker = "person",
+    new_type: bool = False,
 ) -> Allocation:
-    row = txn.document.range_of(service_type)
+    """A port for `identity`, whose type is `service_type` as asked (a row, an alias of one, or
+    a new name); the lease, and the identity it is kept under, name the row."""
+    from styxy.document.typenames import resolve
+
+    asked = resolve(txn.document, service_type)
+    row = asked.row
+    identity = (asked.service_type, identity[1], identity[2])
     created = None
     if row is None:
-        from styxy.engine import autoalloc
+        from styxy.engine import autoalloc, newtypes
 
+        newtypes.check_creation(txn.document, asked, asker, new_type)
+        note = newtypes.detect_note(txn.document, service_type)
         created = autoalloc.create_range(txn, service_type, yes=yes, confirm=confirm)
         row = created.row
+        if note is not None:
+            created = replace(created, notes=(note,))
+    result = _allocated(txn, row, identity, port, holder, source, created)
+    if asked.alias:
+        return replace(result, requested_type=asked.asked)
+    return result
+
+
+def _allocated(
+    txn: Transaction,
+    row: Range,
+    identity: Identity,
+    port: int | None,
+    holder: tuple[int, float | None],
+    source: Source,
+    created: Created | None,
+) -> Allocation:
+    service_type = row.service_type
     same = _same_identity(txn, identity)
     if same is not None:
         return _with_port_note(Allocation(same, existing=True, reason="same-identity"), port)
@@ -89,6 +117,7 @@ def _running_single(txn: Transaction, service_type: str) -> Lease | None:
 def _created(lease: Lease, row: Range, created: Created) -> Allocation:
     return Allocation(
         lease,
+        notes=created.notes,
         auto_allocated=True,
         new_range=(row.start, row.end),
         placement=created.placement,

@@ -33,6 +33,7 @@ class Created:
     row: Range
     placement: ChosenPlacement
     chunk_size: int
+    notes: tuple[str, ...] = ()  # lines for the person who asked (a detect rule that matches)
 
 
 ProblemOf = Callable[[int, int], str | None]
@@ -43,7 +44,10 @@ Confirm = Callable[[str, "Proposal", ProblemOf], "Proposal | None"]
 def create_range(
     txn: Transaction, service_type: str, *, yes: bool, confirm: Confirm | None
 ) -> Created:
+    from styxy.engine.newtypes import check_daily_limit
+
     parsed = txn.parsed()
+    check_daily_limit(parsed.document, service_type)  # before any port is probed
     ephemeral = ports.ephemeral_range()
     listening = used_ports(txn.state.leases)
     proposal = propose_new(

@@ -23,6 +23,7 @@ class Allocation:
     requested_port: int | None = None  # set only when `--port` was asked for and not given
     port_refusal: PortRefusal | None = None
     port_note: str | None = None  # the one stderr line that says so
+    requested_type: str | None = None  # the alias asked for, when the type was one (SPEC 15)
 
     def to_json(self) -> dict[str, Any]:
         lease = self.lease
@@ -30,6 +31,7 @@ class Allocation:
             "port": lease.port,
             "lockId": lease.lockId,
             "serviceType": lease.serviceType,
+            "requestedType": self.requested_type,
             "instanceId": lease.instanceId,
             "name": lease.name,
             "pid": lease.pid,

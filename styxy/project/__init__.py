@@ -49,7 +49,8 @@ class ServicePort:
         lease = self.allocation.lease
         return {
             "name": self.service.name,
-            "type": self.service.service_type,
+            "type": self.allocation.lease.serviceType,
+            "requestedType": self.allocation.requested_type,
             "port": self.port,
             "env": self.service.port_variable,
             "urlEnv": self.service.url_variable,
@@ -122,6 +123,7 @@ def env(
     yes: bool = False,
     confirm: Confirm | None = None,
     source: str = "cli",
+    new_type: bool = False,
     doc: str | os.PathLike[str] | None = None,
     notify: Notify = _quiet,
 ) -> ProjectEnv:
@@ -139,10 +141,12 @@ def env(
         envfile.read(target)  # a file styxy cannot edit is refused before anything is leased
     results = api.allocate_all(
         [(s.service_type, where.project_id, s.name) for s in config.services],
+        ports=[s.port for s in config.services],
         pid=pid,
         yes=yes,
         confirm=confirm,
         source=source,
+        new_type=new_type,
         doc=doc,
         notify=notify,
     )
@@ -176,6 +180,11 @@ def _tell_outcomes(found: Sequence[ServicePort], notify: Notify) -> None:
             )
         elif result.message:
             notify(result.message)
+        for note in result.notes:
+            notify(note)
+        if result.port_note and not result.existing:
+            # Said when the port is handed out, not on every later `styxy env` of the project.
+            notify(f"{item.service.name}: {result.port_note}")
 
 
 def release(

@@ -17,10 +17,11 @@ from styxy import names
 from styxy.errors import Diagnostic, DocumentError, InvalidValueError
 from styxy.names import shown
 from styxy.project.tomlmap import KeyPath, key_lines, line_of
+from styxy.vocabulary import MAX_PORT
 
 CONFIG_NAME = "styxy.toml"
 TOP_KEYS = ("services",)
-SERVICE_KEYS = ("type", "env")
+SERVICE_KEYS = ("type", "env", "port")
 # What `env` may name (SPEC section 18): `eval "$(styxy env)"` runs in a cloned repository,
 # so its styxy.toml may only set variables that hold a port or a URL, upper case, in the form
 # every shell, docker compose and dotenv loader accepts...
@@ -68,6 +69,8 @@ class Service:
     port_variable: str
     url_variable: str
     line: int
+    # `port = N`: tried first, as `allocate --port N` does; another port when it is taken.
+    port: int | None = None
 
 
 @dataclass(frozen=True)
@@ -186,11 +189,33 @@ class _Checker:
             return None  # `tpye = "dev"`: saying "no type" too would only repeat the typo
         service_type = self.service_type(where, label, value.get("type"))
         variable = self.variable(where, name, label, value.get("env"))
-        if service_type is None or variable is None or not self.service_name(where, name):
+        port = self.port(where, label, value)
+        if service_type is None or variable is None or port is False:
+            return None
+        if not self.service_name(where, name):
             return None
         return Service(
-            name, service_type, variable, url_variable(variable), line_of(self.lines, where)
+            name,
+            service_type,
+            variable,
+            url_variable(variable),
+            line_of(self.lines, where),
+            None if port is True else port,
         )
+
+    def port(self, where: KeyPath, label: str, value: dict[str, Any]) -> int | bool:
+        """The preferred port; True when none is given, False when the one given is refused."""
+        if "port" not in value:
+            return True
+        port = value["port"]
+        # bool first: `port = true` is an int to isinstance, and no port.
+        if isinstance(port, bool) or not isinstance(port, int):
+            self.problem((*where, "port"), f"{label} port must be an integer, not {_kind(port)}")
+            return False
+        if not 1 <= port <= MAX_PORT:
+            self.problem((*where, "port"), f"{label} port {port} is not a port from 1 to {MAX_PORT}")
+            return False
+        return port
 
     def service_type(self, where: KeyPath, label: str, value: Any) -> str | None:
         if value is None:

@@ -65,12 +65,22 @@ COMPONENTS: dict[str, Any] = {
                     **_NULLABLE_INT,
                     "description": "The holder; without it, the server process holds the lease.",
                 },
+                "create": {
+                    "type": ["boolean", "null"],
+                    "description": "Add a new range when service_type is neither a row nor an "
+                    "alias (default false: such a type is refused with the list of types).",
+                },
             },
         },
         "Allocation": {
             "type": "object",
             "properties": {
-                **{key: _LEASE[key] for key in ("port", "lockId", "serviceType", "instanceId")},
+                **{key: _LEASE[key] for key in ("port", "lockId", "serviceType")},
+                "requestedType": {
+                    **_NULLABLE_STR,
+                    "description": "The alias asked for, when service_type was one.",
+                },
+                "instanceId": _LEASE["instanceId"],
                 "name": {"type": "string"},
                 "pid": {"type": "integer"},
                 "existing": {"type": "boolean"},

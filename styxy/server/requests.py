@@ -81,7 +81,7 @@ def fields(value: dict[str, Any], known: dict[str, tuple[type, bool]]) -> dict[s
         if item is None:
             if required:
                 raise HttpError(400, f"the field {key!r} is required.")
-        elif isinstance(item, bool) or not isinstance(item, kind):
+        elif (isinstance(item, bool) and kind is not bool) or not isinstance(item, kind):
             raise HttpError(
                 400, f"the field {key!r} must be {_kind_name(kind)}, not {_json_kind(item)}."
             )
@@ -90,7 +90,7 @@ def fields(value: dict[str, Any], known: dict[str, tuple[type, bool]]) -> dict[s
 
 
 def _kind_name(kind: type) -> str:
-    return {int: "an integer", str: "a string"}.get(kind, kind.__name__)
+    return {int: "an integer", str: "a string", bool: "true or false"}.get(kind, kind.__name__)
 
 
 def _json_kind(item: Any) -> str:

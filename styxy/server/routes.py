@@ -60,6 +60,7 @@ ALLOCATE_FIELDS: dict[str, tuple[type, bool]] = {
     "name": (str, False),
     "preferred_port": (int, False),
     "pid": (int, False),
+    "create": (bool, False),
 }
 
 
@@ -67,6 +68,12 @@ async def allocate(request: Request) -> Response:
     """Allocate a port, as `styxy allocate --json`.
     ---
     summary: Allocate a port (as styxy allocate --json)
+    description: >-
+      `service_type` is a row of the port map or one of its aliases (`db` allocates from
+      `database`; the answer's `requestedType` is then `db`). A type that is neither is refused
+      (409, the sentence lists the types) unless the request says `"create": true` and the
+      document's `autoAllocation.agents` is not `deny`; at most `autoAllocation.maxNewPerDay`
+      new ranges are made in any 24 hours.
     requestBody:
       required: true
       content:
@@ -95,6 +102,8 @@ async def allocate(request: Request) -> Response:
         port=given["preferred_port"],
         pid=given["pid"] if given["pid"] is not None else config.holder,
         source="api",
+        asker="agent",
+        new_type=given["create"] is True,
         doc=config.doc,
     )
     return JSONResponse(result.to_json())
@@ -184,7 +193,9 @@ async def ranges(request: Request) -> Response:
     ---
     summary: The port map (as styxy ranges --json)
     description: >-
-      Each range also lists `leasedPorts` and `listeningPorts`, the ports the dashboard marks.
+      Each range also lists `leasedPorts` and `listeningPorts`, the ports the dashboard marks,
+      and `listeners` names the process behind each port that something listens on without a
+      lease (the dashboard's details of such a port).
     responses:
       "200":
         description: Every range of the document, by start.
@@ -194,11 +205,24 @@ async def ranges(request: Request) -> Response:
               type: object
               properties:
                 ranges: {type: array, items: {$ref: "#/components/schemas/RangeUsage"}}
+                listeners:
+                  type: array
+                  items:
+                    type: object
+                    properties:
+                      port: {type: integer}
+                      pid: {type: [integer, "null"]}
+                      process: {type: [string, "null"]}
+                      command: {type: [string, "null"]}
+                      startedAt: {type: [string, "null"], description: the process's start (ISO 8601)}
       "401": {$ref: "#/components/responses/Unauthorized"}
     """
     from styxy import api
+    from styxy.api import dashboard
 
-    found = await run_in_threadpool(api.ranges, doc=served(request).doc)
+    doc = served(request).doc
+    found = await run_in_threadpool(api.ranges, doc=doc)
+    unleased = await run_in_threadpool(dashboard.listening_without_lease, doc=doc)
     return JSONResponse(
         {
             "ranges": [
@@ -208,9 +232,43 @@ async def ranges(request: Request) -> Response:
                     "listeningPorts": list(item.listening_ports),
                 }
                 for item in found.ranges
-            ]
+            ],
+            "listeners": [
+                item.to_json()
+                for item in unleased
+                if any(r.start <= item.port <= r.end for r in found.ranges)
+            ],
         }
     )
+
+
+async def about(request: Request) -> Response:
+    """Which document the server shows and which IANA data names its ports.
+    ---
+    summary: The document and the IANA data the server reads (the dashboard's header)
+    responses:
+      "200":
+        description: The document's path and the IANA data's source and date.
+        content:
+          application/json:
+            schema:
+              type: object
+              properties:
+                document: {type: string}
+                iana:
+                  type: object
+                  properties:
+                    kind: {type: string, enum: [index, services, none]}
+                    path: {type: string}
+                    updated: {type: string, description: "the registry's date, YYYY-MM-DD, or empty"}
+                    origin: {type: string}
+                    description: {type: string}
+      "401": {$ref: "#/components/responses/Unauthorized"}
+    """
+    from styxy.api import dashboard
+
+    found = await run_in_threadpool(dashboard.about, doc=served(request).doc)
+    return JSONResponse(found.to_json())
 
 
 async def audit(request: Request) -> Response:
@@ -267,6 +325,7 @@ ENDPOINTS = (
     Endpoint("GET", "/check/{port}", check),
     Endpoint("GET", "/ranges", ranges),
     Endpoint("GET", "/audit", audit),
+    Endpoint("GET", "/about", about),
     Endpoint("GET", "/openapi.json", openapi),
 )
 STATIC_PREFIX = "/static"

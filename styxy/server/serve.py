@@ -14,7 +14,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from types import ModuleType
 
-from styxy.errors import RefusedError, StyxyError, UsageError
+from styxy.errors import RefusedError, UsageError
 from styxy.server import hosts
 from styxy.vocabulary import MAX_PORT
 
@@ -81,9 +81,9 @@ def _server_stack() -> ModuleType:
         import starlette  # noqa: F401
         import uvicorn
     except ImportError:
-        raise StyxyError(
-            "styxy serve needs the server extra: pip install 'styxy[server]'."
-        ) from None
+        from styxy.api.extras import missing_extra
+
+        raise missing_extra("server") from None
     return uvicorn
 
 

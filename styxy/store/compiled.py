@@ -34,7 +34,15 @@ def cache_bytes(
     """
     ranges = [cache.CacheRange(r.service_type, r.start, r.end, r.single) for r in document.ranges]
     index_of = _range_indexer(document)
-    detect = [(kind, glob) for kind, globs in document.settings.detect.items() for glob in globs]
+    # A detect rule may name its row by an alias (`db: [...]`); the interceptor looks rows up
+    # by name, so the cache carries the row's own (SPEC 15: one resolution everywhere).
+    from styxy.document.typenames import resolve
+
+    detect = [
+        (resolve(document, kind).service_type, glob)
+        for kind, globs in document.settings.detect.items()
+        for glob in globs
+    ]
 
     def entry(lease: Lease) -> bytes:
         return cache.pack_lease(

@@ -342,7 +342,7 @@ def journal_leases(
                 continue
             if entry.port in by_port:
                 continue  # one lease per port: the first move (or the allocation) holds it
-            lease = moves.lease_of(entry)
+            lease = moves.lease_of(entry, line)
             if lease is None:
                 continue  # the mover is gone and the port silent: nothing to protect
             if len(state.leases) >= leases.MAX_LIVE_LEASES:

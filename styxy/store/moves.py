@@ -7,6 +7,9 @@ of a read-only command (`snapshot`), so both show the same leases:
   earlier move) makes none, and the first holder keeps it;
 - only a move that is alive: its process still runs (the same process: one that started after
   the move reuses the pid) or something listens on its port;
+- a move's lease has a lock id derived from its journal record (`journal_lock_id`), so a
+  read-only command that shows the journal as it is (`list`, `check`) and the writer that folds
+  it later name the same lease with the same id, and `release LOCK_ID` finds it either way;
 - an interceptor lease ends as soon as its holder is gone and its port silent, without waiting
   for `leaseGraceSeconds`: the grace period covers the gap between `allocate` and a server's
   `bind()`, and a move has no such gap (the library bound the port itself). Left in the cache,
@@ -15,7 +18,8 @@ of a read-only command (`snapshot`), so both show the same leases:
 
 from __future__ import annotations
 
-from styxy.store import leases
+import hashlib
+
 from styxy.store.cache import JournalEntry
 from styxy.store.leases import Lease, LeaseFile
 from styxy.system import ports
@@ -23,6 +27,15 @@ from styxy.system import ports
 # Journal times are whole seconds and a start time read from /proc may be a little off: a
 # process that started this long after the time on a line is another process with that pid.
 REUSED_PID_SLACK_SECONDS = 2
+
+
+def journal_lock_id(record: str) -> str:
+    """The lock id of the lease a journal record becomes: the same for the same record in every
+    process that reads it, before and after the fold (the line holds the mover's pid, both
+    ports, the service type and the time, so two moves never share it). 16 hex digits, like
+    the random lock id of any other lease (`leases.new_lock_id`)."""
+    digest = hashlib.sha256(b"styxy-journal\0" + record.strip().encode("utf-8")).hexdigest()
+    return digest[:16]
 
 
 class Moves:
@@ -60,15 +73,16 @@ class Moves:
         kept = tuple(lease for lease in state.leases if lease.lockId not in gone)
         return LeaseFile(leases=kept, history=state.history), ended
 
-    def lease_of(self, entry: JournalEntry) -> Lease | None:
-        """The lease of a journaled move, or None when its mover is gone and its port silent."""
+    def lease_of(self, entry: JournalEntry, record: str) -> Lease | None:
+        """The lease of a journaled move (`record` is its line), or None when its mover is gone
+        and its port silent."""
         started = self._start_time(entry.pid)
         if started is not None and started > entry.created_at + REUSED_PID_SLACK_SECONDS:
             started = None  # the pid now names a later process: the mover is gone
         if started is None and not self._port_listened(entry.port):
             return None
         return Lease(
-            lockId=leases.new_lock_id(),
+            lockId=journal_lock_id(record),
             port=entry.port,
             serviceType=entry.service_type,
             instanceId=f"pid-{entry.pid}",

@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import time
 from dataclasses import dataclass, field
+from pathlib import Path
 from typing import TYPE_CHECKING
 
 from styxy.errors import DocumentError
@@ -114,8 +115,24 @@ def load(paths: Paths) -> Snapshot:
                 data = read_journal_file(folder, name)
                 if data:
                     chunks.append((folder.where(name), data))
+            _add_bpf_moves(paths, chunks)
             state, _ = journal_leases(state, chunks, notes)
     finally:
         if folder is not None:
             folder.close()
     return Snapshot(paths, loaded, state, tuple(notes))
+
+
+def _add_bpf_moves(paths: Paths, chunks: list[tuple[Path, bytes]]) -> None:
+    """The kernel program's moves not folded yet, shown at once as the journal's are."""
+    from styxy.store import bpfmaps
+
+    if not bpfmaps.attached(paths.cache):
+        return
+    try:
+        with bpfmaps.Maps(bpfmaps.pin_folder(paths.cache)) as maps:
+            found = maps.moves()
+    except (OSError, bpfmaps.BpfMapError):
+        return  # a reader never fails on them; the next writer says why
+    if found:
+        chunks.append((bpfmaps.pin_folder(paths.cache) / "moves", b"".join(m.journal_line() for m in found)))

@@ -17,11 +17,13 @@ import time
 import zlib
 from collections.abc import Callable
 from dataclasses import dataclass, field
+from pathlib import Path
 from typing import TYPE_CHECKING, Any, TypeVar
 
+from styxy import notes as words
 from styxy.errors import DocumentError, RefusedError
 from styxy.paths import Paths, display
-from styxy.store import atomic, compiled, fsio, leases, loading, lockfile, replace
+from styxy.store import atomic, bpfmaps, compiled, fsio, leases, loading, lockfile, replace
 from styxy.store.leases import Lease, LeaseFile
 from styxy.store.loading import CACHE_NAME, JOURNAL_NAME, LEASES_NAME
 from styxy.store.sidecar import Sidecar
@@ -61,6 +63,7 @@ class Transaction:
     _generation: int = 0
     _cache_leases_stamp: int = 0  # the lease file the cache's lease table was built from
     _folding: tuple[tuple[str, int], ...] = ()  # journal files set aside, bytes consumed
+    _bpf_moves: tuple[Any, ...] = ()  # the kernel program's moves folded by this transaction
     _loaded: LeaseFile = field(default_factory=LeaseFile)
     # Set when the document has errors and the command works on the leases without it
     # (`run_change(..., needs_document=False)`); `document` is then the last good view.
@@ -219,7 +222,7 @@ def _load(paths: Paths, folder: Sidecar, notes: list[str], needs_document: bool)
 
         # A new document follows the umask, like any file the user makes.
         atomic.write_bytes(paths.doc, default_document_bytes(), mode=fsio.creation_mode())
-        notes.append(f"created {display(paths.doc)} from the default")
+        notes.append(words.created_document(display(paths.doc)))
         loaded = loading.read_and_load(paths, folder, tolerate_errors=not needs_document)
         assert loaded is not None
     doc_bytes = loaded.doc_bytes
@@ -283,10 +286,39 @@ def _fold_journal(txn: Transaction) -> None:
         # journal over its limit nothing is left (-1): it is removed once folded.
         folding.append((aside, data.rfind(b"\n") + 1 if whole else -1))
         chunks.append((folder.where(aside), data))
+    txn._bpf_moves = _bpf_moves(txn.paths, chunks, txn.notes)
     txn.state, ended = loading.journal_leases(txn.state, chunks, txn.notes)
     if ended:
         txn.reaped = ended  # dead moves end at once; `cleanup` lists them among the reaped
     txn._folding = tuple(folding)
+
+
+def _bpf_moves(paths: Paths, chunks: list[tuple[Path, bytes]], notes: list[str]) -> tuple[Any, ...]:
+    """The kernel program's moves (SPEC section 16), as journal lines after the journal's."""
+    if not bpfmaps.attached(paths.cache):
+        return ()
+    try:
+        with bpfmaps.Maps(bpfmaps.pin_folder(paths.cache)) as maps:
+            found = tuple(maps.moves())
+    except (OSError, bpfmaps.BpfMapError) as exc:
+        notes.append(f"the kernel bind program's moves cannot be read ({exc})")
+        return ()
+    if found:
+        chunks.append((bpfmaps.pin_folder(paths.cache) / "moves", b"".join(m.journal_line() for m in found)))
+    return found
+
+
+def _sync_bpf(txn: Transaction) -> None:
+    """Write the ranges and live leases into the kernel program's maps, forget folded moves."""
+    if not bpfmaps.attached(txn.paths.cache):
+        return  # one stat(): the whole cost when nothing is attached
+    ranges = [bpfmaps.Range(r.service_type, r.start, r.end, r.single) for r in txn.document.ranges]
+    try:
+        with bpfmaps.Maps(bpfmaps.pin_folder(txn.paths.cache)) as maps:
+            maps.write(ranges, ((x.port, x.pid) for x in txn.state.leases), txn._generation + 1)
+            maps.forget(txn._bpf_moves)
+    except (OSError, bpfmaps.BpfMapError) as exc:
+        txn.notes.append(f"the kernel bind program's maps cannot be updated ({exc})")
 
 
 def _aside_name() -> str:
@@ -365,6 +397,7 @@ def _commit(txn: Transaction, seen: replace.DocumentSeen) -> bool:
     if "leases" in staged:
         leases.remember(txn.folder.where(LEASES_NAME), staged["leases"].status, txn.state)
     _finish_folding(txn)
+    _sync_bpf(txn)
     # One folder sync for the sidecar's renames instead of one per file: the renames are
     # atomic either way; this only makes them durable, and it costs as much as a file fsync.
     if "leases" in staged or "cache" in staged or txn._folding:

@@ -12,7 +12,7 @@ from typing import Any
 
 from styxy.document.model import AutoAllocation, Document, Range, Rule, Settings
 
-VIEW_VERSION = 1
+VIEW_VERSION = 2  # 2: aliases, autoAllocation.agents and maxNewPerDay
 
 
 def encode(document: Document) -> bytes:
@@ -28,6 +28,7 @@ def encode(document: Document) -> bytes:
             [r.pattern, r.chunk_size, r.placement, r.preferred_range_start, r.line] for r in s.rules
         ],
         "detect": [[k, list(v)] for k, v in s.detect.items()],
+        "aliases": [[k, list(v)] for k, v in s.aliases.items()],
         "grace": s.lease_grace_seconds,
     }
     return json.dumps(body, separators=(",", ":")).encode()
@@ -47,6 +48,7 @@ def decode(meta: bytes, path: str) -> Document:
         rules=tuple(Rule(p, c, pl, st, ln) for p, c, pl, st, ln in body["rules"]),
         detect=MappingProxyType({k: tuple(v) for k, v in body["detect"]}),
         lease_grace_seconds=int(body["grace"]),
+        aliases=MappingProxyType({k: tuple(v) for k, v in body["aliases"]}),
     )
     return Document(path=path, settings=settings, ranges=ranges)
 
@@ -61,4 +63,6 @@ _AUTO_FIELDS = (
     "gap_size",
     "require_confirmation",
     "avoid_ephemeral",
+    "agents",
+    "max_new_per_day",
 )

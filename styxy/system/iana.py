@@ -1,10 +1,12 @@
 """The IANA Service Name and Transport Protocol Port Number Registry (RFC 6335), as styxy uses it.
 
 Where the data comes from, in order: the compact index that `styxy iana import` stored in the
-user's data folder; else the system's `/etc/services` (netbase on Debian and Ubuntu); else
-nothing, and lookups say how to get some. A lookup never reads IANA's XML: importing
-(`styxy.api.iana_import`) does that once and keeps only what lookups need (name, protocol, ports, description, the registry's date)
-as JSON, which loads in a few milliseconds.
+user's data folder; else the index shipped inside the package (`data/iana-index.json.gz`, built
+from IANA's registry by the same importer, with the registry's date:
+docs/references/make_iana_index.py); else the system's `/etc/services` (netbase on Debian and
+Ubuntu); else nothing, and lookups say how to get some. A lookup never reads IANA's XML:
+importing (`styxy.api.iana_import`) does that once and keeps only what lookups need (name,
+protocol, ports, description, the registry's date) as JSON, which loads in a few milliseconds.
 
 Whether a port is free remains a question for the OS: the registry only says who may claim a
 port, so styxy uses it for warnings (`validate`), for naming (`iana`, `check`) and to break ties
@@ -25,22 +27,26 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Literal
 
-from styxy.errors import InvalidValueError, NotFoundError, StyxyError
+from styxy.errors import InvalidValueError, NotFoundError, StyxyError, UsageError
 from styxy.system import curated
 from styxy.system.iana_formats import Record
+from styxy.vocabulary import MAX_PORT, not_a_port
 
 # Bounds on every read: a stray huge file fails fast instead of filling memory.
 MAX_SERVICES_BYTES = 4 * 1024 * 1024
 MAX_INDEX_BYTES = 64 * 1024 * 1024
 SERVICES = Path("/etc/services")
 INDEX_NAME = "iana-index.json"
+# The index that ships in the wheel; `$STYXY_SHIPPED_IANA` names another (a test of the
+# fallback to /etc/services names one that does not exist).
+SHIPPED_INDEX = Path(__file__).resolve().parent / "data" / "iana-index.json.gz"
 INDEX_VERSION = 1
 IANA_URL = (
     "https://www.iana.org/assignments/service-names-port-numbers/service-names-port-numbers.xml"
 )
 
 Category = Literal["system", "user", "dynamic"]
-SourceKind = Literal["index", "services", "none"]
+SourceKind = Literal["index", "shipped", "services", "none"]
 # RFC 6335 section 6: System Ports, User Ports, Dynamic and/or Private Ports.
 CATEGORY_SPANS: dict[Category, tuple[int, int]] = {
     "system": (0, 1023),
@@ -88,7 +94,7 @@ class Registration:
 @dataclass(frozen=True)
 class Source:
     kind: SourceKind
-    path: str  # the index or /etc/services; "" for none
+    path: str  # the index (imported or shipped) or /etc/services; "" for none
     updated: str  # the registry's date (YYYY-MM-DD); "" when the source has none
     origin: str = ""  # the file or URL an index was imported from
 
@@ -222,23 +228,49 @@ def index_path() -> Path:
     return data_dir() / INDEX_NAME
 
 
-def _damaged(path: Path) -> IanaError:
+def _damaged(path: Path, kind: SourceKind = "index") -> IanaError:
+    if kind == "shipped":
+        return IanaError(
+            f"the IANA index shipped with styxy ({path}) is damaged; reinstall styxy, "
+            "or run `styxy iana import FILE_OR_URL`."
+        )
     return IanaError(
         f"the IANA index {path} is damaged; run `styxy iana import FILE_OR_URL` again."
     )
 
 
-def load_index(path: Path) -> Registry:
+def shipped_index_path() -> Path:
+    return Path(os.environ.get("STYXY_SHIPPED_IANA") or SHIPPED_INDEX)
+
+
+def load_index(path: Path, kind: SourceKind = "index") -> Registry:
+    """An index as `styxy iana import` writes it, gzipped or not (the shipped one is)."""
     raw = read_file(path, MAX_INDEX_BYTES)
     try:
+        if raw[:2] == b"\x1f\x8b":
+            raw = _gunzipped(raw, path, kind)
         body = json.loads(raw)
         if body.get("styxyIanaIndex") != INDEX_VERSION:
-            raise _damaged(path)
+            raise _damaged(path, kind)
         rows = tuple(_checked(row) for row in body["records"])
-        source = Source("index", str(path), str(body["updated"]), str(body.get("origin", "")))
+        source = Source(kind, str(path), str(body["updated"]), str(body.get("origin", "")))
     except (ValueError, TypeError, KeyError, AttributeError):
-        raise _damaged(path) from None
+        raise _damaged(path, kind) from None
     return Registry(source, rows)
+
+
+def _gunzipped(raw: bytes, path: Path, kind: SourceKind) -> bytes:
+    """A gzipped index, unpacked to at most MAX_INDEX_BYTES (no decompression bomb)."""
+    import zlib
+
+    unpack = zlib.decompressobj(wbits=31)  # 31: the gzip header and trailer
+    try:
+        data = unpack.decompress(raw, MAX_INDEX_BYTES + 1)
+    except zlib.error:
+        raise _damaged(path, kind) from None
+    if len(data) > MAX_INDEX_BYTES or not unpack.eof:
+        raise _damaged(path, kind)
+    return data
 
 
 def _checked(row: Any) -> Row:
@@ -256,10 +288,14 @@ def _checked(row: Any) -> Row:
 
 
 def current() -> Registry:
-    """The registry data lookups use: the imported index, else /etc/services, else none."""
-    path = index_path()
+    """The registry data lookups use: the imported index, else the shipped one, else
+    /etc/services, else none."""
     try:
-        return load_index(path)
+        return load_index(index_path())
+    except FileNotFoundError:
+        pass
+    try:
+        return load_index(shipped_index_path(), "shipped")
     except FileNotFoundError:
         pass
     services = Path(os.environ.get("STYXY_SERVICES") or SERVICES)
@@ -325,8 +361,9 @@ def lookup(query: str) -> Lookup:
     query = query.strip()
     if query.isascii() and query.isdigit():
         port = int(query)
-        if port > 65535:
-            raise InvalidValueError(f"port {port} is outside 0..65535.")
+        if not 1 <= port <= MAX_PORT:
+            # A usage error, as a bad port is on every command (`check 70000` included).
+            raise UsageError(f"{not_a_port(query)}.")
         registry = current()
         found = at_port(port, registry)
         developer = tuple(d for d in (curated.at(port),) if d is not None)
@@ -347,7 +384,7 @@ def _check_name(name: str) -> None:
     # and '/'. Anything printable without spaces, within reason, is worth a lookup.
     if not (0 < len(name) <= 63 and name.isprintable() and " " not in name):
         raise InvalidValueError(
-            f"{name!r} is neither a port (0-65535) nor a service name "
+            f"{name!r} is neither a port (1-{MAX_PORT}) nor a service name "
             "(up to 63 characters without spaces)."
         )
 
@@ -365,6 +402,8 @@ def describe(source: Source) -> str:
     """`IANA's registry of 2024-03-18 (imported)` / `/etc/services`: for messages and output."""
     if source.kind == "index":
         return f"IANA's registry of {source.updated or 'unknown date'} (imported)"
+    if source.kind == "shipped":
+        return f"IANA's registry of {source.updated or 'unknown date'} (shipped with styxy)"
     if source.kind == "services":
         return source.path
     return "no registry data"

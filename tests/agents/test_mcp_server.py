@@ -3,12 +3,14 @@
 from __future__ import annotations
 
 import os
+import re
+import shlex
 import subprocess
 import sys
 from pathlib import Path
 
 from agents_support import answer, mcp_session, refusal, run_async, server_env
-from support import styxy_command
+from support import ROOT, styxy_command
 
 TOOLS = {
     "allocate_port": ["service_type"],
@@ -34,6 +36,7 @@ def test_the_seven_tools_with_their_required_arguments_and_descriptions(styxy):
             assert prop.get("description"), (tool.name, name)
     allocate = next(t for t in tools if t.name == "allocate_port")
     assert sorted(allocate.input_schema["properties"]) == [
+        "create",
         "instance_id",
         "name",
         "pid",
@@ -207,9 +210,17 @@ def test_without_the_sdk_the_server_says_which_extra_to_install(styxy, tmp_path:
         capture_output=True, text=True, env=env, timeout=60, stdin=subprocess.DEVNULL,
     )
     assert done.returncode == 1
-    assert done.stderr == (
-        "styxy: the MCP server needs the MCP SDK: install it with pip install 'styxy[agents]'.\n"
+    # The line fits this installation: pip in the test's virtual environment, from this
+    # checkout (tests/test_docs_examples.py runs the line for pipx, uv and a venv).
+    said = re.fullmatch(
+        r"styxy: styxy mcp needs the MCP SDK \(the extra 'agents'\); install it with `(.+)`\.\n",
+        done.stderr,
     )
+    assert said is not None, done.stderr
+    words = shlex.split(said.group(1))
+    assert Path(words[0]).parent == Path(sys.executable).parent  # this venv's python
+    assert words[1:4] == ["-m", "pip", "install"]
+    assert words[-1] == f"{ROOT}[agents,server]"
     assert done.stdout == ""
 
 

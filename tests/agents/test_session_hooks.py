@@ -48,7 +48,7 @@ def test_session_start_exports_the_instance_id_and_tells_how_to_get_a_port(styxy
     context = context_of(done)
     assert "claude-5f1c2a9e-0b7d-4c1e-9a53-2d4f6e8b1c07" in context
     assert "No single-instance service is running yet." in context
-    for how in ("allocate -s TYPE", "run -s TYPE -- CMD", "use -n NAME"):
+    for how in ("allocate -s TYPE", "run -s TYPE -n NAME -- CMD", "use -n NAME"):
         assert how in context
     # A resumed or compacted session runs the hook again: nothing is appended twice.
     again = start(styxy, env_file, event("5f1c2a9e-0b7d-4c1e-9a53-2d4f6e8b1c07", source="compact"))

@@ -9,7 +9,8 @@ from netutil import first_free, listen
 
 DEV_ORDER = [3000, 3001, 3002, 3003, *range(3004, 3100)]
 ALLOCATE_KEYS = [
-    "port", "lockId", "serviceType", "instanceId", "name", "pid", "existing", "reason",
+    "port", "lockId", "serviceType", "requestedType", "instanceId", "name", "pid", "existing",
+    "reason",
     "autoAllocated", "newRange", "placement", "chunkSize", "message",
 ]
 
@@ -33,6 +34,7 @@ def test_allocate_json_has_exactly_the_documented_fields(styxy):
     assert list(data) == ALLOCATE_KEYS
     assert data["port"] == expected
     assert (data["serviceType"], data["instanceId"], data["name"], data["pid"]) == ("dev", "a", "web", os.getpid())
+    assert data["requestedType"] is None  # the row's own name, not an alias
     assert (data["existing"], data["reason"], data["autoAllocated"]) == (False, None, False)
     assert (data["newRange"], data["placement"], data["chunkSize"], data["message"]) == (None, None, None, None)
     assert len(data["lockId"]) == 16

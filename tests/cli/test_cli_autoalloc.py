@@ -30,7 +30,11 @@ def test_grafana_gets_a_new_range_as_one_row_and_one_audit_line(styxy):
     before = styxy.doc.read_text()
     done = styxy("allocate", "-s", "grafana", "-i", "main")
     assert (done.code, done.out) == (0, "11510\n")
-    assert done.err == "Auto-allocated range 11510-11519 for new service type 'grafana'\n"
+    assert done.err == (
+        "styxy: Auto-allocated range 11510-11519 for new service type 'grafana'\n"
+        "styxy: 'grafana' also matches the monitoring row's detect rule; "
+        "-s monitoring would share that range\n"
+    )
     added, removed = _diff(before, styxy.doc.read_text())
     today = time.strftime("%Y-%m-%d", time.gmtime())
     assert removed == []

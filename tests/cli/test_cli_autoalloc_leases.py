@@ -22,7 +22,7 @@ def test_a_new_range_skips_the_lease_of_a_row_removed_by_hand(styxy):
     assert done.code == 0, done.err
     data = done.json()
     assert (data["newRange"], data["port"]) == ([11511, 11520], 11511)
-    assert done.err == "Auto-allocated range 11511-11520 for new service type 'tempo'\n"
+    assert done.err == "styxy: Auto-allocated range 11511-11520 for new service type 'tempo'\n"
     leases = styxy("list", "--json").json()["leases"]
     assert sorted((x["serviceType"], x["port"]) for x in leases) == [
         ("grafana", 11510), ("tempo", 11511)

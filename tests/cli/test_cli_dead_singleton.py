@@ -62,7 +62,8 @@ def test_use_does_not_offer_a_dead_instance(styxy):
 def test_run_starts_the_command_when_the_instance_died(styxy):
     dead = _dead_holder_lease(styxy)
     done = styxy("run", "-s", "ai", "-i", "b", "--", "sh", "-c", 'echo "started on $PORT"')
-    assert (done.code, done.out, done.err) == (0, f"started on {dead['port']}\n", "")
+    assert (done.code, done.out) == (0, f"started on {dead['port']}\n")
+    assert done.err == f"styxy: running sh on port {dead['port']} (ai)\n"
     assert styxy("list", "--json").json()["leases"] == []
 
 

@@ -64,3 +64,32 @@ def test_a_refused_command_keeps_the_journal_for_the_next_one(styxy):
     styxy("cleanup")
     assert [x["port"] for x in styxy("list", "--json").json()["leases"]] == [8045]
     assert _asides(styxy) == []
+
+
+def test_a_moves_lock_id_is_the_same_before_and_after_the_fold(styxy):
+    """`list` and `check` show an unfolded move with the lock id the fold will keep, so the id a
+    person copies from `list` is the one `release` takes (issue 21)."""
+    styxy("cleanup")
+    (styxy.sidecar / "journal").write_bytes(_line(8046, 8000) + _line(8047, 8001))
+    first = {x["port"]: x["lockId"] for x in styxy("list", "--json").json()["leases"]}
+    again = {x["port"]: x["lockId"] for x in styxy("list", "--json").json()["leases"]}
+    assert sorted(first) == [8046, 8047] and first == again
+    assert len(set(first.values())) == 2
+    checked = styxy("check", "8046", "--json")
+    assert checked.code == 1 and checked.json()["lease"]["lockId"] == first[8046]
+    # A writer folds the journal; the ids stay what they were.
+    assert styxy("cleanup").code == 0
+    assert not (styxy.sidecar / "journal").exists()
+    folded = {x["port"]: x["lockId"] for x in styxy("list", "--json").json()["leases"]}
+    assert folded == first
+
+
+def test_release_takes_the_lock_id_list_showed_for_an_unfolded_move(styxy):
+    styxy("cleanup")
+    (styxy.sidecar / "journal").write_bytes(_line(8048, 8000))
+    [shown] = styxy("list", "--json").json()["leases"]
+    released = styxy("release", shown["lockId"], "--json")
+    assert released.code == 0, released.err
+    assert released.json()["lockId"] == shown["lockId"] and released.json()["port"] == 8048
+    assert released.out.count("\n") == 1
+    assert styxy("list", "--json").json()["leases"] == []

@@ -6,6 +6,7 @@ import json
 import signal
 import subprocess
 import sys
+from pathlib import Path
 
 from support import styxy_command
 
@@ -18,7 +19,8 @@ def test_run_exports_the_port_and_releases_on_exit(styxy):
     assert done.code == 0
     env = json.loads(done.out)
     assert env["PORT"] == env["STYXY_PORT"] and 3000 <= int(env["PORT"]) <= 3099
-    assert done.err == ""
+    # One line of its own on stderr, the port it gave; stdout is the child's alone.
+    assert done.err == f"styxy: running {Path(PY).name} on port {env['PORT']} (dev)\n"
     assert styxy("list", "--json").json() == {"leases": []}
 
 
@@ -55,7 +57,7 @@ def test_run_on_a_running_single_instance_type_does_not_start_the_command(styxy,
     marker = tmp_path / "started"
     done = styxy("run", "-s", "ai", "-i", "b", "--", PY, "-c", f"open({str(marker)!r}, 'w')")
     assert done.code == 0 and done.out == ""
-    assert done.err.startswith(f"Blocked: service type 'ai' only allows a single instance; already running on port {first['port']}")
+    assert done.err.startswith(f"styxy: Blocked: service type 'ai' only allows a single instance; already running on port {first['port']}")
     assert not marker.exists()
 
 

@@ -50,6 +50,7 @@ def _check_kept(styxy, done, pidfile: Path, code: int) -> None:
     assert done.code == code
     assert done.out == ""
     assert done.err == (
+        f"styxy: running sh on port {lease['port']} (dev)\n"
         f"styxy: the command exited, but process {server} ({name}) still listens on port "
         f"{lease['port']}: the lease stays, held by it; `styxy release {lease['lockId']}` ends it.\n"
     )
@@ -83,6 +84,7 @@ def test_a_leftover_that_does_not_listen_does_not_keep_the_lease(styxy, tmp_path
         done = styxy("run", "-s", "dev", "-i", "d", "--", "sh", "-c", script, timeout=120)
     finally:
         os.kill(int(pidfile.read_text()), signal.SIGKILL)
-    assert (done.code, done.out, done.err) == (0, "", "")
+    assert (done.code, done.out) == (0, "")
+    assert done.err.startswith("styxy: running sh on port ") and done.err.count("\n") == 1
     assert styxy("list", "--json").json()["leases"] == []
     assert time.monotonic() - begun >= 5  # it gave the leftover the time to start a server

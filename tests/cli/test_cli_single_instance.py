@@ -20,7 +20,7 @@ def test_second_allocate_reuses_the_running_instance(styxy):
     second = styxy("allocate", "-s", "ai", "-i", "b")
     assert (second.code, second.out) == (0, f"{port}\n")
     assert second.err == (
-        f"Blocked: service type 'ai' only allows a single instance; already running on port {port} "
+        f"styxy: Blocked: service type 'ai' only allows a single instance; already running on port {port} "
         f"(process {os.getpid()}) — reusing it. Use: styxy use --port {port}\n"
     )
     data = styxy("allocate", "-s", "ai", "-i", "c", "--json").json()

@@ -37,7 +37,10 @@ EDITS: dict[str, Callable[[Parsed], str]] = {
         p, Range("vector-db", 6333, 6339, "single", (6333, 6334), "Qdrant")
     ),
     "add row and audit": lambda p: add_range(p, Range("grafana", 11510, 11519), audit=AUDIT),
-    "remove row": lambda p: remove_range(p, "dev"),
+    # A row without aliases: removing an aliased one would leave `aliases:` naming no row.
+    "remove row": lambda p: remove_range(
+        p, next(r for r in p.document.ranges if r.service_type not in p.document.settings.aliases).service_type
+    ),
     "audit line": lambda p: append_audit(p, AUDIT),
     "set setting": lambda p: set_setting(p, "auto-allocation.placement", "before"),
     "add setting": lambda p: set_setting(p, "lease-grace-seconds", "42"),

@@ -54,7 +54,7 @@ def test_default_document_has_the_spec_rows_in_order(tmp_path: Path) -> None:
         "multi",
         (3000, 3001, 3002, 3003),
         "Frontend development servers (React, Next.js, Vite)",
-        57,
+        71,
     )
     assert parsed.warnings == ()
     assert parsed.document.audit == ()
@@ -65,12 +65,26 @@ def test_default_document_has_the_spec_settings(tmp_path: Path) -> None:
     settings = parsed.document.settings
     assert settings.auto_allocation == AutoAllocation()
     assert settings.rules == (
-        Rule("monitoring-*", 20, "smart", 9000, line=14),
-        Rule("database-*", 5, None, 5400, line=18),
+        Rule("monitoring-*", 20, "smart", 9000, line=16),
+        Rule("database-*", 5, None, 5400, line=20),
     )
     assert settings.lease_grace_seconds == 300
     assert settings.detect["dev"][0] == "*vite*"
     assert set(settings.detect) <= {r[0] for r in DEFAULT_ROWS}
+    assert dict(settings.aliases) == SPEC_ALIASES
+
+
+# SPEC section 15: exactly this set, in this order.
+SPEC_ALIASES = {
+    "dev": ("frontend", "web", "vite", "next", "nextjs", "react", "vue", "svelte"),
+    "api": ("backend", "server", "fastapi", "express", "django", "flask", "rails"),
+    "database": ("db", "postgres", "postgresql", "pg", "mysql", "mariadb", "mongo", "mongodb"),
+    "infrastructure": ("redis", "memcached", "cache", "valkey"),
+    "ai": ("llm", "rag", "embeddings", "ollama", "vllm", "chroma", "chromadb"),
+    "docs": ("documentation", "mkdocs", "docusaurus", "sphinx"),
+    "test": ("e2e", "playwright", "selenium", "cypress"),
+    "messaging": ("queue", "broker", "rabbitmq", "nats"),
+}
 
 
 @pytest.mark.parametrize("name", VALID)
@@ -205,6 +219,6 @@ def test_importing_the_model_loads_no_parser() -> None:
         "heavy = {'markdown_it', 'yaml', 'jinja2', 'mdit_py_plugins'} & set(sys.modules)\n"
         "assert not heavy, heavy\n"
         "from styxy.document import parse, SETTING_KEYS\n"
-        "assert 'markdown_it' in sys.modules and len(SETTING_KEYS) == 10\n"
+        "assert 'markdown_it' in sys.modules and len(SETTING_KEYS) == 12\n"
     )
     subprocess.run([sys.executable, "-c", code], check=True, cwd=FIXTURES.parents[1])

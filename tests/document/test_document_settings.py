@@ -29,6 +29,8 @@ DEFAULTS = {
     "auto-allocation.gap-size": 10,
     "auto-allocation.require-confirmation": False,
     "auto-allocation.avoid-ephemeral": True,
+    "auto-allocation.agents": "ask",
+    "auto-allocation.max-new-per-day": 10,
     "lease-grace-seconds": 300,
 }
 
@@ -53,7 +55,9 @@ CHANGES = [
         12,
         "  avoidEphemeral: false       # keep new ranges out of the kernel's ip_local_port_range\n",
     ),
-    ("lease-grace-seconds", "0", 34, "leaseGraceSeconds: 0\n"),
+    ("auto-allocation.agents", "deny", 13, "  agents: deny                # ask | allow | deny: may an agent's unknown type get a range\n"),
+    ("auto-allocation.max-new-per-day", "3", 14, "  maxNewPerDay: 3             # new ranges in any 24 hours, counted from the audit log\n"),
+    ("lease-grace-seconds", "0", 45, "leaseGraceSeconds: 0\n"),
 ]
 
 
@@ -234,6 +238,7 @@ def test_settings_as_dict_is_the_front_matter_structure(tmp_path: Path) -> None:
         "autoAllocation",
         "autoAllocationRules",
         "detect",
+        "aliases",
         "leaseGraceSeconds",
     ]
     assert shown["autoAllocation"] == {
@@ -246,7 +251,10 @@ def test_settings_as_dict_is_the_front_matter_structure(tmp_path: Path) -> None:
         "gapSize": 10,
         "requireConfirmation": False,
         "avoidEphemeral": True,
+        "agents": "ask",
+        "maxNewPerDay": 10,
     }
+    assert shown["aliases"]["database"][:2] == ["db", "postgres"]
     assert shown["autoAllocationRules"] == {
         "monitoring-*": {"chunkSize": 20, "placement": "smart", "preferredRangeStart": 9000},
         "database-*": {"chunkSize": 5, "preferredRangeStart": 5400},
@@ -268,13 +276,13 @@ def test_new_rule_is_appended_at_the_end_of_the_rules(tmp_path: Path) -> None:
     assert changes(before, after) == (
         [],
         [
-            (21, "  tracing-*:\n"),
-            (22, "    chunkSize: 10\n"),
-            (23, "    preferredRangeStart: 16686\n"),
+            (23, "  tracing-*:\n"),
+            (24, "    chunkSize: 10\n"),
+            (25, "    preferredRangeStart: 16686\n"),
         ],
     )
     rules = parse(after, "doc").document.settings.rules
-    assert rules[-1] == Rule("tracing-*", 10, None, 16686, line=21)
+    assert rules[-1] == Rule("tracing-*", 10, None, 16686, line=23)
 
 
 def test_replacing_a_rule_touches_only_its_lines(tmp_path: Path) -> None:
@@ -287,11 +295,11 @@ def test_replacing_a_rule_touches_only_its_lines(tmp_path: Path) -> None:
         ),
     )
     removed, added = changes(before, after)
-    assert removed == [(15, "    chunkSize: 20\n"), (17, "    preferredRangeStart: 9000\n")]
-    assert added == [(15, "    chunkSize: 30\n")]
+    assert removed == [(17, "    chunkSize: 20\n"), (19, "    preferredRangeStart: 9000\n")]
+    assert added == [(17, "    chunkSize: 30\n")]
     rules = parse(after, "doc").document.settings.rules
     assert [r.pattern for r in rules] == ["monitoring-*", "database-*"]
-    assert rules[0] == Rule("monitoring-*", 30, "smart", None, line=14)
+    assert rules[0] == Rule("monitoring-*", 30, "smart", None, line=16)
 
 
 def test_rule_edits_in_a_hand_edited_front_matter_keep_its_indentation(tmp_path: Path) -> None:
@@ -320,7 +328,7 @@ def test_patterns_that_need_quotes_get_them_and_an_empty_rule_stays_valid(tmp_pa
     _, parsed = load("canonical.md", tmp_path)
     after = set_rule(parsed, "*-db", chunk_size=None, placement=None, preferred_range_start=None)
     assert "  '*-db': {}\n" in after
-    assert parse(after, "doc").document.settings.rules[-1] == Rule("*-db", line=21)
+    assert parse(after, "doc").document.settings.rules[-1] == Rule("*-db", line=23)
 
 
 def test_rules_section_is_created_when_absent(tmp_path: Path) -> None:
@@ -353,9 +361,9 @@ def test_unset_rule_removes_only_its_lines_and_back(tmp_path: Path) -> None:
     after = write(path, unset_rule(parsed, "database-*"))
     assert changes(before, after) == (
         [
-            (18, "  database-*:\n"),
-            (19, "    chunkSize: 5\n"),
-            (20, "    preferredRangeStart: 5400\n"),
+            (20, "  database-*:\n"),
+            (21, "    chunkSize: 5\n"),
+            (22, "    preferredRangeStart: 5400\n"),
         ],
         [],
     )

@@ -28,9 +28,21 @@ def index_of(styxy) -> Path:
     return styxy.home / "styxy-data" / "iana-index.json"
 
 
-def test_out_of_the_box_a_lookup_reads_etc_services(styxy):
-    # /etc/services comes from netbase; CI installs it. Its postgresql line has a comment.
+def test_out_of_the_box_a_lookup_reads_the_shipped_index(styxy):
     done = styxy("iana", "5432")
+    assert (done.code, done.err) == (0, "")
+    assert done.out == (
+        "port 5432: User Ports 1024-49151\n"
+        "postgresql  5432/tcp  user  PostgreSQL Database\n"
+        "postgresql  5432/udp  user  PostgreSQL Database\n"
+        "well-known developer port 5432: PostgreSQL (about: database, db, postgres, postgresql)\n"
+        "source: IANA's registry of 2024-03-18 (shipped with styxy)\n"
+    )
+
+
+def test_without_the_shipped_index_a_lookup_reads_etc_services(styxy, tmp_path):
+    # /etc/services comes from netbase; CI installs it. Its postgresql line has a comment.
+    done = styxy("iana", "5432", env={"STYXY_SHIPPED_IANA": str(tmp_path / "gone.json.gz")})
     assert (done.code, done.err) == (0, "")
     assert done.out == (
         "port 5432: User Ports 1024-49151\n"
@@ -43,12 +55,13 @@ def test_out_of_the_box_a_lookup_reads_etc_services(styxy):
 def test_another_services_file_and_none_at_all(styxy, tmp_path):
     services = tmp_path / "services"
     services.write_text("web\t8123/tcp\t\t# A test service\n")
-    found = styxy("iana", "web", "--json", env={"STYXY_SERVICES": str(services)}).json()
+    no_index = {"STYXY_SHIPPED_IANA": str(tmp_path / "gone.json.gz")}
+    found = styxy("iana", "web", "--json", env={**no_index, "STYXY_SERVICES": str(services)}).json()
     assert found["assignments"] == [
         {"service": "web", "protocol": "tcp", "port": 8123, "lastPort": 8123, "description": "A test service", "category": "user"}
     ]
     assert found["source"] == {"kind": "services", "path": str(services), "updated": "", "origin": ""}
-    missing = {"STYXY_SERVICES": str(tmp_path / "nothing")}
+    missing = {**no_index, "STYXY_SERVICES": str(tmp_path / "nothing")}
     done = styxy("iana", "postgresql", env=missing)
     assert (done.code, done.out) == (1, "")
     assert done.err == (
@@ -184,9 +197,14 @@ def test_a_damaged_index_is_said_plainly(styxy):
 
 
 def test_bad_queries_get_one_sentence(styxy):
-    assert styxy("iana", "70000").err == "styxy: port 70000 is outside 0..65535.\n"
+    # A port outside 1..65535 is a usage error, as on every command (`check 70000` too).
+    done = styxy("iana", "70000")
+    assert (done.code, done.err) == (2, (
+        "styxy: Invalid value for 'PORT|NAME|import': '70000' is not a port number from 1 to "
+        "65535; see 'styxy iana --help'.\n"
+    ))
     assert styxy("iana", "a b").err == (
-        "styxy: 'a b' is neither a port (0-65535) nor a service name (up to 63 characters without spaces).\n"
+        "styxy: 'a b' is neither a port (1-65535) nor a service name (up to 63 characters without spaces).\n"
     )
     assert styxy("iana", "5432", "extra").code == 2
 

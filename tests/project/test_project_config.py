@@ -33,12 +33,20 @@ CASES = [
         "styxy.toml:2: unknown key 'tpye' in [services.web]; did you mean 'type'?",
     ),
     (
-        b'[services.web]\ntype = "dev"\nport = 3000\n',
-        "styxy.toml:3: unknown key 'port' in [services.web]; the known keys are 'type', 'env'",
+        b'[services.web]\ntype = "dev"\nport = 70000\n',
+        "styxy.toml:3: [services.web] port 70000 is not a port from 1 to 65535",
+    ),
+    (
+        b'[services.web]\ntype = "dev"\nport = "3000"\n',
+        "styxy.toml:3: [services.web] port must be an integer, not a string",
+    ),
+    (
+        b'[services.web]\ntype = "dev"\nport = true\n',
+        "styxy.toml:3: [services.web] port must be an integer, not a boolean",
     ),
     (
         b'[services.web]\ntype = "dev"\n\n[services.web.extra]\na = 1\n',
-        "styxy.toml:4: unknown key 'extra' in [services.web]; the known keys are 'type', 'env'",
+        "styxy.toml:4: unknown key 'extra' in [services.web]; the known keys are 'type', 'env', 'port'",
     ),
     (
         b'[services]\nweb = { type = "dev", tpye = "x" }\n',
@@ -320,3 +328,21 @@ def test_with_json_the_refusal_is_one_json_object(styxy, tmp_path):
         "error": "styxy.toml:2: [services.web] type must be a string, not an integer",
         "code": 1,
     }
+
+
+def test_a_preferred_port_is_tried_first_and_said_once_when_taken(styxy, tmp_path):
+    from project_support import repository
+
+    config = b'[services.web]\ntype = "dev"\nport = 3057\n'
+    first = repository(styxy, tmp_path / "one", config)
+    done = run_in(styxy, first, "env", "--json")
+    assert (done.code, done.err) == (0, "")
+    assert done.json()["variables"]["WEB_PORT"] == "3057"
+    # Another worktree of the same map asks for the same port: it gets another, said once.
+    second = repository(styxy, tmp_path / "two", config)
+    other = run_in(styxy, second, "env", "--json")
+    given = other.json()["variables"]["WEB_PORT"]
+    assert given != "3057" and 3000 <= int(given) <= 3099
+    assert other.err == f"styxy: web: port 3057 is leased to another service; using port {given} instead.\n"
+    again = run_in(styxy, second, "env", "--json")
+    assert (again.err, again.json()["variables"]["WEB_PORT"]) == ("", given)

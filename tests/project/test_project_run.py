@@ -85,7 +85,8 @@ def test_usage_errors(styxy, tmp_path):
     mixed = run_in(styxy, repo, "run", "--project", "-s", "dev", "--", "true")
     assert (mixed.code, mixed.err) == (
         2,
-        "styxy: --project runs with the project's own services; it takes no -s, -i, -n or --intercept.\n",
+        "styxy: --project runs with the project's own services; it takes no -s, -i, -n, "
+        "--intercept or --new-type.\n",
     )
     neither = run_in(styxy, repo, "run", "--", "true")
     assert (neither.code, neither.err) == (

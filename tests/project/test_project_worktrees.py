@@ -172,7 +172,11 @@ def test_an_unknown_type_gets_a_range_of_its_own_one_row(styxy, tmp_path):
     assert len(rows_after) == len(rows_before) + 1 and len(added) == 1
     start, end = (int(x) for x in added[0].split("|")[2:4])
     assert added[0].startswith("| grafana-shop | ") and start <= item["port"] <= end
-    assert done.err == f"Auto-allocated range {start}-{end} for new service type 'grafana-shop'\n"
+    assert done.err == (
+        f"styxy: Auto-allocated range {start}-{end} for new service type 'grafana-shop'\n"
+        "styxy: 'grafana-shop' also matches the monitoring row's detect rule; "
+        "-s monitoring would share that range\n"
+    )
     # Asked again: the same lease, no second row.
     assert run_in(styxy, repo, "env", "--json").json()["services"][0]["port"] == item["port"]
     assert len([x for x in styxy.doc.read_text().splitlines() if x.startswith("| ")]) == len(

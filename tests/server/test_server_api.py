@@ -14,7 +14,8 @@ from server_support import *  # Server, and the module fixtures cli and server
 from support import Styxy
 
 ALLOCATE_KEYS = {
-    "port", "lockId", "serviceType", "instanceId", "name", "pid", "existing", "reason",
+    "port", "lockId", "serviceType", "requestedType", "instanceId", "name", "pid", "existing",
+    "reason",
     "autoAllocated", "newRange", "placement", "chunkSize", "message",
 }
 LEASE_KEYS = {
@@ -147,11 +148,16 @@ def test_allocate_with_a_holder_pid(server: Server, cli: Styxy) -> None:
         (b'{"service_type": "dev", "name": ["a"]}', "the field 'name' must be a string, not an array."),
         (b'{"instance_id": "x"}', "the field 'service_type' is required."),
         (b'{"service_type": "dev", "port": 3000}',
-         "unknown field 'port'; the fields are instance_id, name, pid, preferred_port, service_type."),
+         "unknown field 'port'; the fields are create, instance_id, name, pid, preferred_port, "
+         "service_type."),
         (b'{"service_type": "Bad Name"}',
          "invalid service type 'Bad Name': use 1 to 63 characters from a-z, 0-9, '.', '_' and '-', "
          "starting with a letter or digit."),
         (b'{"service_type": "dev", "preferred_port": 70000}', "port 70000 is outside 1..65535."),
+        (b'{"service_type": "dev", "create": "yes"}',
+         "the field 'create' must be true or false, not a string."),
+        (b'{"service_type": "dev", "create": 1}',
+         "the field 'create' must be true or false, not a number."),
     ],
 )
 def test_bad_allocate_requests_are_400_and_change_nothing(
@@ -280,7 +286,9 @@ def test_ranges(server: Server, cli: Styxy) -> None:
 
 
 def test_audit_and_auto_allocation(server: Server, cli: Styxy) -> None:
-    answer = server.request("POST", "/allocate", {"service_type": "grafana", "instance_id": "a"})
+    answer = server.request(
+        "POST", "/allocate", {"service_type": "grafana", "instance_id": "a", "create": True}
+    )
     assert answer.status == 200, answer.body
     made = answer.json()
     assert (made["autoAllocated"], made["newRange"], made["placement"], made["chunkSize"]) == (
@@ -310,7 +318,9 @@ def test_refusals_are_409_and_write_nothing(server: Server, cli: Styxy) -> None:
     assert cli("config", "set", "auto-allocation.enabled", "false").code == 0
     try:
         before = cli.snapshot()
-        answer = server.request("POST", "/allocate", {"service_type": "newthing"})
+        answer = server.request(
+            "POST", "/allocate", {"service_type": "newthing", "create": True}
+        )
         assert answer.status == 409, answer.body
         assert answer.json()["error"].startswith("Unknown service type 'newthing'")
         assert cli.snapshot() == before
@@ -334,7 +344,7 @@ def test_openapi_is_the_route_table(server: Server) -> None:
     assert set(operations) == {
         ("GET", "/"), ("GET", "/status"), ("POST", "/allocate"), ("DELETE", "/allocate/{lockId}"),
         ("GET", "/allocations"), ("GET", "/check/{port}"), ("GET", "/ranges"), ("GET", "/audit"),
-        ("GET", "/openapi.json"),
+        ("GET", "/openapi.json"), ("GET", "/about"),
     }
     public = {key for key, op in operations.items() if op["security"] == []}
     assert public == {("GET", "/"), ("GET", "/status")}
@@ -352,7 +362,7 @@ def test_openapi_is_the_route_table(server: Server) -> None:
     }
     schema = spec["components"]["schemas"]["AllocateRequest"]
     assert set(schema["properties"]) == {
-        "service_type", "instance_id", "name", "preferred_port", "pid",
+        "service_type", "instance_id", "name", "preferred_port", "pid", "create",
     }
     lease = server.request("GET", "/allocations").json()["leases"]
     for item in lease:

@@ -8,14 +8,47 @@
   const LEASES_EVERY_MS = 1000;
   const MAP_EVERY_MS = 2000;
   const AUDIT_EVERY_MS = 5000;
+  const ABOUT_EVERY_MS = 30000;
+  // A request that takes longer counts as a failure: a hung server must turn the page stale
+  // as surely as a stopped one (SPEC section 20 wants it said within 3 s).
+  const REQUEST_TIMEOUT_MS = 1500;
   const STORE_KEY = "styxy-token";
+  const WORDS = {
+    running: "leased and listening",
+    leased: "leased, nothing listening",
+    listening: "listening without lease",
+  };
 
-  const state = { token: null, generation: 0, leasesKey: null, leases: [] };
+  const state = {
+    token: null,
+    generation: 0,
+    leases: [],
+    ranges: [],
+    listeners: [],
+    leasesKey: null,
+    mapKey: null,
+    filter: "",
+    lastLive: null,
+    stale: false,
+    refused: false,
+    shownFor: null,
+  };
 
   class Refused extends Error {}
 
   function byId(id) {
     return document.getElementById(id);
+  }
+
+  function element(name, className, text) {
+    const made = document.createElement(name);
+    if (className) {
+      made.className = className;
+    }
+    if (text !== undefined && text !== null) {
+      made.textContent = String(text);
+    }
+    return made;
   }
 
   // The token travels in the fragment, which browsers never send to a server or put in a
@@ -32,12 +65,24 @@
   }
 
   async function call(method, path) {
-    const response = await fetch(path, {
-      method: method,
-      headers: { Authorization: "Bearer " + state.token },
-      cache: "no-store",
-      credentials: "omit",
-    });
+    const abort = new AbortController();
+    const timer = setTimeout(function () {
+      abort.abort();
+    }, REQUEST_TIMEOUT_MS);
+    let response;
+    try {
+      response = await fetch(path, {
+        method: method,
+        headers: { Authorization: "Bearer " + state.token },
+        cache: "no-store",
+        credentials: "omit",
+        signal: abort.signal,
+      });
+    } catch (error) {
+      throw new Error(abort.signal.aborted ? "no answer within 1.5 s" : "no connection");
+    } finally {
+      clearTimeout(timer);
+    }
     let body = null;
     try {
       body = await response.json();
@@ -48,7 +93,9 @@
       throw new Refused(body && body.error ? body.error : "401");
     }
     if (!response.ok) {
-      throw new Error(body && body.error ? body.error : "HTTP " + response.status);
+      const failed = new Error(body && body.error ? body.error : "HTTP " + response.status);
+      failed.status = response.status;
+      throw failed;
     }
     return body;
   }
@@ -59,19 +106,62 @@
     box.hidden = !text;
   }
 
+  function notice(text) {
+    const line = byId("notice");
+    line.textContent = text;
+    line.hidden = !text;
+  }
+
   function setStatus(text, stale) {
     const line = byId("status");
     line.textContent = text;
     line.classList.toggle("stale", Boolean(stale));
   }
 
+  function clock(date) {
+    return date ? date.toLocaleTimeString() : "never";
+  }
+
+  // What is drawn stays on screen, but greyed and covered by a banner that says it is not live
+  // and since when, and nothing on it can be acted on.
+  function markStale(reason) {
+    state.stale = true;
+    document.body.classList.add("is-stale");
+    byId("live").setAttribute("aria-busy", "true");
+    const banner = byId("stale");
+    banner.textContent =
+      "Not live: " + reason + " What you see is the picture of " + clock(state.lastLive) + ".";
+    banner.hidden = false;
+    for (const button of document.querySelectorAll("button.release")) {
+      button.disabled = true;
+    }
+    hideDetails();
+  }
+
+  function markLive() {
+    state.lastLive = new Date();
+    setStatus("Live · updated " + clock(state.lastLive), false);
+    if (!state.stale) {
+      return;
+    }
+    state.stale = false;
+    document.body.classList.remove("is-stale");
+    byId("live").removeAttribute("aria-busy");
+    byId("stale").hidden = true;
+    for (const button of document.querySelectorAll("button.release")) {
+      button.disabled = false;
+    }
+  }
+
   function refused() {
     state.generation += 1; // stops every poll loop
+    state.refused = true;
     setStatus("Not connected.", true);
     showProblem(
       "The server refused this page's token (401 Unauthorized). Open the address that " +
         "`styxy serve` printed: it ends in #token=…"
     );
+    markStale("the server refused this page's token.");
   }
 
   // One loop per kind of data; a new token (hashchange) starts a new generation of loops.
@@ -88,7 +178,10 @@
           refused();
           return;
         }
-        setStatus("Cannot reach styxy serve (" + error.message + "); retrying…", true);
+        if (generation === state.generation) {
+          setStatus("Cannot reach styxy serve (" + error.message + "); retrying…", true);
+          markStale("styxy serve does not answer (" + error.message + ").");
+        }
       }
       if (generation === state.generation) {
         setTimeout(tick, ms);
@@ -100,21 +193,140 @@
   function start() {
     state.generation += 1;
     state.leasesKey = null;
+    state.mapKey = null;
+    state.refused = false;
     state.token = readToken();
     if (!state.token) {
       setStatus("Not connected.", true);
-      showProblem(
-        "No token: open the address that `styxy serve` printed; it ends in #token=…"
-      );
+      showProblem("No token: open the address that `styxy serve` printed; it ends in #token=…");
       return;
     }
     showProblem("");
     every(LEASES_EVERY_MS, refreshLeases);
     every(MAP_EVERY_MS, refreshMap);
     every(AUDIT_EVERY_MS, refreshAudit);
+    every(ABOUT_EVERY_MS, refreshAbout);
   }
 
-  // ---- leases ---------------------------------------------------------------------------
+  // ---- what the page shows: the document and the IANA data ----------------------------------
+
+  async function refreshAbout() {
+    const body = await call("GET", "/about");
+    byId("about-document").textContent = body.document;
+    const iana = body.iana;
+    // The registry's date when the data has one; /etc/services has none, and says so.
+    byId("about-iana").textContent = iana.updated
+      ? iana.updated + " (" + iana.description + ")"
+      : iana.description + " (no date)";
+  }
+
+  // ---- the filter -----------------------------------------------------------------------------
+
+  function query() {
+    return state.filter.trim().toLowerCase();
+  }
+
+  // A number matches the ports that start with it, so typing 3, 30, 300, 3004 narrows step by
+  // step to port 3004.
+  function portMatches(port, q) {
+    return /^\d+$/.test(q) && String(port).startsWith(q);
+  }
+
+  function rangeHasPortStarting(range, q) {
+    if (!/^\d+$/.test(q) || q.length > 5) {
+      return false;
+    }
+    const base = Number(q);
+    for (let scale = 1; base * scale <= 65535; scale *= 10) {
+      const lo = base * scale;
+      const hi = (base + 1) * scale - 1;
+      if (lo <= range.end && hi >= range.start) {
+        return true;
+      }
+      if (base === 0) {
+        break;
+      }
+    }
+    return false;
+  }
+
+  function leaseMatches(lease, q) {
+    if (!q) {
+      return true;
+    }
+    return (
+      lease.serviceType.toLowerCase().includes(q) ||
+      lease.instanceId.toLowerCase().includes(q) ||
+      (lease.name || "").toLowerCase().includes(q) ||
+      portMatches(lease.port, q)
+    );
+  }
+
+  function rangeMatches(range, q) {
+    if (!q) {
+      return true;
+    }
+    return (
+      range.serviceType.toLowerCase().includes(q) ||
+      rangeHasPortStarting(range, q) ||
+      leasesIn(range).some(function (lease) {
+        return leaseMatches(lease, q);
+      })
+    );
+  }
+
+  function leasesIn(range) {
+    return state.leases.filter(function (lease) {
+      return lease.port >= range.start && lease.port <= range.end;
+    });
+  }
+
+  function applyFilter() {
+    const q = query();
+    let shownRanges = 0;
+    for (const item of document.querySelectorAll("#ranges > li")) {
+      const range = state.ranges[Number(item.dataset.index)];
+      const shown = rangeMatches(range, q);
+      item.hidden = !shown;
+      shownRanges += shown ? 1 : 0;
+      // Inside a range found by its name every port stays; otherwise only the matching ones.
+      const whole = !q || range.serviceType.toLowerCase().includes(q);
+      for (const chip of item.querySelectorAll(".port")) {
+        const port = Number(chip.dataset.port);
+        const lease = leaseAt(port);
+        chip.parentElement.hidden =
+          !whole && !(lease ? leaseMatches(lease, q) : portMatches(port, q));
+      }
+    }
+    for (const band of document.querySelectorAll("#overview .band")) {
+      band.classList.toggle("dimmed", !rangeMatches(state.ranges[Number(band.dataset.index)], q));
+    }
+    let shownLeases = 0;
+    for (const row of document.querySelectorAll("#leases tbody tr")) {
+      const lease = state.leases.find(function (x) {
+        return x.lockId === row.dataset.lockId;
+      });
+      const shown = Boolean(lease) && leaseMatches(lease, q);
+      row.hidden = !shown;
+      shownLeases += shown ? 1 : 0;
+    }
+    byId("range-count").textContent = q
+      ? "(" + shownRanges + " of " + state.ranges.length + ")"
+      : "(" + state.ranges.length + ")";
+    byId("lease-count").textContent = q
+      ? "(" + shownLeases + " of " + state.leases.length + ")"
+      : "(" + state.leases.length + ")";
+    byId("filter-result").textContent = q
+      ? shownRanges + " ranges, " + shownLeases + " leases match"
+      : "";
+    const none = byId("no-ranges");
+    none.hidden = shownRanges > 0 || state.ranges.length === 0;
+    none.textContent = q ? "No range matches “" + state.filter.trim() + "”." : "";
+    byId("no-leases").hidden = shownLeases > 0;
+    byId("no-leases").textContent = q && state.leases.length ? "No lease matches." : "No leases.";
+  }
+
+  // ---- leases -------------------------------------------------------------------------------
 
   async function refreshLeases() {
     const body = await call("GET", "/allocations?verbose=1");
@@ -124,55 +336,70 @@
       state.leasesKey = key;
       state.leases = leases;
       drawLeases(leases);
+      drawRanges();
     }
     updateAges();
-    byId("lease-count").textContent = "(" + leases.length + ")";
-    setStatus("Live · updated " + new Date().toLocaleTimeString(), false);
+    markLive();
   }
 
-  function cell(row, text, className) {
-    const td = document.createElement("td");
-    td.textContent = text === null || text === undefined ? "" : String(text);
-    if (className) {
-      td.className = className;
-    }
+  function cell(row, label, text, className) {
+    const td = element("td", className, text === null || text === undefined ? "" : text);
+    // The column's name, shown beside the value where a narrow screen stacks the cells.
+    td.dataset.label = label;
     row.appendChild(td);
     return td;
   }
 
+  function holderText(pid, process) {
+    if (pid === null || pid === undefined) {
+      return "unknown";
+    }
+    return process ? pid + " (" + process + ")" : String(pid);
+  }
+
   function drawLeases(leases) {
     const body = document.querySelector("#leases tbody");
+    const focused = document.activeElement;
+    const refocus = focused && focused.matches("button.release") ? focused.dataset.lockId : null;
     body.replaceChildren();
     for (const lease of leases) {
-      const row = document.createElement("tr");
+      const row = element("tr");
       row.dataset.lockId = lease.lockId;
       row.dataset.port = String(lease.port);
-      cell(row, lease.serviceType, "type");
-      cell(row, lease.port, "port");
-      cell(row, lease.instanceId, "instance");
-      cell(row, lease.name, "name");
-      cell(row, lease.process ? lease.pid + " (" + lease.process + ")" : lease.pid, "holder");
-      cell(row, lease.command, "command");
-      const age = cell(row, "", "age");
+      cell(row, "Type", lease.serviceType, "type");
+      cell(row, "Port", lease.port, "port");
+      cell(row, "Instance", lease.instanceId, "instance");
+      cell(row, "Name", lease.name, "name");
+      cell(row, "Holder", holderText(lease.pid, lease.process), "holder");
+      cell(row, "Command", lease.command, "command");
+      const age = cell(row, "Age", "", "age");
       age.dataset.createdAt = lease.createdAt;
-      cell(row, lease.alive ? "yes" : "no", "alive " + (lease.alive ? "yes" : "no"));
-      const action = cell(row, "", "action");
-      const button = document.createElement("button");
+      cell(row, "Alive", lease.alive ? "yes" : "no", "alive " + (lease.alive ? "yes" : "no"));
+      const action = cell(row, "", "", "action");
+      const button = element("button", "release", "Release");
       button.type = "button";
-      button.className = "release";
-      button.textContent = "Release";
       button.dataset.lockId = lease.lockId;
+      button.disabled = state.stale;
       button.setAttribute("aria-label", "Release port " + lease.port);
       action.appendChild(button);
       body.appendChild(row);
     }
-    byId("no-leases").hidden = leases.length > 0;
+    if (refocus) {
+      const again = body.querySelector("button.release[data-lock-id='" + CSS.escape(refocus) + "']");
+      if (again) {
+        again.focus();
+      }
+    }
+    applyFilter();
   }
 
   function updateAges() {
     const now = Date.now();
     for (const td of document.querySelectorAll("#leases td.age")) {
       td.textContent = formatAge((now - Date.parse(td.dataset.createdAt)) / 1000);
+    }
+    if (state.shownFor) {
+      fillDetails(state.shownFor);
     }
   }
 
@@ -190,154 +417,435 @@
     return Math.floor(s / 86400) + "d " + Math.floor((s % 86400) / 3600) + "h";
   }
 
-  async function release(button) {
-    button.disabled = true;
+  function describeLease(lease) {
+    const who = [lease.serviceType, "instance " + lease.instanceId];
+    if (lease.name) {
+      who.push("name " + lease.name);
+    }
+    return "port " + lease.port + " (" + who.join(", ") + "), held by " +
+      holderText(lease.pid, lease.process);
+  }
+
+  // Release asks first, in a real modal dialog; Escape or Cancel ends nothing.
+  function askRelease(button) {
+    const lease = state.leases.find(function (x) {
+      return x.lockId === button.dataset.lockId;
+    });
+    if (!lease || state.stale) {
+      return;
+    }
+    const dialog = byId("confirm");
+    byId("confirm-text").textContent = "Release " + describeLease(lease) + "?";
+    dialog.returnValue = "";
+    dialog.dataset.lockId = lease.lockId;
+    dialog.showModal();
+  }
+
+  async function release(lease) {
     try {
-      await call("DELETE", "/allocate/" + encodeURIComponent(button.dataset.lockId));
+      const ended = await call("DELETE", "/allocate/" + encodeURIComponent(lease.lockId));
       showProblem("");
+      notice("Released " + describeLease(ended) + " (lock " + ended.lockId + ").");
     } catch (error) {
       if (error instanceof Refused) {
         refused();
         return;
       }
-      showProblem("Release failed: " + error.message);
+      if (error.status === 404) {
+        notice("Nothing to release: the lease of port " + lease.port + " had already ended.");
+      } else {
+        showProblem("Release failed: " + error.message);
+      }
     }
     state.leasesKey = null;
+    state.mapKey = null;
     await refreshLeases().catch(function () {});
     await refreshMap().catch(function () {});
   }
 
-  // ---- the port map ---------------------------------------------------------------------
+  // ---- the port map ---------------------------------------------------------------------------
 
   async function refreshMap() {
     const body = await call("GET", "/ranges");
-    drawMap(body.ranges);
-  }
-
-  function svg(name, attributes, parent) {
-    const element = document.createElementNS(SVG, name);
-    for (const [key, value] of Object.entries(attributes)) {
-      element.setAttribute(key, String(value));
+    const key = JSON.stringify(body);
+    if (key !== state.mapKey) {
+      state.mapKey = key;
+      state.ranges = body.ranges;
+      state.listeners = body.listeners || [];
+      drawOverview();
+      drawRanges();
     }
-    if (parent) {
-      parent.appendChild(element);
-    }
-    return element;
+    markLive();
   }
 
-  function titled(element, text) {
-    svg("title", {}, element).textContent = text;
-    return element;
-  }
-
-  function drawMap(ranges) {
-    const width = 1000;
-    const left = 200;
-    const plot = width - left - 16;
-    const rowHeight = 18;
-    const top = 78;
-    const height = top + ranges.length * rowHeight + 8;
-    const root = svg("svg", {
-      viewBox: "0 0 " + width + " " + height,
-      role: "img",
-      "aria-label": "Port map: " + ranges.length + " ranges",
+  function leaseAt(port) {
+    return state.leases.find(function (x) {
+      return x.port === port;
     });
+  }
+
+  function listenerAt(port) {
+    return state.listeners.find(function (x) {
+      return x.port === port;
+    });
+  }
+
+  // The occupied ports of a range, each with what occupies it.
+  function occupied(range) {
+    const leased = new Set(range.leasedPorts);
+    const listening = new Set(range.listeningPorts);
+    const ports = Array.from(new Set([...leased, ...listening])).sort(function (a, b) {
+      return a - b;
+    });
+    return ports.map(function (port) {
+      const kind = leased.has(port) ? (listening.has(port) ? "running" : "leased") : "listening";
+      return { port: port, kind: kind };
+    });
+  }
+
+  function counts(range) {
+    const leased = new Set(range.leasedPorts);
+    const unleased = range.listeningPorts.filter(function (port) {
+      return !leased.has(port);
+    });
+    return { leased: leased.size, listening: unleased.length, free: range.free };
+  }
+
+  // Round axis values: the step is 1, 2 or 5 times a power of ten, chosen so that about
+  // `wanted` labels fit, and labels sit on multiples of it (3000, 3020, ... not 3007).
+  function niceStep(span, wanted) {
+    const rough = Math.max(1, span / wanted);
+    const power = Math.pow(10, Math.floor(Math.log10(rough)));
+    for (const factor of [1, 2, 5, 10]) {
+      if (factor * power >= rough) {
+        return factor * power;
+      }
+    }
+    return 10 * power;
+  }
+
+  function ticks(lo, hi, wanted) {
+    const step = niceStep(hi - lo, wanted);
+    const found = [];
+    for (let value = Math.ceil(lo / step) * step; value <= hi; value += step) {
+      found.push(value);
+    }
+    return found;
+  }
+
+  function percent(range, port) {
+    return ((port - range.start) / (range.end - range.start + 1)) * 100 + "%";
+  }
+
+  function drawRanges() {
+    const list = byId("ranges");
+    const focused = document.activeElement;
+    const refocus = focused && focused.matches(".port") ? focused.dataset.port : null;
+    const items = state.ranges.map(function (range, index) {
+      return drawRange(range, index);
+    });
+    list.replaceChildren(...items);
+    if (refocus) {
+      const again = list.querySelector(".port[data-port='" + refocus + "']");
+      if (again) {
+        again.focus();
+      }
+    }
+    if (state.shownFor && !listOwns(state.shownFor.port)) {
+      hideDetails();
+    }
+    applyFilter();
+  }
+
+  function listOwns(port) {
+    return Boolean(byId("ranges").querySelector(".port[data-port='" + port + "']"));
+  }
+
+  function drawRange(range, index) {
+    const item = element("li", "range" + (range.instances === "single" ? " single" : ""));
+    item.dataset.index = String(index);
+    item.dataset.serviceType = range.serviceType;
+    const head = element("div", "range-head");
+    const title = element("h3", "range-name", range.serviceType);
+    head.appendChild(title);
+    if (range.instances === "single") {
+      head.appendChild(element("span", "badge", "single"));
+    }
+    head.appendChild(element("span", "span", range.start + "–" + range.end));
+    const n = counts(range);
+    const tally = element("p", "counts");
+    tally.append(
+      element("span", "n-leased", n.leased + " leased"),
+      element("span", "sep", "\u00a0· "),
+      element("span", "n-listening", n.listening + " listening without lease"),
+      element("span", "sep", "\u00a0· "),
+      element("span", "n-free", n.free + " free")
+    );
+    head.appendChild(tally);
+    item.appendChild(head);
+
+    const ports = occupied(range);
+    item.appendChild(drawStrip(range, ports));
+
+    const chips = element("ul", "ports");
+    chips.setAttribute("aria-label", "Occupied ports of " + range.serviceType);
+    for (const entry of ports) {
+      const li = element("li");
+      const chip = element("button", "port " + entry.kind);
+      chip.type = "button";
+      chip.dataset.port = String(entry.port);
+      const lease = leaseAt(entry.port);
+      const listener = listenerAt(entry.port);
+      chip.append(element("span", "num", entry.port));
+      const who = lease
+        ? lease.instanceId + (lease.name ? " · " + lease.name : "")
+        : listener && listener.process
+          ? listener.process
+          : "no lease";
+      chip.append(element("span", "who", who));
+      chip.setAttribute("aria-describedby", "details");
+      li.appendChild(chip);
+      chips.appendChild(li);
+    }
+    // An idle range is its counts alone: a phone scrolls past seventeen ranges, not past
+    // seventeen "nothing here" lines.
+    chips.hidden = ports.length === 0;
+    item.appendChild(chips);
+    return item;
+  }
+
+  // The picture of one range: every port a slice of the bar, occupied ones coloured, with the
+  // port numbers of round values under it. Mouse-only (the chips below are the keyboard's
+  // way), so it is hidden from assistive technology; a narrow screen hides it altogether.
+  function drawStrip(range, ports) {
+    const strip = element("div", "strip");
+    strip.setAttribute("aria-hidden", "true");
+    const bar = element("div", "bar");
+    const size = range.end - range.start + 1;
+    for (const entry of ports) {
+      const mark = element("span", "mark " + entry.kind);
+      mark.dataset.port = String(entry.port);
+      mark.style.left = percent(range, entry.port);
+      mark.style.width = 100 / size + "%";
+      bar.appendChild(mark);
+    }
+    strip.appendChild(bar);
+    const axis = element("div", "axis");
+    for (const value of ticks(range.start, range.end, size > 40 ? 8 : 4)) {
+      const tick = element("span", "tick", value);
+      tick.style.left = percent(range, value);
+      axis.appendChild(tick);
+    }
+    strip.appendChild(axis);
+    return strip;
+  }
+
+  // Every range on one port axis: where the ranges lie against each other (wide screens only).
+  function drawOverview() {
+    const ranges = state.ranges;
+    const box = byId("overview");
     if (ranges.length === 0) {
-      svg("text", { x: 8, y: 24 }, root).textContent = "The document has no ranges.";
-      byId("map").replaceChildren(root);
+      box.replaceChildren();
       return;
     }
+    // Drawn at the box's own width, so its labels keep their size at every window width.
+    const width = Math.max(300, Math.round(box.clientWidth) || 1000);
+    const pad = 24;
+    const plot = width - 2 * pad;
     const lo = Math.min(...ranges.map((r) => r.start));
     const hi = Math.max(...ranges.map((r) => r.end));
-    const span = Math.max(1, hi - lo);
-    const x = (port) => left + ((port - lo) / span) * plot;
-
-    // The overview: every range on one port axis.
-    svg("text", { x: 0, y: 30 }, root).textContent = "ports " + lo + "–" + hi;
-    svg("line", { x1: left, x2: left + plot, y1: 44, y2: 44, class: "axis" }, root);
-    for (const r of ranges) {
+    const step = niceStep(hi - lo, Math.max(3, Math.floor(width / 110)));
+    const from = Math.floor(lo / step) * step;
+    const to = Math.ceil((hi + 1) / step) * step;
+    const x = (port) => pad + ((port - from) / (to - from)) * plot;
+    const root = svg("svg", { viewBox: "0 0 " + width + " 56", focusable: "false" });
+    ranges.forEach(function (r, index) {
       const band = svg(
         "rect",
         {
           x: x(r.start),
-          y: 24,
-          width: Math.max(2, x(r.end + 1) - x(r.start)),
-          height: 16,
+          y: 6,
+          width: Math.max(3, x(r.end + 1) - x(r.start)),
+          height: 20,
           class: "band" + (r.instances === "single" ? " single" : ""),
+          "data-index": index,
         },
         root
       );
-      titled(band, r.serviceType + " " + r.start + "–" + r.end);
-    }
-    for (let i = 0; i <= 5; i += 1) {
-      const port = Math.round(lo + (span * i) / 5);
-      svg("line", { x1: x(port), x2: x(port), y1: 44, y2: 48, class: "axis" }, root);
-      svg("text", { x: x(port), y: 60, class: "tick", "text-anchor": "middle" }, root)
-        .textContent = String(port);
-    }
-
-    // One row per range: each port a cell, coloured by what occupies it.
-    ranges.forEach(function (r, index) {
-      const y = top + index * rowHeight;
-      const size = r.end - r.start + 1;
-      // At most 8 px a port, so a row's length tells the range's size at a glance.
-      const cellWidth = Math.min(8, plot / size);
-      const row = svg("g", { class: "row", "data-service-type": r.serviceType }, root);
-      svg("text", { x: 0, y: y + 12 }, row).textContent =
-        r.serviceType + "  " + r.start + "–" + r.end;
-      if (r.instances === "single") {
-        svg("rect", { x: left - 46, y: y + 2, width: 40, height: 12, rx: 2, class: "single-mark" }, row);
-        svg("text", { x: left - 26, y: y + 11, class: "single-label", "text-anchor": "middle" }, row)
-          .textContent = "single";
-      }
-      titled(
-        svg("rect", { x: left, y: y + 1, width: cellWidth * size, height: rowHeight - 4, class: "free" }, row),
-        r.serviceType + ": " + r.free + " of " + size + " ports free"
-      );
-      const leased = new Set(r.leasedPorts);
-      const listening = new Set(r.listeningPorts);
-      for (const port of new Set([...leased, ...listening])) {
-        const kind = leased.has(port) ? (listening.has(port) ? "running" : "leased") : "listening";
-        const words = { running: "leased, listening", leased: "leased", listening: "listening, no lease" };
-        titled(
-          svg(
-            "rect",
-            {
-              x: left + (port - r.start) * cellWidth,
-              y: y + 1,
-              width: Math.max(2, cellWidth - 0.5),
-              height: rowHeight - 4,
-              class: kind,
-              "data-port": port,
-            },
-            row
-          ),
-          "port " + port + ": " + words[kind]
-        );
-      }
+      svg("title", {}, band).textContent = r.serviceType + " " + r.start + "–" + r.end;
     });
-    byId("map").replaceChildren(root);
+    svg("line", { x1: pad, x2: pad + plot, y1: 30, y2: 30, class: "axis-line" }, root);
+    for (let value = from; value <= to; value += step) {
+      svg("line", { x1: x(value), x2: x(value), y1: 30, y2: 35, class: "axis-line" }, root);
+      svg("text", { x: x(value), y: 50, class: "ov-tick", "text-anchor": "middle" }, root)
+        .textContent = String(value);
+    }
+    box.replaceChildren(root);
   }
 
-  // ---- the audit log ----------------------------------------------------------------------
+  function svg(name, attributes, parent) {
+    const made = document.createElementNS(SVG, name);
+    for (const [key, value] of Object.entries(attributes)) {
+      made.setAttribute(key, String(value));
+    }
+    if (parent) {
+      parent.appendChild(made);
+    }
+    return made;
+  }
+
+  // ---- a port's details, on hover or keyboard focus -------------------------------------------
+
+  function detailRows(port) {
+    const lease = leaseAt(port);
+    const listener = listenerAt(port);
+    const range = state.ranges.find(function (r) {
+      return port >= r.start && port <= r.end;
+    });
+    const listening = range ? range.listeningPorts.includes(port) : false;
+    const rows = [];
+    if (lease) {
+      rows.push(["State", listening ? WORDS.running : WORDS.leased]);
+      rows.push(["Holder", holderText(lease.pid, lease.process)]);
+      rows.push(["Command", lease.command || "unknown"]);
+      rows.push(["Age", formatAge((Date.now() - Date.parse(lease.createdAt)) / 1000)]);
+      rows.push(["Instance", lease.instanceId]);
+      if (lease.name) {
+        rows.push(["Name", lease.name]);
+      }
+      rows.push(["Lock", lease.lockId]);
+    } else {
+      rows.push(["State", WORDS.listening]);
+      rows.push(["Holder", listener ? holderText(listener.pid, listener.process) : "unknown"]);
+      rows.push(["Command", (listener && listener.command) || "unknown"]);
+      rows.push([
+        "Age",
+        listener && listener.startedAt
+          ? formatAge((Date.now() - Date.parse(listener.startedAt)) / 1000) + " (the process)"
+          : "unknown",
+      ]);
+    }
+    return rows;
+  }
+
+  function fillDetails(target) {
+    const box = byId("details");
+    const port = Number(target.port);
+    const heading = element("p", "details-title", "Port " + port);
+    const list = element("dl");
+    for (const [term, value] of detailRows(port)) {
+      list.append(element("dt", null, term), element("dd", null, value));
+    }
+    box.replaceChildren(heading, list);
+  }
+
+  function showDetails(anchor) {
+    if (state.stale) {
+      return;
+    }
+    const box = byId("details");
+    state.shownFor = { port: anchor.dataset.port, anchor: anchor };
+    fillDetails(state.shownFor);
+    box.hidden = false;
+    place(box, anchor.getBoundingClientRect());
+  }
+
+  // Beside the port, kept inside the window (a phone's too), below it unless there is no room.
+  function place(box, rect) {
+    const margin = 8;
+    const width = box.offsetWidth;
+    const height = box.offsetHeight;
+    let left = Math.min(rect.left, window.innerWidth - width - margin);
+    left = Math.max(margin, left);
+    let top = rect.bottom + 6;
+    if (top + height > window.innerHeight - margin && rect.top - height - 6 > margin) {
+      top = rect.top - height - 6;
+    }
+    box.style.left = left + "px";
+    box.style.top = top + "px";
+  }
+
+  function hideDetails() {
+    state.shownFor = null;
+    byId("details").hidden = true;
+  }
+
+  function portTarget(event) {
+    return event.target instanceof Element ? event.target.closest(".port, .mark") : null;
+  }
+
+  document.addEventListener("mouseover", function (event) {
+    const target = portTarget(event);
+    if (target) {
+      showDetails(target);
+    }
+  });
+  document.addEventListener("mouseout", function (event) {
+    const target = portTarget(event);
+    if (target && !target.contains(event.relatedTarget) && document.activeElement !== target) {
+      hideDetails();
+    }
+  });
+  document.addEventListener("focusin", function (event) {
+    const target = portTarget(event);
+    if (target) {
+      showDetails(target);
+    }
+  });
+  document.addEventListener("focusout", function (event) {
+    if (portTarget(event)) {
+      hideDetails();
+    }
+  });
+  document.addEventListener("keydown", function (event) {
+    if (event.key === "Escape" && state.shownFor) {
+      hideDetails();
+    }
+  });
+  window.addEventListener("scroll", hideDetails, { passive: true });
+
+  // ---- the audit log --------------------------------------------------------------------------
 
   async function refreshAudit() {
     const body = await call("GET", "/audit");
     const list = byId("audit");
     list.replaceChildren();
     for (const line of body.audit.slice().reverse()) {
-      const item = document.createElement("li");
-      item.textContent = line;
-      list.appendChild(item);
+      list.appendChild(element("li", null, line));
     }
+    list.hidden = body.audit.length === 0;
     byId("no-audit").hidden = body.audit.length > 0;
   }
+
+  // ---- wiring ---------------------------------------------------------------------------------
 
   document.addEventListener("click", function (event) {
     const button = event.target.closest("button.release");
     if (button && !button.disabled) {
-      release(button);
+      askRelease(button);
     }
+    const chip = event.target.closest("button.port");
+    if (chip) {
+      showDetails(chip);
+    }
+  });
+  byId("confirm").addEventListener("close", function () {
+    const dialog = byId("confirm");
+    const lease = state.leases.find(function (x) {
+      return x.lockId === dialog.dataset.lockId;
+    });
+    if (dialog.returnValue === "release" && lease) {
+      release(lease);
+    }
+  });
+  byId("filter").addEventListener("input", function (event) {
+    state.filter = event.target.value;
+    applyFilter();
+  });
+  let resizing = null;
+  window.addEventListener("resize", function () {
+    clearTimeout(resizing);
+    resizing = setTimeout(drawOverview, 100);
   });
   window.addEventListener("hashchange", start);
   start();

@@ -1,0 +1,3 @@
+module styxy.test/goserver
+
+go 1.19
