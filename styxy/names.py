@@ -56,8 +56,11 @@ def shown(value: object) -> str:
     if isinstance(value, str) and value.isascii() and value.isdigit() and len(value) > MAX_DIGITS:
         return f"'{value[:10]}...' ({len(value)} digits)"
     if isinstance(value, int) and value.bit_length() > 64:
-        # repr() of an integer of more than 4,300 digits raises; none this large is a value.
-        return f"a number of more than {MAX_DIGITS} digits"
+        # Shown as its digits are (as typed); str() of one of more than 4,300 digits raises.
+        try:
+            return shown(str(value))
+        except ValueError:
+            return "a number of more than 4300 digits"
     text = repr(value)
     if len(text) <= _SHOWN:
         return text

@@ -12,8 +12,11 @@ MAX_PORT = 65535
 
 
 def not_a_port(value: object) -> str:
-    """Why a port argument is refused (exit 2), in the same words on every command."""
-    return f"{str(value).strip()!r} is not a port number from 1 to {MAX_PORT}"
+    """Why a port argument is refused (exit 2), in the same words on every command; a value
+    too long to be a port is shown by its start and its length, not in full."""
+    text = str(value).strip()
+    shown = repr(text) if len(text) <= 20 else f"'{text[:10]}...' ({len(text)} characters)"
+    return f"{shown} is not a port number from 1 to {MAX_PORT}"
 
 # Where auto-allocation puts a new range; "custom" is a person's answer at the prompt.
 Placement = Literal["after", "before", "smart"]
