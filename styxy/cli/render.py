@@ -6,6 +6,7 @@ import time
 from collections.abc import Sequence
 from typing import TYPE_CHECKING, Any
 
+from styxy import output
 from styxy.api.records import Lease
 from styxy.api.reports import (
     AutoAllocationReport,
@@ -252,6 +253,8 @@ def _age(seconds: float) -> str:
 
 
 def _columns(rows: list[list[str]]) -> str:
+    # A cell is one line whatever it holds (a command line's newline, a lease file's escape).
+    rows = [[output.one_line(cell) for cell in row] for row in rows]
     widths = [max(len(row[i]) for row in rows) for i in range(len(rows[0]))]
     return "\n".join(
         "  ".join(cell.ljust(width) for cell, width in zip(row, widths, strict=True)).rstrip()

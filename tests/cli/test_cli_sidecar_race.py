@@ -16,8 +16,9 @@ import subprocess
 import sys
 from pathlib import Path
 
+import pytest
 from netutil import first_free, listen
-from support import Styxy, styxy_command
+from support import DEFAULT_DOC, Styxy, styxy_command
 
 SWAPPER = r"""
 import ctypes, os, sys, time
@@ -134,3 +135,80 @@ def test_the_journal_the_interceptor_creates_is_private(styxy: Styxy) -> None:
     assert styxy("cleanup").code == 0
     for name in os.listdir(styxy.sidecar):
         assert _mode(styxy.sidecar / name) == 0o600, name
+
+
+def test_a_sidecar_that_is_a_regular_file_is_named_for_what_it_is(styxy: Styxy) -> None:
+    styxy.sidecar.write_bytes(b"not a folder\n")
+    sentence = (
+        f"styxy: the sidecar folder {styxy.sidecar} is a regular file, not a folder; move it "
+        "away and styxy makes the folder again.\n"
+    )
+    for args in (["list"], ["allocate", "-s", "dev"], ["cleanup"]):
+        done = styxy(*args)
+        assert (done.code, done.err) == (1, sentence), args
+    assert styxy.sidecar.read_bytes() == b"not a folder\n"
+
+
+@pytest.mark.parametrize("problem", ["unreadable", "not-utf8", "broken"])
+def test_a_refused_command_leaves_nothing_beside_a_document_it_could_not_read(
+    styxy: Styxy, problem: str
+) -> None:
+    """No `.styxy/`, no `.gitignore`, no lock: the folder looks as it did."""
+    if problem == "unreadable":
+        styxy.doc.chmod(0o000)
+    elif problem == "not-utf8":
+        styxy.doc.write_bytes(b"---\nstyxy: 1\n---\n\xff\xfe broken\n")
+    else:
+        styxy.doc.write_text(styxy.doc.read_text().replace("<!-- styxy:ranges -->", ""))
+    before = sorted(p.name for p in styxy.doc.parent.iterdir())
+    # As a user who cannot read it (root reads anything): nobody, in a forked child.
+    if problem == "unreadable":
+        done = _as_nobody_allocating(styxy)
+        assert "Permission denied" in done or "permission denied" in done, done
+    else:
+        refused = styxy("allocate", "-s", "dev")
+        assert refused.code == 1 and refused.err, refused
+    assert sorted(p.name for p in styxy.doc.parent.iterdir()) == before
+    assert not styxy.sidecar.exists()
+
+
+def _as_nobody_allocating(styxy: Styxy) -> str:
+    """`styxy.allocate` on the document by user nobody in a forked child; its answer back."""
+    import shutil
+
+    import styxy as api
+
+    # The same call once as root on a copy: the child, as nobody, can no longer read the
+    # interpreter's folder (under /root), so every module it needs is loaded first.
+    scratch = styxy.home / "scratch" / "PORT_MANAGEMENT.md"
+    scratch.parent.mkdir()
+    shutil.copyfile(DEFAULT_DOC, scratch)
+    api.allocate("dev", instance_id="x", pid=os.getpid(), doc=scratch)
+    folder = styxy.doc.parent
+    for path in (folder, *folder.parents):
+        if path == Path("/"):
+            break
+        os.chmod(path, os.stat(path).st_mode | 0o001)  # nobody may pass through
+    os.chmod(folder, 0o777)  # and could make the sidecar there, if styxy let it
+    read, write = os.pipe()
+    pid = os.fork()
+    if pid == 0:  # pragma: no cover - the child
+        os.close(read)
+        try:
+            os.setgroups([])
+            os.setgid(65534)
+            os.setuid(65534)
+            os.environ["STYXY_DATA_DIR"] = "/nonexistent"
+            api.allocate("dev", instance_id="x", pid=os.getpid(), doc=styxy.doc)
+            answer = "allocated"
+        except BaseException as exc:
+            answer = f"{type(exc).__name__}: {exc}"
+        os.write(write, answer.encode())
+        os._exit(0)
+    os.close(write)
+    chunks = []
+    while chunk := os.read(read, 65536):
+        chunks.append(chunk)
+    os.close(read)
+    os.waitpid(pid, 0)
+    return b"".join(chunks).decode()
