@@ -69,11 +69,22 @@ class Transaction:
     # (`run_change(..., needs_document=False)`); `document` is then the last good view.
     document_problem: DocumentError | None = None
     _stamp: tuple[int, int] | None = None  # the cache's (crc, size) while the document is broken
+    _listening: frozenset[int] | None = None
 
     @property
     def loaded(self) -> LeaseFile:
         """The leases as the lease file held them, before the journal was folded and reaped."""
         return self._loaded
+
+    def listening(self) -> frozenset[int]:
+        """The ports something listens on, asked of the kernel once per transaction: one that
+        places many new ranges (`styxy env` of a new project) does not ask once a range."""
+        if self._listening is None:
+            from styxy.system import ports
+            from styxy.vocabulary import MAX_PORT
+
+            self._listening = ports.listening_in(1, MAX_PORT)
+        return self._listening
 
     def parsed(self) -> Parsed:
         """The full Markdown parse, done only when a command needs to edit or read the audit."""
