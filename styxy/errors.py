@@ -6,20 +6,49 @@ and an exit code. Every message is one sentence a user can act on.
 
 from __future__ import annotations
 
+from collections.abc import Callable
+from dataclasses import dataclass
+
 EXIT_OK = 0
 EXIT_FAILED = 1
 EXIT_USAGE = 2
 EXIT_INTERRUPTED = 130
 
 
+@dataclass(frozen=True)
+class Param:
+    """A parameter of the caller's request inside a sentence: each front end spells it its own
+    way (`lock_id` over MCP and HTTP, `LOCK_ID` or `--port` on the command line)."""
+
+    key: str
+
+    def __str__(self) -> str:
+        return self.key
+
+
 class StyxyError(Exception):
-    """A refusal or failure the user can understand; exit code 1 unless a subclass says else."""
+    """A refusal or failure the user can understand; exit code 1 unless a subclass says else.
+
+    The sentence is given in words: text, and `Param`s that name what the caller passed.
+    `message` spells each parameter by its key (the spelling of MCP and HTTP, and of the
+    Python API); `said` spells them as a front end's own caller knows them.
+    """
 
     exit_code: int = EXIT_FAILED
 
-    def __init__(self, message: str) -> None:
+    def __init__(self, *words: str | Param) -> None:
+        self.words = words
+        message = "".join(str(word) for word in words)
         super().__init__(message)
         self.message = message
+
+    @property
+    def code(self) -> int:
+        """The command line's exit code; the `code` of every front end's refusal."""
+        return self.exit_code
+
+    def said(self, spelling: Callable[[str], str]) -> str:
+        return "".join(w if isinstance(w, str) else spelling(w.key) for w in self.words)
 
     def __str__(self) -> str:
         return self.message
@@ -33,6 +62,13 @@ class UsageError(StyxyError):
 
 class InvalidValueError(StyxyError):
     """A value a user gave (a name, a port, a setting) that Styxy refuses before touching disk."""
+
+
+class ArgumentError(InvalidValueError):
+    """A malformed value the caller passed (a service type, a name): a usage error, exit 2,
+    as a malformed option is, and HTTP 400."""
+
+    exit_code = EXIT_USAGE
 
 
 class NotFoundError(StyxyError):

@@ -9,14 +9,9 @@ from __future__ import annotations
 from typing import Literal, TypeGuard
 
 MAX_PORT = 65535
+# The most /proc/sys/kernel/pid_max can be on Linux: no process id is larger.
+MAX_PID = 4_194_304
 
-
-def not_a_port(value: object) -> str:
-    """Why a port argument is refused (exit 2), in the same words on every command; a value
-    too long to be a port is shown by its start and its length, not in full."""
-    text = str(value).strip()
-    shown = repr(text) if len(text) <= 20 else f"'{text[:10]}...' ({len(text)} characters)"
-    return f"{shown} is not a port number from 1 to {MAX_PORT}"
 
 # Where auto-allocation puts a new range; "custom" is a person's answer at the prompt.
 Placement = Literal["after", "before", "smart"]

@@ -55,7 +55,7 @@ def test_release_instance_refuses_a_bad_instance_id_and_writes_nothing(doc: Path
     before = _files(doc)
     with pytest.raises(styxy.StyxyError) as refused:
         styxy.release_instance("bad\nid", doc=doc)
-    assert refused.value.exit_code == 1
+    assert refused.value.exit_code == 2  # a malformed argument: a usage error
     assert _files(doc) == before
 
 

@@ -17,7 +17,10 @@ import pytest
 
 PACKAGE = Path(__file__).resolve().parent.parent / "styxy"
 
-WORDS = {"errors", "vocabulary", "names", "notes", "output", "resources", "paths", "__init__"}
+WORDS = {
+    "errors", "vocabulary", "names", "notes", "output", "resources", "paths", "refusals",
+    "__init__",
+}
 RANK = {"words": 0, "document": 1, "system": 1, "store": 2, "engine": 3, "api": 4}
 FRONT_ENDS = {"cli", "agents", "server", "project"}
 # What the engine may take from the store: the records and the loaded state it changes.

@@ -10,6 +10,7 @@
  * Exit 0 on success; else one sentence on stderr (`styxy-bpf: ...`) and exit 1, with nothing
  * left attached or pinned by this run. */
 #define _GNU_SOURCE
+#include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <stdarg.h>
@@ -81,7 +82,22 @@ static int is_fs(const char *path, long magic)
     return statfs(path, &st) == 0 && (long)st.f_type == magic;
 }
 
-/* The pin folder's parent must be on a bpffs: mount one there when it is not (a fresh /run). */
+/* 1 when `path` does not exist or is an empty folder: a bpffs mounted there hides nothing. */
+static int is_empty_or_missing(const char *path)
+{
+    DIR *dir = opendir(path);
+    if (dir == NULL)
+        return errno == ENOENT;
+    int empty = 1;
+    for (struct dirent *entry; empty && (entry = readdir(dir)) != NULL;)
+        if (strcmp(entry->d_name, ".") != 0 && strcmp(entry->d_name, "..") != 0)
+            empty = 0;
+    closedir(dir);
+    return empty;
+}
+
+/* The pin folder's parent must be on a bpffs: mount one there when it is not (a fresh /run),
+ * but never over someone's files. */
 static int ensure_bpffs(const char *pin)
 {
     char parent[4096];
@@ -93,6 +109,9 @@ static int ensure_bpffs(const char *pin)
     *slash = 0;
     if (is_fs(parent, BPF_FS_MAGIC_NUMBER))
         return 0;
+    if (!is_empty_or_missing(parent))
+        return fail("the pin folder %s is not on a bpffs and is not empty; mount one there "
+                    "(mount -t bpf bpf %s) or remove the folder", parent, parent);
     for (char *c = parent + 1; *c; c++) {
         if (*c != '/')
             continue;

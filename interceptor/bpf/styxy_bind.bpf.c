@@ -267,8 +267,11 @@ static __always_inline void report(__u32 pid, __u32 requested, __u32 given, __u3
     move.range = range;
     move.outcome = outcome;
     bpf_get_current_comm(move.comm, sizeof move.comm);
-    /* Read on a timer by whoever wants live events (`styxy-bpf events`): no wake-up per bind. */
-    bpf_ringbuf_output(&events, &move, sizeof move, BPF_RB_NO_WAKEUP);
+    /* No wake-up per bind: nobody waits on the ring. Every styxy commit drains it, and
+     * `status` and `doctor` read it where it stands (styxy/store/bpfmaps.py). A full ring
+     * (over a thousand events between two commits) drops the event, never the move. */
+    if (bpf_ringbuf_output(&events, &move, sizeof move, BPF_RB_NO_WAKEUP) != 0)
+        count(STYXY_STAT_DROPPED);
     if (outcome == STYXY_MOVED)
         bpf_map_update_elem(&moves, &given, &move, BPF_ANY);
 }

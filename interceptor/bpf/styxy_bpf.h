@@ -23,7 +23,8 @@
 #define STYXY_STAT_BUSY 1    /* of those, busy */
 #define STYXY_STAT_MOVED 2
 #define STYXY_STAT_KEPT 3
-#define STYXY_STATS 4
+#define STYXY_STAT_DROPPED 4 /* events the ring buffer had no room for (nobody drained it) */
+#define STYXY_STATS 5
 
 /* One row of the document's ranges, the cache's 72-byte entry. */
 struct styxy_range {

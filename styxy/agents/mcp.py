@@ -20,8 +20,6 @@ from __future__ import annotations
 import os
 from typing import TYPE_CHECKING, Any
 
-from styxy.errors import EXIT_USAGE
-
 if TYPE_CHECKING:
     from mcp.server.mcpserver import MCPServer
 
@@ -45,8 +43,14 @@ def instructions(doc: str | os.PathLike[str] | None) -> str:
 
 
 def serve(doc: str | os.PathLike[str] | None = None) -> None:
-    """Run the server on stdin/stdout until the client closes it."""
-    build_server(doc=doc).run("stdio")
+    """Run the server on stdin/stdout until the client closes it (or a signal ends it)."""
+    server = build_server(doc=doc)
+    import anyio
+
+    from styxy.agents import mcp_stdio
+
+    mcp_stdio.end_at_once_on_signals()
+    anyio.run(mcp_stdio.serve, server)
 
 
 def build_server(
@@ -60,20 +64,27 @@ def build_server(
 
         raise missing_extra("agents") from None
     from styxy import __version__
+    from styxy.agents.mcp_protocol import strict_tool
     from styxy.agents.mcp_tools import TOOLS, Tools
     from styxy.agents.types_text import vocabulary_text
 
-    server = _server_class(MCPServer)(
-        "styxy", version=__version__, instructions=instructions(doc), log_level="WARNING"
-    )
     tools = Tools(doc, os.getppid() if holder is None else holder)
+    declared = []
     for spec in TOOLS:
         description = spec.description
         if spec.name == "allocate_port":
             # The types are read once, when the server starts; port_map has them live.
             description += "\n\n" + vocabulary_text(doc, "create: true")
-        server.add_tool(getattr(tools, spec.name), name=spec.name, description=description)
-    return server
+        # The SDK's own Tool objects, with strict, closed arguments, annotations and output
+        # schemas (styxy.agents.mcp_protocol).
+        declared.append(strict_tool(getattr(tools, spec.name), spec.name, description))
+    return _server_class(MCPServer)(
+        "styxy",
+        version=__version__,
+        instructions=instructions(doc),
+        log_level="WARNING",
+        tools=declared,
+    )
 
 
 def _server_class(base: type[MCPServer[Any]]) -> type[MCPServer[Any]]:
@@ -81,6 +92,7 @@ def _server_class(base: type[MCPServer[Any]]) -> type[MCPServer[Any]]:
     from mcp.server.mcpserver.exceptions import ToolError
     from pydantic import ValidationError
 
+    from styxy.agents.mcp_protocol import refusal_of
     from styxy.agents.mcp_tools import refusal
 
     class StyxyServer(base):  # type: ignore[valid-type,misc]
@@ -92,17 +104,8 @@ def _server_class(base: type[MCPServer[Any]]) -> type[MCPServer[Any]]:
             except ToolError as exc:
                 if not isinstance(exc.__cause__, ValidationError):
                     raise
-                return refusal(_argument_sentence(exc.__cause__), EXIT_USAGE)
+                tool = next(t for t in await self.list_tools() if t.name == name)
+                refused = refusal_of(exc.__cause__, list(tool.input_schema["properties"]))
+                return refusal(refused.message, refused.code)
 
     return StyxyServer
-
-
-def _argument_sentence(error: Any) -> str:
-    """`port: input should be a valid integer (got 'abc').` for pydantic's first complaint."""
-    first = error.errors()[0]
-    field = ".".join(str(part) for part in first["loc"]) or "arguments"
-    message = str(first["msg"])
-    text = f"{field}: {message[:1].lower()}{message[1:]}"
-    if first.get("type") != "missing":
-        text += f" (got {first.get('input')!r})"
-    return text + "."

@@ -17,9 +17,9 @@ from typing import Annotated, Any
 from mcp_types import CallToolResult, TextContent
 from pydantic import Field
 
-from styxy import api
+from styxy import api, refusals
 from styxy.api.records import Lease
-from styxy.errors import InvalidValueError, StyxyError
+from styxy.errors import StyxyError
 
 ServiceType = Annotated[
     str,
@@ -224,9 +224,7 @@ def release(
             )
         ]
     if lock_id is not None or port is not None:
-        raise InvalidValueError(
-            "give one of lock_id, port or instance_id (with service_type and name)."
-        )
+        raise refusals.lease_selector()
     return api.release_instance(
         instance_id, service_type=service_type, name=name, doc=doc, notify=notify
     )

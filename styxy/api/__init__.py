@@ -10,8 +10,8 @@ import os
 from collections.abc import Callable, Sequence
 from typing import TYPE_CHECKING
 
-from styxy import names, paths
-from styxy.errors import InvalidValueError, NotFoundError, UsageError
+from styxy import names, paths, refusals
+from styxy.errors import InvalidValueError, NotFoundError, Param, UsageError
 from styxy.store import leases
 from styxy.store.transaction import Transaction, run_change
 from styxy.system import ports
@@ -72,7 +72,7 @@ def allocate(
     instance_id = names.check_identity_part("instance id", instance_id or default_instance_id())
     names.check_identity_part("name", name)
     if port is not None:
-        names.check_port(port)
+        names.check_port(port, "preferred_port")
     checked = _check_source(source)
     who = _check_asker(asker)
     holder = _holder(pid)
@@ -171,10 +171,7 @@ def _check_asker(asker: str) -> Asker:
 
 def _holder(pid: int | None) -> tuple[int, float | None]:
     """The holder is the given process, else the parent of this one (the shell or the script)."""
-    chosen = os.getppid() if pid is None else pid
-    if not 1 <= chosen <= leases.PID_MAX:
-        # Bounded before psutil sees it: no kernel hands out a larger pid (SPEC section 18).
-        raise UsageError(f"pid {names.shown(chosen)} is not a process id in 1..{leases.PID_MAX}.")
+    chosen = os.getppid() if pid is None else refusals.pid(Param("pid"), pid)
     start = ports.process_start_time(chosen)
     if start is None:
         raise InvalidValueError(f"there is no process {chosen} to hold the lease.")
@@ -223,9 +220,7 @@ def release(
     """End one lease, chosen by lock id, by port, or by identity."""
     chosen = [x for x in (lock_id, port, service_type) if x is not None]
     if len(chosen) != 1:
-        raise UsageError(
-            "name exactly one lease: a LOCK_ID, --port P, or -s TYPE [-i INSTANCE] [-n NAME]."
-        )
+        raise refusals.lease_selector()
     _check_selector(port, service_type)
 
     def change(txn: Transaction) -> Lease:
@@ -354,7 +349,7 @@ def scan(
     names.check_port(start, "start")
     names.check_port(end, "end")
     if start > end:
-        raise UsageError(f"start {start} is after end {end}.")
+        raise UsageError(Param("start"), f" {start} is after ", Param("end"), f" {end}.")
     from styxy.api.reports import ListenerInfo, Scan
 
     by_port = {lease.port: lease for lease in _read(doc, notify).state.leases}
@@ -415,9 +410,9 @@ def use(
     """
     if port is not None:
         if service_type is not None or name is not None or instance_id is not None:
-            raise UsageError("--port stands alone: name either --port P, or -s TYPE / -n NAME.")
+            raise refusals.service_selector()
     elif service_type is None and name is None:
-        raise UsageError("name either --port P, -s TYPE or -n NAME.")
+        raise refusals.service_selector()
     _check_selector(port, service_type)
     if name is not None:
         names.check_identity_part("name", name)

@@ -127,7 +127,7 @@ def _known(exc: BaseException) -> tuple[str | None, int] | None:
     from typer import _click, exceptions
 
     if isinstance(exc, StyxyError):
-        return exc.message, exc.exit_code
+        return exc.said(spelled), exc.exit_code
     if isinstance(exc, KeyboardInterrupt):
         return "interrupted.", EXIT_INTERRUPTED
     if isinstance(exc, EOFError | exceptions.Abort):
@@ -143,6 +143,20 @@ def _known(exc: BaseException) -> tuple[str | None, int] | None:
         # The machine said no (a read-only folder, a full disk): say what and where.
         return os_error_sentence(exc), EXIT_FAILED
     return None
+
+
+# The command line's names of the parameters a sentence of the core names (`styxy.refusals`):
+# each is the option a user types, or the argument's name in the help.
+_SPELLING = {
+    "lock_id": "LOCK_ID",
+    "port": "--port",
+    "preferred_port": "--port",
+}
+
+
+def spelled(key: str) -> str:
+    """`--instance-id` for `instance_id`: a parameter as the command line names it."""
+    return _SPELLING.get(key) or "--" + key.replace("_", "-")
 
 
 def _usage_sentence(exc: _click.exceptions.ClickException) -> str:

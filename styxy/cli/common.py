@@ -12,27 +12,48 @@ from typer._click.core import Context, Parameter
 from typer._click.globals import get_current_context
 from typer._click.types import ParamType
 
-from styxy import output
-from styxy.vocabulary import MAX_PORT, not_a_port
+from styxy import output, refusals
 
 
 class PortType(ParamType):
     """A port number, checked where it is parsed: `-p 0`, `-p 70000` and `-p abc` are all
-    usage errors (exit 2), in the same words."""
+    usage errors (exit 2), in the words every front end uses (`styxy.refusals`)."""
 
     name = "port"
 
     def convert(self, value: Any, param: Parameter | None, ctx: Context | None) -> int:
-        try:
-            port = int(value)
-        except (TypeError, ValueError):
-            port = 0
-        if isinstance(value, bool) or not 1 <= port <= MAX_PORT or str(port) != str(value).strip():
-            self.fail(not_a_port(value), param, ctx)
-        return port
+        return refusals.port(spelled(param), as_number(value))
+
+
+class PidType(ParamType):
+    """A process id, 1..4194304, refused in the same words as over MCP and HTTP."""
+
+    name = "pid"
+
+    def convert(self, value: Any, param: Parameter | None, ctx: Context | None) -> int:
+        return refusals.pid(spelled(param), as_number(value))
+
+
+def as_number(value: Any) -> Any:
+    """The integer a word spells exactly (`3010`, not `03010` or `3e3`), else the word."""
+    if isinstance(value, str) and value.strip().isascii() and value.strip().lstrip("-").isdigit():
+        number = int(value.strip())
+        return number if str(number) == value.strip() else value
+    return value
+
+
+def spelled(param: Parameter | None) -> str:
+    """How the command line names a parameter in a sentence: its long flag, or PORT."""
+    if param is None:
+        return "the value"
+    flags = [opt for opt in param.opts if opt.startswith("--")]
+    # `PORT|NAME|import` (iana) is spelled by what the value was taken for: PORT.
+    words = (param.metavar or param.name or "value").strip("[]").split("|")[0]
+    return flags[0] if flags else words.upper()
 
 
 PORT = PortType()
+PID = PidType()
 PortOption = typer.Option(None, "-p", "--port", click_type=PORT)
 DocOption = typer.Option(
     None, "--doc", help="The document (default: $STYXY_DOC, ~/docs/CORE/PORT_MANAGEMENT.md)."

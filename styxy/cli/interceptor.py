@@ -89,46 +89,30 @@ def bpf_attach(
     json: bool = JsonOption,
 ) -> None:
     """Attach the bind programs to a cgroup (root, once); fill their maps."""
-    from styxy import api, paths
     from styxy.api import bpf
 
-    where = paths.resolve(doc_of(doc))
-    found = bpf.attach(where, cgroup, user)
-    try:
-        api.sync(doc=doc_of(doc), notify=notify)  # the first commit fills the maps
-    except BaseException:
-        bpf.detach(where)
-        raise
+    found = bpf.attach(bpf.document(doc_of(doc), user), cgroup, user, notify)
     emit(json, found.to_json(), f"attached to {found.cgroup} (maps pinned in {found.pin})")
 
 
 @bpf_app.command("detach")
 def bpf_detach(doc: str | None = DocOption, json: bool = JsonOption) -> None:
     """Detach the programs; remove their pins and the cgroup attach made."""
-    from styxy import paths
     from styxy.api import bpf
 
-    bpf.detach(paths.resolve(doc_of(doc)))
+    bpf.detach(bpf.document(doc_of(doc)))
     if wants_json(json):
         output.as_json({"detached": True})
 
 
 @bpf_app.command("status")
 def bpf_status(doc: str | None = DocOption, json: bool = JsonOption) -> None:
-    """What is attached where, and how many binds it watched and moved."""
-    from styxy import paths
+    """What is attached where, how many binds it watched and moved, its last events."""
     from styxy.api import bpf
+    from styxy.cli.render import bpf_lines
 
-    found = bpf.status(paths.resolve(doc_of(doc)))
-    if found.attachment is None:
-        text = "not attached; run: sudo styxy interceptor bpf attach"
-    else:
-        text = (
-            f"attached to {found.attachment.cgroup} (maps in {found.attachment.pin}); "
-            f"{found.watched} binds watched, {found.busy} busy, {found.moved} moved, "
-            f"{found.kept} kept, {found.pending} moves not folded yet"
-        )
-    emit(json, found.to_json(), text)
+    found = bpf.status(bpf.document(doc_of(doc))).to_json()
+    emit(json, found, "\n".join(bpf_lines(found)))
 
 
 @bpf_app.command(
@@ -143,13 +127,12 @@ def bpf_exec(
     """Run CMD inside the attached cgroup, so its binds are moved off busy ports."""
     import os
 
-    from styxy import paths
     from styxy.api import bpf
     from styxy.errors import UsageError
 
     if not command:
         raise UsageError("give the command to run after `--`.")
-    bpf.enter(paths.resolve(doc_of(doc)))
+    bpf.enter(bpf.document(doc_of(doc)))
     try:
         os.execvp(command[0], command)
     except OSError as exc:

@@ -10,6 +10,7 @@ import typer
 from styxy import output
 from styxy.cli import prompt
 from styxy.cli.common import (
+    PID,
     PORT,
     DocOption,
     JsonOption,
@@ -39,7 +40,7 @@ def allocate(
         None, "-p", "--port", click_type=PORT, help="Try this port first."
     ),
     pid: int | None = typer.Option(
-        None, "--pid", min=1, help="Holder process (default: the parent)."
+        None, "--pid", click_type=PID, help="Holder process (default: the parent)."
     ),
     yes: bool = typer.Option(False, "--yes", help="Accept a proposed new range."),
     new_type: bool = NewTypeOption,

@@ -11,6 +11,7 @@ import typer
 from styxy import output
 from styxy.cli import prompt
 from styxy.cli.common import (
+    PID,
     DocOption,
     JsonOption,
     NewTypeOption,
@@ -65,7 +66,7 @@ def env_command(
     ),
     release_: bool = typer.Option(False, "--release", help="End the project's leases."),
     pid: int | None = typer.Option(
-        None, "--pid", min=1, help="Holder process (default: the parent)."
+        None, "--pid", click_type=PID, help="Holder process (default: the parent)."
     ),
     yes: bool = typer.Option(False, "--yes", help="Accept a proposed new range."),
     new_type: bool = NewTypeOption,

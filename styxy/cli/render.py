@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import time
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from typing import TYPE_CHECKING, Any
 
 from styxy import output
@@ -233,8 +233,40 @@ def doctor_lines(report: DoctorReport) -> str:
         f"leases: {report.live} live, {report.stale} stale",
         f"ephemeral range: {f'{eph[0]}-{eph[1]}' if eph else 'unknown'}",
         f"interceptor: {report.interceptor['status']}",
+        *_kernel_lines(report.interceptor["bpf"]),
     ]
     return "\n".join(lines)
+
+
+def bpf_lines(status: Mapping[str, Any]) -> list[str]:
+    """The kernel bind program in words (`interceptor bpf status`, doctor): where, the counters,
+    the last events; `status` is its JSON."""
+    if "error" in status:
+        return [f"attached, but its maps cannot be read: {status['error']}"]
+    if not status["attached"]:
+        return ["not attached; run: sudo styxy interceptor bpf attach"]
+    lines = [
+        f"attached to {status['cgroup']} (maps in {status['pin']}); "
+        f"{status['watched']} binds watched, {status['busy']} busy, {status['moved']} moved, "
+        f"{status['kept']} kept, {status['pendingMoves']} moves not folded yet"
+    ]
+    if status["dropped"]:
+        lines.append(f"{status['dropped']} events did not fit in the ring buffer")
+    if status["events"]:
+        lines.append("last events:")
+        lines += [f"  {_event_line(e)}" for e in status["events"]]
+    return lines
+
+
+def _event_line(event: Mapping[str, Any]) -> str:
+    # The process name in it is made printable where it is read (styxy/store/bpfmaps.py).
+    return f"{event['time']} {event['message']}"
+
+
+def _kernel_lines(bpf: Mapping[str, Any]) -> list[str]:
+    """doctor's lines for the kernel bind program (SPEC section 16)."""
+    first, *rest = bpf_lines(bpf)
+    return [f"kernel bind program: {first}", *(f"  {line}" for line in rest)]
 
 
 def _owner(pid: int | None, process: str | None) -> str:

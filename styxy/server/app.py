@@ -1,10 +1,12 @@
 """The ASGI app: the route table, the token on every route but the public ones, the `Host`
-check, strict headers, and errors as `{"error": "<sentence>"}`."""
+check, strict headers on every response (500 included), and errors as
+`{"error": "<sentence>", "code": <exit code>}` whose status follows from the code."""
 
 from __future__ import annotations
 
 import hmac
 from collections.abc import Awaitable, Callable
+from contextlib import AbstractAsyncContextManager
 
 from starlette.applications import Starlette
 from starlette.datastructures import Headers, MutableHeaders
@@ -17,11 +19,11 @@ from starlette.staticfiles import StaticFiles
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from styxy.errors import (
-    InvalidValueError,
+    EXIT_FAILED,
+    EXIT_USAGE,
     LockTimeoutError,
     NotFoundError,
     StyxyError,
-    UsageError,
 )
 from styxy.server import hosts
 from styxy.server.endpoint import Endpoint, Handler
@@ -43,7 +45,10 @@ SECURITY_HEADERS = {
 }
 
 
-def create_app(served: Served) -> Starlette:
+Lifespan = Callable[[Starlette], AbstractAsyncContextManager[None]]
+
+
+def create_app(served: Served, lifespan: Lifespan | None = None) -> ASGIApp:
     app = Starlette(
         routes=routes(),
         middleware=[Middleware(HostGuard, allowed=hosts.allowed_host_headers(served.port))],
@@ -53,9 +58,24 @@ def create_app(served: Served) -> Starlette:
             HTTPException: _starlette_error,
             Exception: _internal_error,
         },
+        lifespan=lifespan,
     )
     app.state.served = served
-    return app
+    # Outside Starlette's own error middleware, whose 500 answers bypass every inner one.
+    return SecurityHeaders(app)
+
+
+class SecurityHeaders:
+    """Adds `SECURITY_HEADERS` to every response the app sends, whatever sent it."""
+
+    def __init__(self, app: ASGIApp) -> None:
+        self.app = app
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http":
+            await self.app(scope, receive, send)
+            return
+        await self.app(scope, receive, _with_headers(send))
 
 
 def routes() -> list[BaseRoute]:
@@ -77,6 +97,7 @@ def _with_token(endpoint: Endpoint) -> Handler:
                 401,
                 "missing or wrong token: send the header Authorization: Bearer <token> "
                 "with the token in .styxy/token beside the document.",
+                EXIT_FAILED,
                 headers={"WWW-Authenticate": 'Bearer realm="styxy"'},
             )
         return await handler(request)
@@ -109,10 +130,11 @@ class HostGuard:
                 403,
                 f"the Host {host!r} is not this server's loopback name; "
                 f"use one of {', '.join(sorted(self.allowed))}.",
+                EXIT_FAILED,
             )
-            await refusal(scope, receive, _with_headers(send))
+            await refusal(scope, receive, send)
             return
-        await self.app(scope, receive, _with_headers(send))
+        await self.app(scope, receive, send)
 
 
 def _with_headers(send: Send) -> Callable[[Message], Awaitable[None]]:
@@ -126,16 +148,21 @@ def _with_headers(send: Send) -> Callable[[Message], Awaitable[None]]:
     return sending
 
 
-def error(status: int, message: str, headers: dict[str, str] | None = None) -> JSONResponse:
-    return JSONResponse({"error": message}, status_code=status, headers=headers)
+def error(
+    status: int, message: str, code: int, headers: dict[str, str] | None = None
+) -> JSONResponse:
+    """The one shape of every refusal: the sentence and the command line's exit code for it."""
+    return JSONResponse({"error": message, "code": code}, status_code=status, headers=headers)
 
 
 def status_of(exc: StyxyError) -> int:
-    """The HTTP status of a refusal of the core, by its kind (never by its wording)."""
+    """The HTTP status of a refusal of the core, from its code (never from its wording):
+    a usage error (2) is the client's mistake; a refusal (1) is 404 when the thing named
+    does not exist, 503 when the lock stayed busy, else 409."""
+    if exc.code == EXIT_USAGE:
+        return 400
     if isinstance(exc, NotFoundError):
         return 404
-    if isinstance(exc, (InvalidValueError, UsageError)):
-        return 400
     if isinstance(exc, LockTimeoutError):
         return 503
     # RefusedError and the rest of exit code 1: a broken document or lease file, no room.
@@ -144,23 +171,23 @@ def status_of(exc: StyxyError) -> int:
 
 async def _http_error(request: Request, exc: Exception) -> Response:
     assert isinstance(exc, HttpError)
-    return error(exc.status, exc.message)
+    return error(exc.status, exc.message, exc.code)
 
 
 async def _styxy_error(request: Request, exc: Exception) -> Response:
     assert isinstance(exc, StyxyError)
-    return error(status_of(exc), exc.message)
+    return error(status_of(exc), exc.message, exc.code)
 
 
 async def _starlette_error(request: Request, exc: Exception) -> Response:
     assert isinstance(exc, HTTPException)
     messages = {404: f"no route {request.url.path}.", 405: "method not allowed on this route."}
     message = messages.get(exc.status_code, str(exc.detail))
-    return error(exc.status_code, message, headers=dict(exc.headers or {}))
+    return error(exc.status_code, message, EXIT_USAGE, headers=dict(exc.headers or {}))
 
 
 async def _internal_error(request: Request, exc: Exception) -> Response:
-    return error(500, f"internal error ({type(exc).__name__}: {exc}).")
+    return error(500, f"internal error ({type(exc).__name__}: {exc}).", EXIT_FAILED)
 
 
 __all__ = ["create_app", "status_of", "token_matches"]

@@ -8,29 +8,20 @@ from __future__ import annotations
 
 import inspect
 from collections.abc import Iterable
-from typing import TYPE_CHECKING, Any, get_args
+from typing import TYPE_CHECKING, Any
 
 import yaml
 
 from styxy import __version__
-from styxy.vocabulary import MAX_PORT, Reason
+from styxy.api import schemas
+from styxy.names import IDENTITY_PATTERN
+from styxy.vocabulary import MAX_PID, MAX_PORT
 
 if TYPE_CHECKING:
     from styxy.server.endpoint import Endpoint
 
 _NULLABLE_INT = {"type": ["integer", "null"]}
 _NULLABLE_STR = {"type": ["string", "null"]}
-_LEASE = {
-    "lockId": {"type": "string"},
-    "port": {"type": "integer"},
-    "serviceType": {"type": "string"},
-    "instanceId": {"type": "string"},
-    "name": {"type": "string"},
-    "pid": {"type": "integer"},
-    "pidStartTime": {"type": ["number", "null"]},
-    "createdAt": {"type": "string", "format": "date-time"},
-    "source": {"type": "string", "enum": ["cli", "run", "interceptor", "api"]},
-}
 
 
 def _error(description: str) -> dict[str, Any]:
@@ -43,10 +34,19 @@ def _error(description: str) -> dict[str, Any]:
 COMPONENTS: dict[str, Any] = {
     "securitySchemes": {"token": {"type": "http", "scheme": "bearer"}},
     "schemas": {
-        "Error": {
-            "type": "object",
-            "required": ["error"],
-            "properties": {"error": {"type": "string", "description": "One sentence."}},
+        # The records' JSON, shared with the MCP tools' output schemas (styxy.api.schemas).
+        "Error": schemas.REFUSAL,
+        "Lease": schemas.LEASE,
+        "LeaseStatus": schemas.LEASE_STATUS,
+        "Allocation": schemas.ALLOCATION,
+        "PortCheck": schemas.PORT_CHECK,
+        "RangeUsage": {
+            **schemas.RANGE_USAGE,
+            "properties": {
+                **schemas.RANGE_USAGE["properties"],
+                "leasedPorts": {"type": "array", "items": schemas.PORT},
+                "listeningPorts": {"type": "array", "items": schemas.PORT},
+            },
         },
         "Status": {
             "type": "object",
@@ -57,12 +57,14 @@ COMPONENTS: dict[str, Any] = {
             "required": ["service_type"],
             "additionalProperties": False,
             "properties": {
-                "service_type": {"type": "string", "pattern": "^[a-z0-9][a-z0-9._-]{0,62}$"},
-                "instance_id": _NULLABLE_STR,
-                "name": _NULLABLE_STR,
+                "service_type": schemas.SERVICE_TYPE,
+                "instance_id": {**_NULLABLE_STR, "pattern": IDENTITY_PATTERN},
+                "name": {**_NULLABLE_STR, "pattern": IDENTITY_PATTERN},
                 "preferred_port": {**_NULLABLE_INT, "minimum": 1, "maximum": MAX_PORT},
                 "pid": {
                     **_NULLABLE_INT,
+                    "minimum": 1,
+                    "maximum": MAX_PID,
                     "description": "The holder; without it, the server process holds the lease.",
                 },
                 "create": {
@@ -72,79 +74,32 @@ COMPONENTS: dict[str, Any] = {
                 },
             },
         },
-        "Allocation": {
-            "type": "object",
-            "properties": {
-                **{key: _LEASE[key] for key in ("port", "lockId", "serviceType")},
-                "requestedType": {
-                    **_NULLABLE_STR,
-                    "description": "The alias asked for, when service_type was one.",
-                },
-                "instanceId": _LEASE["instanceId"],
-                "name": {"type": "string"},
-                "pid": {"type": "integer"},
-                "existing": {"type": "boolean"},
-                "reason": {"enum": [None, *get_args(Reason)]},
-                "autoAllocated": {"type": "boolean"},
-                "newRange": {"type": ["array", "null"], "items": {"type": "integer"}},
-                "placement": _NULLABLE_STR,
-                "chunkSize": _NULLABLE_INT,
-                "message": _NULLABLE_STR,
-            },
-        },
-        "Lease": {"type": "object", "properties": _LEASE},
-        "LeaseStatus": {
-            "type": "object",
-            "properties": {
-                **_LEASE,
-                "alive": {"type": "boolean"},
-                "process": {**_NULLABLE_STR, "description": "With ?verbose=1 only."},
-                "command": {**_NULLABLE_STR, "description": "With ?verbose=1 only."},
-            },
-        },
-        "PortCheck": {
-            "type": "object",
-            "properties": {
-                "port": {"type": "integer"},
-                "free": {"type": "boolean"},
-                "serviceType": _NULLABLE_STR,
-                "lease": {"oneOf": [{"$ref": "#/components/schemas/Lease"}, {"type": "null"}]},
-                "listeners": {
-                    "type": "array",
-                    "items": {
-                        "type": "object",
-                        "properties": {
-                            "pid": _NULLABLE_INT,
-                            "process": _NULLABLE_STR,
-                            "address": {"type": "string"},
-                        },
-                    },
-                },
-            },
-        },
-        "RangeUsage": {
-            "type": "object",
-            "properties": {
-                "serviceType": {"type": "string"},
-                "start": {"type": "integer"},
-                "end": {"type": "integer"},
-                "instances": {"enum": ["single", "multi"]},
-                "leased": {"type": "integer"},
-                "listening": {"type": "integer"},
-                "free": {"type": "integer"},
-                "leasedPorts": {"type": "array", "items": {"type": "integer"}},
-                "listeningPorts": {"type": "array", "items": {"type": "integer"}},
-            },
-        },
     },
     "responses": {
-        "BadRequest": _error("Bad JSON, a field of the wrong type, or a bad value or port."),
-        "Unauthorized": _error("No token, or not the token in .styxy/token."),
-        "NotFound": _error("No such lease."),
-        "Refused": _error("Refused: no room, auto-allocation off, a port of another type."),
-        "TooLarge": _error("The body is larger than 64 KiB."),
+        "BadRequest": _error(
+            "Code 2: bad JSON (over 64 levels deep, an integer over 20 digits), an unknown "
+            "field, a field of the wrong type, or a bad value or port."
+        ),
+        "Unauthorized": _error("Code 1: no token, or not the token in .styxy/token."),
+        "Forbidden": _error("Code 1: a Host that is not this server's loopback name."),
+        "NotFound": _error("Code 1: no such lease."),
+        "MethodNotAllowed": _error("Code 2: the route exists, with another method."),
+        "Refused": _error(
+            "Code 1: refused: no room, auto-allocation off, a port of another type, a document "
+            "or lease file that cannot be used."
+        ),
+        "TooLarge": _error("Code 2: the body is larger than 64 KiB."),
+        "Busy": _error("Code 1: another process held styxy's lock for too long."),
     },
 }
+
+# What every route can answer besides its own: a foreign Host (before anything else), another
+# method than its own, and, unless it is public, a missing token.
+_EVERY_ROUTE = {
+    "403": {"$ref": "#/components/responses/Forbidden"},
+    "405": {"$ref": "#/components/responses/MethodNotAllowed"},
+}
+_WITH_TOKEN = {"401": {"$ref": "#/components/responses/Unauthorized"}}
 
 
 def operation(endpoint: Endpoint) -> dict[str, Any]:
@@ -153,6 +108,11 @@ def operation(endpoint: Endpoint) -> dict[str, Any]:
     found = yaml.safe_load(text.split("---", 1)[1]) if "---" in text else None
     result: dict[str, Any] = dict(found) if isinstance(found, dict) else {}
     result.setdefault("summary", text.split("\n", 1)[0])
+    result["responses"] = {
+        **result.get("responses", {}),
+        **_EVERY_ROUTE,
+        **({} if endpoint.public else _WITH_TOKEN),
+    }
     result["operationId"] = endpoint.handler.__name__
     result["security"] = [] if endpoint.public else [{"token": []}]
     return result

@@ -1,23 +1,37 @@
-"""Reading what a client sends: the body (at most 64 KiB, counted while it arrives), its JSON,
-and the typed fields of each route. Every refusal is an `HttpError` with one sentence."""
+"""Reading what a client sends: the body (at most 64 KiB, counted while it arrives), its JSON
+(at most 64 levels deep, integers of at most 20 digits), and the typed fields of each route.
+A malformed request is a `UsageError` (400, code 2) in the words of `styxy.refusals`; one
+refused before it is read (too large, no token) an `HttpError` with its own status."""
 
 from __future__ import annotations
 
 import json
+import re
 from typing import Any
 
-from starlette.requests import Request
+from starlette.requests import ClientDisconnect, Request
+
+from styxy import refusals
+from styxy.errors import EXIT_USAGE, Param, UsageError
 
 MAX_BODY = 64 * 1024
+MAX_DEPTH = 64
+MAX_DIGITS = 20
+
+# A JSON string, escapes and all: what the depth count skips over.
+_STRING = re.compile(r'"(?:[^"\\]|\\.)*"')
+_BRACKET = re.compile(r"[\[\]{}]")
 
 
 class HttpError(Exception):
-    """A request refused before the core is called: a status code and one sentence."""
+    """A request refused before its fields are read: a status, one sentence and the `code`
+    the command line would exit with for it."""
 
-    def __init__(self, status: int, message: str) -> None:
+    def __init__(self, status: int, message: str, code: int = EXIT_USAGE) -> None:
         super().__init__(message)
         self.status = status
         self.message = message
+        self.code = code
 
 
 async def json_object(request: Request) -> dict[str, Any]:
@@ -26,20 +40,40 @@ async def json_object(request: Request) -> dict[str, Any]:
         # UTF-8 only (RFC 8259); json.loads would guess UTF-16 or UTF-32 from the first bytes.
         text = body.decode("utf-8")
     except UnicodeDecodeError as exc:
-        raise HttpError(400, f"the body is not UTF-8 (byte {exc.start}).") from None
-    from styxy.api.files import loads_request
-    from styxy.errors import InvalidValueError
-
-    try:
-        # Nesting and integer sizes bounded before anything is built (SPEC section 17).
-        value = loads_request(text, "the body") if text.strip() else None
-    except InvalidValueError as exc:
-        raise HttpError(400, exc.message) from None
-    except ValueError as exc:
-        raise HttpError(400, f"the body is not valid JSON ({_reason(exc)}).") from None
+        raise UsageError(f"the body is not UTF-8 (byte {exc.start}).") from None
+    value = parse(text) if text.strip() else None
     if not isinstance(value, dict):
-        raise HttpError(400, "the body must be a JSON object, e.g. {\"service_type\": \"dev\"}.")
+        raise UsageError("the body must be a JSON object, e.g. {\"service_type\": \"dev\"}.")
     return value
+
+
+def parse(text: str) -> Any:
+    """JSON with bounds: nesting that would exhaust the parser's stack and numbers that would
+    cost seconds to convert are refused before they are built."""
+    if _depth(text) > MAX_DEPTH:
+        raise UsageError(f"the body is nested deeper than {MAX_DEPTH} levels.")
+    try:
+        return json.loads(text, parse_int=_bounded_int, parse_constant=_no_constant)
+    except ValueError as exc:
+        raise UsageError(f"the body is not valid JSON ({_reason(exc)}).") from None
+
+
+def _depth(text: str) -> int:
+    depth = deepest = 0
+    for bracket in _BRACKET.finditer(_STRING.sub('""', text)):
+        depth += 1 if bracket.group() in "[{" else -1
+        deepest = max(deepest, depth)
+    return deepest
+
+
+def _bounded_int(digits: str) -> int:
+    if len(digits.lstrip("-")) > MAX_DIGITS:
+        raise ValueError(f"an integer longer than {MAX_DIGITS} digits")
+    return int(digits)
+
+
+def _no_constant(name: str) -> Any:
+    raise ValueError(f"{name} is not a number JSON allows")
 
 
 async def _body(request: Request) -> bytes:
@@ -48,10 +82,15 @@ async def _body(request: Request) -> bytes:
         raise _too_large()
     # Counted as it arrives too: a chunked body has no Content-Length to trust.
     body = bytearray()
-    async for chunk in request.stream():
-        body += chunk
-        if len(body) > MAX_BODY:
-            raise _too_large()
+    try:
+        async for chunk in request.stream():
+            body += chunk
+            if len(body) > MAX_BODY:
+                raise _too_large()
+    except ClientDisconnect:
+        # Closed half-way, by the client or by the deadline of `styxy.server.guard`: the
+        # answer reaches no one, but it is an answer, not an internal error.
+        raise UsageError("the connection closed before the body arrived whole.") from None
     return bytes(body)
 
 
@@ -65,52 +104,26 @@ def _reason(exc: Exception) -> str:
     return str(exc)
 
 
-def fields(value: dict[str, Any], known: dict[str, tuple[type, bool]]) -> dict[str, Any]:
-    """The fields of `value`, each of its declared type (`bool` is not an integer here).
+def fields(value: dict[str, Any], known: dict[str, tuple[refusals.Check, bool]]) -> dict[str, Any]:
+    """The fields of `value`, each passed through its check (`bool` is not an integer here).
 
-    `known` maps a field to (type, required); a missing optional field or a null is None.
+    `known` maps a field to (check, required); a missing optional field or a null is None.
     """
     unknown = sorted(set(value) - set(known))
     if unknown:
-        raise HttpError(
-            400, f"unknown field {unknown[0]!r}; the fields are {', '.join(sorted(known))}."
-        )
+        raise refusals.unknown(unknown[0], known)
     found: dict[str, Any] = {}
-    for key, (kind, required) in known.items():
+    for key, (check, required) in known.items():
         item = value.get(key)
         if item is None:
             if required:
-                raise HttpError(400, f"the field {key!r} is required.")
-        elif (isinstance(item, bool) and kind is not bool) or not isinstance(item, kind):
-            raise HttpError(
-                400, f"the field {key!r} must be {_kind_name(kind)}, not {_json_kind(item)}."
-            )
+                raise refusals.missing(Param(key))
+        else:
+            item = check(Param(key), item)
         found[key] = item
     return found
 
 
-def _kind_name(kind: type) -> str:
-    return {int: "an integer", str: "a string", bool: "true or false"}.get(kind, kind.__name__)
-
-
-def _json_kind(item: Any) -> str:
-    if isinstance(item, bool):
-        return "a boolean"
-    if isinstance(item, (int, float)):
-        return "a number"
-    if isinstance(item, str):
-        return "a string"
-    if isinstance(item, list):
-        return "an array"
-    return "an object"
-
-
 def port_in_path(text: str) -> int:
-    from styxy.names import shown, whole_number
-
-    if not text.isascii() or not text.isdigit():
-        raise HttpError(400, f"port {shown(text)} is not a whole number.")
-    port = whole_number(text)
-    if port is None:  # longer than any number styxy reads: surely not a port
-        raise HttpError(400, f"port {shown(text)} is outside 1..65535.")
-    return port
+    digits = text.isascii() and text.isdigit() and len(text) <= MAX_DIGITS
+    return refusals.port(Param("port"), int(text) if digits else text)

@@ -15,7 +15,7 @@ from starlette.concurrency import run_in_threadpool
 from starlette.requests import Request
 from starlette.responses import FileResponse, JSONResponse, Response
 
-from styxy import __version__
+from styxy import __version__, refusals
 from styxy.server import requests
 from styxy.server.endpoint import Endpoint
 from styxy.server.openapi import document
@@ -54,13 +54,13 @@ async def status(request: Request) -> Response:
     return JSONResponse({"status": "ok", "version": __version__})
 
 
-ALLOCATE_FIELDS: dict[str, tuple[type, bool]] = {
-    "service_type": (str, True),
-    "instance_id": (str, False),
-    "name": (str, False),
-    "preferred_port": (int, False),
-    "pid": (int, False),
-    "create": (bool, False),
+ALLOCATE_FIELDS: dict[str, tuple[refusals.Check, bool]] = {
+    "service_type": (refusals.text, True),
+    "instance_id": (refusals.text, False),
+    "name": (refusals.text, False),
+    "preferred_port": (refusals.port, False),
+    "pid": (refusals.pid, False),
+    "create": (refusals.boolean, False),
 }
 
 
@@ -86,9 +86,9 @@ async def allocate(request: Request) -> Response:
           application/json:
             schema: {$ref: "#/components/schemas/Allocation"}
       "400": {$ref: "#/components/responses/BadRequest"}
-      "401": {$ref: "#/components/responses/Unauthorized"}
       "409": {$ref: "#/components/responses/Refused"}
       "413": {$ref: "#/components/responses/TooLarge"}
+      "503": {$ref: "#/components/responses/Busy"}
     """
     from styxy import api
 
@@ -121,8 +121,9 @@ async def release(request: Request) -> Response:
         content:
           application/json:
             schema: {$ref: "#/components/schemas/Lease"}
-      "401": {$ref: "#/components/responses/Unauthorized"}
       "404": {$ref: "#/components/responses/NotFound"}
+      "409": {$ref: "#/components/responses/Refused"}
+      "503": {$ref: "#/components/responses/Busy"}
     """
     from styxy import api
 
@@ -151,7 +152,7 @@ async def allocations(request: Request) -> Response:
               type: object
               properties:
                 leases: {type: array, items: {$ref: "#/components/schemas/LeaseStatus"}}
-      "401": {$ref: "#/components/responses/Unauthorized"}
+      "409": {$ref: "#/components/responses/Refused"}
     """
     from styxy import api
 
@@ -179,7 +180,7 @@ async def check(request: Request) -> Response:
           application/json:
             schema: {$ref: "#/components/schemas/PortCheck"}
       "400": {$ref: "#/components/responses/BadRequest"}
-      "401": {$ref: "#/components/responses/Unauthorized"}
+      "409": {$ref: "#/components/responses/Refused"}
     """
     from styxy import api
 
@@ -215,7 +216,7 @@ async def ranges(request: Request) -> Response:
                       process: {type: [string, "null"]}
                       command: {type: [string, "null"]}
                       startedAt: {type: [string, "null"], description: the process's start (ISO 8601)}
-      "401": {$ref: "#/components/responses/Unauthorized"}
+      "409": {$ref: "#/components/responses/Refused"}
     """
     from styxy import api
     from styxy.api import dashboard
@@ -263,7 +264,6 @@ async def about(request: Request) -> Response:
                     updated: {type: string, description: "the registry's date, YYYY-MM-DD, or empty"}
                     origin: {type: string}
                     description: {type: string}
-      "401": {$ref: "#/components/responses/Unauthorized"}
     """
     from styxy.api import dashboard
 
@@ -284,7 +284,7 @@ async def audit(request: Request) -> Response:
               type: object
               properties:
                 audit: {type: array, items: {type: string}}
-      "401": {$ref: "#/components/responses/Unauthorized"}
+      "409": {$ref: "#/components/responses/Refused"}
     """
     from styxy.api import config
 
@@ -297,8 +297,11 @@ async def openapi(request: Request) -> Response:
     ---
     summary: The OpenAPI document of these routes
     responses:
-      "200": {description: The OpenAPI 3.1 document.}
-      "401": {$ref: "#/components/responses/Unauthorized"}
+      "200":
+        description: The OpenAPI 3.1 document.
+        content:
+          application/json:
+            schema: {type: object}
     """
     return JSONResponse(document(ENDPOINTS))
 

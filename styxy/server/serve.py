@@ -1,25 +1,33 @@
-"""`styxy serve`: check the host and port, make the token, listen, and run until a signal.
+"""`styxy serve`: check the host and port, make the token, lease the port, listen, and run
+until a signal.
 
 The sockets are bound here rather than by Uvicorn, so a port in use is one sentence and
 exit 1 instead of a log line, and the URL is printed only once the server can answer it.
+The server is a service like any other: it holds a lease on its own port (type
+`coordination`, name `serve`) from before it listens until it stops.
 """
 
 from __future__ import annotations
 
+import contextlib
 import errno
 import os
 import socket
-from collections.abc import Callable
+from collections.abc import AsyncIterator, Callable
 from dataclasses import dataclass
 from pathlib import Path
 from types import ModuleType
+from typing import Any
 
-from styxy.errors import RefusedError, UsageError
+from styxy.errors import NotFoundError, RefusedError, UsageError
 from styxy.server import hosts
 from styxy.vocabulary import MAX_PORT
 
 DEFAULT_PORT = 9876
 BACKLOG = 2048
+# The server's own lease: the row of the shipped document for styxy's own services.
+LEASE_TYPE = "coordination"
+LEASE_NAME = "serve"
 
 
 @dataclass(frozen=True)
@@ -57,23 +65,117 @@ def serve(
     # still work, and allocations say what is wrong (SPEC section 10).
     # `doc` as given (None for the default location), so the first-use rule is the core's.
     api.cleanup(dry_run=True, doc=doc, notify=notify)
+    refuse_if_taken(host, port, where.doc)  # before the token file: a refusal writes nothing
     token_file = where.sidecar / "token"
     token = load_or_create(token_file)
-    sockets = bind(addresses, port)
-    app = create_app(Served(doc=where.doc, token=token, port=port, holder=os.getpid()))
-    config = uvicorn.Config(
+    # Leased before the sockets listen: the core counts a port something listens on as taken.
+    lock_id = take_lease(host, port, where.doc)
+    try:
+        sockets = bind(addresses, port)
+        release = _releaser(lock_id, where.doc)
+        app = create_app(
+            Served(doc=where.doc, token=token, port=port, holder=os.getpid()),
+            lifespan=_holding(release),
+        )
+        config = _config(uvicorn, app)
+        announce(
+            Listening(f"http://{hosts.url_host(host)}:{port}/#token={token}", where.doc, token_file)
+        )
+        # Uvicorn finishes the requests under way on SIGINT or SIGTERM, ends the lifespan
+        # (which releases the lease), then lets the signal end the process as it would have
+        # (exit 130 after Ctrl-C, killed by SIGTERM otherwise).
+        uvicorn.Server(config).run(sockets=sockets)
+    finally:
+        # Whatever stopped it before the lifespan ended (a bind that failed, a crash).
+        _releaser(lock_id, where.doc)()
+
+
+def _config(uvicorn: ModuleType, app: Any) -> Any:
+    """Uvicorn's settings: loopback clients that idle or send half a request are closed after
+    a few seconds, and open connections are bounded (see `styxy.server.guard`)."""
+    from styxy.server.app import SECURITY_HEADERS
+    from styxy.server.guard import MAX_HEAD_BYTES, REQUEST_SECONDS, with_headers
+
+    return uvicorn.Config(
         app,
         backlog=BACKLOG,
-        lifespan="off",
+        lifespan="on",
         log_level="warning",
         access_log=False,
         proxy_headers=False,
         server_header=False,
+        http=with_headers(SECURITY_HEADERS),
+        timeout_keep_alive=int(REQUEST_SECONDS),
+        h11_max_incomplete_event_size=MAX_HEAD_BYTES,
     )
-    announce(Listening(f"http://{hosts.url_host(host)}:{port}/#token={token}", where.doc, token_file))
-    # Uvicorn finishes the requests under way on SIGINT or SIGTERM, then lets the signal end
-    # the process as it would have (exit 130 after Ctrl-C, killed by SIGTERM otherwise).
-    uvicorn.Server(config).run(sockets=sockets)
+
+
+def take_lease(host: str, port: int, doc: Path) -> str:
+    """Lease `port` for this process as (coordination, the instance, serve); its lock id.
+
+    A port the core would not give (it lies in another type's range, a server of this
+    instance already runs, or it was taken since `refuse_if_taken` looked) is refused in one
+    sentence.
+    """
+    from styxy import api
+
+    try:
+        made = api.allocate(
+            LEASE_TYPE, name=LEASE_NAME, port=port, pid=os.getpid(), source="api", doc=doc
+        )
+    except RefusedError as exc:
+        raise RefusedError(f"styxy serve leases its port as service type '{LEASE_TYPE}': {exc}") from None
+    lease = made.lease
+    if made.existing:
+        # Another server of this instance holds its lease: never ours to end.
+        raise RefusedError(
+            f"styxy serve already runs for this document on port {lease.port} "
+            f"(process {lease.pid}); stop it first, or give this one its own STYXY_INSTANCE_ID."
+        )
+    if lease.port != port:  # taken between the look and the lock
+        api.release(lease.lockId, doc=doc)
+        raise RefusedError(_taken(host, port, "another lease holds it" if made.port_refusal == "leased" else None))
+    return lease.lockId
+
+
+def refuse_if_taken(host: str, port: int, doc: Path) -> None:
+    """A look without the lock: a port leased or listened on is refused before any write."""
+    from styxy import api
+
+    seen = api.check(port, doc=doc)
+    if not seen.free:
+        raise RefusedError(_taken(host, port, "another lease holds it" if seen.lease else None))
+
+
+def _taken(host: str, port: int, why: str | None) -> str:
+    # Something that listens is said as bind() would say it.
+    return (
+        f"cannot listen on {hosts.url_host(host)}:{port} ({why or 'Address already in use'}); "
+        "choose another port with --port."
+    )
+
+
+def _releaser(lock_id: str, doc: Path) -> Callable[[], None]:
+    def release() -> None:
+        from styxy import api
+
+        with contextlib.suppress(NotFoundError):
+            api.release(lock_id, doc=doc)
+
+    return release
+
+
+def _holding(release: Callable[[], None]) -> Callable[[Any], contextlib.AbstractAsyncContextManager[None]]:
+    """The app's lifespan: the lease ends when the server stops, before a signal ends it."""
+
+    @contextlib.asynccontextmanager
+    async def lifespan(app: Any) -> AsyncIterator[None]:
+        yield
+        from starlette.concurrency import run_in_threadpool
+
+        await run_in_threadpool(release)
+
+    return lifespan
 
 
 def _server_stack() -> ModuleType:

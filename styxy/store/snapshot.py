@@ -124,15 +124,19 @@ def load(paths: Paths) -> Snapshot:
 
 
 def _add_bpf_moves(paths: Paths, chunks: list[tuple[Path, bytes]]) -> None:
-    """The kernel program's moves not folded yet, shown at once as the journal's are."""
+    """The kernel program's moves not folded yet, shown at once as the journal's are, as the
+    same journal lines the next writer folds (so with the lock ids it will keep)."""
+    from styxy.store import bpfpins
+
+    if not bpfpins.attached(paths.cache):
+        return
     from styxy.store import bpfmaps
 
-    if not bpfmaps.attached(paths.cache):
-        return
+    folder = bpfpins.pin_folder(paths.cache)
     try:
-        with bpfmaps.Maps(bpfmaps.pin_folder(paths.cache)) as maps:
+        with bpfmaps.Maps(folder) as maps:
             found = maps.moves()
     except (OSError, bpfmaps.BpfMapError):
         return  # a reader never fails on them; the next writer says why
     if found:
-        chunks.append((bpfmaps.pin_folder(paths.cache) / "moves", b"".join(m.journal_line() for m in found)))
+        chunks.append((folder / "moves", b"".join(m.journal_line() for m in found)))

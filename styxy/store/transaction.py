@@ -21,9 +21,9 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any, TypeVar
 
 from styxy import notes as words
-from styxy.errors import DocumentError, RefusedError
+from styxy.errors import DocumentError, RefusedError, StyxyError
 from styxy.paths import Paths, display
-from styxy.store import atomic, bpfmaps, compiled, fsio, leases, loading, lockfile, replace
+from styxy.store import atomic, bpfpins, compiled, fsio, leases, loading, lockfile, replace
 from styxy.store.leases import Lease, LeaseFile
 from styxy.store.loading import CACHE_NAME, JOURNAL_NAME, LEASES_NAME
 from styxy.store.sidecar import Sidecar
@@ -63,6 +63,7 @@ class Transaction:
     _generation: int = 0
     _cache_leases_stamp: int = 0  # the lease file the cache's lease table was built from
     _folding: tuple[tuple[str, int], ...] = ()  # journal files set aside, bytes consumed
+    _bpf_attached: bool = False  # the kernel bind program's maps are pinned for this cache
     _bpf_moves: tuple[Any, ...] = ()  # the kernel program's moves folded by this transaction
     _loaded: LeaseFile = field(default_factory=LeaseFile)
     # Set when the document has errors and the command works on the leases without it
@@ -216,7 +217,9 @@ def _sweep_leftovers(paths: Paths, folder: Sidecar) -> None:
             leftover.unlink()
         except OSError:
             pass
-    prefixes = tuple(f".{name}." for name in (LEASES_NAME, CACHE_NAME, JOURNAL_NAME, ".gitignore"))
+    prefixes = tuple(
+        f".{name}." for name in (LEASES_NAME, CACHE_NAME, JOURNAL_NAME, ".gitignore", "bpf-events")
+    )
     for name in folder.names():
         if name.startswith(prefixes) and name.endswith(".tmp"):
             try:
@@ -297,38 +300,47 @@ def _fold_journal(txn: Transaction) -> None:
         # journal over its limit nothing is left (-1): it is removed once folded.
         folding.append((aside, data.rfind(b"\n") + 1 if whole else -1))
         chunks.append((folder.where(aside), data))
-    txn._bpf_moves = _bpf_moves(txn.paths, chunks, txn.notes)
+    txn._bpf_moves = _bpf_moves(txn, chunks)
     txn.state, ended = loading.journal_leases(txn.state, chunks, txn.notes)
     if ended:
         txn.reaped = ended  # dead moves end at once; `cleanup` lists them among the reaped
     txn._folding = tuple(folding)
 
 
-def _bpf_moves(paths: Paths, chunks: list[tuple[Path, bytes]], notes: list[str]) -> tuple[Any, ...]:
+def _bpf_moves(txn: Transaction, chunks: list[tuple[Path, bytes]]) -> tuple[Any, ...]:
     """The kernel program's moves (SPEC section 16), as journal lines after the journal's."""
-    if not bpfmaps.attached(paths.cache):
+    # One stat() and no import when nothing is attached: the allocate path pays no more.
+    txn._bpf_attached = bpfpins.attached(txn.paths.cache)
+    if not txn._bpf_attached:
         return ()
+    from styxy.store import bpfmaps
+
+    folder = bpfpins.pin_folder(txn.paths.cache)
     try:
-        with bpfmaps.Maps(bpfmaps.pin_folder(paths.cache)) as maps:
+        with bpfmaps.Maps(folder) as maps:
             found = tuple(maps.moves())
     except (OSError, bpfmaps.BpfMapError) as exc:
-        notes.append(f"the kernel bind program's moves cannot be read ({exc})")
+        txn.notes.append(f"the kernel bind program's moves cannot be read ({exc})")
         return ()
     if found:
-        chunks.append((bpfmaps.pin_folder(paths.cache) / "moves", b"".join(m.journal_line() for m in found)))
+        chunks.append((folder / "moves", b"".join(m.journal_line() for m in found)))
     return found
 
 
 def _sync_bpf(txn: Transaction) -> None:
-    """Write the ranges and live leases into the kernel program's maps, forget folded moves."""
-    if not bpfmaps.attached(txn.paths.cache):
-        return  # one stat(): the whole cost when nothing is attached
+    """Write the ranges and live leases into the kernel program's maps, forget folded moves,
+    and drain its ring buffer's events into the sidecar's log."""
+    if not txn._bpf_attached:
+        return
+    from styxy.store import bpfmaps
+
     ranges = [bpfmaps.Range(r.service_type, r.start, r.end, r.single) for r in txn.document.ranges]
     try:
-        with bpfmaps.Maps(bpfmaps.pin_folder(txn.paths.cache)) as maps:
+        with bpfmaps.Maps(bpfpins.pin_folder(txn.paths.cache)) as maps:
             maps.write(ranges, ((x.port, x.pid) for x in txn.state.leases), txn._generation + 1)
             maps.forget(txn._bpf_moves)
-    except (OSError, bpfmaps.BpfMapError) as exc:
+            maps.drain_events(txn.folder.where(bpfmaps.EVENTS_FILE), dir_fd=txn.folder.fd)
+    except (OSError, StyxyError) as exc:
         txn.notes.append(f"the kernel bind program's maps cannot be updated ({exc})")
 
 

@@ -27,10 +27,11 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Literal
 
-from styxy.errors import InvalidValueError, NotFoundError, StyxyError, UsageError
+from styxy import refusals
+from styxy.errors import InvalidValueError, NotFoundError, StyxyError
 from styxy.system import curated
 from styxy.system.iana_formats import Record
-from styxy.vocabulary import MAX_PORT, not_a_port
+from styxy.vocabulary import MAX_PORT
 
 # Bounds on every read: a stray huge file fails fast instead of filling memory.
 MAX_SERVICES_BYTES = 4 * 1024 * 1024
@@ -381,7 +382,7 @@ def lookup(query: str) -> Lookup:
         port = int(query)
         if not 1 <= port <= MAX_PORT:
             # A usage error, as a bad port is on every command (`check 70000` included).
-            raise UsageError(f"{not_a_port(query)}.")
+            refusals.port("PORT", port)
         registry = current()
         found = at_port(port, registry)
         developer = tuple(d for d in (curated.at(port),) if d is not None)

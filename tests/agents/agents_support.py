@@ -34,7 +34,8 @@ def server_env(styxy: Styxy, instance_id: str) -> dict[str, str]:
 
 @contextlib.asynccontextmanager
 async def mcp_session(styxy: Styxy, instance_id: str) -> AsyncIterator[Any]:
-    """A real `styxy mcp` subprocess and an initialized `ClientSession` talking to it."""
+    """A real `styxy mcp` subprocess and an initialized `ClientSession` talking to it, whose
+    every tool result is checked against the tool's output schema."""
     from mcp import ClientSession
     from mcp.client.stdio import StdioServerParameters, stdio_client
 
@@ -44,7 +45,32 @@ async def mcp_session(styxy: Styxy, instance_id: str) -> AsyncIterator[Any]:
     )
     async with stdio_client(params) as (read, write), ClientSession(read, write) as session:
         await session.initialize()
-        yield session
+        yield CheckedSession(session)
+
+
+class CheckedSession:
+    """A `ClientSession` whose `call_tool` validates each structured result, refusals
+    included, against the output schema the tool declares in `tools/list` (jsonschema)."""
+
+    def __init__(self, session: Any) -> None:
+        self.session = session
+        self.schemas: dict[str, Any] | None = None
+
+    def __getattr__(self, name: str) -> Any:
+        return getattr(self.session, name)
+
+    async def call_tool(self, name: str, arguments: dict[str, Any] | None = None) -> Any:
+        import jsonschema
+
+        if self.schemas is None:
+            tools = (await self.session.list_tools()).tools
+            self.schemas = {tool.name: tool.output_schema for tool in tools}
+        result = await self.session.call_tool(name, arguments)
+        schema = self.schemas.get(name)
+        assert schema is not None, f"{name} declares no output schema"
+        assert result.structured_content is not None, f"{name} answered no structured content"
+        jsonschema.validate(result.structured_content, schema)
+        return result
 
 
 def run_async(body: Callable[[], Coroutine[Any, Any, Any]]) -> Any:

@@ -152,21 +152,22 @@ def test_bad_arguments_are_tool_errors_in_one_sentence_and_change_no_file(styxy)
 
     before, results = run_async(body)
     texts = [refusal(result) for result in results]
-    assert texts[0] == "port 70000 is outside 1..65535."
+    assert texts[0] == "port must be a port number from 1 to 65535, not 70000."
     assert texts[1] == (
         "invalid service type 'a|b': use 1 to 63 characters from a-z, 0-9, '.', '_' and '-', "
         "starting with a letter or digit."
     )
-    assert texts[2] == "port 70000 is outside 1..65535."
+    assert texts[2] == "preferred_port must be a port number from 1 to 65535, not 70000."
     assert texts[3].startswith("invalid name 'x y': ")
-    assert texts[4] == (
-        "port: input should be a valid integer, unable to parse string as an integer (got 'abc')."
-    )
-    assert texts[5].startswith("name exactly one lease")
+    assert texts[4] == "port must be a port number from 1 to 65535, not 'abc'."
+    assert texts[5].startswith("name one lease by lock_id, by port or by service_type")
     assert texts[6] == "nothing styxy knows of is running named 'nothing'."
     assert texts[7].startswith("invalid service type 'Bad Type'")
-    assert texts[8] == "give one of lock_id, port or instance_id (with service_type and name)."
-    assert texts[9] == "service_type: field required."
+    assert texts[8] == (
+        "name one lease by lock_id, by port or by service_type (with instance_id and name), "
+        "or every lease of an instance by instance_id alone."
+    )
+    assert texts[9] == "service_type is required."
     for text, result in zip(texts, results):
         assert "\n" not in text and "Traceback" not in text
         assert result.structured_content["error"] == text

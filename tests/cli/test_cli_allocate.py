@@ -131,11 +131,10 @@ def test_bad_names_and_ports_are_refused_before_any_file_is_touched(styxy):
         "starting with a letter or digit.\n"
     )
     out_of_range = styxy("allocate", "-s", "dev", "-p", "70000")
-    assert (out_of_range.code, out_of_range.err) == (2, (
-        "styxy: Invalid value for '-p' / '--port': '70000' is not a port number from 1 to 65535; "
-        "see 'styxy allocate --help'.\n"
-    ))
+    assert (out_of_range.code, out_of_range.err) == (
+        2, "styxy: --port must be a port number from 1 to 65535, not 70000.\n"
+    )
     assert styxy("allocate", "-s", "dev", "-p", "abc").code == 2
-    # No kernel hands out this pid: out of bounds, a usage error like a port of 70000.
     assert styxy("allocate", "-s", "dev", "--pid", "999999999").code == 2
+    assert styxy("allocate", "-s", "dev", "--pid", "4000000").code == 1  # no such process
     assert styxy.snapshot() == before

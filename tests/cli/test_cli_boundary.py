@@ -76,10 +76,8 @@ def test_a_usage_error_of_click_is_2_and_one_sentence(env, capsys):
     assert main([*env, "check", "abc"]) == 2
     out, err = capsys.readouterr()
     assert out == ""
-    assert err == (
-        "styxy: Invalid value for 'port': 'abc' is not a port number from 1 to 65535; "
-        "see 'styxy check --help'.\n"
-    )
+    # Styxy's own words for a port (the same over MCP and HTTP), naming the argument PORT.
+    assert err == "styxy: PORT must be a port number from 1 to 65535, not 'abc'.\n"
 
 
 def test_a_usage_error_with_json_says_so_in_json(env, capsys):

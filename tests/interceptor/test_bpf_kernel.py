@@ -2,162 +2,21 @@
 program attached with `styxy interceptor bpf attach`, real servers that make their own bind
 system call (a `gcc -static` C server and a `CGO_ENABLED=0` Go server, both built here).
 
-Runs as root (CI does). Skipped only where the kernel lacks what the program needs (no BTF,
-no cgroup v2, no cgroup BPF); under CI=true a skip fails (tests/conftest.py). Every test
-detaches and removes its cgroup in a `finally`, so a failure leaves nothing attached.
+Runs as root (CI does); the fixtures, and when they skip, are tests/interceptor/bpf_support.py.
 """
 
 from __future__ import annotations
 
-import contextlib
 import json
-import os
 import shutil
 import socket
 import subprocess
 import sys
-import time
-import zlib
-from collections.abc import Iterator
-from dataclasses import dataclass
-from pathlib import Path
 
 import pytest
-from support import Styxy, styxy_command
-
-ROOT = Path(__file__).resolve().parents[2]
-BPF_SRC = ROOT / "interceptor" / "bpf"
-BTF = Path("/sys/kernel/btf/vmlinux")
-PIN_ROOT = Path("/run/styxy/bpf")
-
-
-def cgroup2_mount() -> Path | None:
-    for line in Path("/proc/self/mountinfo").read_text().splitlines():
-        left, _, right = line.partition(" - ")
-        if right.split(" ", 1)[0] == "cgroup2":
-            return Path(left.split(" ")[4])
-    return None
-
-
-def kernel_gaps() -> str | None:
-    """What this machine truly lacks for cgroup BPF, else None."""
-    if os.geteuid() != 0:
-        return "attaching cgroup BPF programs needs root"
-    if not BTF.exists():
-        return "the kernel has no BTF"
-    if cgroup2_mount() is None:
-        return "no cgroup v2 hierarchy"
-    probe = subprocess.run(
-        ["bpftool", "feature", "probe", "kernel"], capture_output=True, text=True, check=False
-    )
-    if "cgroup_sock_addr is available" not in probe.stdout:
-        return "the kernel has no cgroup sock_addr BPF programs"
-    return None
-
-
-@dataclass(frozen=True)
-class Servers:
-    static: Path
-    go: Path
-
-
-@pytest.fixture(scope="session")
-def servers(tmp_path_factory: pytest.TempPathFactory) -> Servers:
-    gap = kernel_gaps()
-    if gap:
-        pytest.skip(gap)
-    out = tmp_path_factory.mktemp("bpf-servers")
-    out.chmod(0o755)
-    static = out / "staticserver"
-    done = subprocess.run(
-        ["gcc", "-static", "-O2", "-Wall", "-Wextra", "-Werror", "-o", str(static),
-         str(BPF_SRC / "tests" / "staticserver.c")],
-        capture_output=True, text=True, check=False,
-    )
-    assert done.returncode == 0, done.stderr
-    go = out / "goserver"
-    env = {
-        **os.environ,
-        "CGO_ENABLED": "0",
-        "GOFLAGS": "-mod=mod",
-        "GOPROXY": "off",
-        "GOCACHE": str(out / "gocache"),
-        "GOPATH": str(out / "gopath"),
-    }
-    done = subprocess.run(
-        ["go", "build", "-o", str(go), "."],
-        cwd=BPF_SRC / "tests" / "goserver", env=env, capture_output=True, text=True, check=False,
-    )
-    assert done.returncode == 0, done.stderr
-    assert b"statically linked" in subprocess.run(["file", str(go)], capture_output=True).stdout
-    return Servers(static, go)
-
-
-@dataclass
-class Attached:
-    styxy: Styxy
-    cgroup: Path
-    first: int  # the test range's first port
-    last: int
-    service: str
-
-    def exec(self, *argv: str) -> subprocess.Popen[str]:
-        """Start argv inside the cgroup with `styxy interceptor bpf exec`, stdin a pipe."""
-        return subprocess.Popen(
-            [*styxy_command(), "--doc", str(self.styxy.doc), "interceptor", "bpf", "exec", "--",
-             *argv],
-            stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
-            env=self.styxy.env,
-        )
-
-    def leases(self) -> list[dict[str, object]]:
-        result = self.styxy("list", "--json")
-        assert result.code == 0, result.err
-        leases: list[dict[str, object]] = result.json()["leases"]
-        return leases
-
-
-def first_line(proc: subprocess.Popen[str]) -> str:
-    assert proc.stdout is not None
-    return proc.stdout.readline().strip()
-
-
-@contextlib.contextmanager
-def held(port: int, host: str = "127.0.0.1") -> Iterator[socket.socket]:
-    """A listener outside the cgroup (this test process), as a stranger's server."""
-    with socket.socket() as holder:
-        holder.bind((host, port))
-        holder.listen()
-        yield holder
-
-
-@pytest.fixture
-def attached(tmp_path: Path, servers: Servers, tmp_path_factory: pytest.TempPathFactory) -> Iterator[Attached]:
-    tmp_path.chmod(0o755)
-    home = tmp_path / "home"
-    home.mkdir()
-    data = tmp_path_factory.getbasetemp() / "bpf-data"  # one build of styxy-bpf per session
-    styxy = Styxy(tmp_path / "docs" / "PORT_MANAGEMENT.md", home)
-    styxy.env["STYXY_DATA_DIR"] = str(data)
-    assert styxy("init").code == 0
-    service = f"bpft{os.getpid() % 10000}"
-    made = styxy("allocate", "-s", service, "--json")
-    assert made.code == 0, made.err
-    first, last = made.json()["newRange"]
-    assert styxy("release", "--port", str(made.json()["port"])).code == 0
-    cgroup = (cgroup2_mount() or Path("/sys/fs/cgroup")) / f"styxy-test-{os.getpid()}-{time.time_ns()}"
-    try:
-        result = styxy("interceptor", "bpf", "attach", "--cgroup", str(cgroup))
-        assert result.code == 0, result.err
-        yield Attached(styxy, cgroup, first, last, service)
-    finally:
-        styxy("interceptor", "bpf", "detach")
-        if cgroup.exists():
-            for pid in (cgroup / "cgroup.procs").read_text().split():
-                with contextlib.suppress(ProcessLookupError):
-                    os.kill(int(pid), 9)
-            time.sleep(0.1)
-            cgroup.rmdir()
+from bpf_support import *  # the pytest fixtures: servers, prepared, attached
+from bpf_support import Attached, Servers, first_line, held, pin_of
+from support import styxy_command
 
 
 def test_static_and_go_servers_move_off_a_busy_port_with_a_lease(attached: Attached, servers: Servers) -> None:
@@ -262,7 +121,7 @@ def test_two_quick_binds_that_do_not_listen_yet_get_two_ports(attached: Attached
 
 
 def test_detach_leaves_no_program_link_or_pin(attached: Attached) -> None:
-    pin = PIN_ROOT / f"{zlib.crc32(str(attached.styxy.sidecar / 'cache.bin').encode()):08x}"
+    pin = pin_of(attached.styxy)
     assert pin.is_dir()
     assert "styxy_bind4" in subprocess.run(
         ["bpftool", "cgroup", "show", str(attached.cgroup)], capture_output=True, text=True

@@ -397,7 +397,8 @@ def test_the_filter_narrows_the_map_and_the_table(
     page = tab.page
     box = page.locator("#filter")
     lock = {key: lease["lockId"] for key, lease in scene.leases.items()}
-    assert len(shown_ranges(page)) == 18 and len(shown_leases(page)) == len(lock)
+    # Every lease of the scene, and the server's own lease of its port (SPEC 17).
+    assert len(shown_ranges(page)) == 18 and len(shown_leases(page)) == len(lock) + 1
 
     box.fill("claude-7f3a")  # an instance
     assert shown_ranges(page) == ["dev"] and shown_leases(page) == [lock["agent"]]
@@ -428,7 +429,7 @@ def test_the_filter_narrows_the_map_and_the_table(
     assert page.evaluate("document.documentElement.scrollWidth <= window.innerWidth")
 
     box.fill("")
-    assert len(shown_ranges(page)) == 18 and len(shown_leases(page)) == len(lock)
+    assert len(shown_ranges(page)) == 18 and len(shown_leases(page)) == len(lock) + 1
 
 
 def lock_ids(cli: Styxy) -> set[str]:
@@ -489,7 +490,11 @@ def test_release_asks_first_and_says_what_it_ended(
 def test_a_stopped_server_turns_the_page_stale_within_3_s(
     browser: Any, cli: Styxy, scene: Scene, tabs: list[Tab], tmp_path: Path
 ) -> None:
-    own = Server(cli, tmp_path / "serve.log")
+    # A second server on the same document: an instance of its own, since a server leases
+    # its port as (coordination, instance, serve) and one instance runs one server (SPEC 17).
+    second = Styxy(cli.doc, cli.home)
+    second.env["STYXY_INSTANCE_ID"] = "second-server"
+    own = Server(second, tmp_path / "serve.log")
     try:
         tab = open_tab(tabs, browser, own, 800)
         tab.wait_for_scene(scene)

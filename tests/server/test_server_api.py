@@ -44,10 +44,14 @@ def leases_of(cli: Styxy) -> list[dict[str, object]]:
     return leases
 
 
-def assert_error(answer: object, status: int, sentence: str) -> None:
+def assert_error(answer: object, status: int, sentence: str, code: int | None = None) -> None:
+    """A refusal: the sentence and the command line's exit code for it (2 for the client's
+    mistakes, 1 for refusals), as every front end gives them."""
+    if code is None:
+        code = 2 if status in (400, 405, 413) else 1
     assert answer.status == status, answer.body  # type: ignore[attr-defined]
     assert answer.headers["content-type"] == "application/json"  # type: ignore[attr-defined]
-    assert answer.json() == {"error": sentence}  # type: ignore[attr-defined]
+    assert answer.json() == {"error": sentence, "code": code}  # type: ignore[attr-defined]
 
 
 def test_the_url_carries_the_token_of_the_token_file(server: Server, cli: Styxy) -> None:
@@ -123,9 +127,10 @@ def test_allocate_with_a_holder_pid(server: Server, cli: Styxy) -> None:
     assert answer.status == 200, answer.body
     assert answer.json()["pid"] == os.getpid()
     gone = 4_000_000  # above pid_max: never a process
+    # A well-formed pid with no process behind it is a refusal (code 1), not a mistake.
     assert_error(
         server.request("POST", "/allocate", {"service_type": "api", "pid": gone}),
-        400,
+        409,
         f"there is no process {gone} to hold the lease.",
     )
     server.request("DELETE", f"/allocate/{answer.json()['lockId']}")
@@ -139,25 +144,32 @@ def test_allocate_with_a_holder_pid(server: Server, cli: Styxy) -> None:
         (b"", 'the body must be a JSON object, e.g. {"service_type": "dev"}.'),
         (b"[1, 2]", 'the body must be a JSON object, e.g. {"service_type": "dev"}.'),
         (b"\xff\xfe{}", "the body is not UTF-8 (byte 0)."),
-        (b'{"service_type": 3}', "the field 'service_type' must be a string, not a number."),
+        (b'{"service_type": 3}', "service_type must be a string, not 3."),
         (b'{"service_type": "dev", "preferred_port": "3005"}',
-         "the field 'preferred_port' must be an integer, not a string."),
+         "preferred_port must be a port number from 1 to 65535, not '3005'."),
         (b'{"service_type": "dev", "preferred_port": true}',
-         "the field 'preferred_port' must be an integer, not a boolean."),
-        (b'{"service_type": "dev", "pid": 1.5}', "the field 'pid' must be an integer, not a number."),
-        (b'{"service_type": "dev", "name": ["a"]}', "the field 'name' must be a string, not an array."),
-        (b'{"instance_id": "x"}', "the field 'service_type' is required."),
+         "preferred_port must be a port number from 1 to 65535, not true."),
+        (b'{"service_type": "dev", "pid": 1.5}',
+         "pid must be a process id from 1 to 4194304, not 1.5."),
+        (b'{"service_type": "dev", "pid": 0}', "pid must be a process id from 1 to 4194304, not 0."),
+        (b'{"service_type": "dev", "name": ["a"]}', "name must be a string, not an array."),
+        (b'{"instance_id": "x"}', "service_type is required."),
         (b'{"service_type": "dev", "port": 3000}',
-         "unknown field 'port'; the fields are create, instance_id, name, pid, preferred_port, "
+         "unknown parameter 'port'; the parameters are create, instance_id, name, pid, preferred_port, "
          "service_type."),
         (b'{"service_type": "Bad Name"}',
          "invalid service type 'Bad Name': use 1 to 63 characters from a-z, 0-9, '.', '_' and '-', "
          "starting with a letter or digit."),
-        (b'{"service_type": "dev", "preferred_port": 70000}', "port 70000 is outside 1..65535."),
-        (b'{"service_type": "dev", "create": "yes"}',
-         "the field 'create' must be true or false, not a string."),
-        (b'{"service_type": "dev", "create": 1}',
-         "the field 'create' must be true or false, not a number."),
+        (b'{"service_type": "dev", "preferred_port": 70000}',
+         "preferred_port must be a port number from 1 to 65535, not 70000."),
+        (b'{"service_type": "dev", "preferred_port": ' + b"9" * 21 + b"}",
+         "the body is not valid JSON (an integer longer than 20 digits)."),
+        (b"[" * 65 + b"]" * 65, "the body is nested deeper than 64 levels."),
+        (b'{"a": ' * 5_000 + b"1" + b"}" * 5_000, "the body is nested deeper than 64 levels."),
+        (b'{"service_type": "dev", "pid": NaN}',
+         "the body is not valid JSON (NaN is not a number JSON allows)."),
+        (b'{"service_type": "dev", "create": "yes"}', "create must be true or false, not 'yes'."),
+        (b'{"service_type": "dev", "create": 1}', "create must be true or false, not 1."),
     ],
 )
 def test_bad_allocate_requests_are_400_and_change_nothing(
@@ -198,7 +210,7 @@ def test_a_chunked_body_is_counted_as_it_arrives(server: Server, cli: Styxy) -> 
         )
         response = connection.getresponse()
         assert response.status == 413
-        assert json.loads(response.read()) == {"error": "the body is larger than 64 KiB."}
+        assert json.loads(response.read()) == {"error": "the body is larger than 64 KiB.", "code": 2}
     finally:
         connection.close()
     assert leases_of(cli) == before
@@ -212,7 +224,8 @@ def test_a_foreign_host_is_403_even_with_the_token(server: Server, host: str) ->
         assert answer.status == 403, answer.body
         allowed = f"127.0.0.1:{server.port}, [::1]:{server.port}, localhost:{server.port}"
         assert answer.json() == {
-            "error": f"the Host {host!r} is not this server's loopback name; use one of {allowed}."
+            "error": f"the Host {host!r} is not this server's loopback name; use one of {allowed}.",
+            "code": 1,
         }
 
 
@@ -244,9 +257,12 @@ def test_check(server: Server, cli: Styxy) -> None:
     assert found["lease"]["lockId"] == lease["lockId"]
     server.request("DELETE", f"/allocate/{lease['lockId']}")
     assert server.request("GET", f"/check/{lease['port']}").json()["free"] is True
-    assert_error(server.request("GET", "/check/abc"), 400, "port 'abc' is not a whole number.")
-    assert_error(server.request("GET", "/check/0"), 400, "port 0 is outside 1..65535.")
-    assert_error(server.request("GET", "/check/70000"), 400, "port 70000 is outside 1..65535.")
+    for given, shown in (("abc", "'abc'"), ("0", "0"), ("70000", "70000"), ("-1", "'-1'")):
+        assert_error(
+            server.request("GET", f"/check/{given}"),
+            400,
+            f"port must be a port number from 1 to 65535, not {shown}.",
+        )
 
 
 def test_allocations_lists_what_the_command_line_lists(server: Server, cli: Styxy) -> None:
@@ -329,7 +345,7 @@ def test_refusals_are_409_and_write_nothing(server: Server, cli: Styxy) -> None:
 
 
 def test_unknown_routes_and_methods(server: Server) -> None:
-    assert_error(server.request("GET", "/nothing"), 404, "no route /nothing.")
+    assert_error(server.request("GET", "/nothing"), 404, "no route /nothing.", 2)
     assert_error(server.request("PUT", "/allocations"), 405, "method not allowed on this route.")
 
 
@@ -358,7 +374,7 @@ def test_openapi_is_the_route_table(server: Server) -> None:
         if key_needs_token := op["security"] != []:
             assert server.request(method, concrete, body, token=None).status == 401, key_needs_token
     assert set(spec["paths"]["/allocate"]["post"]["responses"]) == {
-        "200", "400", "401", "409", "413",
+        "200", "400", "401", "403", "405", "409", "413", "503",
     }
     schema = spec["components"]["schemas"]["AllocateRequest"]
     assert set(schema["properties"]) == {
@@ -430,7 +446,7 @@ def test_errors_are_one_json_sentence(server: Server) -> None:
         server.request("POST", "/allocate", raw=b"{"),
     ):
         body = answer.json()
-        assert list(body) == ["error"]
+        assert list(body) == ["error", "code"]
         assert body["error"].endswith(".") and "\n" not in body["error"]
 
 

@@ -34,8 +34,7 @@ def test_a_port_out_of_bounds_is_a_usage_error(styxy: Styxy, port: str) -> None:
     assert result.code == 2
     # The same words as every other port of the command line (one click type parses them all).
     assert result.err == (
-        f"styxy: Invalid value for '--port': '{port}' is not a port number from 1 to 65535; "
-        "see 'styxy serve --help'.\n"
+        f"styxy: --port must be a port number from 1 to 65535, not {port}.\n"
     )
 
 
@@ -178,3 +177,46 @@ def test_a_missing_doc_is_refused_before_listening(styxy: Styxy) -> None:
         f"styxy: no document at {missing}; create it with: styxy init --doc {missing}\n"
     )
     assert not (styxy.sidecar / "token").exists()
+
+
+@pytest.mark.parametrize("sig", [signal.SIGTERM, signal.SIGINT])
+def test_the_server_holds_a_lease_of_its_own_port_until_it_stops(
+    styxy: Styxy, tmp_path: Path, sig: signal.Signals
+) -> None:
+    """SPEC 17: `styxy serve` is a service like any other."""
+    server = Server(styxy, tmp_path / "serve.log")
+    try:
+        listed = styxy("list", "--json")
+        assert listed.code == 0, listed.err
+        assert [
+            (x["serviceType"], x["name"], x["instanceId"], x["port"], x["pid"], x["source"], x["alive"])
+            for x in listed.json()["leases"]
+        ] == [("coordination", "serve", "default", server.port, server.process.pid, "api", True)]
+        # A second server of the same instance is told where the first one runs.
+        before = styxy.snapshot()
+        second = styxy("serve", "--port", str(free_port()), timeout=60)
+        assert (second.code, second.out) == (1, "")
+        assert second.err == (
+            f"styxy: styxy serve already runs for this document on port {server.port} "
+            f"(process {server.process.pid}); stop it first, or give this one its own "
+            "STYXY_INSTANCE_ID.\n"
+        )
+        assert styxy.snapshot() == before
+    finally:
+        server.process.send_signal(sig)
+        server.stop()
+    assert styxy("list", "--json").json() == {"leases": []}
+
+
+def test_a_port_another_lease_holds_is_refused_and_writes_nothing(styxy: Styxy) -> None:
+    made = styxy("allocate", "-s", "dev", "--json")
+    assert made.code == 0, made.err
+    port = made.json()["port"]
+    before = styxy.snapshot()
+    result = styxy("serve", "--port", str(port), timeout=60)
+    assert (result.code, result.out) == (1, "")
+    assert result.err == (
+        f"styxy: cannot listen on 127.0.0.1:{port} (another lease holds it); "
+        "choose another port with --port.\n"
+    )
+    assert styxy.snapshot() == before

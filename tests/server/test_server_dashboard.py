@@ -143,7 +143,7 @@ def test_listening_ports_are_marked(page: Page) -> None:
 
 
 def test_the_audit_log_is_shown(page: Page, server: Server) -> None:
-    made = server.request("POST", "/allocate", {"service_type": "grafana", "instance_id": "audit"})
+    made = server.request("POST", "/allocate", {"service_type": "grafana", "instance_id": "audit", "create": True})
     assert made.status == 200
     first = page.page.locator("#audit li").first
     first.wait_for(timeout=8000)

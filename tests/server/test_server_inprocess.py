@@ -81,3 +81,23 @@ def test_the_wheel_ships_the_dashboard(tmp_path: Path) -> None:
     for name in ("index.html", "dashboard.js", "dashboard.css"):
         source = ROOT / "styxy" / "server" / "static" / name
         assert shipped.read(f"styxy/server/static/{name}") == source.read_bytes()
+
+
+def test_an_internal_error_is_a_500_that_still_carries_the_security_headers() -> None:
+    """A document path no file system accepts fails below every refusal styxy knows: the
+    answer is a 500 in the one error shape, with the headers every answer has."""
+    import os
+
+    from starlette.testclient import TestClient
+
+    from styxy.server.app import SECURITY_HEADERS, create_app
+    from styxy.server.routes import Served
+
+    token = "t" * 43
+    app = create_app(Served(doc=Path("/tmp/nul\0.md"), token=token, port=9876, holder=os.getpid()))
+    client = TestClient(app, base_url="http://127.0.0.1:9876", raise_server_exceptions=False)
+    answer = client.get("/ranges", headers={"Authorization": f"Bearer {token}"})
+    assert answer.status_code == 500
+    assert answer.json() == {"error": "internal error (ValueError: embedded null byte).", "code": 1}
+    for key, value in SECURITY_HEADERS.items():
+        assert answer.headers[key] == value

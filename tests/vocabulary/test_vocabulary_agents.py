@@ -113,7 +113,7 @@ def test_an_agents_unknown_type_without_create_changes_no_byte_and_lists_the_typ
     assert refusal(results[2]) == unknown_sentence("grafana")
     for body in ({"service_type": "grafana"}, {"service_type": "grafana", "create": None}):
         reply = http.request("POST", "/allocate", body)
-        assert (reply.status, reply.json()) == (409, {"error": unknown_sentence("grafana")})
+        assert (reply.status, reply.json()) == (409, {"error": unknown_sentence("grafana"), "code": 1})
     assert styxy.snapshot() == before
     # The command line, a person, still gets the seed's flow for the same name.
     assert styxy("allocate", "-s", "grafana", "--json").json()["autoAllocated"] is True
@@ -142,7 +142,7 @@ def test_the_agents_policy(styxy: Styxy, http: Server) -> None:
     (result,) = mcp_calls(styxy, [("allocate_port", {"service_type": "grafana", "create": True})])
     assert refusal(result) == denied
     reply = http.request("POST", "/allocate", {"service_type": "grafana", "create": True})
-    assert (reply.status, reply.json()) == (409, {"error": denied})
+    assert (reply.status, reply.json()) == (409, {"error": denied, "code": 1})
     assert styxy.snapshot() == before
     # Aliases and rows still work under deny.
     assert http.request("POST", "/allocate", {"service_type": "redis"}).json()["port"] == 6370
@@ -154,7 +154,7 @@ def test_the_agents_policy(styxy: Styxy, http: Server) -> None:
     near = http.request("POST", "/allocate", {"service_type": "devv"})
     assert (near.status, near.json()) == (409, {"error": unknown_sentence(
         "devv", " (did you mean 'dev'?)", ROWS + ", grafana"
-    )})
+    ), "code": 1})
 
 
 def test_the_eleventh_new_range_of_the_day_over_http_is_refused(styxy: Styxy, http: Server) -> None:
@@ -167,7 +167,7 @@ def test_the_eleventh_new_range_of_the_day_over_http_is_refused(styxy: Styxy, ht
         "no new range for 'job10': 10 new ranges were added in the last 24 hours, the most "
         "autoAllocation.maxNewPerDay (10) allows; remove unwanted ones with `styxy config "
         "undo-auto`, or raise the limit with `styxy config set auto-allocation.max-new-per-day N`."
-    )})
+    ), "code": 1})
     assert styxy.snapshot() == before
 
 

@@ -80,7 +80,8 @@ def test_a_near_miss_is_refused_and_changes_no_byte(styxy: Styxy) -> None:
 def test_near_misses_of_rows_and_aliases(styxy: Styxy, asked: str, meant: str | None) -> None:
     before = styxy.doc.read_bytes()
     done = styxy("allocate", "-s", asked)
-    assert done.code == 1, done.err
+    # A malformed name is a usage error (2); a near miss of a valid one is refused (1).
+    assert done.code == (2 if meant is None else 1), done.err
     if meant is not None:
         assert done.err == (
             f"styxy: unknown service type '{asked}'; did you mean {meant}? "
@@ -103,19 +104,19 @@ def test_new_type_creates_a_near_miss_and_numbered_names_are_never_near_misses(
     for name in ("worker1", "worker2", "api2"):
         made = styxy("allocate", "-s", name)
         assert made.code == 0, made.err
-        assert made.err.startswith("Auto-allocated range "), made.err
+        assert made.err.startswith("styxy: Auto-allocated range "), made.err
 
 
 def test_a_new_name_that_a_detect_rule_matches_says_so(styxy: Styxy) -> None:
     done = styxy("allocate", "-s", "grafana")
     assert (done.code, done.out) == (0, "11510\n")
     assert done.err == (
-        "Auto-allocated range 11510-11519 for new service type 'grafana'\n"
+        "styxy: Auto-allocated range 11510-11519 for new service type 'grafana'\n"
         "styxy: 'grafana' also matches the monitoring row's detect rule; "
         "-s monitoring would share that range\n"
     )
     plain = styxy("allocate", "-s", "temporal")
-    assert plain.err == "Auto-allocated range 11530-11539 for new service type 'temporal'\n"
+    assert plain.err == "styxy: Auto-allocated range 11530-11539 for new service type 'temporal'\n"
 
 
 def test_run_and_new_type(styxy: Styxy, tmp_path: Path) -> None:
