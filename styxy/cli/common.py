@@ -35,10 +35,14 @@ class PidType(ParamType):
 
 
 def as_number(value: Any) -> Any:
-    """The integer a word spells exactly (`3010`, not `03010` or `3e3`), else the word."""
-    if isinstance(value, str) and value.strip().isascii() and value.strip().lstrip("-").isdigit():
-        number = int(value.strip())
-        return number if str(number) == value.strip() else value
+    """The integer a word spells exactly (`3010`, not `03010` or `3e3`), else the word.
+
+    A word of more than 20 digits stays a word (refused as one, and shown cut short): Python
+    refuses to convert more than 4,300 digits, and no port or pid is that long."""
+    word = value.strip() if isinstance(value, str) else ""
+    if word.isascii() and word.lstrip("-").isdigit() and len(word) <= 21:
+        number = int(word)
+        return number if str(number) == word else value
     return value
 
 

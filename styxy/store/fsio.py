@@ -213,40 +213,27 @@ def loads_request(data: bytes | str, where: str) -> Any:
     """JSON from a client (an HTTP body, a hook event on stdin), with its size of nesting and
     of numbers bounded before anything is built.
 
-    Nesting deeper than MAX_JSON_DEPTH levels and integers of more than MAX_JSON_DIGITS digits
-    are InvalidValueError, one sentence starting with `where`; malformed JSON is ValueError.
+    Nesting deeper than MAX_JSON_DEPTH levels is InvalidValueError, one sentence starting
+    with `where`; malformed JSON, an integer of more than MAX_JSON_DIGITS digits, NaN and
+    Infinity are ValueError, in the words the HTTP API uses for them (styxy.server.requests).
     """
     import json
 
     depth = _deepest(data if isinstance(data, bytes) else data.encode("utf-8", "surrogatepass"))
     if depth > MAX_JSON_DEPTH:
-        raise InvalidValueError(
-            f"{where} nests JSON deeper than {MAX_JSON_DEPTH} levels; styxy reads no deeper."
-        )
-    try:
-        return json.loads(data, parse_int=_bounded_int, parse_constant=_no_constant)
-    except _NumberTooLong as exc:
-        raise InvalidValueError(
-            f"{where} holds an integer of {exc.digits} digits; at most {MAX_JSON_DIGITS}."
-        ) from None
-
-
-class _NumberTooLong(ValueError):
-    def __init__(self, digits: int) -> None:
-        super().__init__(f"an integer of {digits} digits")
-        self.digits = digits
+        raise InvalidValueError(f"{where} is nested deeper than {MAX_JSON_DEPTH} levels.")
+    return json.loads(data, parse_int=_bounded_int, parse_constant=_no_constant)
 
 
 def _bounded_int(text: str) -> int:
-    digits = len(text.lstrip("-"))
-    if digits > MAX_JSON_DIGITS:
-        raise _NumberTooLong(digits)
+    if len(text.lstrip("-")) > MAX_JSON_DIGITS:
+        raise ValueError(f"an integer longer than {MAX_JSON_DIGITS} digits")
     return int(text)
 
 
 def _no_constant(name: str) -> Any:
     # NaN and Infinity are not JSON (RFC 8259); Python's decoder accepts them unless told not to.
-    raise ValueError(f"{name} is not a JSON value")
+    raise ValueError(f"{name} is not a number JSON allows")
 
 
 _STRINGS: Any = None  # the compiled pattern of a JSON string, made on first use

@@ -50,15 +50,15 @@ def test_a_device_as_the_env_file_is_refused(styxy: Styxy) -> None:
 @pytest.mark.parametrize(
     ("stdin", "warning"),
     [
-        ("[" * 100000, "the hook event on standard input nests JSON deeper than 64 levels; styxy "
-         "reads no deeper."),
+        ("[" * 100000, "the hook event on standard input is nested deeper than 64 levels."),
         ('{"session_id": "x", "n": ' + "[" * 70 + "]" * 70 + "}",
-         "the hook event on standard input nests JSON deeper than 64 levels; styxy reads no "
-         "deeper."),
+         "the hook event on standard input is nested deeper than 64 levels."),
         ('{"session_id": "x", "n": 1' + "0" * 5000 + "}",
-         "the hook event on standard input holds an integer of 5001 digits; at most 20."),
+         "the hook event on standard input is not JSON (an integer longer than 20 digits)."),
+        ('{"session_id": "x", "n": NaN}',
+         "the hook event on standard input is not JSON (NaN is not a number JSON allows)."),
     ],
-    ids=["100000-brackets", "70-levels", "5001-digits"],
+    ids=["100000-brackets", "70-levels", "5001-digits", "NaN"],
 )  # fmt: skip
 def test_an_unbounded_event_is_a_warning_and_exit_0(
     styxy: Styxy, tmp_path: Path, stdin: str, warning: str

@@ -94,13 +94,17 @@ def test_numbers_on_the_command_line_are_bounded_in_one_short_sentence(styxy: St
     port = styxy("allocate", "-s", "dev", "-p", huge)
     assert (port.code, port.err) == (
         2,
-        "styxy: Invalid value for '-p' / '--port': '1000000000...' (5001 characters) is not a "
-        "port number from 1 to 65535; see 'styxy allocate --help'.\n",
+        f"styxy: --port must be a port number from 1 to 65535, not '{'1' + '0' * 39}...'.\n",
     )
     pid = styxy("allocate", "-s", "dev", "--pid", "1" + "0" * 15)
     assert (pid.code, pid.err) == (
         2,
-        "styxy: pid 1000000000000000 is not a process id in 1..4194304.\n",
+        "styxy: --pid must be a process id from 1 to 4194304, not 1000000000000000.\n",
+    )
+    huge_pid = styxy("allocate", "-s", "dev", "--pid", huge)
+    assert (huge_pid.code, huge_pid.err) == (
+        2,
+        f"styxy: --pid must be a process id from 1 to 4194304, not '{'1' + '0' * 39}...'.\n",
     )
     chunk = styxy("config", "set", "auto-allocation.default-chunk-size", huge)
     assert chunk.code == 1

@@ -14,19 +14,20 @@ HUGE = "1" + "0" * 5000
     ("body", "sentence"),
     [
         (f'{{"service_type": "dev", "pid": {HUGE}}}'.encode(),
-         "the body holds an integer of 5001 digits; at most 20."),
+         "the body is not valid JSON (an integer longer than 20 digits)."),
         (f'{{"service_type": "dev", "preferred_port": {HUGE}}}'.encode(),
-         "the body holds an integer of 5001 digits; at most 20."),
+         "the body is not valid JSON (an integer longer than 20 digits)."),
         (b'{"service_type": "dev", "pid": 1' + b"0" * 400 + b"}",
-         "the body holds an integer of 401 digits; at most 20."),
+         "the body is not valid JSON (an integer longer than 20 digits)."),
         (b'{"service_type": "dev", "pid": 1000000000000000}',
-         "pid 1000000000000000 is not a process id in 1..4194304."),
-        (b'{"service_type": "dev", "pid": NaN}', "the body is not valid JSON (NaN is not a JSON value)."),
+         "pid must be a process id from 1 to 4194304, not 1000000000000000."),
+        (b'{"service_type": "dev", "pid": NaN}',
+         "the body is not valid JSON (NaN is not a number JSON allows)."),
         (b'{"service_type": "dev", "pid": 1e400}',
-         "the field 'pid' must be an integer, not a number."),
+         "pid must be a process id from 1 to 4194304, not inf."),
         (b'{"service_type": "dev", "x": ' + b"[" * 65 + b"]" * 65 + b"}",
-         "the body nests JSON deeper than 64 levels; styxy reads no deeper."),
-        (b"[" * 60000, "the body nests JSON deeper than 64 levels; styxy reads no deeper."),
+         "the body is nested deeper than 64 levels."),
+        (b"[" * 60000, "the body is nested deeper than 64 levels."),
     ],
     ids=["pid-5001-digits", "port-5001-digits", "pid-10^400", "pid-past-pid_max", "NaN", "1e400",
          "65-levels", "60000-brackets"],
@@ -36,7 +37,7 @@ def test_an_unbounded_number_or_nesting_is_a_400_and_changes_nothing(
 ) -> None:
     before = cli.snapshot()
     answer = server.request("POST", "/allocate", raw=body)
-    assert (answer.status, answer.json()) == (400, {"error": sentence}), answer.body
+    assert (answer.status, answer.json()) == (400, {"error": sentence, "code": 2}), answer.body
     assert cli.snapshot() == before
 
 
@@ -45,13 +46,17 @@ def test_sixty_four_levels_are_still_read(server: Server) -> None:
     answer = server.request("POST", "/allocate", raw=body)
     # Read, and refused for what it says, not for how deep it is.
     assert answer.status == 400
-    assert answer.json()["error"].startswith("unknown field 'x'")
+    assert answer.json()["error"].startswith("unknown parameter 'x'")
 
 
 def test_a_port_of_five_thousand_digits_in_the_path_is_a_400(server: Server) -> None:
     answer = server.request("GET", f"/check/{HUGE}")
     assert (answer.status, answer.json()) == (
         400,
-        {"error": "port '1000000000...' (5001 digits) is outside 1..65535."},
+        {
+            "error": "port must be a port number from 1 to 65535, not "
+            f"'{'1' + '0' * 39}...'.",
+            "code": 2,
+        },
     )
     assert server.request("GET", "/status").status == 200
