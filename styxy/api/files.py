@@ -8,7 +8,7 @@ that no front end imports the store itself.
 
 from __future__ import annotations
 
-from styxy.store.atomic import fsync_folder, write_bytes
+from styxy.store.atomic import fsync_folder, stage_in, write_bytes
 from styxy.store.fsio import (
     CONFIG,
     MAX_JSON_DEPTH,
@@ -18,15 +18,19 @@ from styxy.store.fsio import (
     loads_request,
     read_optional,
 )
+from styxy.store.sidecar import Sidecar, open_sidecar
 
 __all__ = [
     "CONFIG",
     "MAX_JSON_DEPTH",
     "MAX_JSON_DIGITS",
     "FileKind",
+    "Sidecar",
     "creation_mode",
     "fsync_folder",
     "loads_request",
+    "open_sidecar",
     "read_optional",
+    "stage_in",
     "write_bytes",
 ]

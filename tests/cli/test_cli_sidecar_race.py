@@ -212,3 +212,44 @@ def _as_nobody_allocating(styxy: Styxy) -> str:
     os.close(read)
     os.waitpid(pid, 0)
     return b"".join(chunks).decode()
+
+
+def test_the_servers_token_is_never_written_through_a_swapped_in_link(tmp_path: Path) -> None:
+    """`styxy serve` creates `.styxy/token`: a swap mid-creation must not hand it to another."""
+    from styxy.errors import StyxyError
+    from styxy.server.token import load_or_create
+
+    project = tmp_path / "project"
+    sidecar = project / ".styxy"
+    sidecar.mkdir(parents=True, mode=0o700)
+    theirs = tmp_path / "theirs"
+    theirs.mkdir(mode=0o777)
+    swap = project / ".styxy-swap"
+    swap.symlink_to(theirs)
+    stop = tmp_path / "stop"
+    real = os.open(sidecar, os.O_RDONLY | os.O_DIRECTORY)
+    swapper = subprocess.Popen(
+        [sys.executable, "-c", SWAPPER, str(sidecar), str(swap), str(stop)],
+        stdout=subprocess.PIPE, text=True,
+    )  # fmt: skip
+    assert swapper.stdout is not None and swapper.stdout.readline() == "ready\n"
+    made = refused = 0
+    try:
+        for _ in range(300):
+            try:
+                load_or_create(sidecar / "token")
+                made += 1
+            except StyxyError:
+                refused += 1
+            # Create it again next time, to widen the race: removed from the real folder,
+            # wherever the swapper has it now (through its descriptor, never the link).
+            try:
+                os.unlink("token", dir_fd=real)
+            except FileNotFoundError:
+                pass
+    finally:
+        stop.touch()
+        swapper.wait(timeout=60)
+        os.close(real)
+    assert made > 0
+    assert sorted(os.listdir(theirs)) == []  # never a token, a temporary or a .gitignore
