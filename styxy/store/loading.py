@@ -279,8 +279,12 @@ def open_sidecar(paths: Paths, *, create: bool = False) -> Sidecar | None:
     return sidecar.open_sidecar(paths.sidecar, create=create)
 
 
-def load_leases(folder: Sidecar, notes: list[str]) -> LeaseFile:
-    state, dropped = leases.load_checked(folder.where(LEASES_NAME), dir_fd=folder.fd)
+def load_leases(folder: Sidecar, notes: list[str], *, written_as: int = 0) -> LeaseFile:
+    """The lease file through the open sidecar; `written_as`, the cache's stamp of the lease
+    file styxy last wrote (see `leases.load_checked`)."""
+    state, dropped = leases.load_checked(
+        folder.where(LEASES_NAME), dir_fd=folder.fd, written_as=written_as
+    )
     notes.extend(dropped)
     return state
 

@@ -109,7 +109,7 @@ def load(paths: Paths) -> Snapshot:
             notes.append(note)
         state = LeaseFile()
         if folder is not None:
-            state = load_leases(folder, notes)
+            state = load_leases(folder, notes, written_as=loaded.leases_stamp)
             chunks = []
             for name in journal_names(folder):
                 data = read_journal_file(folder, name)

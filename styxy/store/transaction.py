@@ -257,7 +257,7 @@ def _load(paths: Paths, folder: Sidecar, notes: list[str], needs_document: bool)
         document_problem=loaded.problem,
         _stamp=loaded.stamp,
     )
-    txn.state = txn._loaded = loading.load_leases(folder, notes)
+    txn.state = txn._loaded = loading.load_leases(folder, notes, written_as=loaded.leases_stamp)
     _fold_journal(txn)
     _reap(txn)
     return txn
@@ -434,15 +434,9 @@ def _stage_private(folder: Sidecar, name: str, data: bytes) -> atomic.Staged:
 
 
 def leases_stamp(status: os.stat_result | None) -> int:
-    """Which lease file a cache goes with: a CRC-32 of its identity, 0 when there is none.
-
-    Every write of the lease file is a new inode with its own size and modification time, so
-    a cache whose stamp differs from the file on disk was built from another lease file (a
-    crash between the two renames) and is rebuilt.
-    """
-    if status is None:
-        return 0
-    identity = f"{status.st_dev}:{status.st_ino}:{status.st_size}:{status.st_mtime_ns}"
-    return zlib.crc32(identity.encode()) or 1
+    """Which lease file a cache goes with (`leases.identity_stamp`): a cache whose stamp differs
+    from the file on disk was built from another lease file (a crash between the two renames)
+    and is rebuilt."""
+    return leases.identity_stamp(status)
 
 
