@@ -66,9 +66,8 @@ def cli_against_floor(rounds: int = 15) -> None:
 
 def doc_with_leases(folder: Path, count: int) -> Path:
     """A default document in `folder` whose lease file holds `count` young leases of this process."""
-    from dataclasses import replace
-
     import styxy
+    from styxy.records import replace
     from styxy.store import leases
 
     doc = fresh_doc(folder)

@@ -21,8 +21,9 @@ import sys
 import tempfile
 import threading
 import time
-from dataclasses import replace
 from pathlib import Path
+
+from styxy.records import replace
 
 ROOT = Path(__file__).resolve().parent.parent
 DEFAULT_DOC = ROOT / "docs" / "CORE" / "PORT_MANAGEMENT.md"

@@ -11,7 +11,10 @@ Names are loaded on first use so that `import styxy` stays as cheap as the comma
 
 from __future__ import annotations
 
-from typing import Any
+TYPE_CHECKING = False  # typing.TYPE_CHECKING without importing typing (see styxy.records)
+if TYPE_CHECKING:
+    from typing import Any
+
 
 __version__ = "0.1.0"
 

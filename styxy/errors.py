@@ -6,8 +6,11 @@ and an exit code. Every message is one sentence a user can act on.
 
 from __future__ import annotations
 
-from collections.abc import Callable
-from dataclasses import dataclass
+from styxy.records import record
+
+TYPE_CHECKING = False  # typing.TYPE_CHECKING without importing typing (see styxy.records)
+if TYPE_CHECKING:
+    from collections.abc import Callable
 
 EXIT_OK = 0
 EXIT_FAILED = 1
@@ -15,7 +18,7 @@ EXIT_USAGE = 2
 EXIT_INTERRUPTED = 130
 
 
-@dataclass(frozen=True)
+@record
 class Param:
     """A parameter of the caller's request inside a sentence: each front end spells it its own
     way (`lock_id` over MCP and HTTP, `LOCK_ID` or `--port` on the command line)."""

@@ -25,8 +25,9 @@ def is_service_type(name: str) -> bool:
 def check_service_type(name: str) -> str:
     """Refuse a name that could break the table or the audit block (`|`, newlines, `<!--`)."""
     if not isinstance(name, str) or not is_service_type(name):
-        # repr() keeps newlines and control characters visible and harmless in the message.
-        raise ArgumentError(f"invalid service type {name!r}: {NAME_RULE}.")
+        # repr() keeps newlines and control characters visible and harmless in the message;
+        # shown() cuts a long value, so 5,000 characters typed are not 5,000 said back.
+        raise ArgumentError(f"invalid service type {refusals.shown(name)}: {NAME_RULE}.")
     return name
 
 
@@ -34,7 +35,7 @@ def check_identity_part(label: str, value: str) -> str:
     """Instance ids and names end up in JSON and in messages, never in Markdown; keep them tame."""
     if not _IDENTITY_TEXT.fullmatch(value):
         raise ArgumentError(
-            f"invalid {label} {value!r}: use at most 128 characters of letters, digits "
+            f"invalid {label} {refusals.shown(value)}: use at most 128 characters of letters, digits "
             "and . _ @ : + / = -."
         )
     return value

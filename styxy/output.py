@@ -13,7 +13,10 @@ import json
 import os
 import re
 import sys
-from typing import Any, TextIO
+
+TYPE_CHECKING = False  # typing.TYPE_CHECKING without importing typing (see styxy.records)
+if TYPE_CHECKING:
+    from typing import Any, TextIO
 
 _RED = "\033[31m"
 _YELLOW = "\033[33m"

@@ -3,16 +3,17 @@
 from __future__ import annotations
 
 import os
-from dataclasses import dataclass
+import sys
 from pathlib import Path
 
 from styxy.errors import NotFoundError
+from styxy.records import record
 
 DEFAULT_DOC = Path("~/docs/CORE/PORT_MANAGEMENT.md")
 SIDECAR = ".styxy"
 
 
-@dataclass(frozen=True)
+@record
 class Paths:
     """The document and the machine-local files beside it."""
 
@@ -40,6 +41,10 @@ class Paths:
     @property
     def journal(self) -> Path:
         return self.sidecar / "journal"
+
+    @property
+    def projects(self) -> Path:
+        return self.sidecar / "projects.json"
 
 
 def resolve(doc: str | os.PathLike[str] | None = None) -> Paths:
@@ -74,6 +79,27 @@ def data_dir() -> Path:
     override = os.environ.get("STYXY_DATA_DIR")
     if override:
         return Path(override).expanduser().resolve()
+    xdg = _xdg_data_dir()
+    if xdg is not None:
+        return Path(xdg).resolve()
     from platformdirs import user_data_dir  # imported here: not needed on the allocate path
 
     return Path(user_data_dir("styxy")).resolve()
+
+
+def _xdg_data_dir() -> str | None:
+    """platformdirs' answer on a plain Linux, from the XDG Base Directory rule it follows:
+    `$XDG_DATA_HOME/styxy` when that is absolute, else `~/.local/share/styxy`.
+
+    `check` looks for the IANA index here on every call, and importing platformdirs (it
+    imports tempfile and shutil) costs a quarter of such a call. Anywhere the rule is not the
+    plain one (macOS, Windows, Android, a HOME that is not absolute) platformdirs answers;
+    tests/test_paths_data_dir.py holds both to the same folder.
+    """
+    home = os.environ.get("HOME", "")
+    android = os.environ.get("ANDROID_DATA") == "/data" and os.environ.get("ANDROID_ROOT") == "/system"
+    if sys.platform != "linux" or android or not os.path.isabs(home):
+        return None
+    xdg = os.environ.get("XDG_DATA_HOME", "")
+    base = xdg if os.path.isabs(xdg) else os.path.join(home, ".local", "share")
+    return os.path.join(base, "styxy")

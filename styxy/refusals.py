@@ -14,14 +14,20 @@ and `"3010"` is not an integer. Imported on the hot path: nothing here imports m
 from __future__ import annotations
 
 from collections.abc import Callable, Iterable
-from typing import Any
 
 from styxy.errors import Param, UsageError
 from styxy.vocabulary import MAX_PID, MAX_PORT
 
-Name = str | Param
-# A parameter's check: its name and the value sent, to the value, or a refusal.
-Check = Callable[[Name, Any], Any]
+TYPE_CHECKING = False  # typing.TYPE_CHECKING without importing typing (see styxy.records)
+if TYPE_CHECKING:
+    from typing import Any
+
+    Name = str | Param
+    # A parameter's check: its name and the value sent, to the value, or a refusal.
+    Check = Callable[[Name, Any], Any]
+else:
+    Name = str | Param
+    Check = Callable  # its parameters are the type checker's business
 
 # How much of a value a sentence quotes: a 5,000-digit number or a long string is cut.
 _SHOWN = 40

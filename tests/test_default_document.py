@@ -45,6 +45,23 @@ def test_the_default_document_holds_the_spec_table_and_settings():
     assert all(isinstance(r, Rule) for r in settings.rules)
     assert settings.lease_grace_seconds == 300
     assert set(settings.detect) <= {r[0] for r in SPEC_ROWS} and "dev" in settings.detect
+    # SPEC 22: the dev servers that ignore PORT, each with the argument that names its port.
+    assert [(f.pattern, f.arguments) for f in settings.run_flags] == [
+        ("*astro dev*", ("--port", "{port}")),
+        ("*nuxi dev*", ("--port", "{port}")),
+        ("*next dev*", ("-p", "{port}")),
+        ("*vite", ("--port", "{port}", "--strictPort")),
+        ("*vite --*", ("--port", "{port}", "--strictPort")),
+        ("*vite dev*", ("--port", "{port}", "--strictPort")),
+        ("*vite preview*", ("--port", "{port}", "--strictPort")),
+        ("*manage.py runserver*", ("127.0.0.1:{port}",)),
+        ("*flask run*", ("--port", "{port}")),
+        ("*uvicorn *", ("--port", "{port}")),
+        ("*gunicorn *", ("--bind", "127.0.0.1:{port}")),
+        ("*hugo server*", ("--port", "{port}")),
+        ("*jekyll serve*", ("--port", "{port}")),
+        ("*mkdocs serve*", ("--dev-addr", "127.0.0.1:{port}")),
+    ]
     assert document.audit == ()
 
 

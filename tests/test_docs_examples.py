@@ -25,11 +25,13 @@ from __future__ import annotations
 import json
 import os
 import re
+import select
 import shutil
 import signal
 import subprocess
 import sys
 import time
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -174,6 +176,8 @@ def _run_line(line: str, cwd: Path, env: dict[str, str]) -> None:
         stderr=subprocess.PIPE,
         text=True,
         start_new_session=True,
+        # The ^C below must reach it also when this test runs with SIGINT ignored (`pytest &`).
+        preexec_fn=lambda: signal.signal(signal.SIGINT, signal.SIG_DFL),
     )
     try:
         _out, err = proc.communicate(timeout=SERVER_SECONDS)
@@ -194,8 +198,19 @@ def _stop_server(line: str, proc: subprocess.Popen[str], env: dict[str, str], cw
         assert _serving(leases), (line, leases)
     finally:
         os.killpg(proc.pid, signal.SIGINT)
-        _out, err = proc.communicate(timeout=30)
+        err = _ended(proc, lambda: os.killpg(proc.pid, signal.SIGKILL))
     assert proc.returncode in (0, 128 + signal.SIGINT), (line, proc.returncode, err)
+
+
+def _ended(proc: subprocess.Popen[str], kill: Callable[[], None]) -> str:
+    """Its stderr once it ended; one that does not end after a signal is killed, then fails,
+    so no test leaves a process running."""
+    try:
+        return proc.communicate(timeout=60)[1]
+    except subprocess.TimeoutExpired:
+        kill()
+        proc.communicate()
+        raise AssertionError(f"{proc.args!r} did not stop on its signal") from None
 
 
 def _serving(leases: list[dict[str, object]]) -> bool:
@@ -330,16 +345,19 @@ def _try_extra(styxy: Path, extra: str, env: dict[str, str], where: str) -> str 
     with socket.socket() as probe:
         probe.bind(("127.0.0.1", 0))
         port = probe.getsockname()[1]
+    # SIGINT as at a terminal, also when this test runs with SIGINT ignored (`pytest &`).
     server = subprocess.Popen([str(styxy), "serve", "--port", str(port)], env=env,
                               stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
-                              stdin=subprocess.DEVNULL)
+                              stdin=subprocess.DEVNULL,
+                              preexec_fn=lambda: signal.signal(signal.SIGINT, signal.SIG_DFL))
     try:
         assert server.stdout is not None
-        first = server.stdout.readline()
+        ready, _, _ = select.select([server.stdout], [], [], 120)
+        first = server.stdout.readline() if ready else ""
     finally:
         if server.poll() is None:
             server.send_signal(signal.SIGINT)
-        _out, err = server.communicate(timeout=60)
+        err = _ended(server, server.kill)
     if not first:
         assert server.returncode == 1, (where, err)
         return err

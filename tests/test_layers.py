@@ -4,7 +4,7 @@ From the bottom: the shared words; the document and the system's view (siblings)
 the engine; the one door, `styxy.api`; the front ends. A module may import its own room and
 the layers below it. Front ends import `styxy.api` and the shared words only, and never each
 other, except that the command line starts the others (`styxy mcp`, `styxy serve`,
-`styxy env`). The engine works on the state a transaction loaded and never reaches the
+`styxy env`, `styxy proxy`). The engine works on the state a transaction loaded and never reaches the
 store's files. See docs/ARCHITECTURE.md.
 """
 
@@ -18,11 +18,11 @@ import pytest
 PACKAGE = Path(__file__).resolve().parent.parent / "styxy"
 
 WORDS = {
-    "errors", "vocabulary", "names", "notes", "output", "resources", "paths", "refusals",
+    "errors", "vocabulary", "names", "notes", "output", "records", "resources", "paths", "refusals",
     "__init__",
 }
 RANK = {"words": 0, "document": 1, "system": 1, "store": 2, "engine": 3, "api": 4}
-FRONT_ENDS = {"cli", "agents", "server", "project"}
+FRONT_ENDS = {"cli", "agents", "server", "project", "proxy"}
 # What the engine may take from the store: the records and the loaded state it changes.
 ENGINE_FROM_STORE = {"styxy.store.leases", "styxy.store.transaction"}
 

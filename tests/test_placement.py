@@ -12,6 +12,7 @@ from hypothesis import HealthCheck, assume, given
 from hypothesis import settings as hyp_settings
 from hypothesis import strategies as st
 
+from styxy import records
 from styxy.document.model import AutoAllocation, Range, Rule, Settings
 from styxy.engine.placement import (
     CONVENTIONS,
@@ -54,13 +55,13 @@ EPHEMERAL = (32768, 60999)
 
 
 def with_auto(settings: Settings = DEFAULT_SETTINGS, **changes: Any) -> Settings:
-    return dataclasses.replace(
-        settings, auto_allocation=dataclasses.replace(settings.auto_allocation, **changes)
+    return records.replace(
+        settings, auto_allocation=records.replace(settings.auto_allocation, **changes)
     )
 
 
 def with_rules(*rules: Rule, settings: Settings = DEFAULT_SETTINGS) -> Settings:
-    return dataclasses.replace(settings, rules=rules)
+    return records.replace(settings, rules=rules)
 
 
 def place(

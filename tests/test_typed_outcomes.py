@@ -5,6 +5,7 @@ from __future__ import annotations
 import os
 import shutil
 import typing
+from pathlib import Path
 
 import pytest
 from support import DEFAULT_DOC
@@ -46,9 +47,22 @@ def test_allocate_says_why_in_typed_fields_and_sends_spec_lines_as_notices(doc):
 def test_the_vocabulary_is_one_set_of_literals():
     hints = typing.get_type_hints(results.Allocation)
     assert typing.get_args(hints["reason"]) == (vocabulary.Reason, type(None))
-    assert typing.get_args(vocabulary.Placement) == vocabulary.PLACEMENTS
-    assert typing.get_args(vocabulary.Instances) == vocabulary.INSTANCES
-    assert typing.get_args(vocabulary.Source) == vocabulary.SOURCES
+    # The Literal types exist for the type checker only (the hot path never imports typing):
+    # the module as mypy reads it, TYPE_CHECKING true, defines them; each equals its tuple.
+    path = Path(vocabulary.__file__)
+    checked = path.read_text().replace("TYPE_CHECKING = False", "TYPE_CHECKING = True", 1)
+    seen: dict[str, object] = {"__name__": "vocabulary_as_checked"}
+    exec(compile(checked, str(path), "exec"), seen)
+    for name, values in [
+        ("Placement", vocabulary.PLACEMENTS),
+        ("ChosenPlacement", vocabulary.CHOSEN_PLACEMENTS),
+        ("Instances", vocabulary.INSTANCES),
+        ("Source", vocabulary.SOURCES),
+        ("AgentPolicy", vocabulary.AGENT_POLICIES),
+        ("Asker", vocabulary.ASKERS),
+        ("Reason", vocabulary.REASONS),
+    ]:
+        assert typing.get_args(seen[name]) == values, name
     assert vocabulary.MAX_PORT == 65535
 
 

@@ -14,16 +14,22 @@ import os
 import shlex
 import stat
 import sys
-from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, Literal
 
 from styxy.api import files
 from styxy.errors import InvalidValueError, RefusedError
+from styxy.records import record
 
-Scope = Literal["project", "user", "local"]
+TYPE_CHECKING = False  # typing.TYPE_CHECKING without importing typing (see styxy.records)
+if TYPE_CHECKING:
+    from typing import Any, Literal
+
+    Scope = Literal["project", "user", "local"]
+    Outcome = Literal["installed", "updated", "unchanged", "removed", "absent"]
+else:
+    Scope = Outcome = str
+
 SCOPES: tuple[Scope, ...] = ("project", "user", "local")
-Outcome = Literal["installed", "updated", "unchanged", "removed", "absent"]
 
 # A settings file is a few kilobytes; anything this large is not one styxy should rewrite.
 MAX_SETTINGS_BYTES = 1 << 20
@@ -34,7 +40,7 @@ END_TIMEOUT = 5
 EVENTS = {"SessionStart": "session-start", "SessionEnd": "session-end"}
 
 
-@dataclass(frozen=True)
+@record
 class SettingsChange:
     """What `styxy hooks claude-code --install/--uninstall` did to one settings file."""
 

@@ -53,7 +53,7 @@ DECLARED = {
     ),
     "list_ports": Declared("List leased ports", schemas.LEASES),
     "check_port": Declared("Check a port", schemas.PORT_CHECK),
-    "use_service": Declared("Find a running service", schemas.LEASE),
+    "use_service": Declared("Find a running service", schemas.SERVICE),
     "suggest_range": Declared("Suggest a range for a service type", schemas.RANGE_SUGGESTION),
     "port_map": Declared("Show the port map", schemas.RANGES),
 }

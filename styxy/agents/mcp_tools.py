@@ -18,6 +18,7 @@ from mcp_types import CallToolResult, TextContent
 from pydantic import Field
 
 from styxy import api, refusals
+from styxy.api import urls
 from styxy.api.records import Lease
 from styxy.errors import StyxyError
 
@@ -95,7 +96,9 @@ TOOLS = (
     ToolSpec(
         "use_service",
         "Find a running service: by port, or by service_type and/or name (optionally of one "
-        "instance_id). Returns its lease (port, pid, lockId); an error when nothing runs.",
+        "instance_id). Returns its lease (port, pid, lockId) with url (its name's URL behind "
+        "`styxy proxy`, http://NAME.INSTANCE.localhost:1355/; null without a name), directUrl "
+        "and proxied (whether a proxy runs now); an error when nothing runs.",
     ),
     ToolSpec(
         "suggest_range",
@@ -187,16 +190,19 @@ class Tools:
         port: Port = None,
         instance_id: Annotated[str | None, Field(description="Only this instance.")] = None,
     ) -> CallToolResult:
-        return answer(
-            lambda: api.use(
+        def found() -> dict[str, Any]:
+            lease = api.use(
                 port=port,
                 service_type=service_type,
                 name=name,
                 instance_id=instance_id,
                 doc=self.doc,
                 notify=notify,
-            ).to_json()
-        )
+            )
+            # The lease, plus its name's URL behind `styxy proxy` and its direct one (SPEC 22).
+            return urls.lease_json(lease, doc=self.doc)
+
+        return answer(found)
 
     def suggest_range(self, service_type: ServiceType) -> CallToolResult:
         return answer(

@@ -15,17 +15,19 @@ import os
 import re
 import select
 import shlex
-import shutil
 import stat
 import sys
 import time
 from collections.abc import Callable
-from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
 
 from styxy import names
 from styxy.errors import InvalidValueError
+from styxy.records import record
+
+TYPE_CHECKING = False  # typing.TYPE_CHECKING without importing typing (see styxy.records)
+if TYPE_CHECKING:
+    from typing import Any
 
 INSTANCE_PREFIX = "claude-"
 # A hook event is a few hundred bytes; a transcript path is the longest field in it.
@@ -37,7 +39,7 @@ MAX_ENV_FILE_BYTES = 4 << 20
 _NOT_IDENTITY = re.compile(r"[^A-Za-z0-9._@:+=-]")
 
 
-@dataclass(frozen=True)
+@record
 class HookOutcome:
     """What a handler did: the lines it exported, the leases it ended, what went wrong."""
 
@@ -59,9 +61,9 @@ class HookOutcome:
         }
 
 
-@dataclass
 class _Warnings:
-    items: list[str] = field(default_factory=list)
+    def __init__(self) -> None:
+        self.items: list[str] = []
 
     def guard(self, what: str, step: Callable[[], Any]) -> Any:
         """Run one step; a failure becomes a warning and the handler goes on with the next."""
@@ -176,12 +178,15 @@ def session_start(
                 "CLAUDE_ENV_FILE is not set, so the session's commands will not carry "
                 "STYXY_INSTANCE_ID; pass -i to styxy yourself."
             )
-    running = warnings.guard("port map", lambda: running_singles(doc))
+    from styxy.agents.types_text import read_types, vocabulary_text
+
+    # The rows are read once, for the single-instance types and for the vocabulary both.
+    types = read_types(doc)
+    singles = None if types is None else {t.service_type for t in types.types if t.single}
+    running = warnings.guard("port map", lambda: running_singles(doc, singles))
     context = describe(instance_id, running, document_ok=running is not None)
     if running is not None:
-        from styxy.agents.types_text import vocabulary_text
-
-        context += "\n" + vocabulary_text(doc, None)
+        context += "\n" + vocabulary_text(doc, None, types)
     return HookOutcome(instance_id, exported, context, (), tuple(warnings.items))
 
 
@@ -243,7 +248,7 @@ def _interceptor_lines(doc: str | os.PathLike[str] | None) -> list[str]:
     return interceptor.env_lines(where.cache)
 
 
-@dataclass(frozen=True)
+@record
 class RunningService:
     service_type: str
     name: str
@@ -252,11 +257,16 @@ class RunningService:
     instance_id: str
 
 
-def running_singles(doc: str | os.PathLike[str] | None) -> tuple[RunningService, ...]:
-    """The running lease of every single-instance type: what a second start should reuse."""
+def running_singles(
+    doc: str | os.PathLike[str] | None, singles: set[str] | None = None
+) -> tuple[RunningService, ...]:
+    """The running lease of every single-instance type: what a second start should reuse.
+
+    `singles`, the single-instance types, when the caller has read the rows already."""
     from styxy import api
 
-    singles = {r.service_type for r in api.ranges(doc=doc).ranges if r.instances == "single"}
+    if singles is None:
+        singles = {r.service_type for r in api.ranges(doc=doc).ranges if r.instances == "single"}
     found: dict[str, RunningService] = {}
     statuses = api.list_leases(doc=doc)
     for status in sorted(statuses, key=lambda s: s.lease.createdAt):
@@ -309,6 +319,8 @@ def describe(
 
 def styxy_for_agent() -> str:
     """`styxy` when the agent's shell finds this styxy on PATH, else the absolute form."""
+    import shutil
+
     from styxy.agents.claude_code import styxy_words
 
     found = shutil.which("styxy")

@@ -8,11 +8,11 @@ are built, so an agent picks an existing type instead of guessing a new one.
 from __future__ import annotations
 
 import os
-from typing import TYPE_CHECKING
 
 from styxy import api
 from styxy.errors import StyxyError
 
+TYPE_CHECKING = False  # typing.TYPE_CHECKING without importing typing (see styxy.records)
 if TYPE_CHECKING:
     from styxy.api.reports import TypeVocabulary
 
@@ -78,9 +78,13 @@ def creation_rule(found: TypeVocabulary, how: str | None) -> str:
     )
 
 
-def vocabulary_text(doc: str | os.PathLike[str] | None, how: str | None) -> str:
-    """The whole paragraph: the rows, then when a new one is made."""
-    found = read_types(doc)
+def vocabulary_text(
+    doc: str | os.PathLike[str] | None, how: str | None, found: TypeVocabulary | None = None
+) -> str:
+    """The whole paragraph: the rows (`found`, when the caller has read them), then when a new
+    one is made."""
+    if found is None:
+        found = read_types(doc)
     if found is None:
         return (
             "styxy could not read its port map just now; the port_map tool (or `styxy ranges`) "

@@ -8,7 +8,6 @@ from __future__ import annotations
 
 import os
 from collections.abc import Callable, Sequence
-from typing import TYPE_CHECKING
 
 from styxy import names, paths, refusals
 from styxy.errors import InvalidValueError, NotFoundError, Param, UsageError
@@ -18,6 +17,7 @@ from styxy.system import ports
 from styxy.system.ports import is_listening
 from styxy.vocabulary import ASKERS, MAX_PORT, SOURCES, Asker, Source, is_asker, is_source
 
+TYPE_CHECKING = False  # typing.TYPE_CHECKING without importing typing (see styxy.records)
 if TYPE_CHECKING:
     from styxy.api.reports import (
         LeaseStatus,
@@ -112,6 +112,7 @@ def allocate_all(
     source: str = "api",
     asker: Asker = "person",
     new_type: bool = False,
+    project: tuple[str, str] | None = None,
     doc: str | os.PathLike[str] | None = None,
     notify: Notify = _quiet,
 ) -> list[Allocation]:
@@ -120,7 +121,8 @@ def allocate_all(
     A project's set of services (`styxy env`) is allocated this way, so a refused service
     (a full range, a declined new range) leaves no half of the set behind. Each result's
     `message` is left to the caller, who knows which service it speaks of. `ports[i]`, when
-    given, is tried first for identity i, as `allocate`'s `port` is.
+    given, is tried first for identity i, as `allocate`'s `port` is. `project` is the
+    (project id, root folder) to record for `styxy env --prune`, in the same transaction.
     """
     wanted = list(ports) if ports is not None else [None] * len(identities)
     if len(wanted) != len(identities):
@@ -138,6 +140,8 @@ def allocate_all(
     from styxy.engine import allocation
 
     def change(txn: Transaction) -> list[Allocation]:
+        if project is not None:
+            txn.set_projects(txn.projects().with_root(*project))
         return [
             allocation.allocate(
                 txn,
@@ -191,7 +195,7 @@ def _read(doc: str | os.PathLike[str] | None, notify: Notify) -> Snapshot:
 def set_holder(lock_id: str, pid: int, *, doc: str | os.PathLike[str] | None = None) -> Lease:
     """Make `pid` the holder of a lease (`styxy run` hands its lease to the child)."""
     holder = _holder(pid)
-    from dataclasses import replace
+    from styxy.records import replace
 
     def change(txn: Transaction) -> Lease:
         lease = txn.state.by_lock_id(lock_id)
@@ -330,10 +334,11 @@ def check(
 
 def _iana_at(port: int, notify: Notify) -> tuple[Assignment, ...]:
     """IANA's assignments at `port`; a damaged index is said, and costs only the names."""
+    from styxy.api import iana_ports
     from styxy.system import iana
 
     try:
-        return iana.at_port(port)
+        return iana_ports.at_port(port)  # the index's table: a few reads, not 12,000 records
     except iana.IanaError as exc:
         notify(exc.message)
         return ()

@@ -4,13 +4,13 @@ from __future__ import annotations
 
 import os
 from collections.abc import Callable, Sequence
-from dataclasses import replace
 from pathlib import Path
 from typing import TYPE_CHECKING
 
 from styxy import paths
 from styxy.api.reports import AutoAllocationReport, AutoRange, SettingsReport, Undo
 from styxy.errors import Diagnostic, DocumentError, NotFoundError, RefusedError, UsageError
+from styxy.records import replace
 from styxy.store.leases import Lease
 from styxy.store.transaction import Transaction, run_change
 

@@ -3,18 +3,19 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass
-from typing import TYPE_CHECKING, Any
-
+from styxy.records import record
 from styxy.store.leases import Lease
 from styxy.vocabulary import AgentPolicy, ChosenPlacement, Instances
 
+TYPE_CHECKING = False  # typing.TYPE_CHECKING without importing typing (see styxy.records)
 if TYPE_CHECKING:
+    from typing import Any
+
     from styxy.document.model import Settings
     from styxy.system.iana import Assignment
 
 
-@dataclass(frozen=True)
+@record
 class LeaseStatus:
     lease: Lease
     alive: bool
@@ -25,7 +26,7 @@ class LeaseStatus:
         return {**self.lease.to_json(), "alive": self.alive}
 
 
-@dataclass(frozen=True)
+@record
 class ListenerInfo:
     port: int
     pid: int | None
@@ -34,7 +35,7 @@ class ListenerInfo:
     lease: Lease | None = None
 
 
-@dataclass(frozen=True)
+@record
 class PortCheck:
     port: int
     free: bool
@@ -57,7 +58,7 @@ class PortCheck:
         }
 
 
-@dataclass(frozen=True)
+@record
 class Scan:
     listeners: tuple[ListenerInfo, ...]
 
@@ -76,7 +77,7 @@ class Scan:
         }
 
 
-@dataclass(frozen=True)
+@record
 class Undo:
     removed: tuple[tuple[str, tuple[int, int]], ...]
     ended: tuple[Lease, ...] = ()
@@ -88,7 +89,7 @@ class Undo:
         }
 
 
-@dataclass(frozen=True)
+@record
 class RangeUsage:
     """One row of the port map with what occupies it (`styxy ranges`, the dashboard)."""
 
@@ -115,7 +116,7 @@ class RangeUsage:
         }
 
 
-@dataclass(frozen=True)
+@record
 class Ranges:
     ranges: tuple[RangeUsage, ...]
 
@@ -123,7 +124,7 @@ class Ranges:
         return {"ranges": [item.to_json() for item in self.ranges]}
 
 
-@dataclass(frozen=True)
+@record
 class RangeSuggestion:
     """The range a type has, or would get from auto-allocation; nothing is written for it."""
 
@@ -144,7 +145,7 @@ class RangeSuggestion:
         }
 
 
-@dataclass(frozen=True)
+@record
 class SettingsReport:
     """`config show`: every setting of the front matter, defaults included."""
 
@@ -156,7 +157,7 @@ class SettingsReport:
         return settings_as_dict(self.settings)
 
 
-@dataclass(frozen=True)
+@record
 class AutoRange:
     """A range an auto-allocation created and no undo removed."""
 
@@ -166,7 +167,7 @@ class AutoRange:
     date: str
 
 
-@dataclass(frozen=True)
+@record
 class AutoAllocationReport:
     """`config auto-allocation`: settings, rules, the ranges still present, recent audit lines."""
 
@@ -193,7 +194,7 @@ class AutoAllocationReport:
         }
 
 
-@dataclass(frozen=True)
+@record
 class TypeInfo:
     """One row of the port map as an agent is told it: what to call it and what it is for."""
 
@@ -214,7 +215,7 @@ class TypeInfo:
         }
 
 
-@dataclass(frozen=True)
+@record
 class TypeVocabulary:
     """Every row with its aliases, and who may add rows (SPEC 15)."""
 

@@ -6,7 +6,8 @@ import os
 import signal
 import subprocess
 import time
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterator, Sequence
+from contextlib import contextmanager
 from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
@@ -60,7 +61,6 @@ def run(
     # An existing lease of this identity is a running service: allocate takes a dead one over.
     if result.existing:
         return _already_running(service_type, lease, doc, notify)
-    env = _child_env(lease.port, lease.lockId, service_type, intercept, doc)
     started = time.time()
 
     def started_child(pid: int) -> None:
@@ -68,17 +68,40 @@ def run(
         notify(notes.running_on(command[0], lease.port, lease.serviceType))
         _hand_over(lease.lockId, pid, doc)
 
-    try:
-        code = supervise(command, env, on_start=started_child)
-        keeper = _listening_survivor(lease.lockId, lease.port, started)
-    except BaseException:  # a Ctrl-C while waiting for a leftover server ends the lease too
-        _release(lease.lockId, doc)
-        raise
-    if keeper is not None:
-        _keep_for(lease, keeper, doc, notify)
-    else:
-        _release(lease.lockId, doc)
+    # The relay stays in place until the lease is settled: a SIGTERM or SIGHUP that comes after
+    # the child ended (`timeout` and a closed terminal signal the whole group, twice) must not
+    # kill styxy by default and leave the lease behind.
+    with relaying() as relay:
+        try:
+            command = _with_port_arguments(command, lease.port, doc, notify)
+            env = _child_env(lease.port, lease.lockId, service_type, intercept, doc)
+            code = supervise(command, env, on_start=started_child, relay=relay)
+            # A signal while waiting for a leftover server means stop waiting: the lease ends.
+            keeper = _listening_survivor(lease.lockId, lease.port, started, relay.stopped)
+        except BaseException:
+            _release(lease.lockId, doc)
+            raise
+        if keeper is not None:
+            _keep_for(lease, keeper, doc, notify)
+        else:
+            _release(lease.lockId, doc)
     return code
+
+
+def _with_port_arguments(
+    command: Sequence[str],
+    port: int,
+    doc: str | os.PathLike[str] | None,
+    notify: Callable[[str], None],
+) -> Sequence[str]:
+    """The command with the port arguments `runFlags` gives it (SPEC 22), said on stderr."""
+    from styxy.api import runflags
+
+    found = runflags.choose(command, runflags.table(doc=doc), port)
+    if found is None:
+        return command
+    notify(found.note)
+    return [*command, *found.arguments]
 
 
 def _build_interceptor(notify: Callable[[str], None]) -> None:
@@ -146,7 +169,9 @@ class _Keeper:
 SURVIVOR_WAIT_SECONDS = 5.0
 
 
-def _listening_survivor(lock_id: str, port: int, started: float) -> _Keeper | None:
+def _listening_survivor(
+    lock_id: str, port: int, started: float, stopped: Callable[[], bool]
+) -> _Keeper | None:
     """A process the child started that still listens on the leased port, if there is one.
 
     The child's descendants inherit STYXY_LOCK_ID: a process still carrying this lease's id is
@@ -163,7 +188,7 @@ def _listening_survivor(lock_id: str, port: int, started: float) -> _Keeper | No
                     listener.pid in survivors or _started_since(listener.pid, started)
                 ):
                     return _Keeper(listener.pid, listener.process)
-        if not survivors or time.monotonic() > deadline:
+        if not survivors or time.monotonic() > deadline or stopped():
             return None
         time.sleep(0.05)
 
@@ -215,34 +240,45 @@ def supervise(
     env: dict[str, str],
     *,
     on_start: Callable[[int], None] = lambda _: None,
+    relay: _Relay | None = None,
 ) -> int:
     """Run `command` with `env`, forwarding signals; returns the exit code to leave with.
 
     `on_start` gets the child's pid once it runs (`styxy run` hands its lease over to it).
+    `relay`, from `relaying()`, when the caller keeps the handlers past the child's end.
     """
+    if relay is None:
+        with relaying() as own:
+            return supervise(command, env, on_start=on_start, relay=own)
+    try:
+        child = subprocess.Popen(list(command), env=env)
+    except FileNotFoundError:
+        raise InvalidValueError(f"command not found: {command[0]!r}.") from None
+    except PermissionError:
+        raise InvalidValueError(f"command not executable: {command[0]!r}.") from None
+    try:
+        relay.attach(child)
+        on_start(child.pid)
+        code = child.wait()
+    except BaseException:
+        _stop(child)  # whatever went wrong in styxy, the child does not outlive it
+        raise
+    # A child killed by a signal leaves like a shell reports it: 128 + the signal number.
+    return 128 - code if code < 0 else code
+
+
+@contextmanager
+def relaying() -> Iterator[_Relay]:
+    """SIGINT, SIGTERM and SIGHUP go to the child while this holds, never to styxy's defaults."""
     # The handlers go in before the child starts: a Ctrl-C in between must reach the child
     # rather than kill styxy and leave the child running.
     relay = _Relay()
     previous = {sig: signal.signal(sig, relay.on_signal) for sig in FORWARDED}
     try:
-        try:
-            child = subprocess.Popen(list(command), env=env)
-        except FileNotFoundError:
-            raise InvalidValueError(f"command not found: {command[0]!r}.") from None
-        except PermissionError:
-            raise InvalidValueError(f"command not executable: {command[0]!r}.") from None
-        try:
-            relay.attach(child)
-            on_start(child.pid)
-            code = child.wait()
-        except BaseException:
-            _stop(child)  # whatever went wrong in styxy, the child does not outlive it
-            raise
+        yield relay
     finally:
         for sig, handler in previous.items():
             signal.signal(sig, handler)
-    # A child killed by a signal leaves like a shell reports it: 128 + the signal number.
-    return 128 - code if code < 0 else code
 
 
 def _hand_over(lock_id: str, pid: int, doc: str | os.PathLike[str] | None) -> None:
@@ -271,12 +307,19 @@ class _Relay:
     def __init__(self) -> None:
         self.child: subprocess.Popen[bytes] | None = None
         self.pending: list[int] = []
+        self.late = False
 
     def on_signal(self, signum: int, _frame: object) -> None:
         if self.child is None:
             self.pending.append(signum)
         elif self.child.poll() is None:
             self.child.send_signal(signum)
+        else:
+            self.late = True  # the child is gone: styxy finishes its release, then leaves
+
+    def stopped(self) -> bool:
+        """Whether a signal came after the child ended."""
+        return self.late
 
     def attach(self, child: subprocess.Popen[bytes]) -> None:
         self.child = child

@@ -8,10 +8,10 @@ fields a later version adds; the refusal is closed.
 
 from __future__ import annotations
 
-from typing import Any, get_args
+from typing import Any
 
 from styxy.names import SERVICE_TYPE_PATTERN
-from styxy.vocabulary import INSTANCES, MAX_PID, MAX_PORT, SOURCES, ChosenPlacement, Reason
+from styxy.vocabulary import CHOSEN_PLACEMENTS, INSTANCES, MAX_PID, MAX_PORT, REASONS, SOURCES
 
 Schema = dict[str, Any]
 
@@ -56,6 +56,24 @@ LEASE_STATUS = _object(
     required=[*LEASE["required"], "alive"],
 )
 
+# A lease's URLs (SPEC 22): its name behind `styxy proxy` and its port as it is now.
+URLS: Schema = {
+    "url": {
+        **_NULLABLE_TEXT,
+        "description": "The name's URL behind `styxy proxy` "
+        "(http://NAME.INSTANCE.localhost:1355/); null for a lease without a name.",
+    },
+    "directUrl": {**_TEXT, "description": "http://localhost:PORT/"},
+    "proxied": {"type": "boolean", "description": "Whether a styxy proxy runs now."},
+}
+# `styxy use --json` and MCP `use_service`: the running service's lease with its URLs.
+SERVICE = _object({**LEASE["properties"], **URLS})
+# A row of the dashboard's `GET /allocations`: the lease's status with its URLs.
+SERVED_LEASE_STATUS = _object(
+    {**LEASE_STATUS["properties"], **URLS},
+    required=[*LEASE_STATUS["required"], *URLS],
+)
+
 ALLOCATION = _object(
     {
         "port": PORT,
@@ -69,7 +87,7 @@ ALLOCATION = _object(
         "name": _TEXT,
         "pid": PID,
         "existing": {"type": "boolean"},
-        "reason": {"enum": [None, *get_args(Reason)]},
+        "reason": {"enum": [None, *REASONS]},
         "autoAllocated": {"type": "boolean"},
         "newRange": {
             "type": ["array", "null"],
@@ -77,7 +95,7 @@ ALLOCATION = _object(
             "minItems": 2,
             "maxItems": 2,
         },
-        "placement": {"enum": [None, *get_args(ChosenPlacement)]},
+        "placement": {"enum": [None, *CHOSEN_PLACEMENTS]},
         "chunkSize": _NULLABLE_INT,
         "message": _NULLABLE_TEXT,
     }
@@ -126,7 +144,7 @@ RANGE_SUGGESTION = _object(
     {
         "serviceType": SERVICE_TYPE,
         "range": {"type": "array", "items": PORT, "minItems": 2, "maxItems": 2},
-        "placement": {"enum": [None, *get_args(ChosenPlacement)]},
+        "placement": {"enum": [None, *CHOSEN_PLACEMENTS]},
         "chunkSize": {"type": "integer", "minimum": 1},
         "existing": {"type": "boolean"},
     }
@@ -165,6 +183,9 @@ __all__ = [
     "RANGE_USAGE",
     "REFUSAL",
     "RELEASED",
+    "SERVED_LEASE_STATUS",
+    "SERVICE",
     "SERVICE_TYPE",
+    "URLS",
     "or_refusal",
 ]

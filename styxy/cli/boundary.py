@@ -12,7 +12,6 @@ from __future__ import annotations
 import errno
 import os
 import sys
-from typing import TYPE_CHECKING
 
 from styxy import output
 from styxy.errors import (
@@ -25,6 +24,7 @@ from styxy.errors import (
     os_error_sentence,
 )
 
+TYPE_CHECKING = False  # typing.TYPE_CHECKING without importing typing (see styxy.records)
 if TYPE_CHECKING:
     from typer import _click
 
@@ -59,14 +59,27 @@ _COMPLETION_WORDS = frozenset({"--install-completion", "--show-completion", "--h
 
 
 def _invoke(args: list[str]) -> int:
-    from typer.core import _typer_main_shell_completion
+    """Run the command: plain words on the fast path, anything else through typer."""
+    from styxy.cli import fast
 
-    from styxy.cli.projects import project_default
+    words = list(args)
+    if "--project" in words:  # an optional value: see project_default
+        from styxy.cli.projects import project_default
+
+        words = project_default(words)
+    call = fast.parse(words)
+    if call is not None:
+        return fast.run(call)
+    return _typer(words)
+
+
+def _typer(args: list[str]) -> int:
+    from typer.core import _typer_main_shell_completion
 
     command = _command(args)
     # `_STYXY_COMPLETE=...` is a request from the shell's completion script (typer's own).
     _typer_main_shell_completion(command, ctx_args={}, prog_name="styxy")
-    with command.make_context("styxy", project_default(args)) as ctx:
+    with command.make_context("styxy", args) as ctx:
         command.invoke(ctx)
     return EXIT_OK
 
@@ -75,8 +88,8 @@ def _command(args: list[str]) -> _click.Command:
     """The click command; typer's completion options only when a word asks for them.
 
     Building them registers typer's shell classes and inspects a placeholder signature (about
-    1 ms, measured), work the hot path of `styxy allocate` need not do; `--help` and a bare
-    `styxy` still list them.
+    1 ms, measured), work a command's usage error need not do; `--help` and a bare `styxy`
+    still list them.
     """
     from typer.main import get_command, get_install_completion_arguments
 
@@ -124,14 +137,30 @@ def _report(exc: BaseException, *, json: bool) -> int:
 
 def _known(exc: BaseException) -> tuple[str | None, int] | None:
     """The sentence and the code of an outcome styxy expects; None for a bug of ours."""
-    from typer import _click, exceptions
-
     if isinstance(exc, StyxyError):
         return exc.said(spelled), exc.exit_code
     if isinstance(exc, KeyboardInterrupt):
         return "interrupted.", EXIT_INTERRUPTED
-    if isinstance(exc, EOFError | exceptions.Abort):
-        return "no answer on standard input; nothing was written.", EXIT_FAILED
+    if isinstance(exc, EOFError):
+        return _NO_ANSWER, EXIT_FAILED
+    if "typer" in sys.modules:  # else no typer exception can have been raised
+        known = _typer_known(exc)
+        if known is not None:
+            return known
+    if isinstance(exc, OSError):
+        # The machine said no (a read-only folder, a full disk): say what and where.
+        return os_error_sentence(exc), EXIT_FAILED
+    return None
+
+
+_NO_ANSWER = "no answer on standard input; nothing was written."
+
+
+def _typer_known(exc: BaseException) -> tuple[str | None, int] | None:
+    from typer import _click, exceptions
+
+    if isinstance(exc, exceptions.Abort):
+        return _NO_ANSWER, EXIT_FAILED
     if isinstance(exc, exceptions.Exit):
         return None, exc.exit_code
     if isinstance(exc, _click.exceptions.NoArgsIsHelpError):
@@ -139,9 +168,6 @@ def _known(exc: BaseException) -> tuple[str | None, int] | None:
         return None, EXIT_USAGE
     if isinstance(exc, _click.exceptions.ClickException):
         return _usage_sentence(exc), EXIT_USAGE
-    if isinstance(exc, OSError):
-        # The machine said no (a read-only folder, a full disk): say what and where.
-        return os_error_sentence(exc), EXIT_FAILED
     return None
 
 

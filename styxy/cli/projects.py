@@ -1,36 +1,12 @@
-"""Projects and running commands: `styxy env` and `styxy run`."""
+"""Projects and running commands: `styxy env` and `styxy run`.
 
-# No `from __future__ import annotations` here, on purpose: typer reads every command's
-# annotations at start-up, and string annotations would cost an eval and a compile each.
+Plain functions: `styxy.cli.table` declares their options (see `styxy.cli.leases`).
+"""
 
-import sys
-from enum import StrEnum
-
-import typer
+from __future__ import annotations
 
 from styxy import output
-from styxy.cli import prompt
-from styxy.cli.common import (
-    PID,
-    DocOption,
-    JsonOption,
-    NewTypeOption,
-    complete_service_type,
-    doc_of,
-    emit,
-    notify,
-    wants_json,
-)
-
-commands = typer.Typer()
-
-
-ProjectOption = typer.Option(
-    None,
-    "--project",
-    metavar="[DIR]",
-    help="The project in DIR (default: the nearest styxy.toml above the current folder).",
-)
+from styxy.cli.common import emit, notify, terminal_confirm
 
 
 def project_default(argv: list[str]) -> list[str]:
@@ -49,35 +25,34 @@ def project_default(argv: list[str]) -> list[str]:
     return words
 
 
-class EnvFormat(StrEnum):
-    dotenv = "dotenv"
-    sh = "sh"
-    json = "json"
-
-
-@commands.command("env")
-def env_command(
-    project: str | None = ProjectOption,
-    format_: EnvFormat | None = typer.Option(
-        None, "--format", help="dotenv (NAME=value, the default), sh (export lines) or json."
-    ),
-    write: str | None = typer.Option(
-        None, "--write", metavar="FILE", help="Put the variables in styxy's block of FILE (.env)."
-    ),
-    release_: bool = typer.Option(False, "--release", help="End the project's leases."),
-    pid: int | None = typer.Option(
-        None, "--pid", click_type=PID, help="Holder process (default: the parent)."
-    ),
-    yes: bool = typer.Option(False, "--yes", help="Accept a proposed new range."),
-    new_type: bool = NewTypeOption,
-    doc: str | None = DocOption,
-    json: bool = JsonOption,
+def env(
+    project: str | None,
+    format_: str | None,
+    write: str | None,
+    release_: bool,
+    prune: bool,
+    pid: int | None,
+    yes: bool,
+    new_type: bool,
+    doc: str | None,
+    json: bool,
 ) -> None:
     """One port per service of styxy.toml: NAME_PORT and NAME_URL for each."""
     import styxy.project as project_module
     from styxy.project import envfile
     from styxy.project.files import shown
 
+    if prune:
+        given = (project, write, format_, pid)
+        if release_ or any(value is not None for value in given):
+            from styxy.errors import UsageError
+
+            raise UsageError(
+                "--prune looks at every project styxy knows; it takes no --project, --release, "
+                "--write, --format or --pid."
+            )
+        _prune(doc, json)
+        return
     if release_:
         if write is not None or format_ is not None or pid is not None:
             from styxy.errors import UsageError
@@ -92,51 +67,58 @@ def env_command(
         write=write,
         pid=pid,
         yes=yes,
-        confirm=prompt.confirm if sys.stdin.isatty() else None,
+        confirm=terminal_confirm(),
         new_type=new_type,
-        doc=doc_of(doc),
+        doc=doc,
         notify=notify,
     )
-    if found.written is not None and not wants_json(json):
+    if found.written is not None and not json:
         done = "wrote" if found.write_outcome == "written" else "unchanged:"
         output.note(f"{done} {shown(found.written)} ({len(found.variables)} variables)")
-    if wants_json(json) or format_ is EnvFormat.json:
+    if json or format_ == "json":
         output.as_json(found.to_json())
-    elif format_ is EnvFormat.sh:
+    elif format_ == "sh":
         output.result("\n".join(envfile.sh_lines(found.variables)))
-    elif format_ is EnvFormat.dotenv or write is None:
+    elif format_ == "dotenv" or write is None:
         output.result("\n".join(envfile.dotenv_lines(found.variables)))
 
 
 def _release_project(project: str | None, doc: str | None, json: bool) -> None:
     import styxy.project as project_module
 
-    ended = project_module.release(project or None, doc=doc_of(doc), notify=notify)
-    if not ended.released and not wants_json(json):
+    ended = project_module.release(project or None, doc=doc, notify=notify)
+    if not ended.released and not json:
         output.note(f"project {ended.project_id} holds no leases.")
     lines = [f"released {x.name} ({x.serviceType}) port {x.port}" for x in ended.released]
     emit(json, ended.to_json(), "\n".join(lines))
 
 
-@commands.command("run", context_settings={"allow_extra_args": True, "ignore_unknown_options": True})
-def run_command(
-    service_type: str | None = typer.Option(
-        None, "-s", "--service-type", autocompletion=complete_service_type
-    ),
-    instance_id: str | None = typer.Option(None, "-i", "--instance-id"),
-    name: str = typer.Option("", "-n", "--name"),
-    intercept: bool = typer.Option(False, "--intercept", help="Preload the bind() interceptor."),
-    bpf: bool = typer.Option(False, "--bpf", help="Run inside the kernel bind program's cgroup."),
-    new_type: bool = NewTypeOption,
-    project: str | None = ProjectOption,
-    doc: str | None = DocOption,
-    # Only styxy's before `--` (errors as JSON); stdout is the child's. After `--` every word,
-    # `--json` included, is the command's.
-    json: bool = JsonOption,
-    command: list[str] = typer.Argument(None, metavar="-- CMD [ARGS]..."),
-) -> None:
+def _prune(doc: str | None, json: bool) -> None:
+    import styxy.project as project_module
+
+    pruned = project_module.prune(doc=doc, notify=notify)
+    if not pruned and not json:
+        output.note("every project styxy knows still has its folder; nothing to prune.")
+    lines = []
+    for item in pruned:
+        ports = ", ".join(f"{x.name} ({x.serviceType}) port {x.port}" for x in item.released)
+        lines.append(f"pruned {item.project_id} ({item.root}): {ports or 'no leases'}")
+    emit(json, {"pruned": [item.to_json() for item in pruned]}, "\n".join(lines))
+
+
+def run(
+    service_type: str | None,
+    instance_id: str | None,
+    name: str,
+    intercept: bool,
+    bpf: bool,
+    new_type: bool,
+    project: str | None,
+    doc: str | None,
+    json: bool,
+    command: list[str],
+) -> int:
     """Run CMD with a port in $PORT (or a project's ports); release when CMD ends; exit with CMD's code."""
-    from styxy.api import runner
     from styxy.errors import UsageError
 
     if project is not None:
@@ -147,20 +129,19 @@ def run_command(
             )
         import styxy.project as project_module
 
-        raise typer.Exit(
-            project_module.run(project or None, command or [], doc=doc_of(doc), notify=notify)
-        )
+        return project_module.run(project or None, command, doc=doc, notify=notify)
     if service_type is None:
         raise UsageError("give -s TYPE, or --project [DIR] to run with a project's ports.")
-    code = runner.run(
+    from styxy.api import runner
+
+    return runner.run(
         service_type,
-        command or [],
+        command,
         instance_id=instance_id,
         name=name,
         intercept=intercept,
         bpf=bpf,
         new_type=new_type,
-        doc=doc_of(doc),
+        doc=doc,
         notify=notify,
     )
-    raise typer.Exit(code)

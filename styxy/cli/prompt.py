@@ -3,10 +3,9 @@ customizes the proposed range of a new service type (`autoAllocation.requireConf
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING
-
 from styxy import output
 
+TYPE_CHECKING = False  # typing.TYPE_CHECKING without importing typing (see styxy.records)
 if TYPE_CHECKING:
     from styxy.api.records import ProblemOf, Proposal
 

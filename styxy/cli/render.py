@@ -3,22 +3,24 @@
 from __future__ import annotations
 
 import time
-from collections.abc import Mapping, Sequence
-from typing import TYPE_CHECKING, Any
 
 from styxy import output
-from styxy.api.records import Lease
-from styxy.api.reports import (
-    AutoAllocationReport,
-    LeaseStatus,
-    PortCheck,
-    Ranges,
-    RangeUsage,
-    Scan,
-)
 
+TYPE_CHECKING = False  # typing.TYPE_CHECKING without importing typing (see styxy.records)
 if TYPE_CHECKING:
+    from collections.abc import Mapping, Sequence
+    from typing import Any
+
     from styxy.api.doctor import DoctorReport
+    from styxy.api.records import Lease
+    from styxy.api.reports import (
+        AutoAllocationReport,
+        LeaseStatus,
+        PortCheck,
+        Ranges,
+        RangeUsage,
+        Scan,
+    )
 
 # The bar of `styxy ranges`: at most this many cells, each standing for a run of ports.
 BAR_CELLS = 40

@@ -1,45 +1,40 @@
-"""The HTTP API and the dashboard: `styxy serve` (extra styxy[server])."""
+"""The HTTP API and the dashboard: `styxy serve` (extra styxy[server]).
 
-# No `from __future__ import annotations` here, on purpose: typer reads every command's
-# annotations at start-up, and string annotations would cost an eval and a compile each.
+A plain function: `styxy.cli.table` declares its options (see `styxy.cli.leases`).
+"""
 
-import sys
-from typing import Any
-
-import typer
+from __future__ import annotations
 
 from styxy import output
-from styxy.cli.common import (
-    PORT,
-    DocOption,
-    JsonOption,
-    doc_of,
-    emit,
-    notify,
-)
+from styxy.cli.common import emit, notify
 
-commands = typer.Typer()
+TYPE_CHECKING = False  # typing.TYPE_CHECKING without importing typing (see styxy.records)
+if TYPE_CHECKING:
+    from typing import Any
 
 
-@commands.command()
-def serve(
-    port: int = typer.Option(9876, "--port", click_type=PORT, help="The port to listen on."),
-    host: str = typer.Option("127.0.0.1", "--host", help="127.0.0.1, ::1 or localhost."),
-    doc: str | None = DocOption,
-    json: bool = JsonOption,
-) -> None:
+def serve(port: int, host: str, doc: str | None, json: bool) -> None:
     """Serve the HTTP API and the dashboard on loopback (needs the extra 'server')."""
+    import sys
+
     from styxy.paths import display
     from styxy.server.serve import serve as run_server
 
     def announce(listening: Any) -> None:
         # The URL is the result (stdout), printed once the server can answer it.
-        emit(json, {"url": listening.url, "document": str(listening.doc),
-                    "tokenFile": str(listening.token_file)}, listening.url)
+        emit(
+            json,
+            {
+                "url": listening.url,
+                "document": str(listening.doc),
+                "tokenFile": str(listening.token_file),
+            },
+            listening.url,
+        )
         sys.stdout.flush()
         output.note(
             f"serving {display(listening.doc)}; token in {display(listening.token_file)}; "
             "Ctrl-C stops"
         )
 
-    run_server(host=host, port=port, doc=doc_of(doc), announce=announce, notify=notify)
+    run_server(host=host, port=port, doc=doc, announce=announce, notify=notify)

@@ -6,10 +6,10 @@ which runs this file first, and must not pay for markdown-it, PyYAML and Jinja2.
 
 from __future__ import annotations
 
-import importlib
-from typing import TYPE_CHECKING, Any
-
+TYPE_CHECKING = False  # typing.TYPE_CHECKING without importing typing (see styxy.records)
 if TYPE_CHECKING:
+    from typing import Any
+
     from styxy.document.edit import add_range as add_range
     from styxy.document.edit import append_audit as append_audit
     from styxy.document.edit import audit_line as audit_line
@@ -72,6 +72,8 @@ def __getattr__(name: str) -> Any:
     home = _HOMES.get(name)
     if home is None:
         raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+    import importlib  # here: the hot path never takes this branch, and importlib costs warnings
+
     module = importlib.import_module(f"{__name__}.{home}")
     # Bind every name of that module at once: importing the submodule `parse` has just set the
     # package attribute `parse` to the module itself, hiding the function of the same name.

@@ -6,18 +6,20 @@ the first one, so `styxy validate` can list them all.
 
 from __future__ import annotations
 
+import math
+import shlex
 from dataclasses import dataclass, field
 from types import MappingProxyType
 
 import yaml
 from yaml.nodes import MappingNode, Node, ScalarNode, SequenceNode
 
+from styxy import refusals
 from styxy.document import schema
-from styxy.document.model import AutoAllocation, Rule, Settings
+from styxy.document.model import AutoAllocation, Rule, RunFlag, Settings
 from styxy.document.names import NAME_RULE, is_service_type
-from styxy.document.yamlnodes import Tree, is_null, key_text
+from styxy.document.yamlnodes import NumberTooLongError, Tree, is_null, key_text
 from styxy.errors import Diagnostic
-from styxy.names import shown
 
 
 @dataclass(frozen=True)
@@ -81,6 +83,9 @@ class _Reader:
     def yaml_error(self, exc: yaml.YAMLError) -> None:
         mark = getattr(exc, "problem_mark", None) or getattr(exc, "context_mark", None)
         line = int(mark.line) + self.first_line if mark is not None else self.first_line
+        if isinstance(exc, NumberTooLongError):
+            self.error(line, "the front matter holds a number too long to read")
+            return
         problem = getattr(exc, "problem", None) or str(exc).splitlines()[0]
         self.error(line, f"the front matter is not valid YAML: {problem}")
 
@@ -122,8 +127,7 @@ class _Reader:
         value = tree.value(node) if isinstance(node, ScalarNode) else None
         if isinstance(node, ScalarNode) and schema.value_ok(kind, value):
             return value
-        what = shown(value) if isinstance(node, ScalarNode) else "a " + _shape(node)
-        self.error(self.line(node), f"{name} must {schema.demand(kind)}, not {what}")
+        self.error(self.line(node), f"{name} must {schema.demand(kind)}, not {_shown(node, value)}")
         return None
 
     # -- sections ---------------------------------------------------------------------------
@@ -145,11 +149,19 @@ class _Reader:
         rules = self.rules(tree, found.get("autoAllocationRules"))
         detect = self.detect(tree, found.get("detect"))
         aliases = self.aliases(tree, found.get("aliases"))
+        run_flags = self.run_flags(tree, found.get("runFlags"))
         grace = Settings().lease_grace_seconds
         if "leaseGraceSeconds" in found:
             value = self.scalar(tree, found["leaseGraceSeconds"][1], "leaseGraceSeconds", "seconds")
             grace = value if isinstance(value, int) else grace
-        return Settings(auto, rules, MappingProxyType(detect), grace, MappingProxyType(aliases))
+        return Settings(
+            auto,
+            rules,
+            MappingProxyType(detect),
+            grace,
+            MappingProxyType(aliases),
+            run_flags=run_flags,
+        )
 
     def version(self, tree: Tree, entry: tuple[Node, Node] | None) -> None:
         if entry is None:
@@ -158,10 +170,9 @@ class _Reader:
         node = entry[1]
         value = tree.value(node) if isinstance(node, ScalarNode) else None
         if value != schema.VERSION or isinstance(value, bool):
-            what = shown(value) if isinstance(node, ScalarNode) else "a " + _shape(node)
             self.error(
                 self.line(node),
-                f"unsupported document version {what}; this styxy reads 'styxy: 1'",
+                f"unsupported document version {_shown(node, value)}; this styxy reads 'styxy: 1'",
             )
 
     def auto(self, tree: Tree, entry: tuple[Node, Node] | None) -> AutoAllocation:
@@ -272,7 +283,7 @@ class _Reader:
             elif "\0" in str(value):
                 problem = "holds a NUL character"
             if problem is not None:
-                self.error(self.line(item), f"detect.{name} glob {shown(value)} {problem}")
+                self.error(self.line(item), f"detect.{name} glob {_shown(item, value)} {problem}")
                 fine = False
         return tuple(str(v) for v in values) if fine else None
 
@@ -316,9 +327,13 @@ class _Reader:
         for item in node.value:
             line = self.line(item)
             value = tree.value(item) if isinstance(item, ScalarNode) else None
+            if not isinstance(item, ScalarNode):
+                self.error(
+                    line, f"an alias of {row!r} must be a name, not a {_shape(item)}: {NAME_RULE}"
+                )
+                continue
             if not isinstance(value, str) or not is_service_type(value):
-                shown = repr(value) if isinstance(item, ScalarNode) else "a " + _shape(item)
-                self.error(line, f"invalid alias {shown} of {row!r}: {NAME_RULE}")
+                self.error(line, f"invalid alias {_shown(item, value)} of {row!r}: {NAME_RULE}")
                 continue
             if value in self.alias_lines:
                 self.error(
@@ -332,12 +347,95 @@ class _Reader:
         return tuple(kept)
 
 
+    def run_flags(self, tree: Tree, entry: tuple[Node, Node] | None) -> tuple[RunFlag, ...]:
+        """Glob -> the arguments `styxy run` appends, one string split as a shell would."""
+        if entry is None:
+            return ()
+        pairs = self.pairs(tree, entry[1], "runFlags")
+        if len(pairs) > schema.MAX_RUN_FLAGS:
+            self.error(
+                self.line(entry[0]),
+                f"runFlags has {len(pairs)} entries; at most {schema.MAX_RUN_FLAGS} are allowed",
+            )
+            return ()
+        found = []
+        for pattern, key_node, value_node in pairs:
+            flag = self.run_flag(tree, pattern, key_node, value_node)
+            if flag is not None:
+                found.append(flag)
+        return tuple(found)
+
+    def run_flag(
+        self, tree: Tree, pattern: str, key_node: Node, value_node: Node
+    ) -> RunFlag | None:
+        where = f"runFlags {pattern!r}"
+        if not pattern.strip("*? ") or len(pattern) > schema.MAX_RUN_FLAG_TEXT:
+            self.error(
+                self.line(key_node),
+                f"{where} must be a glob over a command line of at most "
+                f"{schema.MAX_RUN_FLAG_TEXT} characters, such as '*vite'",
+            )
+            return None
+        value = tree.value(value_node) if isinstance(value_node, ScalarNode) else None
+        if not isinstance(value, str) or not value.strip():
+            self.error(
+                self.line(value_node),
+                f"{where} must give the arguments to append as one string, "
+                'such as "--port {port}"',
+            )
+            return None
+        problem = _run_flag_problem(value)
+        if problem is not None:
+            self.error(self.line(value_node), f"{where} {problem}")
+            return None
+        return RunFlag(pattern, tuple(shlex.split(value)), line=self.line(key_node))
+
+
+def _run_flag_problem(value: str) -> str | None:
+    """Why a runFlags value cannot be used, or None."""
+    if len(value) > schema.MAX_RUN_FLAG_TEXT:
+        return f"is longer than {schema.MAX_RUN_FLAG_TEXT} characters"
+    if not value.replace("\n", " ").replace("\t", " ").isprintable():
+        # A NUL cannot reach exec() at all, and other control characters in a command's
+        # arguments are a hand slip, never a port flag.
+        return "holds a control character; write the arguments as plain text"
+    try:
+        words = shlex.split(value)
+    except ValueError as exc:
+        return f"cannot be split into arguments ({str(exc).lower()})"
+    placeholder = schema.RUN_FLAG_PLACEHOLDER
+    if not any(placeholder in word for word in words):
+        return f"must contain {placeholder}, where the leased port goes"
+    rest = " ".join(words).replace(placeholder, "")
+    if "{" in rest or "}" in rest:
+        return f"may use {placeholder} and no other placeholder"
+    return None
+
+
 _NO_VERSION = "the front matter has no 'styxy: 1'; reading it as version 1"
 _ATTRS = {
     **{s.path[1]: s.attr for s in schema.SETTINGS if len(s.path) == 2},
     "chunkSize": "chunk_size",
     "preferredRangeStart": "preferred_range_start",
 }
+
+
+def _shown(node: Node, value: object) -> str:
+    """A value as a sentence quotes it, in YAML's words (`true`, `null`, `.nan`), cut short:
+    Python's `True`/`None` are not what the person wrote, and repr() of an integer of
+    thousands of digits is slow, long, and past 4,300 digits refused."""
+    if not isinstance(node, ScalarNode):
+        return "a " + _shape(node)
+    if isinstance(value, float) and not math.isfinite(value):
+        return ".nan" if math.isnan(value) else (".inf" if value > 0 else "-.inf")
+    if isinstance(value, (int, float)) and not isinstance(value, bool):
+        # What was written (`0x1F`, `1_000`), as long as it is short enough to quote.
+        text = node.value if len(node.value) <= _QUOTED else f"a number of {len(node.value)} characters"
+        return text
+    return refusals.shown(value)
+
+
+_QUOTED = 40
 
 
 def _shape(node: Node) -> str:

@@ -3,16 +3,16 @@
 from __future__ import annotations
 
 from collections.abc import Mapping
-from dataclasses import dataclass, field
 from types import MappingProxyType
 
 from styxy.names import whole_number
+from styxy.records import record
 from styxy.vocabulary import INSTANCES, PLACEMENTS, AgentPolicy, Instances, Placement
 
 __all__ = ["INSTANCES", "PLACEMENTS", "Placement"]
 
 
-@dataclass(frozen=True)
+@record
 class Range:
     """One row of the ranges table."""
 
@@ -36,7 +36,7 @@ class Range:
         return isinstance(port, int) and self.start <= port <= self.end
 
 
-@dataclass(frozen=True)
+@record
 class Rule:
     """One entry of `autoAllocationRules`; None means "fall back to autoAllocation"."""
 
@@ -47,7 +47,17 @@ class Rule:
     line: int = 0
 
 
-@dataclass(frozen=True)
+@record
+class RunFlag:
+    """One entry of `runFlags`: a glob over a command line, and the arguments `styxy run`
+    appends to a matching command, `{port}` standing for the leased port (SPEC 22)."""
+
+    pattern: str
+    arguments: tuple[str, ...]
+    line: int = 0
+
+
+@record
 class AutoAllocation:
     """The `autoAllocation` block, defaults as in SPEC section 3."""
 
@@ -68,16 +78,19 @@ class AutoAllocation:
         return self.gap_size if self.preserve_gaps else 0
 
 
-@dataclass(frozen=True)
+@record
 class Settings:
     """Everything the front matter says."""
 
-    auto_allocation: AutoAllocation = field(default_factory=AutoAllocation)
+    auto_allocation: AutoAllocation = AutoAllocation()
     rules: tuple[Rule, ...] = ()
-    detect: Mapping[str, tuple[str, ...]] = field(default_factory=lambda: MappingProxyType({}))
+    # Records are immutable, so one shared default serves every instance.
+    detect: Mapping[str, tuple[str, ...]] = MappingProxyType({})
     lease_grace_seconds: int = 300
     # Row name -> other names for it, as written (SPEC 15); `resolve` reads them.
-    aliases: Mapping[str, tuple[str, ...]] = field(default_factory=lambda: MappingProxyType({}))
+    aliases: Mapping[str, tuple[str, ...]] = MappingProxyType({})
+    # Glob -> arguments for dev servers that ignore $PORT, in document order (first match wins).
+    run_flags: tuple[RunFlag, ...] = ()
 
     def row_of_alias(self, name: str) -> str | None:
         """The row an alias names, or None; the first listing wins (validate refuses a second)."""
@@ -87,7 +100,7 @@ class Settings:
         return None
 
 
-@dataclass(frozen=True)
+@record
 class AuditEntry:
     """One line of the audit block, kept verbatim."""
 
@@ -115,7 +128,7 @@ class AuditEntry:
         return first, last
 
 
-@dataclass(frozen=True)
+@record
 class Document:
     """A parsed, valid document: the view the rest of Styxy works with."""
 

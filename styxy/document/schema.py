@@ -12,7 +12,7 @@ from typing import Literal
 
 from styxy.document.model import PLACEMENTS
 from styxy.errors import InvalidValueError
-from styxy.names import shown, whole_number
+from styxy.refusals import shown
 from styxy.vocabulary import AGENT_POLICIES, MAX_PORT
 
 __all__ = ["MAX_PORT"]
@@ -26,6 +26,7 @@ TOP_KEYS = (
     "autoAllocationRules",
     "detect",
     "aliases",
+    "runFlags",
     "leaseGraceSeconds",
 )
 AUTO_KEYS = (
@@ -45,6 +46,11 @@ AUTO_KEYS = (
 # look-up on every allocation and a line in every agent's instructions).
 MAX_NEW_PER_DAY = 10_000
 MAX_ALIASES_PER_ROW = 64
+# `runFlags`: entries, and the length of a glob and of its arguments (each glob is matched
+# against a command line on every `styxy run`; fnmatch's work grows with both lengths).
+MAX_RUN_FLAGS = 200
+MAX_RUN_FLAG_TEXT = 200
+RUN_FLAG_PLACEHOLDER = "{port}"
 RULE_KEYS = ("chunkSize", "placement", "preferredRangeStart")
 
 # The longest grace a lease may have: far beyond any restart a person waits for, and small
@@ -58,6 +64,7 @@ MAX_GLOBS_PER_TYPE = 32
 MAX_GLOBS = 256
 MAX_GLOB_BYTES = 120
 
+_MAX_DIGITS = 18
 _TRUE = ("true", "yes", "on", "1")
 _FALSE = ("false", "no", "off", "0")
 
@@ -159,7 +166,9 @@ def user_value(item: Setting, text: str) -> bool | int | str:
         )
     value: object = raw
     if item.kind not in _WORD_KINDS:
-        value = whole_number(raw)
+        # Past 18 digits no setting fits, and int() refuses 4,300: never convert that far.
+        digits = raw.isascii() and raw.isdigit() and len(raw) <= _MAX_DIGITS
+        value = int(raw) if digits else None
     if not value_ok(item.kind, value):
         raise InvalidValueError(f"{item.kebab} must {demand(item.kind)}, not {shown(text)}")
     assert isinstance(value, (int, str))

@@ -7,10 +7,11 @@ the one setting (a YAML anchor, an odd layout) is refused instead of written.
 
 from __future__ import annotations
 
-import dataclasses
+import shlex
 from collections.abc import Callable
 from typing import Any
 
+from styxy import records
 from styxy.document import fmedit, frontmatter, schema
 from styxy.document.layout import Parsed
 from styxy.document.lines import Splice, apply, body, split_lines
@@ -43,6 +44,7 @@ def settings_as_dict(source: Document | Settings) -> dict[str, Any]:
         RULES: {rule.pattern: _rule_dict(rule) for rule in settings.rules},
         "detect": {name: list(globs) for name, globs in settings.detect.items()},
         "aliases": {name: list(names) for name, names in settings.aliases.items()},
+        "runFlags": {f.pattern: _arguments_text(f.arguments) for f in settings.run_flags},
         "leaseGraceSeconds": settings.lease_grace_seconds,
     }
 
@@ -54,10 +56,10 @@ def set_setting(parsed: Parsed, key: str, value: str) -> str:
     settings = parsed.document.settings
     change: dict[str, Any] = {item.attr: typed}
     if len(item.path) == 2:
-        auto = dataclasses.replace(settings.auto_allocation, **change)
-        expected = dataclasses.replace(settings, auto_allocation=auto)
+        auto = records.replace(settings.auto_allocation, **change)
+        expected = records.replace(settings, auto_allocation=auto)
     else:
-        expected = dataclasses.replace(settings, **change)
+        expected = records.replace(settings, **change)
     if get_setting(parsed.document, key) == typed and parsed.layout.front_matter is not None:
         front = fmedit.load(parsed)
         if front is not None and _present(front, item.path):
@@ -78,7 +80,7 @@ def set_rule(
     old = parsed.document.settings.rules
     replaced = any(r.pattern == pattern for r in old)
     rules = tuple(rule if r.pattern == pattern else r for r in old) if replaced else (*old, rule)
-    expected = dataclasses.replace(parsed.document.settings, rules=rules)
+    expected = records.replace(parsed.document.settings, rules=rules)
     make = fmedit.rule_lines(pattern, list(_rule_dict(rule).items()))
 
     def splices(front: fmedit.Front) -> list[Splice]:
@@ -95,7 +97,7 @@ def unset_rule(parsed: Parsed, pattern: str) -> str:
     if not any(r.pattern == pattern for r in old):
         raise NotFoundError(f"no auto-allocation rule {pattern!r} in {parsed.path}")
     rules = tuple(r for r in old if r.pattern != pattern)
-    expected = dataclasses.replace(parsed.document.settings, rules=rules)
+    expected = records.replace(parsed.document.settings, rules=rules)
 
     def splices(front: fmedit.Front) -> list[Splice]:
         section = lookup(front.root, RULES)
@@ -144,12 +146,29 @@ def _prove(
         )
 
 
+def _arguments_text(arguments: tuple[str, ...]) -> str:
+    """Arguments as a person writes them: quoted only where a shell would need it, so
+    `{port}` shows as `{port}`, not `'{port}'` as `shlex.join` would have it."""
+    return " ".join(
+        word if word and not any(c.isspace() or c in "'\"\\" for c in word) else shlex.quote(word)
+        for word in arguments
+    )
+
+
 def _comparable(settings: Settings) -> tuple[object, ...]:
     # Rule lines move when lines are added above them; they are not part of the meaning.
-    rules = tuple(dataclasses.replace(r, line=0) for r in settings.rules)
+    rules = tuple(records.replace(r, line=0) for r in settings.rules)
     detect = {k: tuple(v) for k, v in settings.detect.items()}
     aliases = {k: tuple(v) for k, v in settings.aliases.items()}
-    return (settings.auto_allocation, rules, detect, aliases, settings.lease_grace_seconds)
+    run_flags = tuple((f.pattern, f.arguments) for f in settings.run_flags)
+    return (
+        settings.auto_allocation,
+        rules,
+        detect,
+        aliases,
+        run_flags,
+        settings.lease_grace_seconds,
+    )
 
 
 # -- checks -----------------------------------------------------------------------------------

@@ -8,9 +8,8 @@ cache's view or a parse) and nothing else.
 
 from __future__ import annotations
 
-from dataclasses import dataclass
-
 from styxy.document.model import Document, Range
+from styxy.records import record
 
 # A near miss allows this many edits for names of at most SHORT_NAME characters, and
 # LONG_DISTANCE for longer ones (the shorter of the two folded names counts).
@@ -19,7 +18,7 @@ SHORT_DISTANCE = 1
 LONG_DISTANCE = 2
 
 
-@dataclass(frozen=True)
+@record
 class Resolution:
     """The name asked for and what it means in the document."""
 

@@ -22,21 +22,21 @@ class Tree:
             raise
 
     def value(self, node: Node) -> object:
-        """The Python value of a node; a scalar Python cannot convert is its text.
-
-        An integer of more than 4,300 digits is a ValueError in `int()` (CPython's guard
-        against slow conversions): as text, it is refused by the check of whatever it stands
-        for, with the line it is on, like any other wrong value.
-        """
         try:
             return self._loader.construct_object(node, deep=True)
         except ValueError:
-            if isinstance(node, ScalarNode):
-                return str(node.value)
-            raise
+            # The one ValueError of the safe constructor: an integer longer than Python
+            # converts (4,300 digits). A YAML error on its line, like any unreadable value.
+            raise NumberTooLongError(
+                None, None, "a number too long to read", node.start_mark
+            ) from None
 
     def close(self) -> None:
         self._loader.dispose()
+
+
+class NumberTooLongError(yaml.constructor.ConstructorError):
+    """Valid YAML that holds an integer of more digits than Python converts."""
 
 
 def is_null(node: Node | None) -> bool:

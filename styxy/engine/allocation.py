@@ -4,18 +4,18 @@ from __future__ import annotations
 
 import time
 from collections.abc import Iterator
-from dataclasses import replace
-from typing import TYPE_CHECKING
 
 from styxy.document.model import Range
 from styxy.engine.results import Allocation
 from styxy.errors import RefusedError
+from styxy.records import replace
 from styxy.store import leases
 from styxy.store.leases import Identity, Lease
 from styxy.store.transaction import Transaction
 from styxy.system import ports
 from styxy.vocabulary import Asker, Notice, PortRefusal, Source
 
+TYPE_CHECKING = False  # typing.TYPE_CHECKING without importing typing (see styxy.records)
 if TYPE_CHECKING:
     from styxy.engine.autoalloc import Confirm, Created
 

@@ -2,14 +2,16 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass
-from typing import Any
-
+from styxy.records import record
 from styxy.store.leases import Lease
 from styxy.vocabulary import ChosenPlacement, Notice, PortRefusal, Reason
 
+TYPE_CHECKING = False  # typing.TYPE_CHECKING without importing typing (see styxy.records)
+if TYPE_CHECKING:
+    from typing import Any
 
-@dataclass(frozen=True)
+
+@record
 class Allocation:
     lease: Lease
     existing: bool = False

@@ -10,21 +10,27 @@ from __future__ import annotations
 
 import os
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass
 from pathlib import Path
-from typing import TYPE_CHECKING, Any, Literal
 
 from styxy.api import files as fsio
 from styxy.errors import NotFoundError, UsageError
 from styxy.project.config import ProjectConfig, Service, parse
 from styxy.project.files import CONFIG_FILE, shown
 from styxy.project.root import ProjectRoot, locate, release_target
+from styxy.records import record
 
+TYPE_CHECKING = False  # typing.TYPE_CHECKING without importing typing (see styxy.records)
 if TYPE_CHECKING:
+    from typing import Any, Literal
+
+    from styxy.api.projects import Pruned
     from styxy.api.records import Allocation, Confirm, Lease
 
 Notify = Callable[[str], None]
-WriteOutcome = Literal["written", "unchanged"]
+if TYPE_CHECKING:
+    WriteOutcome = Literal["written", "unchanged"]
+else:
+    WriteOutcome = str
 HOST = "localhost"
 
 
@@ -32,10 +38,14 @@ def _quiet(_: str) -> None:
     pass
 
 
-@dataclass(frozen=True)
+@record
 class ServicePort:
     service: Service
     allocation: Allocation
+    # The service's name behind `styxy proxy` (http://web.PROJECT.localhost:1355/): the
+    # lease's, which for a shared single instance is its owner's; None when the name has
+    # nothing a host name can hold.
+    public_url: str | None = None
 
     @property
     def port(self) -> int:
@@ -55,6 +65,8 @@ class ServicePort:
             "env": self.service.port_variable,
             "urlEnv": self.service.url_variable,
             "url": self.url,
+            "publicUrlEnv": self.service.public_variable if self.public_url else None,
+            "publicUrl": self.public_url,
             "lockId": lease.lockId,
             "pid": lease.pid,
             "existing": self.allocation.existing,
@@ -63,7 +75,7 @@ class ServicePort:
         }
 
 
-@dataclass(frozen=True)
+@record
 class ProjectEnv:
     """What `styxy env` found or allocated, and what it did with `--write`."""
 
@@ -79,6 +91,8 @@ class ProjectEnv:
         for item in self.services:
             found[item.service.port_variable] = str(item.port)
             found[item.service.url_variable] = item.url
+            if item.public_url is not None:
+                found[item.service.public_variable] = item.public_url
         return found
 
     def to_json(self) -> dict[str, Any]:
@@ -92,7 +106,7 @@ class ProjectEnv:
         }
 
 
-@dataclass(frozen=True)
+@record
 class ProjectRelease:
     root: Path
     project_id: str
@@ -108,11 +122,18 @@ class ProjectRelease:
 
 def load(project: str | os.PathLike[str] | None) -> tuple[ProjectRoot, ProjectConfig]:
     """The project's root and its checked `styxy.toml`; a bad file raises `PATH:LINE:` errors."""
+    from styxy.project import memo
+
     where = locate(project)
     data = fsio.read_optional(where.config, CONFIG_FILE)
     if data is None:
         raise NotFoundError(f"{where.config} disappeared while styxy was reading it.")
-    return where, parse(data, shown(where.config))
+    real = os.path.realpath(where.root)
+    config = memo.config(real, data, shown(where.config))
+    if config is None:
+        config = parse(data, shown(where.config))
+        memo.remember(real, where.project_id, data, config)
+    return where, config
 
 
 def env(
@@ -133,6 +154,7 @@ def env(
     A relative `write` path is taken from the project's root: the `.env` is the project's.
     """
     from styxy import api
+    from styxy.api import urls
     from styxy.project import envfile
 
     where, config = load(project)
@@ -147,19 +169,23 @@ def env(
         confirm=confirm,
         source=source,
         new_type=new_type,
+        project=(where.project_id, str(where.root)),
         doc=doc,
         notify=notify,
     )
-    found = tuple(ServicePort(s, r) for s, r in zip(config.services, results, strict=True))
+    proxy = urls.proxy_now(doc=doc)
+    found = tuple(
+        ServicePort(s, r, urls.url_of(r.lease, proxy))
+        for s, r in zip(config.services, results, strict=True)
+    )
     _tell_outcomes(found, notify)
     done = ProjectEnv(where.root, where.project_id, found)
     return done if target is None else _write(done, target, notify)
 
 
 def _write(done: ProjectEnv, target: Path, notify: Notify) -> ProjectEnv:
-    from dataclasses import replace
-
     from styxy.project import envfile
+    from styxy.records import replace
 
     # Read again: the leases are written now, and the file may have changed meanwhile.
     current = envfile.read(target)
@@ -194,11 +220,20 @@ def release(
     notify: Notify = _quiet,
 ) -> ProjectRelease:
     """End every lease of the project; DIR may be a worktree that was already removed."""
-    from styxy import api
+    from styxy.api import projects
 
     where = release_target(project)
-    ended = api.release_instance(where.project_id, doc=doc, notify=notify)
+    ended = projects.release(where.project_id, doc=doc, notify=notify)
     return ProjectRelease(where.root, where.project_id, tuple(ended))
+
+
+def prune(
+    *, doc: str | os.PathLike[str] | None = None, notify: Notify = _quiet
+) -> list[Pruned]:
+    """End the leases and forget the ids of every project whose folder no longer exists."""
+    from styxy.api import projects
+
+    return projects.prune(doc=doc, notify=notify)
 
 
 def run(

@@ -6,18 +6,20 @@ sorted by line, so a user fixes the file in one pass. Nothing is written on a re
 
 from __future__ import annotations
 
-import difflib
 import re
-import tomllib
-from dataclasses import dataclass
-from datetime import date, datetime, time
-from typing import Any
 
 from styxy import names
 from styxy.errors import Diagnostic, DocumentError, InvalidValueError
 from styxy.names import shown
-from styxy.project.tomlmap import KeyPath, key_lines, line_of
+from styxy.records import record
 from styxy.vocabulary import MAX_PORT
+
+TYPE_CHECKING = False  # typing.TYPE_CHECKING without importing typing (see styxy.records)
+if TYPE_CHECKING:
+    import tomllib
+    from typing import Any
+
+    from styxy.project.tomlmap import KeyPath
 
 CONFIG_NAME = "styxy.toml"
 TOP_KEYS = ("services",)
@@ -31,14 +33,15 @@ SUFFIXES = ("_PORT", "_URL")
 # package managers' indexes and proxies, git, and styxy's and Claude Code's own variables.
 DENIED_NAMES = frozenset(
     ("PATH", "ENV", "BASH_ENV", "NODE_OPTIONS", "IFS", "CDPATH", "PS4", "SHELLOPTS", "HOME",
-     "SHELL", "TMPDIR", "PROMPT_COMMAND", "EDITOR", "VISUAL", "PAGER", "HTTP_PROXY",
+     "SHELL", "USER", "LOGNAME", "PWD", "OLDPWD", "TERM", "LANG", "LANGUAGE", "TZ", "HOSTNAME",
+     "DISPLAY", "TMPDIR", "PROMPT_COMMAND", "EDITOR", "VISUAL", "PAGER", "HTTP_PROXY",
      "HTTPS_PROXY", "ALL_PROXY", "NO_PROXY", "JAVA_TOOL_OPTIONS", "_JAVA_OPTIONS",
      "SSL_CERT_FILE", "SSL_CERT_DIR", "REQUESTS_CA_BUNDLE", "CURL_CA_BUNDLE")
 )  # fmt: skip
 DENIED_PREFIXES = (
     "LD_", "DYLD_", "PYTHON", "NODE_", "NPM_", "YARN_", "PIP_", "UV_", "POETRY_", "CONDA_",
     "GIT_", "BASH_", "ZSH_", "PERL", "RUBY", "GEM_", "BUNDLE_", "CARGO_", "RUSTUP_", "GOPROXY",
-    "DOCKER_", "SSH_", "STYXY_", "CLAUDE_",
+    "DOCKER_", "SSH_", "LC_", "STYXY_", "CLAUDE_",
 )  # fmt: skip
 
 
@@ -59,10 +62,11 @@ def variable_problem(name: str) -> str | None:
     return None
 
 
+_LONG_NUMBER = re.compile(r"[0-9_]{4000}")
 _SYNTAX = re.compile(r"^(?P<msg>.*?) \(at line (?P<line>\d+), column (?P<col>\d+)\)$")
 
 
-@dataclass(frozen=True)
+@record
 class Service:
     name: str
     service_type: str
@@ -72,8 +76,13 @@ class Service:
     # `port = N`: tried first, as `allocate --port N` does; another port when it is taken.
     port: int | None = None
 
+    @property
+    def public_variable(self) -> str:
+        """`WEB_PORT` -> `WEB_PUBLIC_URL`: the service's name behind `styxy proxy`."""
+        return public_variable(self.port_variable)
 
-@dataclass(frozen=True)
+
+@record
 class ProjectConfig:
     path: str
     services: tuple[Service, ...]
@@ -86,34 +95,41 @@ def url_variable(port_variable: str) -> str:
     return port_variable + "_URL"
 
 
+def public_variable(port_variable: str) -> str:
+    """`WEB_PORT` -> `WEB_PUBLIC_URL`; a name without the `_PORT` ending gets `_PUBLIC_URL`."""
+    return url_variable(port_variable)[: -len("_URL")] + "_PUBLIC_URL"
+
+
 def parse(data: bytes, path: str) -> ProjectConfig:
     """The services of a `styxy.toml` whose bytes are `data`; `path` is how messages name it."""
+    # Imported here: `styxy env` takes the services from the memo while the file is unchanged
+    # (styxy.project.memo), and tomllib with the typing it imports costs about 6 ms.
+    import tomllib
+
+    from styxy.project.tomlmap import key_lines
+
     text = _decode(data, path)
     try:
         body = tomllib.loads(text)
     except tomllib.TOMLDecodeError as exc:
         raise DocumentError([_syntax_error(exc, text, path)]) from None
     except RecursionError:
-        # tomllib reads nested arrays and inline tables recursively: a file of ten thousand
-        # `[` is refused like any other malformed file, not an internal error.
-        message = "arrays or inline tables nest too deeply to read; styxy.toml needs no nesting"
-        line = _line_of(text, r"(?:[\[{]\s*){32}")
-        raise DocumentError([Diagnostic(path, line, message)]) from None
+        # tomllib nests by recursion: `a = [[[[...` a few thousand deep exhausts the stack.
+        raise DocumentError([Diagnostic(path, 1, "the file nests arrays or tables too deeply to read")]) from None
     except ValueError:
-        # An integer of more than 4,300 digits: Python's own guard, raised inside tomllib.
-        message = "a number of more than 4300 digits; styxy.toml holds no number that long"
-        raise DocumentError([Diagnostic(path, _line_of(text, r"\d{4301}"), message)]) from None
+        # tomllib's one other ValueError: an integer longer than Python converts (4,300
+        # digits). No line comes with it; the first line that holds such a run of digits.
+        line = next(
+            (n for n, row in enumerate(text.split("\n"), 1) if _LONG_NUMBER.search(row)), 1
+        )
+        raise DocumentError(
+            [Diagnostic(path, line, "a number too long to read (over 4,300 digits)")]
+        ) from None
     checker = _Checker(path, key_lines(text))
     services = checker.services(body)
     if checker.problems:
         raise DocumentError(sorted(checker.problems, key=lambda d: d.line))
     return ProjectConfig(path, services)
-
-
-def _line_of(text: str, pattern: str) -> int:
-    """The line where `pattern` first matches (the culprit tomllib did not name), else 1."""
-    found = re.search(pattern, text)
-    return text.count("\n", 0, found.start()) + 1 if found else 1
 
 
 def _decode(data: bytes, path: str) -> str:
@@ -144,7 +160,12 @@ class _Checker:
         self.problems: list[Diagnostic] = []
 
     def problem(self, where: KeyPath, message: str) -> None:
-        self.problems.append(Diagnostic(self.path, line_of(self.lines, where), message))
+        self.problems.append(Diagnostic(self.path, self.line(where), message))
+
+    def line(self, where: KeyPath) -> int:
+        from styxy.project.tomlmap import line_of
+
+        return line_of(self.lines, where)
 
     def services(self, body: dict[str, Any]) -> tuple[Service, ...]:
         unknown = [key for key in body if key not in TOP_KEYS]
@@ -199,7 +220,7 @@ class _Checker:
             service_type,
             variable,
             url_variable(variable),
-            line_of(self.lines, where),
+            self.line(where),
             None if port is True else port,
         )
 
@@ -277,7 +298,11 @@ class _Checker:
     def clashes(self, services: tuple[Service, ...]) -> None:
         owner: dict[str, Service] = {}
         for service in services:
-            for variable in (service.port_variable, service.url_variable):
+            for variable in (
+                service.port_variable,
+                service.url_variable,
+                service.public_variable,
+            ):
                 first = owner.setdefault(variable, service)
                 if first is service:
                     continue
@@ -292,6 +317,8 @@ class _Checker:
 
 
 def _unknown(key: str, known: tuple[str, ...], where: str) -> str:
+    import difflib
+
     close = difflib.get_close_matches(key, known, n=1, cutoff=0.6)
     if close:
         return f"unknown key {key!r} {where}; did you mean {close[0]!r}?"
@@ -307,19 +334,19 @@ def _key_text(name: str) -> str:
 
 def _kind(value: Any) -> str:
     """The TOML word for a value's type, for messages such as `must be a string, not ...`."""
-    for kind, word in _KINDS:
+    from datetime import date, datetime, time
+
+    # bool before int: True is an int to isinstance.
+    kinds: tuple[tuple[type | tuple[type, ...], str], ...] = (
+        (bool, "a boolean"),
+        (int, "an integer"),
+        (float, "a float"),
+        (str, "a string"),
+        (list, "an array"),
+        (dict, "a table"),
+        ((datetime, date, time), "a date or time"),
+    )
+    for kind, word in kinds:
         if isinstance(value, kind):
             return word
     return type(value).__name__
-
-
-# bool before int: True is an int to isinstance.
-_KINDS: tuple[tuple[type | tuple[type, ...], str], ...] = (
-    (bool, "a boolean"),
-    (int, "an integer"),
-    (float, "a float"),
-    (str, "a string"),
-    (list, "an array"),
-    (dict, "a table"),
-    ((datetime, date, time), "a date or time"),
-)

@@ -11,12 +11,12 @@ from __future__ import annotations
 import os
 import re
 from collections.abc import Mapping
-from dataclasses import dataclass
 from pathlib import Path
 
 from styxy.api import files
 from styxy.errors import Diagnostic, DocumentError, InvalidValueError
 from styxy.project.files import ENV_FILE, shown
+from styxy.records import record
 
 START = b"# >>> styxy >>>"
 END = b"# <<< styxy <<<"
@@ -37,7 +37,7 @@ def _quote(value: str) -> str:
     return "'" + value.replace("'", "'\\''") + "'"
 
 
-@dataclass(frozen=True)
+@record
 class EnvFile:
     """A `.env` file as read before allocating: where it is, its bytes, and its block's place."""
 

@@ -13,21 +13,20 @@ reaching the folder through a link gives the same id. Git itself is never run: r
 
 from __future__ import annotations
 
-import hashlib
 import os
 import re
-from dataclasses import dataclass
 from pathlib import Path
 
 from styxy.errors import InvalidValueError, NotFoundError
 from styxy.project.config import CONFIG_NAME
+from styxy.records import record
 
 _NAME_TEXT = re.compile(r"[^A-Za-z0-9._-]+")
 NAME_LIMIT = 40
 CREATE = 'create one ([services.web] with type = "dev", see docs/PROJECTS.md)'
 
 
-@dataclass(frozen=True)
+@record
 class ProjectRoot:
     root: Path
     project_id: str
@@ -39,7 +38,14 @@ class ProjectRoot:
 
 def project_id(root: Path) -> str:
     """`myapp-3f2a9c1d`: the folder's name (made safe for an instance id) and a hash of its path."""
+    from styxy.project import memo
+
     real = os.path.realpath(root)
+    remembered = memo.project_id(real)
+    if remembered is not None:
+        return remembered
+    import hashlib  # here: OpenSSL's start-up costs 2 ms, and the id is remembered
+
     digest = hashlib.sha256(real.encode("utf-8", "surrogateescape")).hexdigest()[:8]
     name = _NAME_TEXT.sub("-", os.path.basename(real)).strip(".-")[:NAME_LIMIT] or "project"
     return f"{name}-{digest}"

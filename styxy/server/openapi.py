@@ -37,7 +37,7 @@ COMPONENTS: dict[str, Any] = {
         # The records' JSON, shared with the MCP tools' output schemas (styxy.api.schemas).
         "Error": schemas.REFUSAL,
         "Lease": schemas.LEASE,
-        "LeaseStatus": schemas.LEASE_STATUS,
+        "LeaseStatus": schemas.SERVED_LEASE_STATUS,
         "Allocation": schemas.ALLOCATION,
         "PortCheck": schemas.PORT_CHECK,
         "RangeUsage": {

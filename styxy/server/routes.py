@@ -16,6 +16,7 @@ from starlette.requests import Request
 from starlette.responses import FileResponse, JSONResponse, Response
 
 from styxy import __version__, refusals
+from styxy.api import urls
 from styxy.server import requests
 from styxy.server.endpoint import Endpoint
 from styxy.server.openapi import document
@@ -158,9 +159,11 @@ async def allocations(request: Request) -> Response:
 
     verbose = request.query_params.get("verbose", "").lower() in ("1", "true", "yes")
     found = await run_in_threadpool(api.list_leases, verbose=verbose, doc=served(request).doc)
+    # Each lease's name as a URL behind `styxy proxy`, for the dashboard to show (SPEC 22).
+    proxy = urls.running_proxy(item.lease for item in found if item.alive)
     leases = []
     for item in found:
-        row = item.to_json()
+        row = {**item.to_json(), **urls.fields_of(item.lease, proxy)}
         if verbose:
             row.update(process=item.process, command=item.command)
         leases.append(row)
@@ -259,7 +262,7 @@ async def about(request: Request) -> Response:
                 iana:
                   type: object
                   properties:
-                    kind: {type: string, enum: [index, services, none]}
+                    kind: {type: string, enum: [index, shipped, services, none]}
                     path: {type: string}
                     updated: {type: string, description: "the registry's date, YYYY-MM-DD, or empty"}
                     origin: {type: string}

@@ -12,6 +12,7 @@ from __future__ import annotations
 import contextlib
 import errno
 import os
+import signal
 import socket
 from collections.abc import AsyncIterator, Callable
 from dataclasses import dataclass
@@ -68,6 +69,16 @@ def serve(
     refuse_if_taken(host, port, where.doc)  # before the token file: a refusal writes nothing
     token_file = where.sidecar / "token"
     token = load_or_create(token_file)
+    # From the lease on, a SIGTERM before Uvicorn takes the signals over (it puts these handlers
+    # back when it stops, and raises the signal it caught again) unwinds through the release
+    # below instead of killing the process with the lease left for the grace period. SIGINT
+    # likewise, also when the parent ignored it (a job started with `&` from a script): Uvicorn
+    # stops on it once it serves, so it must not be lost in the moment before.
+    previous = {
+        signal.SIGTERM: signal.signal(signal.SIGTERM, _terminated),
+        signal.SIGINT: signal.signal(signal.SIGINT, signal.default_int_handler),
+    }
+    terminated = False
     # Leased before the sockets listen: the core counts a port something listens on as taken.
     lock_id = take_lease(host, port, where.doc)
     try:
@@ -85,9 +96,23 @@ def serve(
         # (which releases the lease), then lets the signal end the process as it would have
         # (exit 130 after Ctrl-C, killed by SIGTERM otherwise).
         uvicorn.Server(config).run(sockets=sockets)
+    except Terminated:
+        terminated = True
     finally:
-        # Whatever stopped it before the lifespan ended (a bind that failed, a crash).
+        # Whatever stopped it before the lifespan ended (a bind that failed, a crash, a signal).
         _releaser(lock_id, where.doc)()
+        for signum, handler in previous.items():
+            signal.signal(signum, handler)
+    if terminated:
+        signal.raise_signal(signal.SIGTERM)  # ends the process as SIGTERM would have
+
+
+class Terminated(BaseException):
+    """SIGTERM arrived while the server held its lease (a BaseException, as Ctrl-C's is)."""
+
+
+def _terminated(_signum: int, _frame: object) -> None:
+    raise Terminated
 
 
 def _config(uvicorn: ModuleType, app: Any) -> Any:

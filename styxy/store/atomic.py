@@ -11,11 +11,11 @@ from __future__ import annotations
 
 import errno
 import os
-from dataclasses import dataclass
 from pathlib import Path
 
 from styxy.errors import RefusedError, WriteError
 from styxy.paths import display
+from styxy.records import record
 
 
 def target_of(path: Path) -> Path:
@@ -35,7 +35,7 @@ def target_of(path: Path) -> Path:
     return final
 
 
-@dataclass(frozen=True)
+@record
 class Staged:
     """New bytes written and fsynced beside their target, not yet renamed over it.
 
@@ -106,6 +106,7 @@ def _stage(
     mode: int,
     like: os.stat_result | None,
 ) -> Staged:
+    # What `tempfile.mkstemp` does, without its imports (about 3 ms of every command's start).
     flags = os.O_WRONLY | os.O_CREAT | os.O_EXCL | os.O_NOFOLLOW | os.O_CLOEXEC
     while True:
         name = f".{target.name}.{os.urandom(6).hex()}.tmp"

@@ -8,16 +8,14 @@ library pieces it needs (struct, zlib, os, math, dataclasses).
 
 from __future__ import annotations
 
-import math
 import os
 import struct
 import zlib
 from collections.abc import Sequence
-from dataclasses import dataclass
 from pathlib import Path
-from typing import NamedTuple
 
 from styxy.errors import CacheError
+from styxy.records import record
 from styxy.vocabulary import MAX_PORT
 
 MAGIC = b"STYXYCCH"
@@ -44,7 +42,7 @@ _LEASE = struct.Struct("<HHIQ")
 _DETECT = struct.Struct("<64s192s")
 
 
-@dataclass(frozen=True)
+@record
 class CacheRange:
     """A row of the ranges table: the service type and its inclusive port span."""
 
@@ -54,7 +52,7 @@ class CacheRange:
     single: bool
 
 
-@dataclass(frozen=True)
+@record
 class CacheLease:
     """A live lease: the port, its holder and the range it lies in (NO_RANGE if none)."""
 
@@ -63,7 +61,7 @@ class CacheLease:
     range_index: int = NO_RANGE
 
 
-@dataclass(frozen=True)
+@record
 class CacheView:
     """Everything a cache file says, decoded and checked."""
 
@@ -76,7 +74,7 @@ class CacheView:
     meta: bytes
 
 
-@dataclass(frozen=True)
+@record
 class JournalEntry:
     """One move the interceptor made: a port it bound for `pid` instead of `requested_port`."""
 
@@ -216,9 +214,9 @@ def encode(
 # --------------------------------------------------------------------------- decode
 
 
-class _Header(NamedTuple):
-    """The header's fields after the magic and version (private: a NamedTuple is six times
-    cheaper to define than a dataclass, and this module is imported by every command)."""
+@record
+class _Header:
+    """The header's fields after the magic and version."""
 
     header_size: int
     range_size: int
@@ -338,7 +336,7 @@ def read(path: str | os.PathLike[str], *, dir_fd: int | None = None) -> CacheVie
     return decode(_read_bytes(path, dir_fd))
 
 
-@dataclass(frozen=True)
+@record
 class CacheStamp:
     """What the `allocate` fast path needs: what the cache was built from, and the meta blob."""
 
@@ -434,7 +432,7 @@ def check_journal_line(line: str) -> JournalEntry | str:
     name = parts[4]
     if not (name.isascii() and _name_ok(name.encode("ascii"))):
         return "the service type is not 1 to 63 printable ASCII characters"
-    if not (math.isfinite(created_at) and 0 <= created_at <= _LATEST_TIME):
+    if not 0 <= created_at <= _LATEST_TIME:  # NaN and the infinities fail it too
         return f"time {parts[5]} is not a time between 1970 and 2100"
     return JournalEntry(port, pid, requested, name, created_at)
 

@@ -4,13 +4,13 @@ from __future__ import annotations
 
 import bisect
 from collections.abc import Callable, Sequence
-from typing import TYPE_CHECKING
 
 from styxy.errors import CacheError
 from styxy.paths import display
 from styxy.store import cache, memo, view
 from styxy.store.leases import Lease
 
+TYPE_CHECKING = False  # typing.TYPE_CHECKING without importing typing (see styxy.records)
 if TYPE_CHECKING:
     from pathlib import Path
 

@@ -12,17 +12,18 @@ from __future__ import annotations
 
 import os
 import stat
-from collections.abc import Iterator
-from contextlib import contextmanager
-from dataclasses import dataclass
-from typing import Any
 
 from styxy.errors import InvalidValueError, UnsafeFileError
+from styxy.records import record
+
+TYPE_CHECKING = False  # typing.TYPE_CHECKING without importing typing (see styxy.records)
+if TYPE_CHECKING:
+    from typing import Any
 
 MiB = 1024 * 1024
 
 
-@dataclass(frozen=True)
+@record
 class FileKind:
     """What a file is to styxy, as messages name it, and the most styxy reads of it."""
 
@@ -65,7 +66,6 @@ def what_it_is(mode: int) -> str:
     return "not a folder"
 
 
-@contextmanager
 def opened(
     path: str | os.PathLike[str],
     kind: FileKind,
@@ -74,33 +74,66 @@ def opened(
     private: bool = False,
     dir_fd: int | None = None,
     sized: bool = True,
-) -> Iterator[tuple[int, os.stat_result]]:
-    """A descriptor of a checked regular file and its status; see `read_bytes`.
+) -> Opened:
+    """A descriptor of a checked regular file and its status, for a `with` block; see
+    `read_bytes`.
 
     With `dir_fd` (an open sidecar folder) the file is `path`'s last part in that folder, and
-    a link there is never followed: `path` only names it in messages.
+    a link there is never followed: `path` only names it in messages. `sized=False` reads a
+    file over its kind's limit (its head: `read_head`).
     """
-    flags = os.O_RDONLY | os.O_CLOEXEC | os.O_NONBLOCK | os.O_NOCTTY
-    if not follow_links or dir_fd is not None:
-        flags |= os.O_NOFOLLOW
-    try:
-        if dir_fd is None:
-            fd = os.open(path, flags)
-        else:
-            fd = os.open(os.path.basename(path), flags, dir_fd=dir_fd)
-    except FileNotFoundError:
-        raise
-    except OSError as exc:
-        raise _open_error(path, kind, exc, follow_links and dir_fd is None) from None
-    try:
+    return Opened(path, kind, follow_links, private, dir_fd, sized)
+
+
+class Opened:
+    """`opened` for a `with` block (a class rather than a `contextlib.contextmanager`, whose
+    import every command would pay): the descriptor is closed when the block ends."""
+
+    def __init__(
+        self,
+        path: str | os.PathLike[str],
+        kind: FileKind,
+        follow_links: bool,
+        private: bool,
+        dir_fd: int | None = None,
+        sized: bool = True,
+    ) -> None:
+        self._path = path
+        self._kind = kind
+        self._follow_links = follow_links and dir_fd is None
+        self._private = private
+        self._dir_fd = dir_fd
+        self._sized = sized
+        self._fd = -1
+
+    def __enter__(self) -> tuple[int, os.stat_result]:
+        path, kind = self._path, self._kind
+        flags = os.O_RDONLY | os.O_CLOEXEC | os.O_NONBLOCK | os.O_NOCTTY
+        if not self._follow_links:
+            flags |= os.O_NOFOLLOW
         try:
-            status = os.fstat(fd)
+            if self._dir_fd is None:
+                fd = os.open(path, flags)
+            else:
+                fd = os.open(os.path.basename(path), flags, dir_fd=self._dir_fd)
+        except FileNotFoundError:
+            raise
         except OSError as exc:
-            raise _read_error(path, kind, exc) from None
-        check_status(path, kind, status, private=private, sized=sized)
-        yield fd, status
-    finally:
-        os.close(fd)
+            raise _open_error(path, kind, exc, self._follow_links) from None
+        try:
+            try:
+                status = os.fstat(fd)
+            except OSError as exc:
+                raise _read_error(path, kind, exc) from None
+            check_status(path, kind, status, private=self._private, sized=self._sized)
+        except BaseException:
+            os.close(fd)
+            raise
+        self._fd = fd
+        return fd, status
+
+    def __exit__(self, *_: object) -> None:
+        os.close(self._fd)
 
 
 def read_opened(path: str | os.PathLike[str], kind: FileKind, fd: int) -> bytes:
@@ -199,9 +232,20 @@ def loads_json(data: bytes, where: str) -> Any:
     import json
 
     try:
-        return json.loads(data)
+        # Decoded here, not by json.loads, which guesses UTF-16 or UTF-32 from the first
+        # bytes and then complains about the guessed codec: styxy writes UTF-8 only.
+        text = data.decode("utf-8")
+    except UnicodeDecodeError as exc:
+        raise ValueError(f"{where} is not UTF-8 text (byte {exc.start})") from None
+    try:
+        return json.loads(text)
     except RecursionError:
         raise ValueError(f"{where} nests JSON too deeply to read") from None
+    except json.JSONDecodeError:
+        raise
+    except ValueError:
+        # The one other ValueError: an integer longer than Python converts (4,300 digits).
+        raise ValueError(f"{where} holds a number too long to read") from None
 
 
 # What a request from outside may hold (an HTTP body, a hook event): SPEC section 17's bounds.

@@ -7,17 +7,19 @@ that restarts gets its old port back when it is free (SPEC section 4).
 from __future__ import annotations
 
 import json
-import math
 import os
 import time
 from collections.abc import Iterable
-from dataclasses import dataclass, replace
 from pathlib import Path
-from typing import Any
 
 from styxy.errors import LeaseFileError, RefusedError
+from styxy.records import record, replace
 from styxy.store import fsio, memo
 from styxy.vocabulary import MAX_PORT, SOURCES, Source
+
+TYPE_CHECKING = False  # typing.TYPE_CHECKING without importing typing (see styxy.records)
+if TYPE_CHECKING:
+    from typing import Any
 
 FORMAT_VERSION = 1
 # Enough memory of past ports for every service a person runs, small enough to stay fast.
@@ -36,7 +38,7 @@ MAX_IDENTITY_PART = 128
 Identity = tuple[str, str, str]
 
 
-@dataclass(frozen=True)
+@record
 class Lease:
     lockId: str
     port: int
@@ -76,7 +78,7 @@ class Lease:
         }
 
 
-@dataclass(frozen=True)
+@record
 class LeaseFile:
     """What the lease file holds: live leases and the remembered port of each identity."""
 
@@ -351,7 +353,9 @@ def _decode_lease(row: Any) -> Lease | str:
 
 
 def _sane_time(value: float) -> bool:
-    return math.isfinite(value) and EARLIEST_TIME <= value <= LATEST_TIME
+    # The bounds are finite, so NaN and the infinities fail the comparison (without `math`,
+    # whose import the hot path spares).
+    return EARLIEST_TIME <= value <= LATEST_TIME
 
 
 def _bad_field(row: list[Any]) -> str:

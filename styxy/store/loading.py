@@ -11,18 +11,20 @@ import os
 import time
 import zlib
 from collections.abc import Iterable
-from dataclasses import dataclass, replace
 from pathlib import Path
-from typing import TYPE_CHECKING, Literal
 
 from styxy.errors import CacheError, DocumentError, RefusedError, UnsafeFileError
 from styxy.paths import Paths, display, missing_document
+from styxy.records import record, replace
 from styxy.store import cache, fsio, leases, sidecar
 from styxy.store.leases import Lease, LeaseFile
 from styxy.store.sidecar import Sidecar
 from styxy.system import ports
 
+TYPE_CHECKING = False  # typing.TYPE_CHECKING without importing typing (see styxy.records)
 if TYPE_CHECKING:
+    from typing import Literal
+
     from styxy.document import Parsed
     from styxy.document.model import Document
 
@@ -147,7 +149,7 @@ def check_document(paths: Paths) -> None:
         read_document(paths)  # refused there, with the system's own words
 
 
-@dataclass(frozen=True)
+@record
 class LoadedDocument:
     """What a command learns from the document, and how it learned it."""
 

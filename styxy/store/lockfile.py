@@ -25,9 +25,7 @@ import fcntl
 import os
 import sys
 import time
-from collections.abc import Callable, Iterator
-from contextlib import contextmanager
-from dataclasses import dataclass
+from collections.abc import Callable
 
 from styxy.errors import LockTimeoutError, WriteError
 from styxy.paths import display
@@ -49,13 +47,18 @@ def now() -> float:
     return time.clock_gettime(_CLOCK)
 
 
-@dataclass(frozen=True)
 class Holder:
-    """What the lock file says of its holder; `since` is None when it did not say (another tool)."""
+    """What the lock file says of its holder; `since` is None when it did not say (another tool).
 
-    pid: int
-    since: float | None
-    command: str
+    A plain class, as everything on the hot path is (a dataclass costs its creation at import).
+    """
+
+    __slots__ = ("command", "pid", "since")
+
+    def __init__(self, pid: int, since: float | None, command: str) -> None:
+        self.pid = pid
+        self.since = since
+        self.command = command
 
     def words(self) -> str:
         """`process 123 (styxy allocate -s dev)`."""
@@ -66,28 +69,48 @@ class Holder:
         return f"process {self.pid} ({command})" if command else f"process {self.pid}"
 
 
-@contextmanager
 def hold(
     folder: Sidecar, *, timeout: float, on_wait: Callable[[str], None], name: str = LOCK_NAME
-) -> Iterator[None]:
-    """Hold the lock `name` of the open sidecar for the block.
+) -> Held:
+    """Hold the lock `name` of the open sidecar for a `with` block.
 
     `on_wait` hears once who holds it after a second of waiting; LockTimeoutError when one
     holder keeps it past `timeout` seconds.
     """
-    fd = _open(folder, name)
-    try:
-        _acquire(fd, folder, name, timeout, on_wait)
-        writable = _record_holder(fd)
+    return Held(folder, name, timeout, on_wait)
+
+
+class Held:
+    """The lock held for a `with` block (a class rather than a `contextlib.contextmanager`,
+    whose import every command would pay)."""
+
+    def __init__(
+        self, folder: Sidecar, name: str, timeout: float, on_wait: Callable[[str], None]
+    ) -> None:
+        self._folder = folder
+        self._name = name
+        self._timeout = timeout
+        self._on_wait = on_wait
+        self._fd = -1
+        self._writable = False
+
+    def __enter__(self) -> None:
+        self._fd = _open(self._folder, self._name)
         try:
-            yield
-        finally:
-            if writable:
+            _acquire(self._fd, self._folder, self._name, self._timeout, self._on_wait)
+            self._writable = _record_holder(self._fd)
+        except BaseException:
+            os.close(self._fd)
+            raise
+
+    def __exit__(self, *_: object) -> None:
+        try:
+            if self._writable:
                 # Emptied before unlocking, so the text always names the current holder.
-                _forget_holder(fd)
-            fcntl.flock(fd, fcntl.LOCK_UN)
-    finally:
-        os.close(fd)
+                _forget_holder(self._fd)
+            fcntl.flock(self._fd, fcntl.LOCK_UN)
+        finally:
+            os.close(self._fd)
 
 
 def _open(folder: Sidecar, name: str) -> int:

@@ -15,16 +15,30 @@ states pile up in a long-lived process such as `styxy serve`).
 from __future__ import annotations
 
 from collections.abc import Callable, Sequence
-from typing import Generic, TypeVar
 
-K = TypeVar("K")
-V = TypeVar("V")
+TYPE_CHECKING = False  # typing.TYPE_CHECKING without importing typing (see styxy.records)
+if TYPE_CHECKING:
+    from typing import Generic, TypeVar
+
+    K = TypeVar("K")
+    V = TypeVar("V")
+
+    class _Generic(Generic[K, V]):
+        pass
+
+else:
+    # Generic in the type checker's eyes only: `typing` is not imported on the hot path.
+    K = V = object
+
+    class _Generic:
+        def __class_getitem__(cls, item: object) -> type:
+            return cls
 
 # Twice the most live leases a lease file may hold, plus the remembered identities.
 _BOUND = 50_000
 
 
-class Encodings(Generic[K, V]):
+class Encodings(_Generic[K, V]):
     """The encoding of each record seen, under one context (a document's ranges, say)."""
 
     def __init__(self) -> None:

@@ -18,8 +18,6 @@ of a read-only command (`snapshot`), so both show the same leases:
 
 from __future__ import annotations
 
-import hashlib
-
 from styxy.store.cache import JournalEntry
 from styxy.store.leases import Lease, LeaseFile
 from styxy.system import ports
@@ -34,6 +32,8 @@ def journal_lock_id(record: str) -> str:
     process that reads it, before and after the fold (the line holds the mover's pid, both
     ports, the service type and the time, so two moves never share it). 16 hex digits, like
     the random lock id of any other lease (`leases.new_lock_id`)."""
+    import hashlib  # here: OpenSSL's start-up costs 2 ms, and most commands fold no journal
+
     digest = hashlib.sha256(b"styxy-journal\0" + record.strip().encode("utf-8")).hexdigest()
     return digest[:16]
 

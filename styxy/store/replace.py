@@ -11,16 +11,19 @@ import os
 import stat
 import time
 from collections.abc import Callable
-from dataclasses import dataclass
 from pathlib import Path
-from typing import TypeVar
 
+from styxy.records import record
 from styxy.store import atomic, fsio
 
 _SETTLE_SECONDS = 0.02
 _SETTLE_LIMIT_SECONDS = 2.0
 _DOCUMENT_LIMIT = 64 * 1024 * 1024  # what a late edit is read up to; far above any document
-R = TypeVar("R")
+TYPE_CHECKING = False  # typing.TYPE_CHECKING without importing typing (see styxy.records)
+if TYPE_CHECKING:
+    from typing import TypeVar
+
+    R = TypeVar("R")
 
 
 # A temporary file beside a linked document's target may belong to a styxy working through
@@ -46,7 +49,7 @@ def sweep_beside_target(doc: Path) -> None:
             pass
 
 
-@dataclass(frozen=True)
+@record
 class DocumentSeen:
     """The document file a transaction read: which file it was and the bytes it held."""
 

@@ -13,12 +13,11 @@ The loading steps it shares with the locked transaction live in `styxy.store.loa
 from __future__ import annotations
 
 import time
-from dataclasses import dataclass, field
 from pathlib import Path
-from typing import TYPE_CHECKING
 
 from styxy.errors import DocumentError
 from styxy.paths import Paths, missing_document
+from styxy.records import record
 from styxy.store.leases import Lease, LeaseFile
 from styxy.store.loading import (
     LoadedDocument,
@@ -32,6 +31,7 @@ from styxy.store.loading import (
     stale_leases,
 )
 
+TYPE_CHECKING = False  # typing.TYPE_CHECKING without importing typing (see styxy.records)
 if TYPE_CHECKING:
     from styxy.document import Parsed
     from styxy.document.model import Document
@@ -40,7 +40,7 @@ if TYPE_CHECKING:
 # ------------------------------------------------------------------------------ snapshots
 
 
-@dataclass(frozen=True)
+@record
 class Snapshot:
     """The document view and the leases (with the journal's moves not yet folded)."""
 
@@ -48,7 +48,7 @@ class Snapshot:
     loaded: LoadedDocument
     state: LeaseFile
     notes: tuple[str, ...] = ()
-    _now: float = field(default_factory=time.time)
+    _now: float = 0.0  # when it was read: `load` sets it
 
     @property
     def document(self) -> Document:
@@ -120,7 +120,7 @@ def load(paths: Paths) -> Snapshot:
     finally:
         if folder is not None:
             folder.close()
-    return Snapshot(paths, loaded, state, tuple(notes))
+    return Snapshot(paths, loaded, state, tuple(notes), time.time())
 
 
 def _add_bpf_moves(paths: Paths, chunks: list[tuple[Path, bytes]]) -> None:

@@ -16,9 +16,7 @@ import os
 import time
 import zlib
 from collections.abc import Callable
-from dataclasses import dataclass, field
 from pathlib import Path
-from typing import TYPE_CHECKING, Any, TypeVar
 
 from styxy import notes as words
 from styxy.errors import DocumentError, RefusedError, StyxyError
@@ -28,9 +26,15 @@ from styxy.store.leases import Lease, LeaseFile
 from styxy.store.loading import CACHE_NAME, JOURNAL_NAME, LEASES_NAME
 from styxy.store.sidecar import Sidecar
 
+PROJECTS_NAME = "projects.json"
+
+TYPE_CHECKING = False  # typing.TYPE_CHECKING without importing typing (see styxy.records)
 if TYPE_CHECKING:
+    from typing import Any, TypeVar
+
     from styxy.document import Parsed
     from styxy.document.model import Document
+    from styxy.store import projects as project_records
 
 LOCK_TIMEOUT_SECONDS = 30.0
 # How many times a change is applied to a document that hand edits keep changing before the
@@ -38,39 +42,76 @@ LOCK_TIMEOUT_SECONDS = 30.0
 # a document saved several times a second still lets one through.
 CHANGE_ATTEMPTS = 20
 
-T = TypeVar("T")
+if TYPE_CHECKING:
+    T = TypeVar("T")
 Notify = Callable[[str], None]
 
 
-@dataclass
 class Transaction:
     """State loaded under the lock; a change reads it, replaces `state` and may replace the text.
 
     Callers use `paths`, `document`, `state`, `reaped`, `loaded`, `parsed()` and
-    `replace_text()`; the rest belongs to the load and the commit.
+    `replace_text()`; the rest belongs to the load and the commit. (A plain class, not a
+    dataclass: it is built on every command's hot path, see `styxy.records`.)
     """
 
-    paths: Paths
-    folder: Sidecar  # the sidecar, opened once: every file in it is reached through it
-    doc_bytes: bytes
-    document: Document
-    state: LeaseFile
-    reaped: tuple[Lease, ...] = ()
-    notes: list[str] = field(default_factory=list)
-    new_text: str | None = None
-    _parsed: Any = None
-    _cache_fresh: bool = False
-    _generation: int = 0
-    _cache_leases_stamp: int = 0  # the lease file the cache's lease table was built from
-    _folding: tuple[tuple[str, int], ...] = ()  # journal files set aside, bytes consumed
-    _bpf_attached: bool = False  # the kernel bind program's maps are pinned for this cache
-    _bpf_moves: tuple[Any, ...] = ()  # the kernel program's moves folded by this transaction
-    _loaded: LeaseFile = field(default_factory=LeaseFile)
-    # Set when the document has errors and the command works on the leases without it
-    # (`run_change(..., needs_document=False)`); `document` is then the last good view.
-    document_problem: DocumentError | None = None
-    _stamp: tuple[int, int] | None = None  # the cache's (crc, size) while the document is broken
-    _listening: frozenset[int] | None = None
+    def __init__(
+        self,
+        *,
+        paths: Paths,
+        folder: Sidecar,
+        doc_bytes: bytes,
+        document: Document,
+        state: LeaseFile,
+        notes: list[str],
+        parsed: Any,
+        cache_fresh: bool,
+        generation: int,
+        cache_leases_stamp: int,
+        document_problem: DocumentError | None,
+        stamp: tuple[int, int] | None,
+    ) -> None:
+        self.paths = paths
+        self.folder = folder  # the sidecar, opened once: every file in it is reached through it
+        self.doc_bytes = doc_bytes
+        self.document = document
+        self.state = state
+        self.reaped: tuple[Lease, ...] = ()
+        self.notes = notes
+        self.new_text: str | None = None
+        self._parsed = parsed
+        self._cache_fresh = cache_fresh
+        self._generation = generation
+        self._cache_leases_stamp = cache_leases_stamp  # the lease file the cache's table came from
+        # Journal files set aside (names in the sidecar) and the bytes consumed, -1 for all.
+        self._folding: tuple[tuple[str, int], ...] = ()
+        self._bpf_attached = False  # the kernel bind program's maps are pinned for this cache
+        self._bpf_moves: tuple[Any, ...] = ()  # the kernel program's moves folded by this transaction
+        self._loaded = state
+        # Set when the document has errors and the command works on the leases without it
+        # (`run_change(..., needs_document=False)`); `document` is then the last good view.
+        self.document_problem = document_problem
+        self._stamp = stamp  # the cache's (crc, size) while the document is broken
+        # The projects file, read only by a change that asks for it (`styxy env`, `env --prune`).
+        self._projects: project_records.Projects | None = None
+        self._projects_loaded: project_records.Projects | None = None
+        self._listening: frozenset[int] | None = None
+
+    def projects(self) -> project_records.Projects:
+        """Project id -> root folder, as recorded by `styxy env` (read on first use)."""
+        if self._projects is None:
+            # Imported here: only `styxy env` asks, and `allocate`'s hot path never does.
+            from styxy.store import projects as project_records
+
+            self._projects_loaded = project_records.load(
+                self.folder.where(PROJECTS_NAME), dir_fd=self.folder.fd
+            )
+            self._projects = self._projects_loaded
+        return self._projects
+
+    def set_projects(self, projects: project_records.Projects) -> None:
+        self.projects()
+        self._projects = projects
 
     @property
     def loaded(self) -> LeaseFile:
@@ -210,22 +251,32 @@ def _open_folder(paths: Paths, needs_document: bool) -> Sidecar:
     return folder
 
 
+# The sidecar's files whose temporary files a killed writer may leave (`.NAME.*.tmp`).
+_SIDECAR_FILES = (LEASES_NAME, CACHE_NAME, JOURNAL_NAME, PROJECTS_NAME, ".gitignore", "bpf-events")
+
+
 def _sweep_leftovers(paths: Paths, folder: Sidecar) -> None:
-    """Remove temporary files of writers that were killed mid-write; we hold the lock."""
-    for leftover in paths.doc.parent.glob(f".{paths.doc.name}.*.tmp"):
-        try:
-            leftover.unlink()
-        except OSError:
-            pass
-    prefixes = tuple(
-        f".{name}." for name in (LEASES_NAME, CACHE_NAME, JOURNAL_NAME, ".gitignore", "bpf-events")
-    )
-    for name in folder.names():
-        if name.startswith(prefixes) and name.endswith(".tmp"):
+    """Remove temporary files of writers that were killed mid-write; we hold the lock.
+
+    A leftover is named `.NAME.*.tmp` beside its target (`styxy.store.atomic`). Each folder is
+    listed once and the names compared as text (a glob would compile a pattern at every
+    command's start); the sidecar's through its descriptor.
+    """
+    start = f".{paths.doc.name}."
+    try:
+        beside = os.listdir(paths.doc.parent)
+    except OSError:
+        beside = []
+    for name in beside:
+        if name.startswith(start) and name.endswith(".tmp"):
             try:
-                folder.unlink(name)
+                os.unlink(paths.doc.parent / name)
             except OSError:
                 pass
+    prefixes = tuple(f".{name}." for name in _SIDECAR_FILES)
+    for name in folder.names():
+        if name.startswith(prefixes) and name.endswith(".tmp"):
+            folder.unlink(name)
 
 
 def _load(paths: Paths, folder: Sidecar, notes: list[str], needs_document: bool) -> Transaction:
@@ -248,16 +299,15 @@ def _load(paths: Paths, folder: Sidecar, notes: list[str], needs_document: bool)
         folder=folder,
         doc_bytes=doc_bytes,
         document=loaded.document,
-        state=LeaseFile(),
+        state=loading.load_leases(folder, notes, written_as=loaded.leases_stamp),
         notes=notes,
-        _parsed=loaded.parsed,
-        _cache_fresh=loaded.cache_fresh,
-        _generation=loaded.generation,
-        _cache_leases_stamp=loaded.leases_stamp,
+        parsed=loaded.parsed,
+        cache_fresh=loaded.cache_fresh,
+        generation=loaded.generation,
+        cache_leases_stamp=loaded.leases_stamp,
         document_problem=loaded.problem,
-        _stamp=loaded.stamp,
+        stamp=loaded.stamp,
     )
-    txn.state = txn._loaded = loading.load_leases(folder, notes, written_as=loaded.leases_stamp)
     _fold_journal(txn)
     _reap(txn)
     return txn
@@ -390,6 +440,12 @@ def _commit(txn: Transaction, seen: replace.DocumentSeen) -> bool:
             staged["doc"] = replace.stage_document(txn.paths.doc, doc_bytes)
         if txn.state != txn._loaded:
             staged["leases"] = _stage_private(txn.folder, LEASES_NAME, leases.dump(txn.state))
+        if txn._projects is not None and txn._projects != txn._projects_loaded:
+            from styxy.store import projects as project_records
+
+            staged["projects"] = _stage_private(
+                txn.folder, PROJECTS_NAME, project_records.dump(txn._projects)
+            )
         # The cache names the lease file it goes with, so it is built once that file exists.
         lease_file = (
             staged["leases"].status if "leases" in staged else txn.folder.stat(LEASES_NAME)
@@ -410,8 +466,9 @@ def _commit(txn: Transaction, seen: replace.DocumentSeen) -> bool:
             staged["cache"] = _stage_private(txn.folder, CACHE_NAME, data)
         if "doc" in staged and not replace.replace_document(staged["doc"], seen):
             return False
-        # Lease file, then cache: the order docs/ARCHITECTURE.md explains.
-        for key in ("leases", "cache"):
+        # Lease file, then cache: the order docs/ARCHITECTURE.md explains. The projects file
+        # only tells `env --prune` where to look, so it may land on either side of them.
+        for key in ("leases", "projects", "cache"):
             if key in staged:
                 staged[key].publish()
     finally:
@@ -423,7 +480,7 @@ def _commit(txn: Transaction, seen: replace.DocumentSeen) -> bool:
     _sync_bpf(txn)
     # One folder sync for the sidecar's renames instead of one per file: the renames are
     # atomic either way; this only makes them durable, and it costs as much as a file fsync.
-    if "leases" in staged or "cache" in staged or txn._folding:
+    if staged.keys() & {"leases", "cache", "projects"} or txn._folding:
         txn.folder.sync()
     return True
 

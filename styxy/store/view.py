@@ -8,11 +8,14 @@ from __future__ import annotations
 
 import json
 from types import MappingProxyType
-from typing import Any
 
-from styxy.document.model import AutoAllocation, Document, Range, Rule, Settings
+from styxy.document.model import AutoAllocation, Document, Range, Rule, RunFlag, Settings
 
-VIEW_VERSION = 2  # 2: aliases, autoAllocation.agents and maxNewPerDay
+TYPE_CHECKING = False  # typing.TYPE_CHECKING without importing typing (see styxy.records)
+if TYPE_CHECKING:
+    from typing import Any
+
+VIEW_VERSION = 3  # 2: aliases, autoAllocation.agents and maxNewPerDay; 3: runFlags
 
 
 def encode(document: Document) -> bytes:
@@ -29,6 +32,7 @@ def encode(document: Document) -> bytes:
         ],
         "detect": [[k, list(v)] for k, v in s.detect.items()],
         "aliases": [[k, list(v)] for k, v in s.aliases.items()],
+        "runFlags": [[f.pattern, list(f.arguments), f.line] for f in s.run_flags],
         "grace": s.lease_grace_seconds,
     }
     return json.dumps(body, separators=(",", ":")).encode()
@@ -49,6 +53,7 @@ def decode(meta: bytes, path: str) -> Document:
         detect=MappingProxyType({k: tuple(v) for k, v in body["detect"]}),
         lease_grace_seconds=int(body["grace"]),
         aliases=MappingProxyType({k: tuple(v) for k, v in body["aliases"]}),
+        run_flags=tuple(RunFlag(p, tuple(a), ln) for p, a, ln in body["runFlags"]),
     )
     return Document(path=path, settings=settings, ranges=ranges)
 

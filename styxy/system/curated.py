@@ -17,10 +17,11 @@ Pure data and two small functions: no I/O, cheap to import.
 from __future__ import annotations
 
 from bisect import bisect_left, bisect_right
-from dataclasses import dataclass
+
+from styxy.records import record
 
 
-@dataclass(frozen=True)
+@record
 class DevPort:
     low: int
     high: int

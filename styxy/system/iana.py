@@ -23,12 +23,11 @@ from __future__ import annotations
 import json
 import os
 from collections.abc import Iterable, Iterator, Sequence
-from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, Literal
 
 from styxy import refusals
 from styxy.errors import InvalidValueError, NotFoundError, StyxyError
+from styxy.records import record as frozen_record
 from styxy.system import curated
 from styxy.system.iana_formats import Record
 from styxy.vocabulary import MAX_PORT
@@ -46,8 +45,14 @@ IANA_URL = (
     "https://www.iana.org/assignments/service-names-port-numbers/service-names-port-numbers.xml"
 )
 
-Category = Literal["system", "user", "dynamic"]
-SourceKind = Literal["index", "shipped", "services", "none"]
+TYPE_CHECKING = False  # typing.TYPE_CHECKING without importing typing (see styxy.records)
+if TYPE_CHECKING:
+    from typing import Any, Literal
+
+    Category = Literal["system", "user", "dynamic"]
+    SourceKind = Literal["index", "shipped", "services", "none"]
+else:
+    Category = SourceKind = str
 # RFC 6335 section 6: System Ports, User Ports, Dynamic and/or Private Ports.
 CATEGORY_SPANS: dict[Category, tuple[int, int]] = {
     "system": (0, 1023),
@@ -82,7 +87,7 @@ def category_text(kind: Category) -> str:
 # Records
 
 
-@dataclass(frozen=True)
+@frozen_record
 class Registration:
     """One port of one record: callers ask "what is registered at port p" without ranges."""
 
@@ -92,7 +97,7 @@ class Registration:
     description: str
 
 
-@dataclass(frozen=True)
+@frozen_record
 class Source:
     kind: SourceKind
     path: str  # the index (imported or shipped) or /etc/services; "" for none
@@ -113,7 +118,7 @@ class Source:
 Row = tuple[str, str, int, int, str]
 
 
-@dataclass(frozen=True)
+@frozen_record
 class Registry:
     source: Source
     rows: tuple[Row, ...]
@@ -123,7 +128,7 @@ class Registry:
         return tuple(Record(*row) for row in self.rows)
 
 
-@dataclass(frozen=True)
+@frozen_record
 class Assignment:
     service: str
     protocol: str
@@ -253,7 +258,7 @@ def load_index(path: Path, kind: SourceKind = "index") -> Registry:
         body = json.loads(raw)
         if body.get("styxyIanaIndex") != INDEX_VERSION:
             raise _damaged(path, kind)
-        rows = tuple(_checked(row) for row in body["records"])
+        rows = tuple(checked_row(row) for row in body["records"])
         source = Source(kind, str(path), str(body["updated"]), str(body.get("origin", "")))
     except (ValueError, TypeError, KeyError, AttributeError):
         raise _damaged(path, kind) from None
@@ -274,7 +279,7 @@ def _gunzipped(raw: bytes, path: Path, kind: SourceKind) -> bytes:
     return data
 
 
-def _checked(row: Any) -> Row:
+def checked_row(row: Any) -> Row:
     """A stored row with the types lookups rely on; ValueError for anything else."""
     name, protocol, low, high, description = row
     if not (
@@ -288,9 +293,13 @@ def _checked(row: Any) -> Row:
     return name, protocol, low, high, description
 
 
-def current() -> Registry:
+def current(*, port: int | None = None) -> Registry:
     """The registry data lookups use: the imported index, else the shipped one, else
-    /etc/services, else none."""
+    /etc/services, else none.
+
+    With `port`, /etc/services is read only for the lines that can name that port (what
+    `check` needs, on every call), so the rows may hold nothing else.
+    """
     try:
         return load_index(index_path())
     except FileNotFoundError:
@@ -307,6 +316,9 @@ def current() -> Registry:
     from styxy.system.iana_formats import read_services
 
     text = raw.decode("utf-8", errors="replace")
+    if port is not None:
+        needle = f"{port}/"
+        text = "\n".join(line for line in text.splitlines() if needle in line)
     rows = tuple(row_of(r) for r in read_services(text).records)
     return Registry(Source("services", str(services), ""), rows)
 
@@ -341,7 +353,7 @@ def assigned_ports() -> tuple[int, ...]:
 # Lookups
 
 
-@dataclass(frozen=True)
+@frozen_record
 class Lookup:
     query: str
     port: int | None  # the port asked about; None for a name
@@ -369,9 +381,14 @@ def _order(records: Iterable[Record]) -> tuple[Assignment, ...]:
     return tuple(_assignment(r) for r in found)
 
 
+def assignments_of(rows: Iterable[Row]) -> tuple[Assignment, ...]:
+    """Rows as the assignments lookups answer with, by port, name and protocol."""
+    return _order(Record(*row) for row in rows)
+
+
 def at_port(port: int, registry: Registry | None = None) -> tuple[Assignment, ...]:
     """The assignments whose ports include `port`, by name then protocol."""
-    chosen = current() if registry is None else registry
+    chosen = current(port=port) if registry is None else registry
     return _order(Record(*row) for row in chosen.rows if row[2] <= port <= row[3])
 
 
@@ -403,7 +420,7 @@ def _check_name(name: str) -> None:
     # and '/'. Anything printable without spaces, within reason, is worth a lookup.
     if not (0 < len(name) <= 63 and name.isprintable() and " " not in name):
         raise InvalidValueError(
-            f"{name!r} is neither a port (1-{MAX_PORT}) nor a service name "
+            f"{refusals.shown(name)} is neither a port (1-{MAX_PORT}) nor a service name "
             "(up to 63 characters without spaces)."
         )
 

@@ -20,12 +20,12 @@ before it reaches the parser (`styxy.system.iana.MAX_REGISTRY_BYTES`).
 from __future__ import annotations
 
 import re
-from dataclasses import dataclass
-from typing import TYPE_CHECKING
 
 from styxy.errors import StyxyError
+from styxy.records import record
 from styxy.vocabulary import MAX_PORT
 
+TYPE_CHECKING = False  # typing.TYPE_CHECKING without importing typing (see styxy.records)
 if TYPE_CHECKING:
     from _csv import Reader as _CsvReader
 
@@ -48,7 +48,7 @@ class NotARegistryError(RegistryFormatError):
     """Bytes that are not the registry at all (an HTML page, another XML document)."""
 
 
-@dataclass(frozen=True)
+@record
 class Record:
     """One assignment as the registry writes it: a name bound to a port (or a span of ports)."""
 
@@ -59,7 +59,7 @@ class Record:
     description: str  # whitespace collapsed: IANA wraps long descriptions over several lines
 
 
-@dataclass(frozen=True)
+@record
 class Parsed:
     """What a reader found: the records and the registry's own date (YYYY-MM-DD, or "")."""
 

@@ -11,22 +11,24 @@ never imports psutil; everything that needs owners imports psutil lazily, inside
 
 from __future__ import annotations
 
+# The C module under `socket`: netlink needs only its socket type and constants, and the
+# `socket` module's enum conversions cost about 2 ms of every command's start.
+import _socket
 import errno
 import os
-import socket
 import struct
-from dataclasses import dataclass
 
 from styxy.errors import InvalidValueError
+from styxy.records import record
 from styxy.vocabulary import MAX_PORT
 
 EPHEMERAL_PATH = "/proc/sys/net/ipv4/ip_local_port_range"
 # The four addresses SPEC section 4 names: a listener on any of them makes a port unusable.
-PROBE_ADDRESSES: tuple[tuple[socket.AddressFamily, str], ...] = (
-    (socket.AF_INET, "127.0.0.1"),
-    (socket.AF_INET, "0.0.0.0"),
-    (socket.AF_INET6, "::1"),
-    (socket.AF_INET6, "::"),
+PROBE_ADDRESSES: tuple[tuple[int, str], ...] = (
+    (_socket.AF_INET, "127.0.0.1"),
+    (_socket.AF_INET, "0.0.0.0"),
+    (_socket.AF_INET6, "::1"),
+    (_socket.AF_INET6, "::"),
 )
 # /proc/net/tcp{,6} state code of a listening socket.
 _PROC_LISTEN = b"0A"
@@ -35,7 +37,7 @@ _PROC_LISTEN = b"0A"
 START_TIME_TOLERANCE = 0.01
 
 
-@dataclass(frozen=True)
+@record
 class Listener:
     """One listening TCP socket."""
 
@@ -49,12 +51,14 @@ class Listener:
 # Is the port taken? (hot path: no psutil)
 
 
-def _bind_probe(family: socket.AddressFamily, address: str, port: int) -> bool | None:
+def _bind_probe(family: int, address: str, port: int) -> bool | None:
     """True when bind() says the port is in use, False when it binds, None when it can't tell.
 
     The last resort of `is_listening` only (see there): binding disturbs a program that binds
     the same port at the same moment.
     """
+    import socket
+
     try:
         sock = socket.socket(family, socket.SOCK_STREAM)
     except OSError:
@@ -121,28 +125,33 @@ def _netlink_listening_ports() -> frozenset[int] | None:
     Asking for the LISTEN state alone makes the kernel walk its listening table and skip the
     established one, so the answer costs the same on a machine with a million connections.
     """
-    af_netlink = getattr(socket, "AF_NETLINK", None)
+    af_netlink = getattr(_socket, "AF_NETLINK", None)
     if af_netlink is None:
         return None
     found: set[int] = set()
     try:
-        with socket.socket(
-            af_netlink, socket.SOCK_RAW | socket.SOCK_CLOEXEC, _NETLINK_SOCK_DIAG
-        ) as sock:
-            for seq, family in enumerate((socket.AF_INET, socket.AF_INET6), 1):
-                request = _DIAG_REQ.pack(family, socket.IPPROTO_TCP, 0, 0, 1 << _TCP_LISTEN)
-                head = _NLMSG.pack(
-                    _NLMSG.size + len(request), _SOCK_DIAG_BY_FAMILY, _NLM_F_REQUEST_DUMP, seq, 0
-                )
-                sock.sendto(head + request, (0, 0))
-                if not _read_dump(sock, found):
-                    return None
+        sock = _socket.socket(
+            af_netlink, _socket.SOCK_RAW | _socket.SOCK_CLOEXEC, _NETLINK_SOCK_DIAG
+        )
     except OSError:
         return None
+    try:
+        for seq, family in enumerate((_socket.AF_INET, _socket.AF_INET6), 1):
+            request = _DIAG_REQ.pack(family, _socket.IPPROTO_TCP, 0, 0, 1 << _TCP_LISTEN)
+            head = _NLMSG.pack(
+                _NLMSG.size + len(request), _SOCK_DIAG_BY_FAMILY, _NLM_F_REQUEST_DUMP, seq, 0
+            )
+            sock.sendto(head + request, (0, 0))
+            if not _read_dump(sock, found):
+                return None
+    except OSError:
+        return None
+    finally:
+        sock.close()
     return frozenset(found)
 
 
-def _read_dump(sock: socket.socket, found: set[int]) -> bool:
+def _read_dump(sock: _socket.socket, found: set[int]) -> bool:
     """Add the source port of every listening socket of one dump; False on a netlink error."""
     while True:
         data = sock.recv(1 << 16)
@@ -256,13 +265,27 @@ def listeners(start: int = 1, end: int = MAX_PORT) -> list[Listener]:
 
 
 def listeners_on(port: int) -> list[Listener]:
-    """The listening sockets on one port (several: IPv4 and IPv6, or SO_REUSEPORT)."""
+    """The listening sockets on one port (several: IPv4 and IPv6, or SO_REUSEPORT).
+
+    The kernel says first whether anything listens there at all (a fraction of a millisecond);
+    only then does psutil look for the owners, which costs its import and a walk over every
+    process's open files.
+    """
+    if _netlink_listening(port) is False:
+        return []
     return listeners(port, port)
 
 
 def listening_in(start: int, end: int) -> frozenset[int]:
-    """The ports in [start, end] that something listens on: one system-wide query, no binds."""
-    return frozenset(port for port, _, _ in _listening_sockets() if start <= port <= end)
+    """The ports in [start, end] that something listens on: one system-wide query, no binds.
+
+    The kernel's own list (sock_diag) when it can be asked, as `is_listening` does; psutil's
+    table, which also names the owners and so walks every process, only where it cannot.
+    """
+    found = _netlink_listening_ports()
+    if found is None:
+        found = frozenset(port for port, _, _ in _listening_sockets())
+    return frozenset(port for port in found if start <= port <= end)
 
 
 def ephemeral_range() -> tuple[int, int] | None:
@@ -285,12 +308,16 @@ def process_start_time(pid: int) -> float | None:
     """When process `pid` started (seconds since the epoch), None if there is no such process."""
     if pid <= 0:
         return None
-    import psutil
-
     try:
-        return float(psutil.Process(pid).create_time())
-    except psutil.Error:
-        return None
+        seen = _proc_stat(pid)
+    except _ProcUnreadable:
+        import psutil
+
+        try:
+            return float(psutil.Process(pid).create_time())
+        except psutil.Error:
+            return None
+    return None if seen is None else seen[1]
 
 
 def process_alive(pid: int, start_time: float | None) -> bool:
@@ -301,6 +328,16 @@ def process_alive(pid: int, start_time: float | None) -> bool:
     """
     if pid <= 0:
         return False
+    try:
+        seen = _proc_stat(pid)
+    except _ProcUnreadable:
+        return _psutil_alive(pid, start_time)
+    if seen is None or seen[0] == "Z":
+        return False
+    return start_time is None or abs(seen[1] - start_time) <= START_TIME_TOLERANCE
+
+
+def _psutil_alive(pid: int, start_time: float | None) -> bool:
     import psutil
 
     try:
@@ -312,6 +349,57 @@ def process_alive(pid: int, start_time: float | None) -> bool:
         return bool(abs(proc.create_time() - start_time) <= START_TIME_TOLERANCE)
     except psutil.Error:
         return False
+
+
+class _ProcUnreadable(Exception):
+    """/proc cannot say (not Linux, or no procfs mounted): psutil answers instead."""
+
+
+def _proc_stat(pid: int) -> tuple[str, float] | None:
+    """(state letter, start time) of `pid` from /proc/PID/stat; None when there is no such
+    process. The hot path's own reading of what psutil reads (`Process.status()` and
+    `create_time()`, computed the same way, to the bit): importing psutil costs about 10 ms,
+    a third of a whole `styxy allocate`. tests/test_ports.py holds the two to the same answer.
+    """
+    try:
+        with open(f"/proc/{pid}/stat", "rb") as handle:
+            data = handle.read()
+    except (FileNotFoundError, ProcessLookupError):
+        if not os.path.isdir("/proc/self"):
+            raise _ProcUnreadable from None
+        return None
+    except OSError as exc:
+        raise _ProcUnreadable from exc
+    # `pid (comm) state ... starttime ...`: comm may hold spaces and parentheses, so the fields
+    # are counted from the last `)`; starttime is the 22nd field, in clock ticks since boot.
+    fields = data[data.rfind(b")") + 2 :].split()
+    try:
+        return fields[0].decode("ascii"), int(fields[19]) / _clock_ticks() + _boot_time()
+    except (IndexError, ValueError, UnicodeDecodeError) as exc:
+        raise _ProcUnreadable from exc
+
+
+_boot: list[float] = []
+
+
+def _boot_time() -> float:
+    """The `btime` line of /proc/stat (psutil's boot_time), read once per process."""
+    if not _boot:
+        try:
+            with open("/proc/stat", "rb") as handle:
+                for line in handle:
+                    if line.startswith(b"btime"):
+                        _boot.append(float(line.split()[1]))
+                        break
+        except (OSError, ValueError, IndexError) as exc:
+            raise _ProcUnreadable from exc
+        if not _boot:
+            raise _ProcUnreadable
+    return _boot[0]
+
+
+def _clock_ticks() -> int:
+    return os.sysconf("SC_CLK_TCK")
 
 
 def process_info(pid: int) -> tuple[str | None, str | None]:

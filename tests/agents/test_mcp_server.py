@@ -92,6 +92,12 @@ def test_a_single_instance_type_from_two_agents_runs_once(styxy):
         "agent-a",
     )
     assert (used["port"], used["name"]) == (one["port"], "rag")
+    # The name's URL behind `styxy proxy` (none runs here), and the port's own (SPEC 22).
+    assert (used["url"], used["directUrl"], used["proxied"]) == (
+        "http://rag.agent-a.localhost:1355/",
+        f"http://localhost:{one['port']}/",
+        False,
+    )
 
 
 def test_release_by_instance_ends_exactly_that_instances_leases(styxy):

@@ -6,6 +6,7 @@ import json
 import signal
 import subprocess
 import sys
+import time
 from pathlib import Path
 
 from support import styxy_command
@@ -91,6 +92,30 @@ def test_signals_are_forwarded_to_the_child(styxy):
     proc.send_signal(signal.SIGHUP)
     proc.communicate(timeout=30)
     assert proc.returncode == 42
+
+
+def test_a_signal_after_the_child_ended_still_ends_the_lease(styxy):
+    # `timeout` and a closed terminal signal the whole group: styxy may get SIGTERM after its
+    # child is gone, while it settles the lease. The child here leaves a process behind that
+    # carries the lease's id without listening, which keeps styxy waiting for it (up to 5 s):
+    # a SIGTERM then must end the wait and the lease, not kill styxy with the lease left.
+    import psutil
+
+    argv = [*styxy_command(), "--doc", str(styxy.doc), "run", "-s", "dev", "--", "sh", "-c", "sleep 60 & echo $!; exit 3"]
+    proc = subprocess.Popen(argv, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, env=styxy.env)
+    leftover = psutil.Process(int(proc.stdout.readline()))
+    try:
+        styxy_process = psutil.Process(proc.pid)
+        while styxy_process.children():  # the child sh ended and was reaped: styxy now waits
+            time.sleep(0.02)
+        proc.send_signal(signal.SIGTERM)
+        started = time.monotonic()
+        proc.wait(timeout=30)  # not communicate(): the leftover holds the pipes open
+        assert time.monotonic() - started < 3  # the wait ended at the signal
+    finally:
+        leftover.kill()
+    assert proc.returncode == 3  # the child's code, not a styxy killed by SIGTERM (-15)
+    assert styxy("list", "--json").json() == {"leases": []}
 
 
 def test_run_without_a_command_or_with_a_missing_one(styxy):

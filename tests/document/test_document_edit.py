@@ -26,7 +26,7 @@ def test_auto_allocation_is_one_row_and_one_audit_line(tmp_path: Path) -> None:
         "```text\n```", "```text\n" + AUDIT + "\n```"
     )
     assert after == expected
-    assert changes(before, after) == ([], [(88, GRAFANA_LINE + "\n"), (97, AUDIT + "\n")])
+    assert changes(before, after) == ([], [(103, GRAFANA_LINE + "\n"), (112, AUDIT + "\n")])
 
 
 def test_row_and_audit_line_can_be_spliced_separately(tmp_path: Path) -> None:
@@ -34,7 +34,7 @@ def test_row_and_audit_line_can_be_spliced_separately(tmp_path: Path) -> None:
     with_row = add_range(parsed, GRAFANA)
     both = append_audit(parse(with_row, str(path)), AUDIT)
     assert both == add_range(parsed, GRAFANA, audit=AUDIT)
-    assert changes(parsed.text, with_row) == ([], [(88, GRAFANA_LINE + "\n")])
+    assert changes(parsed.text, with_row) == ([], [(103, GRAFANA_LINE + "\n")])
 
 
 def test_undo_is_one_removed_row_and_one_audit_line_and_restores_the_table(tmp_path: Path) -> None:
@@ -43,7 +43,7 @@ def test_undo_is_one_removed_row_and_one_audit_line_and_restores_the_table(tmp_p
     added = write(path, add_range(parsed, GRAFANA, audit=AUDIT))
     undo = "2025-09-30T13:00:00Z undo-auto grafana 11510-11519"
     undone = write(path, remove_range(parse(added, str(path)), "grafana", audit=undo))
-    assert changes(added, undone) == ([(88, GRAFANA_LINE + "\n")], [(97, undo + "\n")])
+    assert changes(added, undone) == ([(103, GRAFANA_LINE + "\n")], [(112, undo + "\n")])
     # Everything but the two audit lines is back byte for byte.
     assert undone == original.replace("```text\n```", f"```text\n{AUDIT}\n{undo}\n```")
 
@@ -152,11 +152,11 @@ def test_bad_audit_lines_are_refused(line: str, tmp_path: Path) -> None:
 @pytest.mark.parametrize(
     ("row", "error", "message"),
     [
-        (Range("ai", 20000, 20009), RefusedError, "service type 'ai' already has a row (line 87)"),
+        (Range("ai", 20000, 20009), RefusedError, "service type 'ai' already has a row (line 102)"),
         (
             Range("x", 11490, 11509),
             RefusedError,
-            "range 11490-11509 overlaps 'ai' 11400-11499 (line 87)",
+            "range 11490-11509 overlaps 'ai' 11400-11499 (line 102)",
         ),
         (Range("Bad Name", 20000, 20009), InvalidValueError, "invalid service type 'Bad Name'"),
         (Range("x", 20009, 20000), InvalidValueError, "Start 20009 is greater than End 20000"),

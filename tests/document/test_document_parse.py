@@ -54,7 +54,7 @@ def test_default_document_has_the_spec_rows_in_order(tmp_path: Path) -> None:
         "multi",
         (3000, 3001, 3002, 3003),
         "Frontend development servers (React, Next.js, Vite)",
-        71,
+        86,
     )
     assert parsed.warnings == ()
     assert parsed.document.audit == ()

@@ -57,7 +57,7 @@ CHANGES = [
     ),
     ("auto-allocation.agents", "deny", 13, "  agents: deny                # ask | allow | deny: may an agent's unknown type get a range\n"),
     ("auto-allocation.max-new-per-day", "3", 14, "  maxNewPerDay: 3             # new ranges in any 24 hours, counted from the audit log\n"),
-    ("lease-grace-seconds", "0", 45, "leaseGraceSeconds: 0\n"),
+    ("lease-grace-seconds", "0", 60, "leaseGraceSeconds: 0\n"),
 ]
 
 
@@ -239,6 +239,7 @@ def test_settings_as_dict_is_the_front_matter_structure(tmp_path: Path) -> None:
         "autoAllocationRules",
         "detect",
         "aliases",
+        "runFlags",
         "leaseGraceSeconds",
     ]
     assert shown["autoAllocation"] == {

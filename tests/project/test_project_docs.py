@@ -23,10 +23,13 @@ def test_the_pages_styxy_toml_gives_every_variable(styxy, tmp_path):
     assert list(done.json()["variables"]) == [
         "WEB_PORT",
         "WEB_URL",
+        "WEB_PUBLIC_URL",
         "API_PORT",
         "API_URL",
+        "API_PUBLIC_URL",
         "RAG_PORT",
         "RAG_URL",
+        "RAG_PUBLIC_URL",
     ]
 
 
@@ -50,7 +53,15 @@ def test_the_walk_through_as_written(styxy, tmp_path):
     for folder in (shop, styxy.home / "src" / "shop-feature"):
         lines = (folder / ".env").read_text().splitlines()
         ports.append({k: v for k, _, v in (x.partition("=") for x in lines if "=" in x)})
-    assert ports[0].keys() == ports[1].keys() == {"WEB_PORT", "WEB_URL", "API_PORT", "API_URL"}
+    assert ports[0].keys() == ports[1].keys() == {
+        "WEB_PORT",
+        "WEB_URL",
+        "WEB_PUBLIC_URL",
+        "API_PORT",
+        "API_URL",
+        "API_PUBLIC_URL",
+    }
+    assert ports[0]["WEB_PUBLIC_URL"] != ports[1]["WEB_PUBLIC_URL"]
     assert ports[0]["WEB_PORT"] != ports[1]["WEB_PORT"]
     assert ports[0]["API_PORT"] != ports[1]["API_PORT"]
     assert (styxy.home / "docs" / "CORE" / "PORT_MANAGEMENT.md").exists()

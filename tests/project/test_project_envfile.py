@@ -17,13 +17,23 @@ def _block(port: int, newline: bytes = b"\n") -> bytes:
         b"# Written by `styxy env`: lines between these markers are replaced on every run.",
         b"WEB_PORT=%d" % port,
         b"WEB_URL=http://localhost:%d" % port,
+        b"WEB_PUBLIC_URL=http://web.%s.localhost:1355/" % port.project.encode(),
         b"# <<< styxy <<<",
     ]
     return b"".join(line + newline for line in lines)
 
 
-def _port(styxy, repo) -> int:
-    return int(run_in(styxy, repo, "env", "--json").json()["services"][0]["port"])
+class _Port(int):
+    """The web service's port, and the project id its public URL is named after."""
+
+    project: str
+
+
+def _port(styxy, repo) -> _Port:
+    report = run_in(styxy, repo, "env", "--json").json()
+    port = _Port(report["services"][0]["port"])
+    port.project = report["project"]
+    return port
 
 
 def test_an_existing_env_keeps_its_lines_and_mode_and_gets_the_block_appended(styxy, tmp_path):
@@ -34,14 +44,14 @@ def test_an_existing_env_keeps_its_lines_and_mode_and_gets_the_block_appended(st
     env.write_bytes(mine)
     os.chmod(env, 0o600)
     done = run_in(styxy, repo, "env", "--write", ".env")
-    assert (done.code, done.out, done.err) == (0, "", "styxy: wrote .env (2 variables)\n")
+    assert (done.code, done.out, done.err) == (0, "", "styxy: wrote .env (3 variables)\n")
     assert env.read_bytes() == mine + b"\n" + _block(port)
     assert stat.S_IMODE(env.stat().st_mode) == 0o600
 
     # Unchanged: the file is not rewritten (a dev server watching it does not restart).
     before = env.stat()
     again = run_in(styxy, repo, "env", "--write", ".env")
-    assert again.err == "styxy: unchanged: .env (2 variables)\n"
+    assert again.err == "styxy: unchanged: .env (3 variables)\n"
     assert (env.stat().st_ino, env.stat().st_mtime_ns) == (before.st_ino, before.st_mtime_ns)
 
     # A hand edit inside the block goes; lines added around it stay, in place.
@@ -67,7 +77,10 @@ def test_a_missing_file_is_created_and_a_relative_path_is_the_projects(styxy, tm
     done = run_in(styxy, repo / "src", "env", "--write", ".env.local", "--format", "dotenv")
     assert done.code == 0
     # --format given with --write: stdout has the variables too.
-    assert done.out == f"WEB_PORT={port}\nWEB_URL=http://localhost:{port}\n"
+    assert done.out == (
+        f"WEB_PORT={port}\nWEB_URL=http://localhost:{port}\n"
+        f"WEB_PUBLIC_URL=http://web.{port.project}.localhost:1355/\n"
+    )
     created = repo / ".env.local"
     assert created.read_bytes() == _block(port)
     mask = os.umask(0)

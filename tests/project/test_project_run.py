@@ -13,7 +13,8 @@ PY = sys.executable
 CONFIG = b'[services.web]\ntype = "docs"\n\n[services.api]\ntype = "coordination"\n'
 SHOW = (
     "import json, os; print(json.dumps({k: os.environ.get(k) for k in "
-    "('WEB_PORT', 'WEB_URL', 'API_PORT', 'API_URL', 'STYXY_INSTANCE_ID')}))"
+    "('WEB_PORT', 'WEB_URL', 'WEB_PUBLIC_URL', 'API_PORT', 'API_URL', 'API_PUBLIC_URL', "
+    "'STYXY_INSTANCE_ID')}))"
 )
 
 

@@ -54,17 +54,23 @@ def test_worktrees_get_disjoint_ports_in_parallel_and_the_same_again_after_relea
             report["project"]
             == f"{folder.name}-{hashlib.sha256(os.path.realpath(folder).encode()).hexdigest()[:8]}"
         )
-        assert [(s["name"], s["type"], s["env"], s["urlEnv"]) for s in report["services"]] == [
-            ("web", "docs", "WEB_PORT", "WEB_URL"),
-            ("api", "coordination", "BACKEND_PORT", "BACKEND_URL"),
+        assert [
+            (s["name"], s["type"], s["env"], s["urlEnv"], s["publicUrlEnv"])
+            for s in report["services"]
+        ] == [
+            ("web", "docs", "WEB_PORT", "WEB_URL", "WEB_PUBLIC_URL"),
+            ("api", "coordination", "BACKEND_PORT", "BACKEND_URL", "BACKEND_PUBLIC_URL"),
         ]
+        name = report["project"]
         ports = _ports(report)
         assert 4100 <= ports["web"] <= 4199 and 9870 <= ports["api"] <= 9899
         assert report["variables"] == {
             "WEB_PORT": str(ports["web"]),
             "WEB_URL": f"http://localhost:{ports['web']}",
+            "WEB_PUBLIC_URL": f"http://web.{name}.localhost:1355/",
             "BACKEND_PORT": str(ports["api"]),
             "BACKEND_URL": f"http://localhost:{ports['api']}",
+            "BACKEND_PUBLIC_URL": f"http://api.{name}.localhost:1355/",
         }
         assert not any(s["existing"] for s in report["services"])
     every = [port for report in first for port in _ports(report).values()]
@@ -100,18 +106,23 @@ def test_the_project_is_found_from_a_subfolder_and_through_a_symbolic_link(styxy
 
 def test_formats_dotenv_sh_and_eval(styxy, tmp_path):
     repo = repository(styxy, tmp_path / "shop", QUIET)
-    ports = _ports(run_in(styxy, repo, "env", "--json").json())
+    report = run_in(styxy, repo, "env", "--json").json()
+    ports, name = _ports(report), report["project"]
     web, api = ports["web"], ports["api"]
     dotenv = run_in(styxy, repo, "env")
     assert (dotenv.code, dotenv.err) == (0, "")
     assert dotenv.out == (
         f"WEB_PORT={web}\nWEB_URL=http://localhost:{web}\n"
+        f"WEB_PUBLIC_URL=http://web.{name}.localhost:1355/\n"
         f"BACKEND_PORT={api}\nBACKEND_URL=http://localhost:{api}\n"
+        f"BACKEND_PUBLIC_URL=http://api.{name}.localhost:1355/\n"
     )
     sh = run_in(styxy, repo, "env", "--format", "sh")
     assert sh.out == (
         f"export WEB_PORT='{web}'\nexport WEB_URL='http://localhost:{web}'\n"
+        f"export WEB_PUBLIC_URL='http://web.{name}.localhost:1355/'\n"
         f"export BACKEND_PORT='{api}'\nexport BACKEND_URL='http://localhost:{api}'\n"
+        f"export BACKEND_PUBLIC_URL='http://api.{name}.localhost:1355/'\n"
     )
     as_json = run_in(styxy, repo, "env", "--format", "json").json()
     assert as_json["variables"]["WEB_PORT"] == str(web)
@@ -144,7 +155,11 @@ def test_a_single_instance_type_is_shared_between_projects(styxy, tmp_path):
     port = owner["services"][0]["port"]
     shared = run_in(styxy, second, "env")
     assert shared.code == 0
-    assert shared.out == f"RAG_PORT={port}\nRAG_URL=http://localhost:{port}\n"
+    # The public URL is the running instance's: the first project's name for it.
+    assert shared.out == (
+        f"RAG_PORT={port}\nRAG_URL=http://localhost:{port}\n"
+        f"RAG_PUBLIC_URL=http://rag.{owner['project']}.localhost:1355/\n"
+    )
     assert shared.err == (
         f"styxy: rag: service type 'ai' allows a single instance; sharing the one running on "
         f"port {port} (process {os.getpid()}).\n"

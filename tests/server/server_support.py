@@ -109,6 +109,10 @@ class Server:
             self.process.terminate()
         try:
             code = self.process.wait(timeout=30)
+        except subprocess.TimeoutExpired:
+            self.process.kill()  # a server that ignored SIGTERM is never left running
+            self.process.wait()
+            raise
         finally:
             self._log.close()
             if self.process.stdout is not None:
@@ -138,4 +142,44 @@ def server(cli: Styxy) -> Iterator[Server]:
     running.stop()
 
 
-__all__ = ["Answer", "Server", "cli", "free_port", "server", "styxy_in", "wait_until"]
+__all__ = [
+    "CHROMIUM",
+    "CHROMIUM_ARGS",
+    "Answer",
+    "Server",
+    "browser",
+    "cli",
+    "free_port",
+    "server",
+    "styxy_in",
+    "wait_until",
+]
+
+CHROMIUM = "/usr/bin/chromium"
+CHROMIUM_ARGS = [
+    "--headless",
+    "--no-sandbox",
+    "--disable-gpu",
+    "--disable-quic",
+    "--no-first-run",
+    "--disable-background-networking",
+    "--disable-component-update",
+    "--disable-sync",
+]
+
+
+@pytest.fixture(scope="module")
+def browser() -> Iterator[Any]:
+    assert Path(CHROMIUM).exists(), (
+        f"the dashboard tests need Chromium at {CHROMIUM}: apt-get install chromium "
+        "(.ci/run does it)"
+    )
+    from playwright.sync_api import sync_playwright
+
+    with sync_playwright() as playwright:
+        # A cold Chromium start on a loaded machine can take longer than Playwright's 30 s.
+        launched = playwright.chromium.launch(
+            executable_path=CHROMIUM, args=CHROMIUM_ARGS, timeout=120000
+        )
+        yield launched
+        launched.close()

@@ -268,9 +268,20 @@ def test_check(server: Server, cli: Styxy) -> None:
 def test_allocations_lists_what_the_command_line_lists(server: Server, cli: Styxy) -> None:
     made = cli("allocate", "-s", "hub", "-i", "listing", "--json")
     assert made.code == 0, made.err
+    named = cli("allocate", "-s", "hub", "-i", "listing", "-n", "web", "--json").json()
     answer = server.request("GET", "/allocations")
     assert answer.status == 200
-    assert answer.json() == cli("list", "--json").json()
+    # The command line's leases, each with its URLs for the dashboard (SPEC 22).
+    rows = {x["lockId"]: x for x in answer.json()["leases"]}
+    for lease in cli("list", "--json").json()["leases"]:
+        row = rows.pop(lease["lockId"])
+        assert {k: v for k, v in row.items() if k not in ("url", "directUrl", "proxied")} == lease
+        assert (row["directUrl"], row["proxied"]) == (f"http://localhost:{lease['port']}/", False)
+    assert rows == {}
+    urls = {x["lockId"]: x["url"] for x in answer.json()["leases"]}
+    assert urls[made.json()["lockId"]] is None  # no name, no host name
+    assert urls[named["lockId"]] == "http://web.listing.localhost:1355/"
+    cli("release", named["lockId"])
     verbose = server.request("GET", "/allocations?verbose=1").json()["leases"]
     row = next(x for x in verbose if x["lockId"] == made.json()["lockId"])
     # The holder of a command-line lease is its parent: this test process.

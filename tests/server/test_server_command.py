@@ -208,6 +208,37 @@ def test_the_server_holds_a_lease_of_its_own_port_until_it_stops(
     assert styxy("list", "--json").json() == {"leases": []}
 
 
+def test_a_sigterm_as_soon_as_it_answers_still_ends_its_lease(styxy: Styxy, tmp_path: Path) -> None:
+    """The URL is printed a moment before Uvicorn takes the signals over: a SIGTERM in that
+    moment (a supervisor or a test that stops it at once) ends the lease too, and the process
+    ends as SIGTERM ends it. Repeated, since the moment is short."""
+    for attempt in range(8):
+        server = Server(styxy, tmp_path / f"serve-{attempt}.log")
+        server.process.send_signal(signal.SIGTERM)
+        assert server.stop() == -signal.SIGTERM
+        assert styxy("list", "--json").json() == {"leases": []}, attempt
+
+
+def test_ctrl_c_as_soon_as_it_answers_stops_it_when_the_parent_ignored_sigint(styxy: Styxy) -> None:
+    """A job started with `&` from a script inherits SIGINT ignored. Uvicorn stops on SIGINT
+    once it serves; the moment before must not lose it (the server would run on for good)."""
+    for attempt in range(8):
+        server = subprocess.Popen(
+            [*styxy_command(), "--doc", str(styxy.doc), "serve", "--port", str(free_port())],
+            stdout=subprocess.PIPE, stderr=subprocess.PIPE, stdin=subprocess.DEVNULL, text=True,
+            env=styxy.env, preexec_fn=lambda: signal.signal(signal.SIGINT, signal.SIG_IGN),
+        )
+        try:
+            assert server.stdout is not None and server.stdout.readline().startswith("http://")
+            server.send_signal(signal.SIGINT)
+            _out, err = server.communicate(timeout=30)
+        finally:
+            server.kill()  # a no-op once it ended; never left running when the test fails
+            server.communicate()
+        assert (server.returncode, err.splitlines()[-1]) == (130, "styxy: interrupted."), attempt
+        assert styxy("list", "--json").json() == {"leases": []}, attempt
+
+
 def test_a_port_another_lease_holds_is_refused_and_writes_nothing(styxy: Styxy) -> None:
     made = styxy("allocate", "-s", "dev", "--json")
     assert made.code == 0, made.err

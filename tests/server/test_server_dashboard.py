@@ -18,35 +18,6 @@ from netutil import first_free
 from server_support import *  # Server, wait_until, and the module fixtures cli and server
 from support import Styxy
 
-CHROMIUM = "/usr/bin/chromium"
-CHROMIUM_ARGS = [
-    "--headless",
-    "--no-sandbox",
-    "--disable-gpu",
-    "--disable-quic",
-    "--no-first-run",
-    "--disable-background-networking",
-    "--disable-component-update",
-    "--disable-sync",
-]
-
-
-@pytest.fixture(scope="module")
-def browser() -> Iterator[Any]:
-    assert Path(CHROMIUM).exists(), (
-        f"the dashboard tests need Chromium at {CHROMIUM}: apt-get install chromium "
-        "(.ci/run does it)"
-    )
-    from playwright.sync_api import sync_playwright
-
-    with sync_playwright() as playwright:
-        # A cold Chromium start on a loaded machine can take longer than Playwright's 30 s.
-        launched = playwright.chromium.launch(
-            executable_path=CHROMIUM, args=CHROMIUM_ARGS, timeout=120000
-        )
-        yield launched
-        launched.close()
-
 
 class Page:
     """A browser tab on the dashboard that fails the test on any script error or CSP report."""
@@ -104,9 +75,13 @@ def test_a_lease_of_the_command_line_shows_within_3_s_and_the_button_ends_it(
     row.wait_for(timeout=3000)
     assert time.monotonic() - shown < 3.0
     cells = row.locator("td")
-    assert [cells.nth(i).text_content() for i in (0, 1, 2, 3, 7)] == [
-        "dev", str(lease["port"]), "browser", "seen", "yes",
+    assert [cells.nth(i).text_content() for i in (0, 1, 2, 7)] == [
+        "dev", str(lease["port"]), "browser", "yes",
     ]
+    # The name, and under it the address `styxy proxy` gives it (SPEC 22; none runs here).
+    url = "http://seen.browser.localhost:1355/"
+    assert cells.nth(3).text_content() == f"seen{url}"
+    assert cells.nth(3).locator("a.url.unproxied").get_attribute("href") == url
     assert cells.nth(4).text_content().startswith(str(os.getpid()))
     # The port map marks it as leased (its holder, this test, listens on nothing).
     mark = page.page.locator(f"#ranges .mark.leased[data-port='{lease['port']}']")

@@ -214,10 +214,13 @@
     const body = await call("GET", "/about");
     byId("about-document").textContent = body.document;
     const iana = body.iana;
-    // The registry's date when the data has one; /etc/services has none, and says so.
-    byId("about-iana").textContent = iana.updated
-      ? iana.updated + " (" + iana.description + ")"
-      : iana.description + " (no date)";
+    // The registry's date when the data has one (the description of IANA's own data names it
+    // already); /etc/services has none, and says so.
+    byId("about-iana").textContent = !iana.updated
+      ? iana.description + " (no date)"
+      : iana.description.includes(iana.updated)
+        ? iana.description
+        : iana.updated + " (" + iana.description + ")";
   }
 
   // ---- the filter -----------------------------------------------------------------------------
@@ -369,7 +372,20 @@
       cell(row, "Type", lease.serviceType, "type");
       cell(row, "Port", lease.port, "port");
       cell(row, "Instance", lease.instanceId, "instance");
-      cell(row, "Name", lease.name, "name");
+      // One child, the name and its URL: a narrow screen lays the cell out as label | value.
+      const name = element("span", "", lease.name);
+      cell(row, "Name", "", "name").appendChild(name);
+      if (lease.url) {
+        // The name behind `styxy proxy` (SPEC 22); without a proxy running, the address it
+        // will have once one runs, said so on hover.
+        const link = element("a", lease.proxied ? "url" : "url unproxied", lease.url);
+        link.href = lease.url;
+        if (!lease.proxied) {
+          link.title = "no styxy proxy runs; this name answers once one does (styxy proxy)";
+        }
+        name.appendChild(document.createElement("br"));
+        name.appendChild(link);
+      }
       cell(row, "Holder", holderText(lease.pid, lease.process), "holder");
       cell(row, "Command", lease.command, "command");
       const age = cell(row, "Age", "", "age");
