@@ -278,7 +278,10 @@ class _Checker:
             if variable != value:
                 text = f"{label} env {shown(value)} makes {variable!r}, which {problem}"
             if problem.startswith("would change"):
-                text += "; name the service's own variable instead, such as WEB_PORT"
+                example = name.upper().replace("-", "_").replace(".", "_") + "_PORT"
+                if variable_problem(example) is not None:
+                    example = "APP_PORT"
+                text += f"; name the service's own variable instead, such as {example!r}"
             self.problem((*where, "env"), text)
             return None
         return value

@@ -143,7 +143,7 @@ CASES = [
             f'[services.web]\ntype = "dev"\n\nenv = "{name}"\n'.encode(),
             f"styxy.toml:4: [services.web] env '{name}' would change how programs run (the "
             "loader, a shell, an interpreter or a tool reads it); name the service's own "
-            "variable instead, such as WEB_PORT",
+            "variable instead, such as 'WEB_PORT'",
         )
         for name in ("PATH", "LD_PRELOAD", "BASH_ENV", "ENV", "DYLD_INSERT_LIBRARIES",
                      "PYTHONSTARTUP", "NODE_OPTIONS", "LD_LIBRARY_PATH_PORT", "PIP_INDEX_URL")
