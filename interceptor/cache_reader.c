@@ -245,7 +245,10 @@ int styxy_range_by_port(const struct styxy_view *v, unsigned port)
 int styxy_range_by_detect(const struct styxy_view *v, const char *cmdline)
 {
     struct styxy_detect d;
-    for (uint32_t i = 0; i < v->detect_count; i++) {
+    /* At most STYXY_MAX_DETECT globs are tried, whatever a hand-made cache holds: with the
+     * matcher linear in the command line, the work of one busy bind has a fixed bound. */
+    uint32_t count = v->detect_count < STYXY_MAX_DETECT ? v->detect_count : STYXY_MAX_DETECT;
+    for (uint32_t i = 0; i < count; i++) {
         styxy_detect_at(v, i, &d);
         if (!styxy_glob_match(d.glob, cmdline))
             continue;
@@ -257,7 +260,8 @@ int styxy_range_by_detect(const struct styxy_view *v, const char *cmdline)
 }
 
 /* One [...] set at p (just past the '['). Returns the position after the closing ']' and sets
- * *hit, or NULL when the set is not closed (then '[' is an ordinary character, as in Python). */
+ * *hit, or NULL when the set is not closed (then '[' is an ordinary character, as in Python).
+ * Where the set ends does not depend on c. */
 static const char *match_set(const char *p, unsigned char c, int *hit)
 {
     int negate = 0, found = 0;
@@ -285,45 +289,76 @@ static const char *match_set(const char *p, unsigned char c, int *hit)
     return p + 1;
 }
 
-/* Match one non-star pattern element at p against c; returns the next pattern position or
- * NULL on a mismatch. */
-static const char *match_one(const char *p, unsigned char c)
+/* A set of NFA states, one bit per state: 128 states, more than the longest glob needs. */
+struct states {
+    uint64_t lo, hi;
+};
+
+static void set_bit(struct states *s, unsigned bit)
 {
-    if (*p == '?')
-        return p + 1;
-    if (*p == '[') {
-        int hit = 0;
-        const char *next = match_set(p + 1, c, &hit);
-        if (next != NULL)
-            return hit ? next : NULL;
-    }
-    return (unsigned char)*p == c ? p + 1 : NULL;
+    if (bit < 64)
+        s->lo |= (uint64_t)1 << bit;
+    else
+        s->hi |= (uint64_t)1 << (bit - 64);
 }
 
+static struct states shifted(struct states s)
+{
+    struct states out = {s.lo << 1, (s.hi << 1) | (s.lo >> 63)};
+    return out;
+}
+
+static struct states both(struct states a, struct states b)
+{
+    struct states out = {a.lo & b.lo, a.hi & b.hi};
+    return out;
+}
+
+static struct states either(struct states a, struct states b)
+{
+    struct states out = {a.lo | b.lo, a.hi | b.hi};
+    return out;
+}
+
+/* Python's fnmatch.fnmatchcase, as a bit-parallel NFA (shift-and): element k of the pattern
+ * (a character, `?`, a set, or a run of stars) is state k's step; state k is "the first k
+ * elements matched". One pass over the text, a few word operations per character, so the
+ * work is linear in the text and in the pattern whatever either holds. */
 int styxy_glob_match(const char *pattern, const char *text)
 {
-    const char *p = pattern, *t = text;
-    const char *star_p = NULL, *star_t = NULL;
-    while (*t != 0) {
+    struct states accepts[256]; /* which class elements accept each byte: 4 KiB of stack */
+    struct states star = {0, 0};
+    memset(accepts, 0, sizeof accepts);
+    unsigned n = 0;
+    for (const char *p = pattern; *p != 0; n++) {
+        if (n >= STYXY_GLOB_ELEMENTS)
+            return 0; /* longer than any glob `styxy validate` lets through: no match */
         if (*p == '*') {
             while (*p == '*')
                 p++;
-            star_p = p;
-            star_t = t;
+            set_bit(&star, n);
             continue;
         }
-        const char *next = *p != 0 ? match_one(p, (unsigned char)*t) : NULL;
-        if (next != NULL) {
-            p = next;
-            t++;
-        } else if (star_p != NULL) {
-            p = star_p;
-            t = ++star_t;
-        } else {
-            return 0;
+        int hit = 0;
+        const char *set_end = *p == '[' ? match_set(p + 1, 0, &hit) : NULL;
+        for (unsigned c = 1; c < 256; c++) {
+            int accepted = (unsigned char)*p == c;
+            if (*p == '?')
+                accepted = 1;
+            else if (set_end != NULL)
+                (void)match_set(p + 1, (unsigned char)c, &accepted);
+            if (accepted)
+                set_bit(&accepts[c], n);
         }
+        p = set_end != NULL ? set_end : p + 1;
     }
-    while (*p == '*')
-        p++;
-    return *p == 0;
+    struct states now = {1, 0};
+    now = either(now, shifted(both(now, star))); /* a star may match nothing */
+    for (const unsigned char *t = (const unsigned char *)text; *t != 0; t++) {
+        now = either(shifted(both(now, accepts[*t])), both(now, star));
+        now = either(now, shifted(both(now, star)));
+        if ((now.lo | now.hi) == 0)
+            return 0;
+    }
+    return n < 64 ? (now.lo >> n) & 1 : (now.hi >> (n - 64)) & 1;
 }

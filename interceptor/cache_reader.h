@@ -80,8 +80,15 @@ int styxy_range_by_port(const struct styxy_view *v, unsigned port);
 int styxy_range_by_detect(const struct styxy_view *v, const char *cmdline);
 
 /* Python's fnmatch.fnmatchcase for *, ?, [seq], [!seq] and a-z spans; 1 on a match.
- * Linear backtracking on the last star only, so a hostile glob cannot blow up. */
+ * A bit-parallel automaton: time linear in the text, whatever the pattern. A pattern of more
+ * than STYXY_GLOB_ELEMENTS elements (longer than `styxy validate` allows) matches nothing. */
 int styxy_glob_match(const char *pattern, const char *text);
+
+/* The bounds of the detect work per bind (SPEC section 18; styxy/document/schema.py). */
+enum {
+    STYXY_GLOB_ELEMENTS = 127, /* states 0..127 fit the matcher's 128 bits */
+    STYXY_MAX_DETECT = 256,    /* detect globs tried per bind at most */
+};
 
 /* 1 when `name` is 1..63 printable ASCII characters without blanks (a cacheable name). */
 int styxy_name_ok(const char *name);

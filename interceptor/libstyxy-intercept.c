@@ -738,9 +738,10 @@ static void journal(unsigned port, unsigned requested, const char *service)
     put_uint(line, &pos, (unsigned long long)now.tv_sec);
     line[pos++] = '\n';
     int saved = errno;
+    /* 0600 like every file of the sidecar: the journal says what ran where (SPEC section 18). */
     int fd = open(g_cfg.journal_path,
                   O_WRONLY | O_APPEND | O_CREAT | O_CLOEXEC | O_NOFOLLOW | O_NONBLOCK | O_NOCTTY,
-                  0644);
+                  0600);
     if (fd >= 0) {
         ssize_t rc;
         do {

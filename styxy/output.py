@@ -1,9 +1,17 @@
-"""All user output: results on stdout, human lines on stderr, one JSON object for `--json`."""
+"""All user output: results on stdout, human lines on stderr, one JSON object for `--json`.
+
+Whatever reaches a terminal passes `printable` first: a process's command line, a lease file
+and a path are other people's text, and a control character in them (an escape sequence that
+retitles the window, moves the cursor or clears the screen; a carriage return that hides the
+start of a line) is shown as `\\xNN` instead of acting on the terminal (SPEC section 18). Only
+the colours styxy draws itself are let through.
+"""
 
 from __future__ import annotations
 
 import json
 import os
+import re
 import sys
 
 TYPE_CHECKING = False  # typing.TYPE_CHECKING without importing typing (see styxy.records)
@@ -13,6 +21,34 @@ if TYPE_CHECKING:
 _RED = "\033[31m"
 _YELLOW = "\033[33m"
 _RESET = "\033[0m"
+# The control characters a terminal acts on (all but tab and newline, which lay lines out),
+# and, kept as they are, the only escape sequences styxy writes: its own colours.
+_CONTROL = re.compile("\x1b\\[(?:0|2|31|32|33)m|[\x00-\x08\x0b-\x1f\x7f-\x9f]")
+_OWN_STYLES = frozenset(("\033[0m", "\033[2m", "\033[31m", "\033[32m", "\033[33m"))
+# JSON escapes the C0 controls itself; DEL and the C1 controls it leaves raw.
+_JSON_CONTROLS = {code: f"\\u{code:04x}" for code in range(0x7F, 0xA0)}
+
+
+def printable(text: str) -> str:
+    """`text` with every control character a terminal would act on shown as `\\xNN`."""
+    if text.isprintable():
+        return text  # the common case, at C speed
+    return _CONTROL.sub(_escaped, text)
+
+
+_CELL_CONTROL = re.compile("\x1b\\[(?:0|2|31|32|33)m|[\x00-\x1f\x7f-\x9f]")
+
+
+def one_line(text: str) -> str:
+    """`printable`, and a tab or a newline shown as `\\xNN` too: a value in a table's cell."""
+    if text.isprintable():
+        return text
+    return _CELL_CONTROL.sub(_escaped, text)
+
+
+def _escaped(found: re.Match[str]) -> str:
+    text = found.group()
+    return text if text in _OWN_STYLES else f"\\x{ord(text):02x}"
 
 
 def _colour(text: str, code: str) -> str:
@@ -32,34 +68,34 @@ def stdout_in_colour() -> bool:
 
 
 def result(text: str) -> None:
-    sys.stdout.write(text + "\n")
+    sys.stdout.write(printable(text) + "\n")
 
 
 def as_json(value: Any) -> None:
-    sys.stdout.write(json.dumps(value, ensure_ascii=False) + "\n")
+    sys.stdout.write(json.dumps(value, ensure_ascii=False).translate(_JSON_CONTROLS) + "\n")
 
 
 def note(text: str) -> None:
     """A line from styxy itself, such as a created document."""
-    sys.stderr.write(f"styxy: {text}\n")
+    sys.stderr.write(f"styxy: {printable(text)}\n")
 
 
 def message(text: str) -> None:
     """A line whose wording the spec fixes (`Blocked: ...`, `Auto-allocated ...`): a note like
     any other (`styxy: `, SPEC section 19), drawn in yellow on a terminal."""
-    sys.stderr.write(_colour(f"styxy: {text}", _YELLOW) + "\n")
+    sys.stderr.write(_colour(f"styxy: {printable(text)}", _YELLOW) + "\n")
 
 
 def error(text: str) -> None:
-    sys.stderr.write(_colour(f"styxy: {text}", _RED) + "\n")
+    sys.stderr.write(_colour(f"styxy: {printable(text)}", _RED) + "\n")
 
 
 def diagnostic(text: str) -> None:
-    sys.stderr.write(text + "\n")
+    sys.stderr.write(printable(text) + "\n")
 
 
 def prompt(text: str) -> str:
-    sys.stderr.write(text)
+    sys.stderr.write(printable(text))
     sys.stderr.flush()
     line = sys.stdin.readline()
     if not line:

@@ -165,18 +165,21 @@ PROJECT_FILES = [
     ("a = " + "[" * 5000 + "]" * 5000 + "\n", "1: the file nests arrays or tables too deeply to read"),
     (
         '[services.web]\ntype = "dev"\nenv = "PATH"\n',
-        "3: [services.web] env 'PATH' is a variable the shell, the dynamic loader or styxy "
-        "itself relies on; name the port variable after the service, such as 'WEB_PORT'",
+        "3: [services.web] env 'PATH' would change how programs run (the loader, a shell, an "
+        "interpreter or a tool reads it); name the service's own variable instead, such as "
+        "'WEB_PORT'",
     ),
     (
         '[services.ld]\ntype = "dev"\nenv = "LD_PRELOAD"\n',
-        "3: [services.ld] env 'LD_PRELOAD' is a variable the shell, the dynamic loader or styxy "
-        "itself relies on; name the port variable after the service, such as 'LD_PORT'",
+        "3: [services.ld] env 'LD_PRELOAD' would change how programs run (the loader, a shell, "
+        "an interpreter or a tool reads it); name the service's own variable instead, such as "
+        "'APP_PORT'",
     ),
     (
         '[services.styxy]\ntype = "dev"\nenv = "STYXY_DOC"\n',
-        "3: [services.styxy] env 'STYXY_DOC' is a variable the shell, the dynamic loader or "
-        "styxy itself relies on; name the port variable after the service, such as 'APP_PORT'",
+        "3: [services.styxy] env 'STYXY_DOC' would change how programs run (the loader, a "
+        "shell, an interpreter or a tool reads it); name the service's own variable instead, "
+        "such as 'APP_PORT'",
     ),
 ]
 

@@ -56,17 +56,29 @@ def valid_seeds() -> dict[str, bytes]:
             doc_size=2,
             generation=2**63,
         ),
-        "long-names": encode(
-            ranges=[CacheRange("x" * 63, 1, 65535, True)],
-            leases=[CacheLease(65535, 0xFFFFFFFF, 0)],
-            detect=[("y" * 63, "*" + "g" * 189 + "*")],
-            meta=b"\xff" * 100,
-            doc_crc=0xFFFFFFFF,
-            doc_size=0xFFFFFFFF,
-            generation=2**64 - 1,
+        "long-names": _longest_glob(
+            encode(
+                ranges=[CacheRange("x" * 63, 1, 65535, True)],
+                leases=[CacheLease(65535, 0xFFFFFFFF, 0)],
+                detect=[("y" * 63, "*" + "g" * 118 + "*")],
+                meta=b"\xff" * 100,
+                doc_crc=0xFFFFFFFF,
+                doc_size=0xFFFFFFFF,
+                generation=2**64 - 1,
+            )
         ),
     }
     return seeds
+
+
+def _longest_glob(data: bytes) -> bytes:
+    """The seed with its glob grown to the field's 191 bytes: the writer stops at 120 (what
+    `styxy validate` allows), but the C reader must parse a full field all the same."""
+    short = b"*" + b"g" * 118 + b"*"
+    at = data.index(short)
+    edited = bytearray(data)
+    edited[at : at + 191] = b"*" + b"g" * 189 + b"*"
+    return _recrc(edited)
 
 
 def _recrc(data: bytearray) -> bytes:

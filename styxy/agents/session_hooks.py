@@ -11,11 +11,11 @@ problem becomes a warning in the returned record, and the command line exits 0.
 
 from __future__ import annotations
 
-import json
 import os
 import re
 import select
 import shlex
+import stat
 import sys
 import time
 from collections.abc import Callable
@@ -103,8 +103,12 @@ def read_event(fd: int, *, wait: float = STDIN_WAIT_SECONDS) -> bytes:
 
 
 def _whole(raw: bytes) -> bool:
+    from styxy.api.files import loads_request
+
     try:
-        json.loads(raw)
+        loads_request(raw, "the hook event")
+    except InvalidValueError:
+        return True  # complete, and refused by parse_event in the same words
     except ValueError:
         return False
     return True
@@ -116,8 +120,11 @@ def parse_event(raw: bytes) -> dict[str, Any]:
         raise InvalidValueError("no hook event on standard input (Claude Code sends JSON there).")
     if len(raw) > MAX_EVENT_BYTES:
         raise InvalidValueError(f"the hook event is larger than {MAX_EVENT_BYTES} bytes.")
+    from styxy.api.files import loads_request
+
     try:
-        event = json.loads(raw)
+        # Nesting and numbers bounded: a deep event is one sentence, not an internal error.
+        event = loads_request(raw, "the hook event on standard input")
     except ValueError as exc:
         raise InvalidValueError(f"the hook event on standard input is not JSON ({exc}).") from None
     if not isinstance(event, dict):
@@ -203,19 +210,26 @@ def append_env(path: Path, lines: list[str]) -> tuple[str, ...]:
     """Append the lines not already in the file (a resumed or compacted session runs again).
 
     One `write` with O_APPEND, so another hook appending at the same moment cannot interleave.
+    Only a regular file is read or written: a FIFO or a device there would block the hook
+    (and the agent with it) forever, so it is refused with one sentence, opened without
+    blocking and checked on the descriptor (SPEC section 18).
     """
-    try:
-        with open(path, "rb") as handle:
-            present = handle.read(MAX_ENV_FILE_BYTES)
-    except FileNotFoundError:
-        present = b""
+    from styxy.api import files
+
+    kind = files.FileKind("the file", MAX_ENV_FILE_BYTES)
+    present = files.read_optional(path, kind) or b""
     have = set(present.decode("utf-8", "replace").splitlines())
     new = [line for line in lines if line not in have]
     if not new:
         return ()
     text = ("\n" if present and not present.endswith(b"\n") else "") + "\n".join(new) + "\n"
-    fd = os.open(path, os.O_WRONLY | os.O_APPEND | os.O_CREAT, 0o600)
+    flags = os.O_WRONLY | os.O_APPEND | os.O_CREAT | os.O_NONBLOCK | os.O_NOCTTY | os.O_CLOEXEC
+    fd = os.open(path, flags, 0o600)
     try:
+        if not stat.S_ISREG(os.fstat(fd).st_mode):
+            raise InvalidValueError(
+                f"the file {path} is not a regular file; styxy writes only to one."
+            )
         os.write(fd, text.encode("utf-8"))
     finally:
         os.close(fd)

@@ -145,7 +145,7 @@ class Imported:
 
 def import_registry(source: str) -> Imported:
     """Read, check and store a registry; on any refusal the previous index stays as it was."""
-    from styxy.store import atomic, lockfile
+    from styxy.store import atomic, lockfile, sidecar
 
     kind, found = parse(fetch(source), source)
     origin = source if _is_url(source) else os.path.abspath(source)
@@ -155,8 +155,11 @@ def import_registry(source: str) -> Imported:
     path.parent.mkdir(parents=True, exist_ok=True)
     # Two imports at once: each writes a whole index and the last one wins, never a mix. The
     # same lock as the sidecar's (a timeout names the import in the way).
-    lock = path.with_name(path.name + ".lock")
-    with lockfile.hold(lock, timeout=LOCK_TIMEOUT_SECONDS, on_wait=lambda _: None):
+    folder = sidecar.open_sidecar(path.parent, create=False, label="the data folder")
+    assert folder is not None  # made just above
+    with folder, lockfile.hold(
+        folder, name=path.name + ".lock", timeout=LOCK_TIMEOUT_SECONDS, on_wait=lambda _: None
+    ):
         replaced = _previous_date(path)
         atomic.write_bytes(path, data)
     return Imported(str(path), origin, kind, found.updated, len(found.records), replaced)

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import errno
 import os
+import re
 import sys
 
 from styxy import output
@@ -185,11 +186,19 @@ def spelled(key: str) -> str:
     return _SPELLING.get(key) or "--" + key.replace("_", "-")
 
 
+_QUOTED = re.compile(r"'([^']{41,})'")
+
+
+def _cut(found: re.Match[str]) -> str:
+    return f"'{found.group(1)[:40]}...'"
+
+
 def _usage_sentence(exc: _click.exceptions.ClickException) -> str:
     """Click's message as one sentence that names the help to read next."""
     from typer import _click
 
-    text = exc.format_message().rstrip(".")
+    # A value quoted in full would be 5,000 digits long on the terminal: cut at 40 characters.
+    text = _QUOTED.sub(_cut, exc.format_message()).rstrip(".")
     ctx = exc.ctx if isinstance(exc, _click.exceptions.UsageError) else None
     where = ctx.command_path if ctx is not None else "styxy"
     return f"{text}; see '{where} --help'."

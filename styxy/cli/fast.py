@@ -182,6 +182,8 @@ def convert(kind: str, text: str, choices: tuple[str, ...]) -> object | None:
         return text if text in choices else None
     if not (text.isascii() and text.isdigit()) or (text.startswith("0") and text != "0"):
         return None
+    if len(text) > 20:
+        return None  # no port, pid or count is this long; int() refuses 4,300 digits outright
     number = int(text)
     if kind == table.PORT:
         return number if 1 <= number <= table.MAX_PORT else None

@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import time
 
+from styxy import output
+
 TYPE_CHECKING = False  # typing.TYPE_CHECKING without importing typing (see styxy.records)
 if TYPE_CHECKING:
     from collections.abc import Mapping, Sequence
@@ -285,6 +287,8 @@ def _age(seconds: float) -> str:
 
 
 def _columns(rows: list[list[str]]) -> str:
+    # A cell is one line whatever it holds (a command line's newline, a lease file's escape).
+    rows = [[output.one_line(cell) for cell in row] for row in rows]
     widths = [max(len(row[i]) for row in rows) for i in range(len(rows[0]))]
     return "\n".join(
         "  ".join(cell.ljust(width) for cell, width in zip(row, widths, strict=True)).rstrip()

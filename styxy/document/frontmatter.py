@@ -236,7 +236,8 @@ class _Reader:
     def detect(self, tree: Tree, entry: tuple[Node, Node] | None) -> dict[str, tuple[str, ...]]:
         if entry is None:
             return {}
-        detect = {}
+        detect: dict[str, tuple[str, ...]] = {}
+        total = 0
         for name, key_node, value_node in self.pairs(tree, entry[1], "detect"):
             if not is_service_type(name):
                 self.error(
@@ -247,6 +248,13 @@ class _Reader:
             if globs is not None:
                 detect[name] = globs
                 self.detect_lines[name] = self.line(key_node)
+                total += len(globs)
+        if total > schema.MAX_GLOBS:
+            self.error(
+                self.line(entry[0]),
+                f"detect holds {total} globs in all; at most {schema.MAX_GLOBS} (the "
+                "interceptor matches each of them in every busy bind)",
+            )
         return detect
 
     def globs(self, tree: Tree, node: Node, name: str) -> tuple[str, ...] | None:
@@ -258,7 +266,26 @@ class _Reader:
         if values is None or not all(isinstance(v, str) and v for v in values):
             self.error(self.line(node), f"detect.{name} must be a list of command-line globs")
             return None
-        return tuple(str(v) for v in values)
+        assert isinstance(node, SequenceNode)
+        if len(values) > schema.MAX_GLOBS_PER_TYPE:
+            self.error(
+                self.line(node),
+                f"detect.{name} has {len(values)} globs; at most {schema.MAX_GLOBS_PER_TYPE} "
+                "per service type",
+            )
+            return None
+        fine = True
+        for item, value in zip(node.value, values, strict=True):
+            size = len(str(value).encode("utf-8", "surrogateescape"))
+            problem = None
+            if size > schema.MAX_GLOB_BYTES:
+                problem = f"is {size} bytes long; at most {schema.MAX_GLOB_BYTES}"
+            elif "\0" in str(value):
+                problem = "holds a NUL character"
+            if problem is not None:
+                self.error(self.line(item), f"detect.{name} glob {_shown(item, value)} {problem}")
+                fine = False
+        return tuple(str(v) for v in values) if fine else None
 
 
     def aliases(self, tree: Tree, entry: tuple[Node, Node] | None) -> dict[str, tuple[str, ...]]:

@@ -5,6 +5,7 @@ from __future__ import annotations
 from collections.abc import Mapping
 from types import MappingProxyType
 
+from styxy.names import whole_number
 from styxy.records import record
 from styxy.vocabulary import INSTANCES, PLACEMENTS, AgentPolicy, Instances, Placement
 
@@ -121,9 +122,10 @@ class AuditEntry:
         """The `START-END` the line names, or None when its fourth word is not one."""
         parts = self.text.split()
         start, dash, end = parts[3].partition("-") if len(parts) > 3 else ("", "", "")
-        if not (dash and start.isdigit() and end.isdigit()):
+        first, last = whole_number(start), whole_number(end)
+        if not dash or first is None or last is None:
             return None
-        return int(start), int(end)
+        return first, last
 
 
 @record

@@ -53,6 +53,17 @@ MAX_RUN_FLAG_TEXT = 200
 RUN_FLAG_PLACEHOLDER = "{port}"
 RULE_KEYS = ("chunkSize", "placement", "preferredRangeStart")
 
+# The longest grace a lease may have: far beyond any restart a person waits for, and small
+# enough that the time it is subtracted from stays a time (10**400 overflowed every command).
+MAX_GRACE_SECONDS = 365 * 24 * 3600
+
+# Detect globs are matched by the preload library inside every busy bind() of every program it
+# is loaded into: their number and length bound that work (interceptor/cache_reader.c matches
+# each in time linear in the command line), so no document can make a bind() stall.
+MAX_GLOBS_PER_TYPE = 32
+MAX_GLOBS = 256
+MAX_GLOB_BYTES = 120
+
 _MAX_DIGITS = 18
 _TRUE = ("true", "yes", "on", "1")
 _FALSE = ("false", "no", "off", "0")
@@ -63,7 +74,7 @@ _DEMANDS: dict[str, str] = {
     "port": f"be a port number from 1 to {MAX_PORT}",
     "chunk": f"be a whole number from 1 to {MAX_PORT}",
     "gap": f"be a whole number from 0 to {MAX_PORT}",
-    "seconds": "be a whole number of at least 0",
+    "seconds": f"be a whole number of seconds from 0 to {MAX_GRACE_SECONDS} (a year)",
     "placement": "be after, before or smart",
     "agents": "be " + ", ".join(AGENT_POLICIES[:-1]) + " or " + AGENT_POLICIES[-1],
     "count": f"be a whole number from 0 to {MAX_NEW_PER_DAY}",
@@ -123,8 +134,8 @@ def value_ok(kind: Kind, value: object) -> bool:
     if not isinstance(value, int) or isinstance(value, bool):
         return False
     low = 0 if kind in ("gap", "seconds", "count") else 1
-    high = {"seconds": None, "count": MAX_NEW_PER_DAY}.get(kind, MAX_PORT)
-    return value >= low and (high is None or value <= high)
+    high = {"seconds": MAX_GRACE_SECONDS, "count": MAX_NEW_PER_DAY}.get(kind, MAX_PORT)
+    return low <= value <= high
 
 
 def nearest(word: str, known: tuple[str, ...] | list[str]) -> str | None:

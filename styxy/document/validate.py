@@ -13,6 +13,7 @@ from styxy.document.names import NAME_RULE, is_service_type
 from styxy.document.schema import MAX_PORT
 from styxy.document.table import Row
 from styxy.errors import Diagnostic
+from styxy.names import shown, shown_digits, whole_number
 from styxy.vocabulary import Instances, is_instances
 
 
@@ -66,11 +67,11 @@ def _read_row(row: _Row, cells: tuple[str, ...]) -> Range | None:
 
 def _port(row: _Row, column: str, text: str) -> int | None:
     if not (text.isascii() and text.isdigit()):
-        row.error(f"{column} {text!r} is not a whole number")
+        row.error(f"{column} {shown(text)} is not a whole number")
         return None
-    port = int(text)
-    if not 1 <= port <= MAX_PORT:
-        row.error(f"{column} {port} is outside 1..{MAX_PORT}")
+    port = whole_number(text)
+    if port is None or not 1 <= port <= MAX_PORT:
+        row.error(f"{column} {shown_digits(text)} is outside 1..{MAX_PORT}")
         return None
     return port
 
@@ -81,10 +82,12 @@ def _preferred(row: _Row, text: str, start: int | None, end: int | None) -> tupl
     ports: list[int] = []
     for item in (part.strip() for part in text.split(",")):
         if not (item.isascii() and item.isdigit()):
-            row.error(f"preferred port {item!r} is not a whole number")
+            row.error(f"preferred port {shown(item)} is not a whole number")
             continue
-        port = int(item)
-        if start is not None and end is not None and not start <= port <= end:
+        port = whole_number(item)
+        if port is None:
+            row.error(f"preferred port {shown_digits(item)} is outside 1..{MAX_PORT}")
+        elif start is not None and end is not None and not start <= port <= end:
             row.error(f"preferred port {port} is outside the row's range {start}-{end}")
         elif not 1 <= port <= MAX_PORT:
             row.error(f"preferred port {port} is outside 1..{MAX_PORT}")

@@ -49,7 +49,7 @@ def create_range(
     parsed = txn.parsed()
     check_daily_limit(parsed.document, service_type)  # before any port is probed
     ephemeral = ports.ephemeral_range()
-    listening = used_ports(txn.state.leases)
+    listening = txn.listening() | {lease.port for lease in txn.state.leases}
     proposal = propose_new(
         parsed.document, service_type, txn.paths.doc, listening=listening, ephemeral=ephemeral
     )

@@ -10,6 +10,7 @@ import re
 
 from styxy import names
 from styxy.errors import Diagnostic, DocumentError, InvalidValueError
+from styxy.names import shown
 from styxy.records import record
 from styxy.vocabulary import MAX_PORT
 
@@ -23,24 +24,44 @@ if TYPE_CHECKING:
 CONFIG_NAME = "styxy.toml"
 TOP_KEYS = ("services",)
 SERVICE_KEYS = ("type", "env", "port")
-# A name the shell, docker compose and every dotenv loader accept as a variable.
-VARIABLE = re.compile(r"[A-Za-z_][A-Za-z0-9_]*")
-# Variables a port number must not replace: `styxy run --project` would start the command with
-# PATH=3000 (nothing found), LD_PRELOAD=3000 (the loader's complaint on every exec) or
-# STYXY_DOC=3000 (another document). PORT stays allowed: it is the usual way to pass one.
-_RESERVED = frozenset(
-    {
-        "PATH", "HOME", "SHELL", "USER", "LOGNAME", "PWD", "OLDPWD", "TERM", "LANG",
-        "LANGUAGE", "TZ", "TMPDIR", "IFS", "HOSTNAME", "DISPLAY", "PYTHONPATH",
-        "PYTHONHOME", "NODE_OPTIONS", "NODE_PATH", "CLAUDE_INSTANCE_ID", "LD_PRELOAD",
-        "LD_LIBRARY_PATH", "LD_AUDIT", "LD_BIND_NOW", "LD_DEBUG", "LD_PROFILE",
-    }
-)
-_RESERVED_PREFIXES = ("DYLD_", "LC_", "STYXY_", "BASH_")
+# What `env` may name (SPEC section 18): `eval "$(styxy env)"` runs in a cloned repository,
+# so its styxy.toml may only set variables that hold a port or a URL, upper case, in the form
+# every shell, docker compose and dotenv loader accepts...
+VARIABLE = re.compile(r"[A-Z][A-Z0-9_]*")
+SUFFIXES = ("_PORT", "_URL")
+# ...and never one that changes how programs run: the dynamic loader, shells, interpreters,
+# package managers' indexes and proxies, git, and styxy's and Claude Code's own variables.
+DENIED_NAMES = frozenset(
+    ("PATH", "ENV", "BASH_ENV", "NODE_OPTIONS", "IFS", "CDPATH", "PS4", "SHELLOPTS", "HOME",
+     "SHELL", "USER", "LOGNAME", "PWD", "OLDPWD", "TERM", "LANG", "LANGUAGE", "TZ", "HOSTNAME",
+     "DISPLAY", "TMPDIR", "PROMPT_COMMAND", "EDITOR", "VISUAL", "PAGER", "HTTP_PROXY",
+     "HTTPS_PROXY", "ALL_PROXY", "NO_PROXY", "JAVA_TOOL_OPTIONS", "_JAVA_OPTIONS",
+     "SSL_CERT_FILE", "SSL_CERT_DIR", "REQUESTS_CA_BUNDLE", "CURL_CA_BUNDLE")
+)  # fmt: skip
+DENIED_PREFIXES = (
+    "LD_", "DYLD_", "PYTHON", "NODE_", "NPM_", "YARN_", "PIP_", "UV_", "POETRY_", "CONDA_",
+    "GIT_", "BASH_", "ZSH_", "PERL", "RUBY", "GEM_", "BUNDLE_", "CARGO_", "RUSTUP_", "GOPROXY",
+    "DOCKER_", "SSH_", "LC_", "STYXY_", "CLAUDE_",
+)  # fmt: skip
 
 
-def _reserved(variable: str) -> bool:
-    return variable in _RESERVED or variable.startswith(_RESERVED_PREFIXES)
+def variable_problem(name: str) -> str | None:
+    """Why `name` may not be a service's variable, or None when it may."""
+    if not VARIABLE.fullmatch(name):
+        return (
+            "is not a valid variable name; use upper-case letters, digits and _, starting with "
+            "a letter and ending in _PORT or _URL"
+        )
+    if name in DENIED_NAMES or name.startswith(DENIED_PREFIXES):
+        return (
+            "would change how programs run (the loader, a shell, an interpreter or a tool "
+            "reads it)"
+        )
+    if not name.endswith(SUFFIXES):
+        return "must end in _PORT or _URL, after a name of the service's own"
+    return None
+
+
 _LONG_NUMBER = re.compile(r"[0-9_]{4000}")
 _SYNTAX = re.compile(r"^(?P<msg>.*?) \(at line (?P<line>\d+), column (?P<col>\d+)\)$")
 
@@ -233,34 +254,35 @@ class _Checker:
     def variable(self, where: KeyPath, name: str, label: str, value: Any) -> str | None:
         if value is None:
             derived = name.upper() + "_PORT"
-            if VARIABLE.fullmatch(derived):
+            problem = variable_problem(derived) or variable_problem(url_variable(derived))
+            if problem is None:
                 return derived
+            hint = "set env to a name of its own"
+            if not VARIABLE.fullmatch(derived):
+                problem = "is not a valid variable name"
+                hint = "use letters, digits and _ in the name, or set env"
             self.problem(
                 where,
-                f"service name {name!r} would make the variable {derived!r}, which is not a "
-                "valid variable name; use letters, digits and _ in the name, or set env",
+                f"service name {name!r} would make the variable {derived!r}, which {problem}; "
+                f"{hint}",
             )
             return None
         if not isinstance(value, str):
             self.problem((*where, "env"), f"{label} env must be a string, not {_kind(value)}")
             return None
-        if not VARIABLE.fullmatch(value):
-            self.problem(
-                (*where, "env"),
-                f"{label} env {value!r} is not a valid variable name; use letters, digits "
-                "and _, not starting with a digit",
-            )
-            return None
-        if _reserved(value):
-            example = name.upper().replace("-", "_").replace(".", "_") + "_PORT"
-            if not VARIABLE.fullmatch(example) or _reserved(example):
-                example = "APP_PORT"
-            self.problem(
-                (*where, "env"),
-                f"{label} env {value!r} is a variable the shell, the dynamic loader or styxy "
-                f"itself relies on; name the port variable after the service, such as "
-                f"{example!r}",
-            )
+        for variable in (value, url_variable(value)):
+            problem = variable_problem(variable)
+            if problem is None:
+                continue
+            text = f"{label} env {shown(value)} {problem}"
+            if variable != value:
+                text = f"{label} env {shown(value)} makes {variable!r}, which {problem}"
+            if problem.startswith("would change"):
+                example = name.upper().replace("-", "_").replace(".", "_") + "_PORT"
+                if variable_problem(example) is not None:
+                    example = "APP_PORT"
+                text += f"; name the service's own variable instead, such as {example!r}"
+            self.problem((*where, "env"), text)
             return None
         return value
 

@@ -12,10 +12,9 @@ import errno
 import os
 import secrets
 import stat
-import tempfile
 from pathlib import Path
 
-from styxy.api.files import fsync_folder, write_bytes
+from styxy.api.files import Sidecar, open_sidecar, stage_in
 from styxy.errors import RefusedError
 from styxy.paths import display
 
@@ -26,31 +25,38 @@ _ALPHABET = frozenset("ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz01234
 
 
 def load_or_create(path: Path) -> str:
-    """The token in `path`, created first when the file does not exist."""
-    try:
-        return _read(path)
-    except FileNotFoundError:
-        pass
-    _keep_out_of_git(path.parent)
-    _create(path)
-    return _read(path)
+    """The token in `path`, created first when the file does not exist.
+
+    The folder (the sidecar) is opened once, without following a link, and the token read
+    and written through it (styxy.store.sidecar): swapping `.styxy` for a link to another
+    user's folder while the server starts cannot hand them the token.
+    """
+    path.parent.parent.mkdir(parents=True, exist_ok=True)  # the document's folder, normally there
+    folder = open_sidecar(path.parent, create=True)
+    assert folder is not None
+    with folder:
+        try:
+            return _read(folder, path)
+        except FileNotFoundError:
+            pass
+        _keep_out_of_git(folder)
+        _create(folder, path)
+        return _read(folder, path)
 
 
-def _keep_out_of_git(sidecar: Path) -> None:
+def _keep_out_of_git(folder: Sidecar) -> None:
     """The sidecar's `.gitignore` (`*`) before any token is written into it.
 
     Every transaction makes it too; this does not rely on one having run first, since a token
     committed by accident would be a secret published.
     """
-    sidecar.mkdir(parents=True, exist_ok=True)
-    ignore = sidecar / ".gitignore"
-    if not ignore.exists():
-        write_bytes(ignore, b"*\n")
+    if folder.stat(".gitignore") is None:
+        stage_in(folder.fd, folder.where(".gitignore"), b"*\n", mode=0o600).publish()
 
 
-def _read(path: Path) -> str:
+def _read(folder: Sidecar, path: Path) -> str:
     try:
-        fd = os.open(path, os.O_RDONLY | os.O_NOFOLLOW | os.O_NONBLOCK)
+        fd = folder.open(path.name, os.O_RDONLY | os.O_NONBLOCK)
     except OSError as exc:
         if exc.errno == errno.ELOOP:
             raise _refuse(path, "is a symbolic link") from None
@@ -86,23 +92,25 @@ def _refuse(path: Path, why: str) -> RefusedError:
     )
 
 
-def _create(path: Path) -> None:
+def _create(folder: Sidecar, path: Path) -> None:
     """Write a new token beside `path` and link it into place only if nobody did first."""
     data = (secrets.token_urlsafe(TOKEN_BYTES) + "\n").encode("ascii")
-    # mkstemp creates the file with mode 0600 from the start: the token is never readable by
-    # others, not even for a moment.
-    fd, tmp = tempfile.mkstemp(prefix=".token.", suffix=".tmp", dir=path.parent)
+    # Created with mode 0600 from the start: the token is never readable by others, not even
+    # for a moment.
+    temporary = f".token.{os.urandom(6).hex()}.tmp"
+    fd = folder.open(temporary, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
     try:
-        with os.fdopen(fd, "wb") as handle:
-            handle.write(data)
-            handle.flush()
-            os.fsync(handle.fileno())
+        try:
+            os.write(fd, data)
+            os.fsync(fd)
+        finally:
+            os.close(fd)
         try:
             # link() fails when the name exists, where rename() would replace a token that a
             # server started a moment earlier already handed out.
-            os.link(tmp, path)
+            os.link(temporary, path.name, src_dir_fd=folder.fd, dst_dir_fd=folder.fd)
         except FileExistsError:
             pass
     finally:
-        os.unlink(tmp)
-    fsync_folder(path.parent)
+        folder.unlink(temporary)
+    folder.sync()

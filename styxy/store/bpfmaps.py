@@ -444,18 +444,22 @@ class Maps:
             if struct.unpack_from("<Q", page, 0)[0] < position:
                 struct.pack_into("<Q", page, 0, position)
 
-    def drain_events(self, log: Path) -> None:
+    def drain_events(self, log: Path, *, dir_fd: int | None = None) -> None:
         """Move the ring's events into the sidecar's log (the last EVENTS_KEPT), then free
         them in the ring: a crash in between shows an event twice at worst, never loses one.
-        Called by the commit, under the lock."""
+        Called by the commit, under the lock; `dir_fd` is the sidecar it opened, through which
+        the log is read and replaced (styxy.store.sidecar)."""
         from styxy.store import atomic, fsio
 
         fresh, position = self.ring_events()
         if not fresh:
             return
-        kept = merge_events(read_events(log), fresh)
+        kept = merge_events(read_events(log, dir_fd=dir_fd), fresh)
         data = "".join(json.dumps(e.to_json(), sort_keys=True) + "\n" for e in kept).encode()
-        atomic.write_bytes(log, data, mode=fsio.PRIVATE_FILE_MODE, sync_folder=False)
+        if dir_fd is None:
+            atomic.write_bytes(log, data, mode=fsio.PRIVATE_FILE_MODE, sync_folder=False)
+        else:
+            atomic.stage_in(dir_fd, log, data, mode=fsio.PRIVATE_FILE_MODE).publish()
         self.consume(position)
 
     def recent_events(self, log: Path) -> list[Event]:
@@ -463,13 +467,13 @@ class Maps:
         return merge_events(read_events(log), self.ring_events()[0])
 
 
-def read_events(log: Path) -> list[Event]:
+def read_events(log: Path, *, dir_fd: int | None = None) -> list[Event]:
     """The sidecar's event log; a missing or damaged one is empty (it only explains)."""
     from styxy.store import fsio
 
     kind = fsio.FileKind("the kernel program's event log", 1024 * 1024)
     try:
-        data = fsio.read_bytes(log, kind, follow_links=False, private=True)
+        data = fsio.read_bytes(log, kind, follow_links=False, private=True, dir_fd=dir_fd)
     except (OSError, StyxyError):
         return []
     found = []

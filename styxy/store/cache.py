@@ -142,16 +142,24 @@ def pack_lease(lease: CacheLease, range_count: int) -> bytes:
     return _LEASE.pack(lease.port, lease.range_index, lease.pid, 0)
 
 
+# The bounds `styxy validate` puts on detect globs (styxy/document/schema.py), kept here too so
+# that no cache asks the preload library for more work per bind than they allow.
+MAX_DETECT = 256
+MAX_GLOB_BYTES = 120
+
+
 def _encode_detect(detect: Sequence[tuple[str, str]]) -> tuple[bytes, int]:
-    """Entries whose type or glob does not fit the fixed fields are left out, as the doc says."""
+    """Entries whose type or glob does not fit the fixed fields or the bounds are left out."""
     out = bytearray()
     count = 0
     for service_type, glob in detect:
+        if count == MAX_DETECT:
+            break
         if not service_type.isascii():
             continue
         name = service_type.encode("ascii")
         pattern = glob.encode("utf-8", "surrogateescape")
-        if not _name_ok(name) or not 0 < len(pattern) < GLOB_FIELD or b"\0" in pattern:
+        if not _name_ok(name) or not 0 < len(pattern) <= MAX_GLOB_BYTES or b"\0" in pattern:
             continue
         out += _DETECT.pack(name, pattern)
         count += 1
@@ -323,9 +331,9 @@ def decode(data: bytes) -> CacheView:
 # --------------------------------------------------------------------------- files
 
 
-def read(path: str | os.PathLike[str]) -> CacheView:
+def read(path: str | os.PathLike[str], *, dir_fd: int | None = None) -> CacheView:
     """Read and decode the cache at `path`; raises CacheError if missing, too large or corrupt."""
-    return decode(_read_bytes(path))
+    return decode(_read_bytes(path, dir_fd))
 
 
 @record
@@ -343,13 +351,13 @@ class CacheVersionError(CacheError):
     """A cache of another major version: stale rather than corrupt, so it is rebuilt."""
 
 
-def read_stamp(path: str | os.PathLike[str]) -> CacheStamp:
+def read_stamp(path: str | os.PathLike[str], *, dir_fd: int | None = None) -> CacheStamp:
     """Check the whole file (sizes, both CRCs) but build no entry objects.
 
     The Python side reads only the meta blob; skipping a thousand lease records it never uses
     is a millisecond off every command.
     """
-    data = _read_bytes(path)
+    data = _read_bytes(path, dir_fd)
     # Checked before the checksums: another major version may lay its header out differently.
     if data[:8] == MAGIC and len(data) >= 10 and struct.unpack_from("<H", data, 8)[0] != MAJOR:
         raise CacheVersionError(f"The cache {os.fspath(path)} was written by another styxy.")
@@ -364,15 +372,15 @@ def read_stamp(path: str | os.PathLike[str]) -> CacheStamp:
     )
 
 
-def _read_bytes(path: str | os.PathLike[str]) -> bytes:
+def _read_bytes(path: str | os.PathLike[str], dir_fd: int | None = None) -> bytes:
     """The cache's bytes, refused as the C reader refuses them: not a regular file, a symbolic
     link, another user's file (root excepted) or more than 4 MiB. O_NONBLOCK: a FIFO planted
-    at the path must not hang us."""
+    at the path must not hang us. With `dir_fd`, read through that open folder."""
     from styxy.errors import UnsafeFileError
     from styxy.store import fsio
 
     try:
-        return fsio.read_bytes(path, fsio.CACHE, follow_links=False, private=True)
+        return fsio.read_bytes(path, fsio.CACHE, follow_links=False, private=True, dir_fd=dir_fd)
     except FileNotFoundError:
         raise CacheError(f"The cache {os.fspath(path)} does not exist.") from None
     except UnsafeFileError as exc:

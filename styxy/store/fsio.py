@@ -12,9 +12,8 @@ from __future__ import annotations
 
 import os
 import stat
-from pathlib import Path
 
-from styxy.errors import UnsafeFileError
+from styxy.errors import InvalidValueError, UnsafeFileError
 from styxy.records import record
 
 TYPE_CHECKING = False  # typing.TYPE_CHECKING without importing typing (see styxy.records)
@@ -49,6 +48,7 @@ CONFIG = FileKind("the configuration file", 1 * MiB)  # styxy.toml
 SETTINGS_JSON = FileKind("the settings file", 4 * MiB)  # a coding agent's settings JSON
 
 _KINDS = (
+    (stat.S_ISREG, "a regular file"),
     (stat.S_ISDIR, "a directory"),
     (stat.S_ISFIFO, "a FIFO"),
     (stat.S_ISCHR, "a character device"),
@@ -63,7 +63,7 @@ def what_it_is(mode: int) -> str:
     for test, name in _KINDS:
         if test(mode):
             return name
-    return "not a regular file"
+    return "not a folder"
 
 
 def opened(
@@ -72,10 +72,17 @@ def opened(
     *,
     follow_links: bool = True,
     private: bool = False,
+    dir_fd: int | None = None,
+    sized: bool = True,
 ) -> Opened:
     """A descriptor of a checked regular file and its status, for a `with` block; see
-    `read_bytes`."""
-    return Opened(path, kind, follow_links, private)
+    `read_bytes`.
+
+    With `dir_fd` (an open sidecar folder) the file is `path`'s last part in that folder, and
+    a link there is never followed: `path` only names it in messages. `sized=False` reads a
+    file over its kind's limit (its head: `read_head`).
+    """
+    return Opened(path, kind, follow_links, private, dir_fd, sized)
 
 
 class Opened:
@@ -83,12 +90,20 @@ class Opened:
     import every command would pay): the descriptor is closed when the block ends."""
 
     def __init__(
-        self, path: str | os.PathLike[str], kind: FileKind, follow_links: bool, private: bool
+        self,
+        path: str | os.PathLike[str],
+        kind: FileKind,
+        follow_links: bool,
+        private: bool,
+        dir_fd: int | None = None,
+        sized: bool = True,
     ) -> None:
         self._path = path
         self._kind = kind
-        self._follow_links = follow_links
+        self._follow_links = follow_links and dir_fd is None
         self._private = private
+        self._dir_fd = dir_fd
+        self._sized = sized
         self._fd = -1
 
     def __enter__(self) -> tuple[int, os.stat_result]:
@@ -97,7 +112,10 @@ class Opened:
         if not self._follow_links:
             flags |= os.O_NOFOLLOW
         try:
-            fd = os.open(path, flags)
+            if self._dir_fd is None:
+                fd = os.open(path, flags)
+            else:
+                fd = os.open(os.path.basename(path), flags, dir_fd=self._dir_fd)
         except FileNotFoundError:
             raise
         except OSError as exc:
@@ -107,7 +125,7 @@ class Opened:
                 status = os.fstat(fd)
             except OSError as exc:
                 raise _read_error(path, kind, exc) from None
-            check_status(path, kind, status, private=self._private)
+            check_status(path, kind, status, private=self._private, sized=self._sized)
         except BaseException:
             os.close(fd)
             raise
@@ -135,6 +153,7 @@ def read_bytes(
     *,
     follow_links: bool = True,
     private: bool = False,
+    dir_fd: int | None = None,
 ) -> bytes:
     """The bytes of a regular file, at most `kind.limit` of them.
 
@@ -145,7 +164,10 @@ def read_bytes(
     raises FileNotFoundError, for the caller to treat as it means; everything else wrong with
     the file is UnsafeFileError with one sentence naming the path.
     """
-    with opened(path, kind, follow_links=follow_links, private=private) as (fd, _):
+    with opened(path, kind, follow_links=follow_links, private=private, dir_fd=dir_fd) as (
+        fd,
+        _,
+    ):
         return read_opened(path, kind, fd)
 
 
@@ -155,12 +177,33 @@ def read_optional(
     *,
     follow_links: bool = True,
     private: bool = False,
+    dir_fd: int | None = None,
 ) -> bytes | None:
     """`read_bytes`, or None when there is no file at `path`."""
     try:
-        return read_bytes(path, kind, follow_links=follow_links, private=private)
+        return read_bytes(path, kind, follow_links=follow_links, private=private, dir_fd=dir_fd)
     except FileNotFoundError:
         return None
+
+
+def read_head(
+    path: str | os.PathLike[str], kind: FileKind, *, dir_fd: int | None = None
+) -> tuple[bytes, bool] | None:
+    """The first `kind.limit` bytes of a private regular file, and whether that was all of it;
+    None when it is missing. For a file that only grows (the journal), too large is not a
+    refusal: its head is read and the caller drops the rest."""
+    try:
+        with opened(path, kind, private=True, dir_fd=dir_fd, sized=False, follow_links=False) as (
+            fd,
+            _,
+        ):
+            try:
+                data = _read_at_most(fd, kind.limit + 1)
+            except OSError as exc:
+                raise _read_error(path, kind, exc) from None
+    except FileNotFoundError:
+        return None
+    return data[: kind.limit], len(data) <= kind.limit
 
 
 def read_text(path: str | os.PathLike[str], kind: FileKind, *, follow_links: bool = True) -> str:
@@ -205,10 +248,73 @@ def loads_json(data: bytes, where: str) -> Any:
         raise ValueError(f"{where} holds a number too long to read") from None
 
 
+# What a request from outside may hold (an HTTP body, a hook event): SPEC section 17's bounds.
+MAX_JSON_DEPTH = 64
+MAX_JSON_DIGITS = 20
+
+
+def loads_request(data: bytes | str, where: str) -> Any:
+    """JSON from a client (an HTTP body, a hook event on stdin), with its size of nesting and
+    of numbers bounded before anything is built.
+
+    Nesting deeper than MAX_JSON_DEPTH levels is InvalidValueError, one sentence starting
+    with `where`; malformed JSON, an integer of more than MAX_JSON_DIGITS digits, NaN and
+    Infinity are ValueError, in the words the HTTP API uses for them (styxy.server.requests).
+    """
+    import json
+
+    depth = _deepest(data if isinstance(data, bytes) else data.encode("utf-8", "surrogatepass"))
+    if depth > MAX_JSON_DEPTH:
+        raise InvalidValueError(f"{where} is nested deeper than {MAX_JSON_DEPTH} levels.")
+    return json.loads(data, parse_int=_bounded_int, parse_constant=_no_constant)
+
+
+def _bounded_int(text: str) -> int:
+    if len(text.lstrip("-")) > MAX_JSON_DIGITS:
+        raise ValueError(f"an integer longer than {MAX_JSON_DIGITS} digits")
+    return int(text)
+
+
+def _no_constant(name: str) -> Any:
+    # NaN and Infinity are not JSON (RFC 8259); Python's decoder accepts them unless told not to.
+    raise ValueError(f"{name} is not a number JSON allows")
+
+
+_STRINGS: Any = None  # the compiled pattern of a JSON string, made on first use
+
+
+def _deepest(data: bytes) -> int:
+    """The deepest nesting of `[` and `{` outside strings, counting no further than one past
+    the limit (a megabyte of `[` costs a few dozen steps)."""
+    import re
+
+    global _STRINGS
+    if _STRINGS is None:
+        _STRINGS = re.compile(rb'"(?:[^"\\]|\\.)*"')
+    brackets = _STRINGS.sub(b"", data).translate(None, _NOT_BRACKETS)
+    depth = deepest = 0
+    for byte in brackets:
+        depth += 1 if byte in (0x5B, 0x7B) else -1
+        if depth > deepest:
+            deepest = depth
+            if deepest > MAX_JSON_DEPTH:
+                break
+    return deepest
+
+
+_NOT_BRACKETS = bytes(b for b in range(256) if b not in b"[]{}")
+
+
 def check_status(
-    path: str | os.PathLike[str], kind: FileKind, status: os.stat_result, *, private: bool
+    path: str | os.PathLike[str],
+    kind: FileKind,
+    status: os.stat_result,
+    *,
+    private: bool,
+    sized: bool = True,
 ) -> None:
-    """Refuse what is not a regular file, is too large, or (private) belongs to another user."""
+    """Refuse what is not a regular file, is too large (unless not `sized`), or (private)
+    belongs to another user."""
     if not stat.S_ISREG(status.st_mode):
         raise UnsafeFileError(
             f"{kind.label} {os.fspath(path)} is {what_it_is(status.st_mode)}, not a regular "
@@ -216,7 +322,7 @@ def check_status(
         )
     if private:
         check_owner(path, kind.label, status)
-    if status.st_size > kind.limit:
+    if sized and status.st_size > kind.limit:
         raise _too_large(path, kind)
 
 
@@ -228,43 +334,6 @@ def check_owner(path: str | os.PathLike[str], label: str, status: os.stat_result
             "styxy refuses another user's files, which could plant leases or redirect its "
             "writes: remove it, or use a document of your own."
         )
-
-
-def check_private_folder(path: Path, label: str) -> bool:
-    """Whether the folder exists; refuse it when it is a link, not a folder, or not ours.
-
-    lstat, not stat: a symbolic link in place of the sidecar would let anyone who can write
-    the folder beside the document send styxy's renames and deletions into a folder of theirs.
-    """
-    try:
-        status = os.lstat(path)
-    except FileNotFoundError:
-        return False
-    if stat.S_ISLNK(status.st_mode):
-        raise UnsafeFileError(
-            f"{label} {path} is a symbolic link; styxy refuses a linked sidecar, which could "
-            "send its writes elsewhere: replace it with a folder."
-        )
-    if not stat.S_ISDIR(status.st_mode):
-        raise UnsafeFileError(
-            f"{label} {path} is {what_it_is(status.st_mode)}, not a folder; remove it and "
-            "styxy makes the folder again."
-        )
-    check_owner(path, label, status)
-    return True
-
-
-def check_private_file(path: Path, kind: FileKind) -> os.stat_result | None:
-    """lstat of a sidecar file that styxy is about to rename or replace; None if missing.
-
-    A link, a FIFO, a folder or another user's file there is refused before styxy touches it.
-    """
-    try:
-        status = os.lstat(path)
-    except FileNotFoundError:
-        return None
-    check_status(path, kind, status, private=True)
-    return status
 
 
 def _user_name(uid: int) -> str:
@@ -287,6 +356,12 @@ def _open_error(
             "inside its sidecar folder: remove it."
         )
     return UnsafeFileError(f"cannot open {kind.label} {os.fspath(path)}: {exc.strerror or exc}.")
+
+
+def reason(exc: OSError) -> str:
+    """What the system said, as the end of a sentence: `permission denied`."""
+    text = exc.strerror or type(exc).__name__
+    return text[:1].lower() + text[1:]
 
 
 def _read_error(path: str | os.PathLike[str], kind: FileKind, exc: OSError) -> UnsafeFileError:

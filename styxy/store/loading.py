@@ -13,19 +13,21 @@ import zlib
 from collections.abc import Iterable
 from pathlib import Path
 
-from styxy.errors import CacheError, DocumentError, UnsafeFileError
+from styxy.errors import CacheError, DocumentError, RefusedError, UnsafeFileError
 from styxy.paths import Paths, display, missing_document
 from styxy.records import record, replace
-from styxy.store import cache, fsio, leases
+from styxy.store import cache, fsio, leases, sidecar
 from styxy.store.leases import Lease, LeaseFile
+from styxy.store.sidecar import Sidecar
 from styxy.system import ports
 
 TYPE_CHECKING = False  # typing.TYPE_CHECKING without importing typing (see styxy.records)
 if TYPE_CHECKING:
+    from typing import Literal
+
     from styxy.document import Parsed
     from styxy.document.model import Document
 
-SIDECAR_LABEL = "the sidecar folder"
 # The stamp a cache gets when there is no good document to describe: no document of at most
 # fsio.DOCUMENT.limit bytes has this size, so the cache never counts as fresh for one.
 NO_DOCUMENT_STAMP = (0, 0xFFFFFFFF)
@@ -34,13 +36,35 @@ NO_DOCUMENT_STAMP = (0, 0xFFFFFFFF)
 # ------------------------------------------------------------------------------ the document
 
 
+# How many times a document that a person is saving in place is read again (after it has
+# settled: two reads a moment apart agree) before the command gives up on it.
+READ_ATTEMPTS = 8
+
+
+def changed_while_read(paths: Paths) -> RefusedError:
+    return RefusedError(
+        f"the document changed while it was read ({display(paths.doc)}, {READ_ATTEMPTS} "
+        "tries): nothing was changed; run the command again once it is saved."
+    )
+
+
 def read_document(paths: Paths) -> bytes | None:
     """The document's bytes (through a link, as the user keeps it); None when there is none.
 
     A named document (`--doc`, `$STYXY_DOC`) that does not exist is an error; only the default
-    location may be created, and then the caller creates it.
+    location may be created, and then the caller creates it. A document written in place
+    while it was read (its size, time or length moved under the read) is read again once the
+    save has settled, and refused after READ_ATTEMPTS tries.
     """
-    data = fsio.read_optional(paths.doc, fsio.DOCUMENT)
+    for _ in range(READ_ATTEMPTS):
+        data = _read_once(paths)
+        if data is not False:
+            break
+        from styxy.store.replace import settle
+
+        settle(paths.doc)
+    else:
+        raise changed_while_read(paths)
     if data is not None:
         return data
     if os.path.islink(paths.doc):
@@ -53,9 +77,66 @@ def read_document(paths: Paths) -> bytes | None:
     return None
 
 
+def _read_once(paths: Paths) -> bytes | Literal[False] | None:
+    """The bytes, None when there is no document, False when it changed during the read."""
+    try:
+        with fsio.opened(paths.doc, fsio.DOCUMENT) as (fd, before):
+            data = fsio.read_opened(paths.doc, fsio.DOCUMENT, fd)
+            after = os.fstat(fd)
+    except FileNotFoundError:
+        return None
+    steady = (before.st_size, before.st_mtime_ns) == (after.st_size, after.st_mtime_ns)
+    return data if steady and len(data) == after.st_size else False
+
+
+def read_and_load(
+    paths: Paths, folder: Sidecar | None, *, tolerate_errors: bool
+) -> LoadedDocument | None:
+    """`read_document` then `load_document`, telling a save in progress from a broken document.
+
+    An editor that truncates the file and then writes it can be read in between: a document
+    that parses badly while it has just changed is read again once the save has settled. The
+    same bytes twice are a document broken at rest (its errors stand); bytes that never stop
+    changing are refused with "the document changed while it was read".
+    """
+    previous = None
+    for _ in range(READ_ATTEMPTS):
+        doc_bytes = read_document(paths)
+        if doc_bytes is None:
+            return None
+        loaded = load_document(paths, folder, doc_bytes, tolerate_errors=True)
+        if loaded.problem is None or doc_bytes == previous:
+            break
+        if previous is None and not _just_changed(paths):
+            break  # broken at rest, not mid-save: its errors stand at once
+        previous = doc_bytes
+        from styxy.store.replace import settle
+
+        settle(paths.doc)
+    else:
+        raise changed_while_read(paths)
+    if loaded.problem is not None and not tolerate_errors:
+        raise loaded.problem
+    return loaded
+
+
+# A save in place this recent may still be under way when a read finds the document broken.
+_JUST_CHANGED_SECONDS = 2.0
+
+
+def _just_changed(paths: Paths) -> bool:
+    try:
+        return time.time() - os.stat(paths.doc).st_mtime < _JUST_CHANGED_SECONDS
+    except OSError:
+        return True
+
+
 def check_document(paths: Paths) -> None:
     """Refuse, before anything is created, a document that cannot be read (a FIFO, a device,
-    too large, a dangling link) or a named one that does not exist. Only its status is read."""
+    too large, a dangling link, no permission) or a named one that does not exist.
+
+    Only its status and permissions are looked at here; the read that follows says why.
+    """
     try:
         status = os.stat(paths.doc)
     except FileNotFoundError:
@@ -64,6 +145,8 @@ def check_document(paths: Paths) -> None:
     except OSError:
         return  # the read itself will say what is wrong
     fsio.check_status(paths.doc, fsio.DOCUMENT, status, private=False)
+    if not os.access(paths.doc, os.R_OK, effective_ids=os.access in os.supports_effective_ids):
+        read_document(paths)  # refused there, with the system's own words
 
 
 @record
@@ -95,13 +178,16 @@ class LoadedDocument:
         )
 
 
-def load_document(paths: Paths, doc_bytes: bytes, *, tolerate_errors: bool) -> LoadedDocument:
+def load_document(
+    paths: Paths, folder: Sidecar | None, doc_bytes: bytes, *, tolerate_errors: bool
+) -> LoadedDocument:
     """The document view: from the cache while it matches the bytes, else from a full parse.
 
     A broken document raises DocumentError unless `tolerate_errors`; then the view is the last
-    good one the cache holds (the interceptor keeps working with the ranges it had).
+    good one the cache holds (the interceptor keeps working with the ranges it had). `folder`
+    is the open sidecar the cache is read from (None: there is none yet).
     """
-    stamp = read_cache_stamp(paths)
+    stamp = None if folder is None else read_cache_stamp(folder)
     loaded = _load_document(paths, doc_bytes, stamp, tolerate_errors=tolerate_errors)
     if stamp is None:
         return loaded
@@ -165,32 +251,42 @@ def _fallback(
     )
 
 
-def read_cache_stamp(paths: Paths) -> cache.CacheStamp | None:
+def read_cache_stamp(folder: Sidecar) -> cache.CacheStamp | None:
     """The cache's stamp; None when it is missing or from another styxy (both are rebuilt)."""
-    if not os.path.lexists(paths.cache):
+    path = folder.where(CACHE_NAME)
+    if folder.stat(CACHE_NAME) is None:
         return None
     try:
-        return cache.read_stamp(paths.cache)
+        return cache.read_stamp(path, dir_fd=folder.fd)
     except cache.CacheVersionError:
         return None
     except CacheError as exc:
         reason = str(exc).rstrip(".")
         raise CacheError(
-            f"the cache {display(paths.cache)} is corrupt ({reason[:1].lower()}{reason[1:]}); "
+            f"the cache {display(path)} is corrupt ({reason[:1].lower()}{reason[1:]}); "
             "delete it and styxy rebuilds it from the document."
         ) from None
 
 
 # ------------------------------------------------------------------------------ the sidecar
 
+# The files of the sidecar, by name inside it (SPEC section 2).
+LEASES_NAME = "leases.json"
+CACHE_NAME = "cache.bin"
+JOURNAL_NAME = "journal"
 
-def sidecar_exists(paths: Paths) -> bool:
-    """Whether the sidecar folder exists; a link or another user's folder is refused."""
-    return fsio.check_private_folder(paths.sidecar, SIDECAR_LABEL)
+
+def open_sidecar(paths: Paths, *, create: bool = False) -> Sidecar | None:
+    """The sidecar opened once for a command (see `styxy.store.sidecar`); None when missing."""
+    return sidecar.open_sidecar(paths.sidecar, create=create)
 
 
-def load_leases(paths: Paths, notes: list[str]) -> LeaseFile:
-    state, dropped = leases.load_checked(paths.leases)
+def load_leases(folder: Sidecar, notes: list[str], *, written_as: int = 0) -> LeaseFile:
+    """The lease file through the open sidecar; `written_as`, the cache's stamp of the lease
+    file styxy last wrote (see `leases.load_checked`)."""
+    state, dropped = leases.load_checked(
+        folder.where(LEASES_NAME), dir_fd=folder.fd, written_as=written_as
+    )
     notes.extend(dropped)
     return state
 
@@ -198,17 +294,32 @@ def load_leases(paths: Paths, notes: list[str]) -> LeaseFile:
 # ------------------------------------------------------------------------------ the journal
 
 
-def journal_files(paths: Paths) -> list[Path]:
+def journal_names(folder: Sidecar) -> list[str]:
     """The journal set aside by writers mid-fold, oldest first, then the live journal."""
-    folder = paths.journal.parent
-    return [*sorted(folder.glob(".journal.*.folding")), paths.journal]
+    aside = [n for n in folder.names() if n.startswith(".journal.") and n.endswith(".folding")]
+    return [*sorted(aside), JOURNAL_NAME]
 
 
-def read_journal_file(path: Path) -> bytes | None:
-    """A journal's bytes; None when missing. Not a regular file, a link, or another user's:
-    refused with a sentence naming it (a folder at `.styxy/journal` is a mistake to point at,
-    not a mystery)."""
-    return fsio.read_optional(path, fsio.JOURNAL, follow_links=False, private=True)
+def read_journal_file(folder: Sidecar, name: str) -> bytes | None:
+    """A journal's whole lines, at most its limit of them; None when missing (see
+    `read_journal_head`)."""
+    found = read_journal_head(folder, name)
+    return None if found is None else found[0]
+
+
+def read_journal_head(folder: Sidecar, name: str) -> tuple[bytes, bool] | None:
+    """A journal's bytes and whether that is all of it; None when missing.
+
+    Not a regular file, a link, or another user's: refused with a sentence naming it (a folder
+    at `.styxy/journal` is a mistake to point at, not a mystery). Larger than its limit: its
+    first whole lines up to the limit, and False, so the fold drops the rest and says so
+    instead of refusing every command until someone deletes it by hand.
+    """
+    found = folder.read_head(name, fsio.JOURNAL)
+    if found is None or found[1]:
+        return found
+    data = found[0]
+    return data[: data.rfind(b"\n") + 1], False
 
 
 def journal_leases(

@@ -1,54 +1,103 @@
-"""The sidecar's lock (`.styxy/lock`): one writer at a time, and a waiter can say who holds it.
+"""The sidecar's lock (`.styxy/lock`): one writer at a time, a queue that never gives up on
+progress, and a waiter that can say who holds it and for how long.
 
 An advisory `flock` on the lock file, the same kind of lock other tools (and older styxy
-versions, through the filelock package) take on it. The holder writes its pid and command line
-into the file once it has the lock, and empties it before letting go, so a writer that has
-waited a second can name the process in its way. The standard library does this in about a
-tenth of a millisecond; the filelock package cost 80 ms of import on every command.
+versions, through the filelock package) take on it. The holder writes its pid, the moment it
+took the lock (CLOCK_BOOTTIME, one clock for every process of the machine) and its command
+line into the file, and empties it before letting go.
+
+A waiter limits the holder, not the queue: it gives up only when one holder has kept the lock
+past the limit, measured from the moment that holder took it, and its clock starts again
+whenever the lock changes hands. A thousand commands queued behind each other all get their
+turn however long the queue, while a holder stuck at a prompt or in a debugger is named, with
+the time it has held the lock, after thirty seconds (SPEC section 18).
+
+The wait itself is a blocking `flock` in a helper thread, so the kernel hands the lock over
+the moment it is free and a thousand waiters cost no CPU while they wait; the waiter wakes a
+few times a second only to look at who holds the lock. `_thread` rather than `threading`:
+it is built in, so the wait costs no import on the hot path of `styxy allocate`.
 """
 
 from __future__ import annotations
 
+import _thread
 import fcntl
 import os
 import sys
 import time
 from collections.abc import Callable
-from pathlib import Path
 
 from styxy.errors import LockTimeoutError, WriteError
 from styxy.paths import display
+from styxy.store.sidecar import Sidecar
 
+LOCK_NAME = "lock"
 # A writer that has waited this long says once who holds the lock (SPEC section 10).
 WAIT_NOTE_SECONDS = 1.0
-# Polling backs off from 1 ms to this: short enough that a freed lock is taken at once under
-# load, long enough that a hundred waiters do not keep two cores busy.
-_MAX_POLL_SECONDS = 0.025
+# How often a waiter looks at who holds the lock: often enough to name a new holder and to
+# give up on time, rarely enough that a thousand waiters do not keep two cores busy.
+_LOOK_SECONDS = (0.05, 0.1, 0.2, 0.25)
 _COMMAND_SHOWN = 300  # characters of the holder's command line in a message
 _HOLDER_LIMIT = 4096  # bytes of holder text read back; a command line longer than this is cut
+_CLOCK = getattr(time, "CLOCK_BOOTTIME", time.CLOCK_MONOTONIC)
 
 
-def hold(path: Path, *, timeout: float, on_wait: Callable[[str], None]) -> Held:
-    """Hold the lock at `path` for a `with` block; `on_wait` hears once who holds it after a
-    second."""
-    return Held(path, timeout, on_wait)
+def now() -> float:
+    """The clock holders stamp and waiters read: the same for every process of the machine."""
+    return time.clock_gettime(_CLOCK)
+
+
+class Holder:
+    """What the lock file says of its holder; `since` is None when it did not say (another tool).
+
+    A plain class, as everything on the hot path is (a dataclass costs its creation at import).
+    """
+
+    __slots__ = ("command", "pid", "since")
+
+    def __init__(self, pid: int, since: float | None, command: str) -> None:
+        self.pid = pid
+        self.since = since
+        self.command = command
+
+    def words(self) -> str:
+        """`process 123 (styxy allocate -s dev)`."""
+        # One line, whatever the command held: blanks and control characters become a space.
+        command = " ".join("".join(c if c.isprintable() else " " for c in self.command).split())
+        if len(command) > _COMMAND_SHOWN:
+            command = command[: _COMMAND_SHOWN - 3] + "..."
+        return f"process {self.pid} ({command})" if command else f"process {self.pid}"
+
+
+def hold(
+    folder: Sidecar, *, timeout: float, on_wait: Callable[[str], None], name: str = LOCK_NAME
+) -> Held:
+    """Hold the lock `name` of the open sidecar for a `with` block.
+
+    `on_wait` hears once who holds it after a second of waiting; LockTimeoutError when one
+    holder keeps it past `timeout` seconds.
+    """
+    return Held(folder, name, timeout, on_wait)
 
 
 class Held:
     """The lock held for a `with` block (a class rather than a `contextlib.contextmanager`,
     whose import every command would pay)."""
 
-    def __init__(self, path: Path, timeout: float, on_wait: Callable[[str], None]) -> None:
-        self._path = path
+    def __init__(
+        self, folder: Sidecar, name: str, timeout: float, on_wait: Callable[[str], None]
+    ) -> None:
+        self._folder = folder
+        self._name = name
         self._timeout = timeout
         self._on_wait = on_wait
         self._fd = -1
         self._writable = False
 
     def __enter__(self) -> None:
-        self._fd = _open(self._path)
+        self._fd = _open(self._folder, self._name)
         try:
-            _acquire(self._fd, self._path, self._timeout, self._on_wait)
+            _acquire(self._fd, self._folder, self._name, self._timeout, self._on_wait)
             self._writable = _record_holder(self._fd)
         except BaseException:
             os.close(self._fd)
@@ -64,47 +113,131 @@ class Held:
             os.close(self._fd)
 
 
-def _open(path: Path) -> int:
-    flags = os.O_CREAT | os.O_CLOEXEC | os.O_NOFOLLOW
+def _open(folder: Sidecar, name: str) -> int:
+    path = folder.where(name)
     try:
-        return os.open(path, os.O_RDWR | flags, 0o600)
+        return folder.open(name, os.O_RDWR | os.O_CREAT)
     except PermissionError:
         # A lock file another user created (root in a user's folder): locking needs no writing.
         pass
     except OSError as exc:
         raise WriteError(f"cannot open the lock {display(path)}: {_reason(exc)}.") from None
     try:
-        return os.open(path, os.O_RDONLY | flags)
+        return folder.open(name, os.O_RDONLY)
     except OSError as exc:
         raise WriteError(f"cannot open the lock {display(path)}: {_reason(exc)}.") from None
 
 
-def _acquire(fd: int, path: Path, timeout: float, on_wait: Callable[[str], None]) -> None:
-    started = time.monotonic()
-    pause = 0.001
+def _acquire(
+    fd: int, folder: Sidecar, name: str, timeout: float, on_wait: Callable[[str], None]
+) -> None:
+    try:
+        fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        return
+    except BlockingIOError:
+        pass
+    waiter = _Waiter(fd)
+    try:
+        _wait(waiter, folder, name, timeout, on_wait)
+    except BaseException:
+        waiter.abandon()
+        raise
+
+
+def _wait(
+    waiter: _Waiter,
+    folder: Sidecar,
+    name: str,
+    timeout: float,
+    on_wait: Callable[[str], None],
+) -> None:
+    started = now()
     told = False
-    while True:
-        try:
-            fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
-            return
-        except BlockingIOError:
-            pass
-        waited = time.monotonic() - started
-        if waited >= timeout:
+    seen: tuple[int, float | None] | None = None  # the holder being timed
+    seen_at = started  # when that holder was first seen, for one that wrote no time
+    looks = 0
+    while not waiter.wait(_LOOK_SECONDS[min(looks, len(_LOOK_SECONDS) - 1)]):
+        looks += 1
+        holder = read_holder(folder, name)
+        key = None if holder is None else (holder.pid, holder.since)
+        moment = now()
+        if key != seen:
+            seen, seen_at = key, moment  # the lock changed hands: a new holder's clock
+        since = seen_at
+        if holder is not None and holder.since is not None and holder.since <= moment:
+            since = holder.since  # measured by the holder's own stamp, not guessed
+        held = moment - since
+        if held >= timeout:
+            who = holder.words() if holder is not None else "another process"
             raise LockTimeoutError(
-                f"{holder_of(path)} has held {display(path)} for over {timeout:.0f} seconds; "
-                "try again."
+                f"{who} has held the lock {display(folder.where(name))} for {held:.1f} "
+                "seconds, longer than the limit of "
+                f"{timeout:g}; nothing was changed: try again once it has finished."
             )
-        if not told and waited >= WAIT_NOTE_SECONDS:
+        if not told and moment - started >= WAIT_NOTE_SECONDS:
             told = True
-            on_wait(f"waiting for the lock {display(path)}: {holder_of(path)} holds it.")
-        time.sleep(pause)
-        pause = min(pause * 2, _MAX_POLL_SECONDS)
+            who = holder.words() if holder is not None else "another process"
+            on_wait(f"waiting for the lock {display(folder.where(name))}: {who} holds it.")
+
+
+class _Waiter:
+    """A blocking `flock` in a helper thread, which the waiting thread may abandon.
+
+    The helper locks a duplicate of the descriptor (the same open file, so the same lock) and
+    closes only that duplicate, a number no other thread can be using: abandoned, it lets
+    the lock go the moment it gets it.
+    """
+
+    def __init__(self, fd: int) -> None:
+        self._fd = fd
+        self._dup = os.dup(fd)
+        self._mutex = _thread.allocate_lock()
+        self._done = _thread.allocate_lock()
+        self._done.acquire()
+        self._abandoned = False
+        self._failed: OSError | None = None
+        try:
+            _thread.start_new_thread(self._run, ())
+        except BaseException:
+            os.close(self._dup)
+            raise
+
+    def _run(self) -> None:
+        failed = None
+        try:
+            fcntl.flock(self._dup, fcntl.LOCK_EX)
+        except OSError as exc:
+            failed = exc
+        with self._mutex:
+            if self._abandoned and failed is None:
+                fcntl.flock(self._dup, fcntl.LOCK_UN)
+            os.close(self._dup)
+            if not self._abandoned:
+                self._failed = failed
+                self._done.release()
+
+    def wait(self, seconds: float) -> bool:
+        """True once the lock is held; False after `seconds` without it."""
+        if not self._done.acquire(timeout=seconds):
+            return False
+        if self._failed is not None:
+            raise WriteError(f"cannot take the lock: {_reason(self._failed)}.")
+        return True
+
+    def abandon(self) -> None:
+        """Give up waiting; a lock the helper took meanwhile is let go."""
+        with self._mutex:
+            if self._done.acquire(blocking=False):
+                if self._failed is None:
+                    fcntl.flock(self._fd, fcntl.LOCK_UN)
+                return
+            self._abandoned = True
 
 
 def _record_holder(fd: int) -> bool:
-    """Write `pid\\ncommand line\\n` into the lock file; False when it is not ours to write."""
-    text = f"{os.getpid()}\n{' '.join([_program(), *sys.argv[1:]])}\n".encode("utf-8", "replace")
+    """Write `pid since\\ncommand line\\n`; False when it is not ours to write."""
+    command = " ".join([_program(), *sys.argv[1:]])
+    text = f"{os.getpid()} {now():.6f}\n{command}\n".encode("utf-8", "replace")
     try:
         os.ftruncate(fd, 0)
         os.pwrite(fd, text, 0)
@@ -130,31 +263,39 @@ def _forget_holder(fd: int) -> None:
         pass
 
 
-def holder_of(path: Path) -> str:
-    """Who holds the lock, in words: `process 123 (styxy allocate -s dev)`.
+def read_holder(folder: Sidecar, name: str = LOCK_NAME) -> Holder | None:
+    """The live process the lock file names, or None (another tool, or a holder since gone).
 
-    The command line is the one the holder wrote (its program's name and arguments), else what
-    /proc says of that process. A holder that wrote nothing (another tool, an older styxy) or
-    has died since is "another process".
+    The command line is the one the holder wrote (its program's name and arguments), else
+    what /proc says of that process.
     """
     try:
-        fd = os.open(path, os.O_RDONLY | os.O_CLOEXEC | os.O_NOFOLLOW | os.O_NONBLOCK)
+        fd = folder.open(name, os.O_RDONLY | os.O_NONBLOCK)
         try:
             raw = os.read(fd, _HOLDER_LIMIT)
         finally:
             os.close(fd)
     except OSError:
-        return "another process"
+        return None
     first, _, rest = raw.decode("utf-8", "replace").partition("\n")
-    if not first.isdigit() or not _alive(int(first)):
-        return "another process"
-    pid = int(first)
-    # One line, whatever the command held: blanks and control characters become one space.
-    raw_command = rest or _command_line(pid)
-    command = " ".join("".join(c if c.isprintable() else " " for c in raw_command).split())
-    if len(command) > _COMMAND_SHOWN:
-        command = command[: _COMMAND_SHOWN - 3] + "..."
-    return f"process {pid} ({command})" if command else f"process {pid}"
+    pid_text, _, since_text = first.partition(" ")
+    if not pid_text.isdigit() or len(pid_text) > 10 or not _alive(int(pid_text)):
+        return None
+    pid = int(pid_text)
+    return Holder(pid, _seconds(since_text), rest.rstrip("\n") or _command_line(pid))
+
+
+def holder_of(folder: Sidecar, name: str = LOCK_NAME) -> str:
+    """Who holds the lock, in words: `process 123 (styxy allocate -s dev)`."""
+    holder = read_holder(folder, name)
+    return "another process" if holder is None else holder.words()
+
+
+def _seconds(text: str) -> float | None:
+    """A time the holder wrote, or None when there is none or it is not one."""
+    if not text or len(text) > 32 or not text.replace(".", "", 1).isdigit():
+        return None
+    return float(text)
 
 
 def _alive(pid: int) -> bool:

@@ -49,10 +49,14 @@ class Projects:
         return Projects(tuple(item for item in self.roots if item[0] not in gone))
 
 
-def load(path: Path) -> Projects:
-    """The recorded projects; a missing file is none, a damaged one a refusal (never empty)."""
+def load(path: Path, *, dir_fd: int | None = None) -> Projects:
+    """The recorded projects; a missing file is none, a damaged one a refusal (never empty).
+
+    `dir_fd`: the open sidecar the transaction reads it through (styxy.store.sidecar)."""
     try:
-        raw = fsio.read_bytes(path, PROJECTS_FILE, follow_links=False, private=True)
+        raw = fsio.read_bytes(
+            path, PROJECTS_FILE, follow_links=False, private=True, dir_fd=dir_fd
+        )
     except FileNotFoundError:
         return Projects()
     try:

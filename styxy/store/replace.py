@@ -135,7 +135,7 @@ def _put_back(staged: atomic.Staged, fd: int, swapped: bool) -> None:
         # The old file itself goes back, so the editor's descriptor points at the path again.
         atomic.exchange(staged.temporary, staged.target)
         return
-    restore = atomic.stage(staged.target, _settled(fd), mode=staged.status.st_mode & 0o7777)
+    restore = atomic.stage(staged.target, _settled(fd), like=os.fstat(fd))
     try:
         current = os.stat(staged.target)
         # Unless yet another save replaced ours meanwhile: that one stays.
@@ -185,8 +185,14 @@ def _snapshot(path: Path) -> tuple[int, int, int, bytes] | None:
         os.close(fd)
 
 
-def mode_of(path: os.PathLike[str]) -> int:
+def stage_document(path: Path, data: bytes) -> atomic.Staged:
+    """The new document staged with the old one's owner, group and mode (SPEC section 18).
+
+    Root gives a document it replaces back to its owner; anyone else replaces only a document
+    they could give back, and is refused otherwise before anything is written.
+    """
     try:
-        return os.stat(path).st_mode & 0o7777
+        status = os.stat(path)
     except FileNotFoundError:
-        return fsio.creation_mode()
+        return atomic.stage(path, data, mode=fsio.creation_mode())
+    return atomic.stage(path, data, like=status)

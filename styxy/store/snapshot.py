@@ -16,19 +16,18 @@ import time
 from pathlib import Path
 
 from styxy.errors import DocumentError
-from styxy.paths import Paths
+from styxy.paths import Paths, missing_document
 from styxy.records import record
 from styxy.store.leases import Lease, LeaseFile
 from styxy.store.loading import (
     LoadedDocument,
-    journal_files,
     journal_leases,
-    load_document,
+    journal_names,
     load_leases,
+    open_sidecar,
     parse,
-    read_document,
+    read_and_load,
     read_journal_file,
-    sidecar_exists,
     stale_leases,
 )
 
@@ -92,25 +91,35 @@ def load(paths: Paths) -> Snapshot:
     and creating it is a write, done by a transaction as every write is.
     """
     notes: list[str] = []
-    doc_bytes = read_document(paths)
-    if doc_bytes is None:
-        from styxy.store.transaction import run_change
+    # Opened once, and every file of it read through the descriptor (styxy.store.sidecar).
+    folder = open_sidecar(paths)
+    try:
+        loaded = read_and_load(paths, folder, tolerate_errors=True)
+        if loaded is None:
+            from styxy.store.transaction import run_change
 
-        doc_bytes = run_change(paths, lambda txn: txn.doc_bytes, notify=notes.append)
-    loaded = load_document(paths, doc_bytes, tolerate_errors=True)
-    note = loaded.problem_note()
-    if note is not None:
-        notes.append(note)
-    state = LeaseFile()
-    if sidecar_exists(paths):
-        state = load_leases(paths, notes)
-        chunks = []
-        for path in journal_files(paths):
-            data = read_journal_file(path)
-            if data:
-                chunks.append((path, data))
-        _add_bpf_moves(paths, chunks)
-        state, _ = journal_leases(state, chunks, notes)
+            run_change(paths, lambda txn: None, notify=notes.append)
+            if folder is None:
+                folder = open_sidecar(paths)
+            loaded = read_and_load(paths, folder, tolerate_errors=True)
+            if loaded is None:
+                raise missing_document(paths)  # removed again since it was made
+        note = loaded.problem_note()
+        if note is not None:
+            notes.append(note)
+        state = LeaseFile()
+        if folder is not None:
+            state = load_leases(folder, notes, written_as=loaded.leases_stamp)
+            chunks = []
+            for name in journal_names(folder):
+                data = read_journal_file(folder, name)
+                if data:
+                    chunks.append((folder.where(name), data))
+            _add_bpf_moves(paths, chunks)
+            state, _ = journal_leases(state, chunks, notes)
+    finally:
+        if folder is not None:
+            folder.close()
     return Snapshot(paths, loaded, state, tuple(notes), time.time())
 
 

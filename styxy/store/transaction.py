@@ -23,6 +23,10 @@ from styxy.errors import DocumentError, RefusedError, StyxyError
 from styxy.paths import Paths, display
 from styxy.store import atomic, bpfpins, compiled, fsio, leases, loading, lockfile, replace
 from styxy.store.leases import Lease, LeaseFile
+from styxy.store.loading import CACHE_NAME, JOURNAL_NAME, LEASES_NAME
+from styxy.store.sidecar import Sidecar
+
+PROJECTS_NAME = "projects.json"
 
 TYPE_CHECKING = False  # typing.TYPE_CHECKING without importing typing (see styxy.records)
 if TYPE_CHECKING:
@@ -55,6 +59,7 @@ class Transaction:
         self,
         *,
         paths: Paths,
+        folder: Sidecar,
         doc_bytes: bytes,
         document: Document,
         state: LeaseFile,
@@ -67,6 +72,7 @@ class Transaction:
         stamp: tuple[int, int] | None,
     ) -> None:
         self.paths = paths
+        self.folder = folder  # the sidecar, opened once: every file in it is reached through it
         self.doc_bytes = doc_bytes
         self.document = document
         self.state = state
@@ -77,7 +83,8 @@ class Transaction:
         self._cache_fresh = cache_fresh
         self._generation = generation
         self._cache_leases_stamp = cache_leases_stamp  # the lease file the cache's table came from
-        self._folding: tuple[tuple[Path, int], ...] = ()  # journal files set aside, bytes consumed
+        # Journal files set aside (names in the sidecar) and the bytes consumed, -1 for all.
+        self._folding: tuple[tuple[str, int], ...] = ()
         self._bpf_attached = False  # the kernel bind program's maps are pinned for this cache
         self._bpf_moves: tuple[Any, ...] = ()  # the kernel program's moves folded by this transaction
         self._loaded = state
@@ -88,6 +95,7 @@ class Transaction:
         # The projects file, read only by a change that asks for it (`styxy env`, `env --prune`).
         self._projects: project_records.Projects | None = None
         self._projects_loaded: project_records.Projects | None = None
+        self._listening: frozenset[int] | None = None
 
     def projects(self) -> project_records.Projects:
         """Project id -> root folder, as recorded by `styxy env` (read on first use)."""
@@ -95,7 +103,9 @@ class Transaction:
             # Imported here: only `styxy env` asks, and `allocate`'s hot path never does.
             from styxy.store import projects as project_records
 
-            self._projects_loaded = project_records.load(self.paths.projects)
+            self._projects_loaded = project_records.load(
+                self.folder.where(PROJECTS_NAME), dir_fd=self.folder.fd
+            )
             self._projects = self._projects_loaded
         return self._projects
 
@@ -107,6 +117,16 @@ class Transaction:
     def loaded(self) -> LeaseFile:
         """The leases as the lease file held them, before the journal was folded and reaped."""
         return self._loaded
+
+    def listening(self) -> frozenset[int]:
+        """The ports something listens on, asked of the kernel once per transaction: one that
+        places many new ranges (`styxy env` of a new project) does not ask once a range."""
+        if self._listening is None:
+            from styxy.system import ports
+            from styxy.vocabulary import MAX_PORT
+
+            self._listening = ports.listening_in(1, MAX_PORT)
+        return self._listening
 
     def parsed(self) -> Parsed:
         """The full Markdown parse, done only when a command needs to edit or read the audit."""
@@ -171,91 +191,115 @@ def run_change(
             told.add(text)
             notify(text)
 
-    notes = _prepare_folders(paths)
-    fsio.check_private_file(paths.lock, fsio.LOCK_FILE)
-    with lockfile.hold(paths.lock, timeout=LOCK_TIMEOUT_SECONDS, on_wait=tell):
-        replace.sweep_beside_target(paths.doc)
-        for _ in range(CHANGE_ATTEMPTS):
-            txn = _load(paths, list(notes), needs_document)
-            for note in txn.notes:
-                tell(note)
-            seen = replace.DocumentSeen.take(paths.doc, txn.doc_bytes)
-            result = change(txn)
-            if dry_run or _commit(txn, seen):
-                return result
-            tell(
-                f"{display(paths.doc)} was saved while this command ran; "
-                "applying the change to the saved text."
-            )
-            replace.settle(paths.doc)
+    with _open_folder(paths, needs_document) as folder:
+        with lockfile.hold(folder, timeout=LOCK_TIMEOUT_SECONDS, on_wait=tell):
+            return _attempts(paths, folder, change, tell, dry_run, needs_document)
+
+
+def _attempts(
+    paths: Paths,
+    folder: Sidecar,
+    change: Callable[[Transaction], T],
+    tell: Notify,
+    dry_run: bool,
+    needs_document: bool,
+) -> T:
+    """Load, change and commit under the lock, again while hand edits keep landing."""
+    if folder.stat(".gitignore") is None:
+        # The sidecar holds machine-local state that must never be committed. Written under
+        # the lock, since a writer that holds it sweeps the temporary files of the others.
+        _stage_private(folder, ".gitignore", b"*\n").publish()
+    replace.sweep_beside_target(paths.doc)
+    for _ in range(CHANGE_ATTEMPTS):
+        txn = _load(paths, folder, [], needs_document)
+        for note in txn.notes:
+            tell(note)
+        seen = replace.DocumentSeen.take(paths.doc, txn.doc_bytes)
+        result = change(txn)
+        if dry_run or _commit(txn, seen):
+            return result
+        tell(
+            f"{display(paths.doc)} was saved while this command ran; "
+            "applying the change to the saved text."
+        )
+        replace.settle(paths.doc)
     raise RefusedError(
         f"{display(paths.doc)} kept changing while styxy tried to change it "
         f"({CHANGE_ATTEMPTS} tries); nothing was written, run the command again."
     )
 
 
-def _prepare_folders(paths: Paths) -> list[str]:
-    """Make the sidecar (private to its owner) and refuse one that is a link or another's."""
-    if not loading.sidecar_exists(paths):
-        paths.doc.parent.mkdir(parents=True, exist_ok=True)
-        try:
-            paths.sidecar.mkdir(mode=fsio.PRIVATE_FOLDER_MODE)
-        except FileExistsError:
-            pass  # another styxy made it meanwhile: checked below like any other
-        loading.sidecar_exists(paths)
-    ignore = paths.sidecar / ".gitignore"
-    if not os.path.lexists(ignore):
-        # The sidecar holds machine-local state that must never be committed.
-        atomic.write_bytes(ignore, b"*\n", mode=fsio.PRIVATE_FILE_MODE)
-    return []
+def _open_folder(paths: Paths, needs_document: bool) -> Sidecar:
+    """The sidecar, made private to its owner when missing, with a lock file that is ours; a
+    link or another user's folder or file there is refused.
+
+    Before the folder is first made, the document is read (and parsed, for a command that
+    needs it): a command refused for its document leaves nothing beside it.
+    """
+    folder = loading.open_sidecar(paths)
+    if folder is None:
+        loading.read_and_load(paths, None, tolerate_errors=not needs_document)
+        if not paths.doc.parent.is_dir():
+            paths.doc.parent.mkdir(parents=True, exist_ok=True)  # first use at the default place
+        folder = loading.open_sidecar(paths, create=True)
+        assert folder is not None
+    try:
+        folder.check_file(lockfile.LOCK_NAME, fsio.LOCK_FILE)
+    except BaseException:
+        folder.close()
+        raise
+    return folder
 
 
-def _sweep_leftovers(paths: Paths) -> None:
+# The sidecar's files whose temporary files a killed writer may leave (`.NAME.*.tmp`).
+_SIDECAR_FILES = (LEASES_NAME, CACHE_NAME, JOURNAL_NAME, PROJECTS_NAME, ".gitignore", "bpf-events")
+
+
+def _sweep_leftovers(paths: Paths, folder: Sidecar) -> None:
     """Remove temporary files of writers that were killed mid-write; we hold the lock.
 
     A leftover is named `.NAME.*.tmp` beside its target (`styxy.store.atomic`). Each folder is
-    listed once and the names compared as text: five globs would compile five patterns at every
-    command's start (about 0.6 ms).
+    listed once and the names compared as text (a glob would compile a pattern at every
+    command's start); the sidecar's through its descriptor.
     """
-    prefixes: dict[Path, list[str]] = {}
-    for target in (paths.doc, paths.leases, paths.cache, paths.journal, paths.projects):
-        prefixes.setdefault(target.parent, []).append(f".{target.name}.")
-    for folder, starts in prefixes.items():
-        try:
-            entries = os.scandir(folder)
-        except OSError:
-            continue
-        with entries:
-            names = [entry.name for entry in entries]
-        for name in names:
-            if name.endswith(".tmp") and any(
-                name.startswith(start) and len(name) >= len(start) + len(".tmp") for start in starts
-            ):
-                try:
-                    os.unlink(folder / name)
-                except OSError:
-                    pass
+    start = f".{paths.doc.name}."
+    try:
+        beside = os.listdir(paths.doc.parent)
+    except OSError:
+        beside = []
+    for name in beside:
+        if name.startswith(start) and name.endswith(".tmp"):
+            try:
+                os.unlink(paths.doc.parent / name)
+            except OSError:
+                pass
+    prefixes = tuple(f".{name}." for name in _SIDECAR_FILES)
+    for name in folder.names():
+        if name.startswith(prefixes) and name.endswith(".tmp"):
+            folder.unlink(name)
 
 
-def _load(paths: Paths, notes: list[str], needs_document: bool) -> Transaction:
-    _sweep_leftovers(paths)
-    doc_bytes = loading.read_document(paths)
-    if doc_bytes is None:
+def _load(paths: Paths, folder: Sidecar, notes: list[str], needs_document: bool) -> Transaction:
+    _sweep_leftovers(paths, folder)
+    loaded = loading.read_and_load(paths, folder, tolerate_errors=not needs_document)
+    if loaded is None:
         from styxy.resources import default_document_bytes
 
-        doc_bytes = default_document_bytes()
         # A new document follows the umask, like any file the user makes.
-        atomic.write_bytes(paths.doc, doc_bytes, mode=fsio.creation_mode())
+        atomic.write_bytes(paths.doc, default_document_bytes(), mode=fsio.creation_mode())
         notes.append(words.created_document(display(paths.doc)))
-    loaded = loading.load_document(paths, doc_bytes, tolerate_errors=not needs_document)
+        loaded = loading.read_and_load(paths, folder, tolerate_errors=not needs_document)
+        assert loaded is not None
+    doc_bytes = loaded.doc_bytes
     note = loaded.problem_note()
     if note is not None:
         notes.append(note)
     txn = Transaction(
         paths=paths,
+        folder=folder,
         doc_bytes=doc_bytes,
         document=loaded.document,
-        state=loading.load_leases(paths, notes),
+        state=loading.load_leases(folder, notes, written_as=loaded.leases_stamp),
         notes=notes,
         parsed=loaded.parsed,
         cache_fresh=loaded.cache_fresh,
@@ -279,23 +323,33 @@ def _fold_journal(txn: Transaction) -> None:
     What becomes a lease, and when an interceptor lease ends, is `styxy.store.moves` (issue 13,
     point 8): one lease per port, none for a move whose process is gone and whose port is silent.
     """
-    journal = txn.paths.journal
+    folder = txn.folder
     # Refused before it is renamed: a folder, a FIFO, a link or another user's file there is
     # named as it is, and left where it is.
-    if fsio.check_private_file(journal, fsio.JOURNAL) is not None:
+    if folder.check_file(JOURNAL_NAME, fsio.JOURNAL, sized=False) is not None:
         try:
-            os.rename(journal, _aside_name(journal))
+            folder.rename(JOURNAL_NAME, _aside_name())
         except FileNotFoundError:
             pass
     folding = []
     chunks = []
-    for aside in loading.journal_files(txn.paths)[:-1]:
-        data = loading.read_journal_file(aside)
-        if data is None:
+    for aside in loading.journal_names(folder)[:-1]:
+        found = loading.read_journal_head(folder, aside)
+        if found is None:
             continue
-        # Whole lines only: a line still being written is left for the next fold.
-        folding.append((aside, data.rfind(b"\n") + 1))
-        chunks.append((aside, data))
+        data, whole = found
+        if not whole:
+            # Folded up to its limit and the rest dropped: never a lock-out (SPEC section 18).
+            lines = data.count(b"\n")
+            txn.notes.append(
+                f"the interceptor's journal {display(folder.where(aside))} was larger than "
+                f"{fsio.JOURNAL.limit_text}; its first {lines} lines were folded and the rest "
+                "dropped"
+            )
+        # Whole lines only: a line still being written is left for the next fold. Of a
+        # journal over its limit nothing is left (-1): it is removed once folded.
+        folding.append((aside, data.rfind(b"\n") + 1 if whole else -1))
+        chunks.append((folder.where(aside), data))
     txn._bpf_moves = _bpf_moves(txn, chunks)
     txn.state, ended = loading.journal_leases(txn.state, chunks, txn.notes)
     if ended:
@@ -335,13 +389,13 @@ def _sync_bpf(txn: Transaction) -> None:
         with bpfmaps.Maps(bpfpins.pin_folder(txn.paths.cache)) as maps:
             maps.write(ranges, ((x.port, x.pid) for x in txn.state.leases), txn._generation + 1)
             maps.forget(txn._bpf_moves)
-            maps.drain_events(txn.paths.sidecar / bpfmaps.EVENTS_FILE)
+            maps.drain_events(txn.folder.where(bpfmaps.EVENTS_FILE), dir_fd=txn.folder.fd)
     except (OSError, StyxyError) as exc:
         txn.notes.append(f"the kernel bind program's maps cannot be updated ({exc})")
 
 
-def _aside_name(journal: Path) -> Path:
-    return journal.with_name(f".journal.{time.time_ns()}.folding")
+def _aside_name() -> str:
+    return f".journal.{time.time_ns()}.folding"
 
 
 def _finish_folding(txn: Transaction) -> None:
@@ -350,19 +404,16 @@ def _finish_folding(txn: Transaction) -> None:
     An interceptor that opened the journal just before it was renamed writes into the aside
     file; what it wrote after the fold read it is moved to a new aside file for the next fold.
     """
+    folder = txn.folder
     for aside, used in txn._folding:
-        data = loading.read_journal_file(aside)
+        data = loading.read_journal_file(folder, aside) if used >= 0 else b""
         if data is None:
             continue
-        rest = data[used:]
+        rest = data[used:] if used >= 0 else b""
         if rest:
-            atomic.write_bytes(
-                _aside_name(txn.paths.journal),
-                rest,
-                mode=fsio.PRIVATE_FILE_MODE,
-                sync_folder=False,
-            )
-        aside.unlink(missing_ok=True)
+            target = folder.where(_aside_name())
+            atomic.stage_in(folder.fd, target, rest, mode=fsio.PRIVATE_FILE_MODE).publish()
+        folder.unlink(aside)
 
 
 def _reap(txn: Transaction) -> None:
@@ -386,21 +437,19 @@ def _commit(txn: Transaction, seen: replace.DocumentSeen) -> bool:
     staged: dict[str, atomic.Staged] = {}
     try:
         if doc_bytes != txn.doc_bytes:
-            staged["doc"] = atomic.stage(txn.paths.doc, doc_bytes, mode=replace.mode_of(txn.paths.doc))
+            staged["doc"] = replace.stage_document(txn.paths.doc, doc_bytes)
         if txn.state != txn._loaded:
-            staged["leases"] = atomic.stage(
-                txn.paths.leases, leases.dump(txn.state), mode=fsio.PRIVATE_FILE_MODE
-            )
+            staged["leases"] = _stage_private(txn.folder, LEASES_NAME, leases.dump(txn.state))
         if txn._projects is not None and txn._projects != txn._projects_loaded:
             from styxy.store import projects as project_records
 
-            staged["projects"] = atomic.stage(
-                txn.paths.projects,
-                project_records.dump(txn._projects),
-                mode=fsio.PRIVATE_FILE_MODE,
+            staged["projects"] = _stage_private(
+                txn.folder, PROJECTS_NAME, project_records.dump(txn._projects)
             )
         # The cache names the lease file it goes with, so it is built once that file exists.
-        lease_file = staged["leases"].status if "leases" in staged else _status(txn.paths.leases)
+        lease_file = (
+            staged["leases"].status if "leases" in staged else txn.folder.stat(LEASES_NAME)
+        )
         stamp = leases_stamp(lease_file)
         if staged or not txn._cache_fresh or stamp != txn._cache_leases_stamp:
             # While the document is broken the cache keeps the last good document's stamp, so
@@ -409,12 +458,12 @@ def _commit(txn: Transaction, seen: replace.DocumentSeen) -> bool:
             data = compiled.cache_bytes(
                 txn.document,
                 txn.state.leases,
-                txn.paths.cache,
+                txn.folder.where(CACHE_NAME),
                 doc_stamp,
                 txn._generation + 1,
                 stamp,
             )
-            staged["cache"] = atomic.stage(txn.paths.cache, data, mode=fsio.PRIVATE_FILE_MODE)
+            staged["cache"] = _stage_private(txn.folder, CACHE_NAME, data)
         if "doc" in staged and not replace.replace_document(staged["doc"], seen):
             return False
         # Lease file, then cache: the order docs/ARCHITECTURE.md explains. The projects file
@@ -426,33 +475,25 @@ def _commit(txn: Transaction, seen: replace.DocumentSeen) -> bool:
         for item in staged.values():
             item.discard()  # a no-op for those already renamed
     if "leases" in staged:
-        leases.remember(txn.paths.leases, staged["leases"].status, txn.state)
+        leases.remember(txn.folder.where(LEASES_NAME), staged["leases"].status, txn.state)
     _finish_folding(txn)
     _sync_bpf(txn)
     # One folder sync for the sidecar's renames instead of one per file: the renames are
     # atomic either way; this only makes them durable, and it costs as much as a file fsync.
     if staged.keys() & {"leases", "cache", "projects"} or txn._folding:
-        atomic.fsync_folder(txn.paths.sidecar)
+        txn.folder.sync()
     return True
 
 
-def _status(path: Path) -> os.stat_result | None:
-    try:
-        return os.stat(path)
-    except FileNotFoundError:
-        return None
+def _stage_private(folder: Sidecar, name: str, data: bytes) -> atomic.Staged:
+    """A file of the sidecar, its own owner's alone, staged through the open folder."""
+    return atomic.stage_in(folder.fd, folder.where(name), data, mode=fsio.PRIVATE_FILE_MODE)
 
 
 def leases_stamp(status: os.stat_result | None) -> int:
-    """Which lease file a cache goes with: a CRC-32 of its identity, 0 when there is none.
-
-    Every write of the lease file is a new inode with its own size and modification time, so
-    a cache whose stamp differs from the file on disk was built from another lease file (a
-    crash between the two renames) and is rebuilt.
-    """
-    if status is None:
-        return 0
-    identity = f"{status.st_dev}:{status.st_ino}:{status.st_size}:{status.st_mtime_ns}"
-    return zlib.crc32(identity.encode()) or 1
+    """Which lease file a cache goes with (`leases.identity_stamp`): a cache whose stamp differs
+    from the file on disk was built from another lease file (a crash between the two renames)
+    and is rebuilt."""
+    return leases.identity_stamp(status)
 
 

@@ -323,12 +323,30 @@ def current(*, port: int | None = None) -> Registry:
     return Registry(Source("services", str(services), ""), rows)
 
 
+# The last answer of `assigned_ports` and the index file it came from: placing a thousand new
+# ranges in one transaction (`styxy env`) read and decoded the index a thousand times.
+_ASSIGNED: tuple[object, tuple[int, ...]] | None = None
+
+
 def assigned_ports() -> tuple[int, ...]:
-    """TCP-assigned ports for placement; a damaged index counts as none (placement still works)."""
+    """TCP-assigned ports for placement; a damaged index counts as none (placement still works).
+
+    Remembered while the imported index is the same file (a long-lived `styxy serve` sees an
+    import made meanwhile)."""
+    global _ASSIGNED
     try:
-        return assigned_tcp_ports(current().rows)
+        status = os.stat(index_path())
+        key: object = (status.st_ino, status.st_size, status.st_mtime_ns)
+    except OSError:
+        key = os.environ.get("STYXY_SERVICES")
+    if _ASSIGNED is not None and _ASSIGNED[0] == key:
+        return _ASSIGNED[1]
+    try:
+        found = assigned_tcp_ports(current().rows)
     except IanaError:
-        return ()
+        found = ()
+    _ASSIGNED = (key, found)
+    return found
 
 
 # ---------------------------------------------------------------------------------------------

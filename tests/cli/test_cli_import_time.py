@@ -40,7 +40,8 @@ CORE = {
     "styxy.paths", "styxy.records", "styxy.store", "styxy.store.atomic", "styxy.store.bpfmaps",
     "styxy.store.cache", "styxy.store.compiled", "styxy.store.fsio", "styxy.store.leases",
     "styxy.store.loading", "styxy.store.lockfile", "styxy.store.memo", "styxy.store.moves",
-    "styxy.store.replace", "styxy.store.transaction", "styxy.store.view", "styxy.system",
+    "styxy.store.replace", "styxy.store.sidecar", "styxy.store.transaction", "styxy.store.view",
+    "styxy.system",
     "styxy.system.ports", "styxy.vocabulary",
 }  # fmt: skip
 ENGINE = {"styxy.engine", "styxy.engine.allocation", "styxy.engine.results"}
@@ -77,7 +78,8 @@ ALLOWED = {
         | {"styxy.agents.claude_code", "styxy.agents.types_text", "styxy.api.files", "shutil", "bz2", "_bz2", "lzma",
            "_lzma", "_compression"},
     ),
-    "hook session-end": (["hook", "session-end"], CORE | HOOKS),
+    # The event's JSON is read with bounds (nesting, digits) by the door's decoder, api.files.
+    "hook session-end": (["hook", "session-end"], CORE | HOOKS | {"styxy.api.files"}),
 }  # fmt: skip
 
 

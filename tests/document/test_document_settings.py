@@ -194,12 +194,12 @@ def test_document_without_front_matter_gets_one(tmp_path: Path) -> None:
         (
             "lease-grace-seconds",
             "-5",
-            "lease-grace-seconds must be a whole number of at least 0, not '-5'",
+            "lease-grace-seconds must be a whole number of seconds from 0 to 31536000 (a year), not '-5'",
         ),
         (
             "lease-grace-seconds",
             "1.5",
-            "lease-grace-seconds must be a whole number of at least 0, not '1.5'",
+            "lease-grace-seconds must be a whole number of seconds from 0 to 31536000 (a year), not '1.5'",
         ),
         (
             "auto-allocation.gapsize",

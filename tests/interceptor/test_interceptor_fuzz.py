@@ -8,6 +8,7 @@ import random
 import struct
 import subprocess
 import sys
+import time
 import zlib
 from pathlib import Path
 
@@ -143,3 +144,63 @@ def test_glob_matcher_agrees_with_fnmatchcase(built: Built, tmp_path: Path) -> N
     want = ["1" if fnmatch.fnmatchcase(t, p) else "0" for p, t in pairs]
     mismatches = [pairs[i] for i in range(len(pairs)) if got[i] != want[i]]
     assert mismatches == []
+
+
+def _glob_pattern(rng: random.Random, elements: int) -> tuple[str, str]:
+    """A pattern of `elements` elements and a text that matches it about half the time."""
+    parts, text = [], []
+    for _ in range(elements):
+        kind = rng.choice(["a", "b", "?", "*", "[ab]", "[!a]", "[a-b]"])
+        parts.append(kind)
+        if kind == "*":
+            text.append("".join(rng.choice("ab") for _ in range(rng.randint(0, 3))))
+        elif kind in ("?", "[!a]"):
+            text.append("b")
+        elif kind in ("[ab]", "[a-b]"):
+            text.append(rng.choice("ab"))
+        else:
+            text.append(kind)
+    sample = "".join(text)
+    if rng.random() < 0.5:  # a near miss: one character changed
+        at = rng.randrange(len(sample)) if sample else 0
+        sample = sample[:at] + rng.choice("abc") + sample[at + 1 :]
+    return "".join(parts)[:120], sample
+
+
+def test_long_globs_agree_with_fnmatchcase(built: Built, tmp_path: Path) -> None:
+    """Patterns up to the 120 bytes `styxy validate` allows: past the matcher's first 64 states."""
+    rng = random.Random(11)
+    pairs = [_glob_pattern(rng, rng.randint(50, 120)) for _ in range(600)]
+    pairs += [("*" + "a" * 119, "a" * 500), ("a" * 120, "a" * 120), ("?" * 120, "b" * 120)]
+    source = tmp_path / "long.tsv"
+    source.write_text("".join(f"{p}\t{t}\n" for p, t in pairs))
+    result = subprocess.run(
+        [built.helper("styxy-fuzz-replay"), "--globs", str(source)],
+        capture_output=True, text=True, check=True, timeout=120,
+    )  # fmt: skip
+    want = ["1" if fnmatch.fnmatchcase(t, p) else "0" for p, t in pairs]
+    assert result.stdout.split() == want
+    assert 100 < want.count("1") < len(want) - 100  # both answers really exercised
+
+
+def _replay_seconds(built: Built, source: Path) -> float:
+    started = time.perf_counter()
+    subprocess.run(
+        [built.helper("styxy-fuzz-replay"), "--globs", str(source)],
+        capture_output=True, check=True, timeout=300,
+    )  # fmt: skip
+    return time.perf_counter() - started
+
+
+def test_glob_matching_is_linear_in_the_command_line(built: Built, tmp_path: Path) -> None:
+    """A backtracking matcher retries the whole pattern at every character of a command line
+    that nearly matches it everywhere: 119 `a` after a star against 4,095 `a` and a `b`.
+    Matched by the automaton, that costs about what a two-character glob does."""
+    text = "a" * 4095 + "b"
+    hostile = tmp_path / "hostile.tsv"
+    hostile.write_text(f"*{'a' * 119}\t{text}\n" * 2000)
+    simple = tmp_path / "simple.tsv"
+    simple.write_text(f"*c\t{text}\n" * 2000)
+    _replay_seconds(built, simple)  # warm the page cache and the loader
+    ratio = min(_replay_seconds(built, hostile) / _replay_seconds(built, simple) for _ in range(3))
+    assert ratio < 5, ratio

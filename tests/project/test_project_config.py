@@ -83,13 +83,13 @@ CASES = [
     ),
     (
         b'[services.web]\ntype = "dev"\nenv = "WEB-PORT"\n',
-        "styxy.toml:3: [services.web] env 'WEB-PORT' is not a valid variable name; use letters, "
-        "digits and _, not starting with a digit",
+        "styxy.toml:3: [services.web] env 'WEB-PORT' is not a valid variable name; use "
+        "upper-case letters, digits and _, starting with a letter and ending in _PORT or _URL",
     ),
     (
         b'[services.web]\ntype = "dev"\nenv = "3PORT"\n',
-        "styxy.toml:3: [services.web] env '3PORT' is not a valid variable name; use letters, "
-        "digits and _, not starting with a digit",
+        "styxy.toml:3: [services.web] env '3PORT' is not a valid variable name; use "
+        "upper-case letters, digits and _, starting with a letter and ending in _PORT or _URL",
     ),
     (
         b'[services.my-db]\ntype = "database"\n',
@@ -136,6 +136,43 @@ CASES = [
         'styxy.toml:1: services.web must be a table with type = "...", not an array',
     ),
     (b'[services.web]\ntype = "d\xffev"\n', "styxy.toml:2: styxy.toml is not UTF-8 text"),
+    # SPEC section 18: a cloned repository's styxy.toml sets no variable that changes how
+    # programs run, whatever `eval "$(styxy env)"` it meets.
+    *(
+        (
+            f'[services.web]\ntype = "dev"\n\nenv = "{name}"\n'.encode(),
+            f"styxy.toml:4: [services.web] env '{name}' would change how programs run (the "
+            "loader, a shell, an interpreter or a tool reads it); name the service's own "
+            "variable instead, such as 'WEB_PORT'",
+        )
+        for name in ("PATH", "LD_PRELOAD", "BASH_ENV", "ENV", "DYLD_INSERT_LIBRARIES",
+                     "PYTHONSTARTUP", "NODE_OPTIONS", "LD_LIBRARY_PATH_PORT", "PIP_INDEX_URL")
+    ),
+    (
+        b'[services.web]\ntype = "dev"\nenv = "WEB_ADDRESS"\n',
+        "styxy.toml:3: [services.web] env 'WEB_ADDRESS' must end in _PORT or _URL, after a name "
+        "of the service's own",
+    ),
+    (
+        b'[services.web]\ntype = "dev"\nenv = "web_port"\n',
+        "styxy.toml:3: [services.web] env 'web_port' is not a valid variable name; use "
+        "upper-case letters, digits and _, starting with a letter and ending in _PORT or _URL",
+    ),
+    (
+        b'[services.ld_preload]\ntype = "dev"\n',
+        "styxy.toml:1: service name 'ld_preload' would make the variable 'LD_PRELOAD_PORT', which "
+        "would change how programs run (the loader, a shell, an interpreter or a tool reads it); "
+        "set env to a name of its own",
+    ),
+    # Bounded: nesting and numbers Python's readers refuse are a line, not an internal error.
+    (
+        b'[services.web]\ntype = "dev"\nx = ' + b"[" * 5000 + b"]" * 5000 + b"\n",
+        "styxy.toml:1: the file nests arrays or tables too deeply to read",
+    ),
+    (
+        b'[services.web]\ntype = "dev"\nx = 1' + b"0" * 5000 + b"\n",
+        "styxy.toml:3: a number too long to read (over 4,300 digits)",
+    ),
     (
         # A string spanning lines holds text that looks like a header: it moves no line number.
         b'x = """\n[services.api]\n"""\n[services.web]\ntype = "dev"\ntyp = 1\n',
@@ -169,8 +206,8 @@ def test_every_problem_is_reported_at_once_sorted_by_line(styxy, tmp_path):
     assert done.err.splitlines() == [
         "styxy.toml:2: [services.web] invalid service type 'Dev': use 1 to 63 characters from "
         "a-z, 0-9, '.', '_' and '-', starting with a letter or digit",
-        "styxy.toml:5: [services.api] env 'A-B' is not a valid variable name; use letters, "
-        "digits and _, not starting with a digit",
+        "styxy.toml:5: [services.api] env 'A-B' is not a valid variable name; use "
+        "upper-case letters, digits and _, starting with a letter and ending in _PORT or _URL",
         "styxy.toml:6: unknown key 'extra' at the top level; the only key there is 'services'",
     ]
 

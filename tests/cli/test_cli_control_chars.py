@@ -1,0 +1,57 @@
+"""Control characters from process command lines, lease files and paths are escaped before
+they reach a terminal (SPEC section 18): an escape sequence in someone else's text is shown as
+`\\xNN`, never acted on (a window retitled, a screen cleared, a line rewritten by `\\r`)."""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+from pathlib import Path
+
+from support import Styxy
+
+ESC = "\x1b"
+RAW = (ESC, "\x07", "\r", "\x9b", "\x7f")
+
+
+def _no_raw_controls(text: str) -> bool:
+    return not any(c in text for c in RAW)
+
+
+def test_a_holders_command_line_is_shown_escaped(styxy: Styxy) -> None:
+    hostile = [f"{ESC}]0;owned{chr(7)}", f"{ESC}[2J", "new\nline"]
+    holder = subprocess.Popen([sys.executable, "-c", "import time; time.sleep(60)", *hostile])
+    try:
+        assert styxy("allocate", "-s", "dev", "-i", "x", "--pid", str(holder.pid)).code == 0
+        done = styxy("list", "-v")
+    finally:
+        holder.kill()
+        holder.wait()
+    assert done.code == 0
+    assert _no_raw_controls(done.out), repr(done.out)
+    assert len(done.out.splitlines()) == 2  # the header and one row: a newline is no new row
+    assert r"\x1b]0;owned\x07 \x1b[2J new\x0aline" in done.out
+
+
+def test_lease_file_text_is_escaped_on_the_terminal_and_in_json(styxy: Styxy) -> None:
+    assert styxy("allocate", "-s", "dev", "-i", "plain").code == 0
+    leases = styxy.sidecar / "leases.json"
+    body = json.loads(leases.read_text())
+    body["leases"][0][3] = f"a{ESC}[2Jb\x9bc\rd"  # the instance id, edited by hand
+    leases.write_text(json.dumps(body))
+    shown = styxy("list")
+    assert shown.code == 0 and _no_raw_controls(shown.out), repr(shown.out)
+    assert r"a\x1b[2Jb\x9bc\x0dd" in shown.out
+    as_json = styxy("list", "--json")
+    assert _no_raw_controls(as_json.out), repr(as_json.out)
+    assert r'"instanceId": "a\u001b[2Jb\u009bc\rd"' in as_json.out
+    assert as_json.json()["leases"][0]["instanceId"] == f"a{ESC}[2Jb\x9bc\rd"  # the same value
+
+
+def test_a_path_is_escaped_in_messages(styxy: Styxy, tmp_path: Path) -> None:
+    odd = tmp_path / f"x{ESC}]0;owned{chr(7)}y" / "PORT_MANAGEMENT.md"
+    done = styxy("--doc", str(odd), "list", doc=False)
+    assert done.code == 1
+    assert _no_raw_controls(done.err), repr(done.err)
+    assert r"x\x1b]0;owned\x07y" in done.err
