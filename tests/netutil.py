@@ -33,6 +33,9 @@ def first_free(candidates: Iterable[int], skip: Iterable[int] = ()) -> int:
 def listen(port: int, host: str = "127.0.0.1") -> socket.socket:
     family = socket.AF_INET6 if ":" in host else socket.AF_INET
     s = socket.socket(family, socket.SOCK_STREAM)
+    # As real servers do: a connection of an earlier test still in TIME-WAIT on this port must
+    # not stop the listener (Linux still refuses a second listener on the same address).
+    s.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
     s.bind((host, port))
     s.listen()
     return s
