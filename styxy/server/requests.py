@@ -6,21 +6,17 @@ refused before it is read (too large, no token) an `HttpError` with its own stat
 from __future__ import annotations
 
 import json
-import re
 from typing import Any
 
 from starlette.requests import ClientDisconnect, Request
 
 from styxy import refusals
-from styxy.errors import EXIT_USAGE, Param, UsageError
+from styxy.api.files import MAX_JSON_DEPTH, MAX_JSON_DIGITS, loads_request
+from styxy.errors import EXIT_USAGE, InvalidValueError, Param, UsageError
 
 MAX_BODY = 64 * 1024
-MAX_DEPTH = 64
-MAX_DIGITS = 20
-
-# A JSON string, escapes and all: what the depth count skips over.
-_STRING = re.compile(r'"(?:[^"\\]|\\.)*"')
-_BRACKET = re.compile(r"[\[\]{}]")
+MAX_DEPTH = MAX_JSON_DEPTH
+MAX_DIGITS = MAX_JSON_DIGITS
 
 
 class HttpError(Exception):
@@ -49,31 +45,14 @@ async def json_object(request: Request) -> dict[str, Any]:
 
 def parse(text: str) -> Any:
     """JSON with bounds: nesting that would exhaust the parser's stack and numbers that would
-    cost seconds to convert are refused before they are built."""
-    if _depth(text) > MAX_DEPTH:
-        raise UsageError(f"the body is nested deeper than {MAX_DEPTH} levels.")
+    cost seconds to convert are refused before they are built (the store's one bounded reader
+    of what clients send, as the hooks read their events)."""
     try:
-        return json.loads(text, parse_int=_bounded_int, parse_constant=_no_constant)
+        return loads_request(text, "the body")
+    except InvalidValueError as exc:
+        raise UsageError(exc.message) from None
     except ValueError as exc:
         raise UsageError(f"the body is not valid JSON ({_reason(exc)}).") from None
-
-
-def _depth(text: str) -> int:
-    depth = deepest = 0
-    for bracket in _BRACKET.finditer(_STRING.sub('""', text)):
-        depth += 1 if bracket.group() in "[{" else -1
-        deepest = max(deepest, depth)
-    return deepest
-
-
-def _bounded_int(digits: str) -> int:
-    if len(digits.lstrip("-")) > MAX_DIGITS:
-        raise ValueError(f"an integer longer than {MAX_DIGITS} digits")
-    return int(digits)
-
-
-def _no_constant(name: str) -> Any:
-    raise ValueError(f"{name} is not a number JSON allows")
 
 
 async def _body(request: Request) -> bytes:
