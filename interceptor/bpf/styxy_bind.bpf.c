@@ -287,6 +287,23 @@ static __always_inline int held_back(__u32 port, __u32 pid, __u32 requested, __u
     return !(r->pid == pid && r->requested == requested);
 }
 
+/* Take `port` for this bind in `recent`, atomically: two binds on two CPUs that both found it
+ * free a moment ago must not both be sent there (the second would fail EADDRINUSE). A fresh
+ * entry is created with BPF_NOEXIST, which the hash map does under its bucket lock; a stale
+ * one (or this very bind asking again) is deleted first, and of several claimants only one
+ * re-creates it. 0: someone else has it, scan on. */
+static __always_inline int claim(__u32 port, __u32 pid, __u32 requested, __u64 now,
+                                 __u64 hold_ns)
+{
+    struct styxy_recent mark = {.boot_ns = now, .pid = pid, .requested = requested};
+    if (bpf_map_update_elem(&recent, &port, &mark, BPF_NOEXIST) == 0)
+        return 1;
+    if (held_back(port, pid, requested, now, hold_ns))
+        return 0;
+    bpf_map_delete_elem(&recent, &port);
+    return bpf_map_update_elem(&recent, &port, &mark, BPF_NOEXIST) == 0;
+}
+
 static __always_inline int decide(struct bpf_sock_addr *ctx, int v6)
 {
     if (ctx->type != SOCK_STREAM)
@@ -351,9 +368,9 @@ static __always_inline int decide(struct bpf_sock_addr *ctx, int v6)
             continue;
         if (port_held(ctx, v6, port, flags | HELD_STRICT, uid))
             continue;
+        if (!claim(port, pid, requested, now, hold_ns))
+            continue;
         ctx->user_port = bpf_htons((__u16)port);
-        struct styxy_recent mark = {.boot_ns = now, .pid = pid, .requested = requested};
-        bpf_map_update_elem(&recent, &port, &mark, BPF_ANY);
         bpf_map_update_elem(&twins, &twin, &port, BPF_ANY);
         count(STYXY_STAT_MOVED);
         report(pid, requested, port, key, STYXY_MOVED);
