@@ -121,7 +121,9 @@ def test_two_quick_binds_that_do_not_listen_yet_get_two_ports(attached: Attached
             lines = [first_line(p) for p in procs]
             for proc in procs:
                 proc.communicate(timeout=30)
-            assert all(line.isdigit() for line in lines), (lines, attached.status()["events"])
+            if not all(line.isdigit() for line in lines):
+                events = [event["message"] for event in attached.status()["events"]]
+                raise AssertionError(f"a bind failed: {lines}; the program said: {events}")
             pair = {int(line) for line in lines}
             assert len(pair) == 2 and busy not in pair, pair
 
