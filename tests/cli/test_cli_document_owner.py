@@ -16,7 +16,7 @@ from collections.abc import Callable, Iterator
 from pathlib import Path
 
 import pytest
-from support import DEFAULT_DOC, Styxy
+from support import DEFAULT_DOC, Styxy, in_child
 
 NOBODY = 65534
 ANOTHER = 23456  # a second, unprivileged user of the test: no name, a real uid all the same
@@ -56,28 +56,15 @@ def shared_folder() -> Iterator[Path]:
 def _as_user(uid: int, gid: int, home: Path, body: Callable[[], str]) -> str:
     """`body` in a forked child that has become user `uid` for good, with its own HOME; its
     answer comes back."""
-    read, write = os.pipe()
-    pid = os.fork()
-    if pid == 0:  # pragma: no cover - the child
-        os.close(read)
-        try:
-            os.setgroups([])
-            os.setgid(gid)
-            os.setuid(uid)
-            os.environ["HOME"] = str(home)
-            os.environ["STYXY_DATA_DIR"] = str(home / "styxy-data")
-            answer = body()
-        except BaseException as exc:
-            answer = f"{type(exc).__name__}: {exc}"
-        os.write(write, answer.encode())
-        os._exit(0)
-    os.close(write)
-    chunks = []
-    while chunk := os.read(read, 65536):
-        chunks.append(chunk)
-    os.close(read)
-    os.waitpid(pid, 0)
-    return b"".join(chunks).decode()
+
+    def become() -> None:
+        os.setgroups([])
+        os.setgid(gid)
+        os.setuid(uid)
+        os.environ["HOME"] = str(home)
+        os.environ["STYXY_DATA_DIR"] = str(home / "styxy-data")
+
+    return in_child(become, body)
 
 
 def _warm(folder: Path) -> None:

@@ -18,7 +18,7 @@ from pathlib import Path
 
 import pytest
 from netutil import first_free, listen
-from support import DEFAULT_DOC, Styxy, styxy_command
+from support import DEFAULT_DOC, Styxy, in_child, styxy_command
 
 SWAPPER = r"""
 import ctypes, os, sys, time
@@ -190,28 +190,17 @@ def _as_nobody_allocating(styxy: Styxy) -> str:
             break
         os.chmod(path, os.stat(path).st_mode | 0o001)  # nobody may pass through
     os.chmod(folder, 0o777)  # and could make the sidecar there, if styxy let it
-    read, write = os.pipe()
-    pid = os.fork()
-    if pid == 0:  # pragma: no cover - the child
-        os.close(read)
-        try:
-            os.setgroups([])
-            os.setgid(65534)
-            os.setuid(65534)
-            os.environ["STYXY_DATA_DIR"] = "/nonexistent"
-            api.allocate("dev", instance_id="x", pid=os.getpid(), doc=styxy.doc)
-            answer = "allocated"
-        except BaseException as exc:
-            answer = f"{type(exc).__name__}: {exc}"
-        os.write(write, answer.encode())
-        os._exit(0)
-    os.close(write)
-    chunks = []
-    while chunk := os.read(read, 65536):
-        chunks.append(chunk)
-    os.close(read)
-    os.waitpid(pid, 0)
-    return b"".join(chunks).decode()
+    def become() -> None:
+        os.setgroups([])
+        os.setgid(65534)
+        os.setuid(65534)
+        os.environ["STYXY_DATA_DIR"] = "/nonexistent"
+
+    def allocate() -> str:
+        api.allocate("dev", instance_id="x", pid=os.getpid(), doc=styxy.doc)
+        return "allocated"
+
+    return in_child(become, allocate)
 
 
 def test_the_servers_token_is_never_written_through_a_swapped_in_link(tmp_path: Path) -> None:

@@ -13,7 +13,7 @@ from collections.abc import Callable, Iterator
 from pathlib import Path
 
 import pytest
-from support import DEFAULT_DOC, Styxy, styxy_command
+from support import DEFAULT_DOC, Styxy, in_child, styxy_command
 
 NOBODY = 65534
 needs_root = pytest.mark.skipif(os.geteuid() != 0, reason="chown to another user needs root")
@@ -117,26 +117,12 @@ def _as_nobody(body: Callable[[], str]) -> str:
     A fork rather than `setpriv styxy ...`: the interpreter lives under /root, which nobody
     cannot enter, but a forked child has it loaded already.
     """
-    read, write = os.pipe()
-    pid = os.fork()
-    if pid == 0:  # pragma: no cover - the child
-        os.close(read)
-        try:
-            os.setgroups([])
-            os.setegid(NOBODY)
-            os.seteuid(NOBODY)
-            answer = body()
-        except BaseException as exc:  # everything goes back to the parent
-            answer = f"{type(exc).__name__}: {exc}"
-        os.write(write, answer.encode())
-        os._exit(0)
-    os.close(write)
-    chunks = []
-    while chunk := os.read(read, 65536):
-        chunks.append(chunk)
-    os.close(read)
-    os.waitpid(pid, 0)
-    return b"".join(chunks).decode()
+    def become() -> None:
+        os.setgroups([])
+        os.setegid(NOBODY)
+        os.seteuid(NOBODY)
+
+    return in_child(become, body)
 
 
 @needs_root
