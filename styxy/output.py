@@ -72,7 +72,10 @@ def result(text: str) -> None:
 
 
 def as_json(value: Any) -> None:
-    sys.stdout.write(json.dumps(value, ensure_ascii=False).translate(_JSON_CONTROLS) + "\n")
+    text = json.dumps(value, ensure_ascii=False)
+    if not text.isascii():  # a flag of the string, not a scan: 10,000 leases are 2 MB
+        text = text.translate(_JSON_CONTROLS)
+    sys.stdout.write(text + "\n")
 
 
 def note(text: str) -> None:

@@ -12,13 +12,14 @@ from collections.abc import Callable, Sequence
 from styxy import names, paths, refusals
 from styxy.errors import InvalidValueError, NotFoundError, Param, UsageError
 from styxy.store import leases
-from styxy.store.transaction import Transaction, run_change
 from styxy.system import ports
 from styxy.system.ports import is_listening
 from styxy.vocabulary import ASKERS, MAX_PORT, SOURCES, Asker, Source, is_asker, is_source
 
 TYPE_CHECKING = False  # typing.TYPE_CHECKING without importing typing (see styxy.records)
 if TYPE_CHECKING:
+    from typing import TypeVar
+
     from styxy.api.reports import (
         LeaseStatus,
         PortCheck,
@@ -32,9 +33,29 @@ if TYPE_CHECKING:
     from styxy.engine.results import Allocation
     from styxy.store.leases import Identity, Lease
     from styxy.store.snapshot import Snapshot
+    from styxy.store.transaction import Transaction
     from styxy.system.iana import Assignment
 
+    T = TypeVar("T")
+
 Notify = Callable[[str], None]
+
+
+def run_change(
+    where: paths.Paths,
+    change: Callable[[Transaction], T],
+    *,
+    notify: Notify,
+    dry_run: bool = False,
+    needs_document: bool = True,
+) -> T:
+    """`styxy.store.transaction.run_change`, imported by the commands that write only: a
+    command that reads (`list`, `check`, `ranges`) never loads the lock and the writers."""
+    from styxy.store import transaction
+
+    return transaction.run_change(
+        where, change, notify=notify, dry_run=dry_run, needs_document=needs_document
+    )
 
 
 def _quiet(_: str) -> None:
@@ -277,7 +298,10 @@ def list_leases(
 ) -> list[LeaseStatus]:
     """Live leases by port; `service_type` (a row's name or an alias of it) and `instance_id`
     keep only those of the type and of the instance (both: of both)."""
+    from operator import attrgetter
+
     from styxy.api.reports import LeaseStatus
+    from styxy.records import many
 
     if service_type is not None:
         names.check_service_type(service_type)
@@ -291,20 +315,20 @@ def list_leases(
         if (row_name is None or lease.serviceType == row_name)
         and (instance_id is None or lease.instanceId == instance_id)
     ]
-    result = []
     # One look per holder, not per lease: a process holding many leases is asked once
     # (10,000 leases of one holder took 6 s of psutil calls otherwise).
     alive_by: dict[tuple[int, float | None], bool] = {}
     info_by: dict[int, tuple[str | None, str | None]] = {}
-    for lease in sorted(chosen, key=lambda x: (x.port, x.lockId)):
+    rows = []
+    for lease in sorted(chosen, key=attrgetter("port", "lockId")):
         key = (lease.pid, lease.pidStartTime)
         if key not in alive_by:
             alive_by[key] = ports.process_alive(lease.pid, lease.pidStartTime)
         if verbose and lease.pid not in info_by:
             info_by[lease.pid] = ports.process_info(lease.pid)
         process, command = info_by[lease.pid] if verbose else (None, None)
-        result.append(LeaseStatus(lease, alive_by[key], process, command))
-    return result
+        rows.append((lease, alive_by[key], process, command))
+    return many(LeaseStatus, rows)
 
 
 def check(
@@ -372,9 +396,7 @@ def sync(*, doc: str | os.PathLike[str] | None = None, notify: Notify = _quiet) 
     run_change(paths.resolve(doc), lambda txn: None, notify=notify, needs_document=False)
 
 
-def describe_cache(
-    *, doc: str | os.PathLike[str] | None = None, notify: Notify = _quiet
-) -> str:
+def describe_cache(*, doc: str | os.PathLike[str] | None = None, notify: Notify = _quiet) -> str:
     """The compiled cache in words (`styxy interceptor dump`), brought up to date first."""
     from styxy.store import cache, loading
 

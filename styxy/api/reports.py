@@ -23,7 +23,9 @@ class LeaseStatus:
     command: str | None = None
 
     def to_json(self) -> dict[str, Any]:
-        return {**self.lease.to_json(), "alive": self.alive}
+        data = self.lease.to_json()
+        data["alive"] = self.alive
+        return data
 
 
 @record

@@ -85,7 +85,11 @@ def list_leases(
         doc=doc,
         notify=notify,
     )
-    emit(json, {"leases": [item.to_json() for item in found]}, lease_table(found, verbose))
+    emit(
+        json,
+        lambda: {"leases": [item.to_json() for item in found]},
+        lambda: lease_table(found, verbose),
+    )
 
 
 def check(port: int, doc: str | None, json: bool) -> int:

@@ -287,10 +287,13 @@ def _age(seconds: float) -> str:
 
 
 def _columns(rows: list[list[str]]) -> str:
-    # A cell is one line whatever it holds (a command line's newline, a lease file's escape).
-    rows = [[output.one_line(cell) for cell in row] for row in rows]
-    widths = [max(len(row[i]) for row in rows) for i in range(len(rows[0]))]
-    return "\n".join(
-        "  ".join(cell.ljust(width) for cell, width in zip(row, widths, strict=True)).rstrip()
-        for row in rows
-    )
+    # Column by column, so that a table of 10,000 leases costs a few C-speed passes per column.
+    columns = [list(column) for column in zip(*rows, strict=True)]
+    for index, column in enumerate(columns):
+        # A cell is one line whatever it holds (a command line's newline, a lease file's escape).
+        if not "".join(column).isprintable():
+            columns[index] = [output.one_line(cell) for cell in column]
+    padded = [
+        list(map(str.ljust, column, [max(map(len, column))] * len(column))) for column in columns
+    ]
+    return "\n".join("  ".join(cells).rstrip() for cells in zip(*padded, strict=True))

@@ -106,10 +106,12 @@ class Command:
 
     `lenient` commands (the hook handlers) accept unknown words and hand them to the target
     as `extra`; `loose` commands (`config set`) take unknown dash words as values; `trailing`
-    commands (`run`) take the words after `--` as their WORDS argument.
+    commands (`run`) take the words after `--` as their WORDS argument. `lasting` commands
+    keep running (a server, a child's supervisor): only they keep Python's cycle collector on
+    the fast path (`styxy.cli.fast.run`).
     """
 
-    __slots__ = ("help", "lenient", "loose", "params", "target", "trailing", "words")
+    __slots__ = ("help", "lasting", "lenient", "loose", "params", "target", "trailing", "words")
 
     def __init__(
         self,
@@ -120,6 +122,7 @@ class Command:
         lenient: bool = False,
         loose: bool = False,
         trailing: bool = False,
+        lasting: bool = False,
     ) -> None:
         self.words = words
         self.target = target
@@ -128,6 +131,7 @@ class Command:
         self.lenient = lenient
         self.loose = loose
         self.trailing = trailing
+        self.lasting = lasting
 
     @property
     def name(self) -> str:
@@ -352,6 +356,7 @@ COMMANDS = (
         JSON,
         Argument("command", kind=WORDS, metavar="-- CMD [ARGS]...", required=False),
         trailing=True,
+        lasting=True,
     ),
     Command(
         ("validate",),
@@ -394,6 +399,7 @@ COMMANDS = (
         Option("host", "--host", default="127.0.0.1", help="127.0.0.1, ::1 or localhost."),
         DOC,
         JSON,
+        lasting=True,
     ),
     Command(
         ("proxy",),
@@ -403,6 +409,7 @@ COMMANDS = (
         Option("https", "--https", kind=FLAG, help="Serve HTTPS with Caddy's internal CA."),
         DOC,
         JSON,
+        lasting=True,
     ),
     Command(
         ("url",),
@@ -427,6 +434,7 @@ COMMANDS = (
         # Accepted as everywhere: stdout is the protocol's JSON-RPC, and a refusal is one JSON
         # object.
         JSON,
+        lasting=True,
     ),
     Command(
         ("config", "show"),
@@ -546,6 +554,7 @@ COMMANDS = (
         JSON,
         Argument("command", kind=WORDS, metavar="-- CMD [ARGS]...", required=False),
         trailing=True,
+        lasting=True,
     ),
     Command(
         ("hooks", "claude-code"),

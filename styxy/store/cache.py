@@ -130,16 +130,20 @@ def _encode_leases(leases: Sequence[CacheLease], range_count: int) -> bytes:
 
 def pack_lease(lease: CacheLease, range_count: int) -> bytes:
     """One entry of the lease table; CacheError for a value the layout cannot hold."""
-    if not 1 <= lease.port <= MAX_PORT:
-        raise CacheError(f"Cannot cache a lease on port {lease.port}: bad port.")
-    if not 0 <= lease.pid <= 0xFFFFFFFF:
-        raise CacheError(f"Cannot cache a lease held by pid {lease.pid}: bad pid.")
-    if lease.range_index != NO_RANGE and not 0 <= lease.range_index < range_count:
+    return pack_entry(lease.port, lease.pid, lease.range_index, range_count)
+
+
+def pack_entry(port: int, pid: int, range_index: int, range_count: int) -> bytes:
+    """`pack_lease` of its fields: a commit packs one entry a lease, without a record each."""
+    if not 1 <= port <= MAX_PORT:
+        raise CacheError(f"Cannot cache a lease on port {port}: bad port.")
+    if not 0 <= pid <= 0xFFFFFFFF:
+        raise CacheError(f"Cannot cache a lease held by pid {pid}: bad pid.")
+    if range_index != NO_RANGE and not 0 <= range_index < range_count:
         raise CacheError(
-            f"Cannot cache the lease on port {lease.port}: range index "
-            f"{lease.range_index} does not exist."
+            f"Cannot cache the lease on port {port}: range index {range_index} does not exist."
         )
-    return _LEASE.pack(lease.port, lease.range_index, lease.pid, 0)
+    return _LEASE.pack(port, range_index, pid, 0)
 
 
 # The bounds `styxy validate` puts on detect globs (styxy/document/schema.py), kept here too so

@@ -44,10 +44,12 @@ def cache_bytes(
         for glob in globs
     ]
 
+    count = len(ranges)
+    pack = cache.pack_entry
+
     def entry(lease: Lease) -> bytes:
-        return cache.pack_lease(
-            cache.CacheLease(lease.port, lease.pid, index_of(lease.port)), len(ranges)
-        )
+        port = lease.port
+        return pack(port, lease.pid, index_of(port), count)
 
     try:
         # A lease's entry depends on the lease and on which row holds its port: remembered

@@ -13,7 +13,7 @@ from collections.abc import Iterable
 from pathlib import Path
 
 from styxy.errors import LeaseFileError, RefusedError
-from styxy.records import record, replace
+from styxy.records import many, record, replace
 from styxy.store import fsio, memo
 from styxy.vocabulary import MAX_PORT, SOURCES, Source
 
@@ -63,19 +63,9 @@ class Lease:
         return data
 
     def to_record(self) -> dict[str, Any]:
-        # By hand rather than dataclasses.asdict, which deep-copies: this runs for every lease
-        # on every write.
-        return {
-            "lockId": self.lockId,
-            "port": self.port,
-            "serviceType": self.serviceType,
-            "instanceId": self.instanceId,
-            "name": self.name,
-            "pid": self.pid,
-            "pidStartTime": self.pidStartTime,
-            "createdAt": self.createdAt,
-            "source": self.source,
-        }
+        # A copy of the fields, which a record keeps in order (`styxy.records`): rather than
+        # dataclasses.asdict, which deep-copies; this runs for every lease on every write.
+        return dict(self.__dict__)
 
 
 @record
@@ -300,7 +290,7 @@ def _decode(body: Any, path: Path, *, trusted: bool = False) -> tuple[LeaseFile,
         raise ValueError("leases and history must be lists")
     if trusted:
         try:
-            fast = [Lease(*row) for row in rows]
+            fast = many(Lease, rows)
             history_fast = tuple(((a, b, c), d) for a, b, c, d in items)
             return LeaseFile(leases=tuple(fast), history=history_fast), ()
         except (TypeError, ValueError):

@@ -26,7 +26,7 @@ HEAVY = ("markdown_it", "mdformat", "jinja2", "yaml", "mdit_py_plugins", "rich")
 # math, contextlib, collections.abc, and `from __future__`.
 STDLIB = {
     "__future__", "_bisect", "_json", "_socket", "_struct", "_winapi", "bisect", "collections",
-    "contextlib", "errno", "fcntl", "fnmatch", "ipaddress", "json", "math", "nt", "ntpath",
+    "contextlib", "errno", "fcntl", "fnmatch", "gc", "ipaddress", "json", "math", "nt", "ntpath",
     "pathlib", "struct", "urllib", "warnings", "zlib",
 }  # fmt: skip
 
