@@ -20,34 +20,6 @@ if TYPE_CHECKING:
     from styxy.engine.autoalloc import Confirm, Created
 
 
-def allocate(
-    txn: Transaction,
-    *,
-    service_type: str,
-    identity: Identity,
-    port: int | None,
-    holder: tuple[int, float | None],
-    yes: bool,
-    confirm: Confirm | None,
-    source: Source,
-    asker: Asker = "person",
-    new_type: bool = False,
-) -> Allocation:
-    """A port for `identity`, whose type is `service_type` as asked (a row, an alias of one, or
-    a new name); the lease, and the identity it is kept under, name the row."""
-    (result,) = allocate_each(
-        txn,
-        [(service_type, identity, port)],
-        holder=holder,
-        yes=yes,
-        confirm=confirm,
-        source=source,
-        asker=asker,
-        new_type=new_type,
-    )
-    return result
-
-
 def allocate_each(
     txn: Transaction,
     wanted: Sequence[tuple[str, Identity, int | None]],
@@ -59,7 +31,8 @@ def allocate_each(
     asker: Asker = "person",
     new_type: bool = False,
 ) -> list[Allocation]:
-    """`allocate` of each (type as asked, identity, preferred port) in one transaction.
+    """A port for each (type as asked, identity, preferred port), in one transaction; the type
+    is a row, an alias of one, or a new name, and the lease and its identity name the row.
 
     The ranges of the new types among them are placed first, in order, and written in one
     splice; the leases are then taken in order. Which service gets which port is what one
