@@ -290,6 +290,29 @@ def _hand_over(lock_id: str, pid: int, doc: str | os.PathLike[str] | None) -> No
         pass
 
 
+def _terminate_descendants(pid: int) -> None:
+    """SIGTERM to every process the child started, before the child itself.
+
+    A SIGTERM comes to `styxy run` alone (`kill`, systemd, a supervisor, an IDE's stop button),
+    and a launcher in between (`npx`, `sh -c`, `npm run`) often ends without passing it on: its
+    server (Vite under npx) was left running, holding the port. Ctrl-C needs none of this: the
+    terminal sends SIGINT to the whole foreground job, and a second one would mean "force".
+    Only processes that are the child's descendants now are signalled: a daemon that has
+    already detached (reparented to init) is none of them.
+    """
+    import psutil
+
+    try:
+        descendants = psutil.Process(pid).children(recursive=True)
+    except psutil.Error:
+        return
+    for process in descendants:
+        try:
+            process.send_signal(signal.SIGTERM)  # psutil checks the pid was not reused
+        except psutil.Error:
+            pass  # gone meanwhile, or not ours to signal
+
+
 def _stop(child: subprocess.Popen[bytes]) -> None:
     if child.poll() is not None:
         return
@@ -313,6 +336,8 @@ class _Relay:
         if self.child is None:
             self.pending.append(signum)
         elif self.child.poll() is None:
+            if signum == signal.SIGTERM:
+                _terminate_descendants(self.child.pid)
             self.child.send_signal(signum)
         else:
             self.late = True  # the child is gone: styxy finishes its release, then leaves

@@ -124,3 +124,35 @@ def test_run_without_a_command_or_with_a_missing_one(styxy):
     done = styxy("run", "-s", "dev", "--", "no-such-program-xyz")
     assert (done.code, done.err) == (1, "styxy: command not found: 'no-such-program-xyz'.\n")
     assert styxy("list", "--json").json() == {"leases": []}
+
+
+def test_sigterm_reaches_a_server_behind_a_launcher_that_does_not_pass_it_on(styxy):
+    # `sh -c 'server & wait'` stands for npx, npm run and their kind: sh ends at SIGTERM and
+    # leaves its background child running. The server must end too, and the port be free.
+    import psutil
+
+    server = (  # SO_REUSEADDR as real servers set it: a port in TIME_WAIT is no conflict
+        "import os, socket, time; s = socket.socket(); "
+        "s.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1); "
+        "s.bind(('127.0.0.1', int(os.environ['PORT']))); s.listen(); "
+        "print(os.getpid(), flush=True); time.sleep(60)"
+    )
+    argv = [
+        *styxy_command(), "--doc", str(styxy.doc), "run", "-s", "dev", "-i", "launched", "--",
+        "sh", "-c", '"$0" -c "$1" & wait', PY, server,
+    ]  # fmt: skip
+    proc = subprocess.Popen(argv, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, env=styxy.env)
+    line = proc.stdout.readline()
+    assert line.strip().isdigit(), proc.communicate(timeout=30)
+    server_process = psutil.Process(int(line))
+    port = styxy("list", "--json").json()["leases"][0]["port"]
+    try:
+        proc.send_signal(signal.SIGTERM)
+        proc.wait(timeout=30)
+        server_process.wait(timeout=10)  # not our child: psutil waits for it to be gone
+    finally:
+        if server_process.is_running():
+            server_process.kill()
+    assert proc.returncode == 128 + signal.SIGTERM
+    assert styxy("list", "--json").json() == {"leases": []}
+    assert styxy("check", str(port)).code == 0  # free
