@@ -163,21 +163,16 @@ def allocate_all(
     def change(txn: Transaction) -> list[Allocation]:
         if project is not None:
             txn.set_projects(txn.projects().with_root(*project))
-        return [
-            allocation.allocate(
-                txn,
-                service_type=identity[0],
-                identity=identity,
-                port=port,
-                holder=holder,
-                yes=yes,
-                confirm=confirm,
-                source=checked,
-                asker=who,
-                new_type=new_type,
-            )
-            for identity, port in zip(identities, wanted, strict=True)
-        ]
+        return allocation.allocate_each(
+            txn,
+            [(x[0], x, port) for x, port in zip(identities, wanted, strict=True)],
+            holder=holder,
+            yes=yes,
+            confirm=confirm,
+            source=checked,
+            asker=who,
+            new_type=new_type,
+        )
 
     return run_change(paths.resolve(doc), change, notify=notify)
 
