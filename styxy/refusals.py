@@ -15,7 +15,7 @@ from __future__ import annotations
 
 from collections.abc import Callable, Iterable
 
-from styxy.errors import Param, UsageError
+from styxy.errors import Param, RefusedError, UsageError
 from styxy.vocabulary import MAX_PID, MAX_PORT
 
 TYPE_CHECKING = False  # typing.TYPE_CHECKING without importing typing (see styxy.records)
@@ -103,6 +103,15 @@ def lease_selector() -> UsageError:
     )
 
 
+def own_lease(port: int) -> RefusedError:
+    """A server asked to end the lease of its own port: the lease of the very server that
+    answers (and of the page that asked), so it ends when the server stops, not before."""
+    return RefusedError(
+        f"port {port} is leased by this styxy serve itself, so it cannot be released while "
+        "the server runs; stop the server (Ctrl-C or SIGTERM) to end its lease."
+    )
+
+
 def service_selector() -> UsageError:
     """`use` was given no service, or a port together with something else."""
     return UsageError(
@@ -116,6 +125,7 @@ __all__ = [
     "boolean",
     "lease_selector",
     "missing",
+    "own_lease",
     "pid",
     "port",
     "service_selector",

@@ -68,10 +68,17 @@ URLS: Schema = {
 }
 # `styxy use --json` and MCP `use_service`: the running service's lease with its URLs.
 SERVICE = _object({**LEASE["properties"], **URLS})
-# A row of the dashboard's `GET /allocations`: the lease's status with its URLs.
+# A row of the dashboard's `GET /allocations`: the lease's status with its URLs, and whether
+# it is the lease of the server answering (which that server will not release).
+_THIS_SERVER: Schema = {
+    "thisServer": {
+        "type": "boolean",
+        "description": "Whether this is the answering styxy serve's lease of its own port.",
+    }
+}
 SERVED_LEASE_STATUS = _object(
-    {**LEASE_STATUS["properties"], **URLS},
-    required=[*LEASE_STATUS["required"], *URLS],
+    {**LEASE_STATUS["properties"], **URLS, **_THIS_SERVER},
+    required=[*LEASE_STATUS["required"], *URLS, *_THIS_SERVER],
 )
 
 ALLOCATION = _object(

@@ -86,7 +86,7 @@ COMPONENTS: dict[str, Any] = {
         "MethodNotAllowed": _error("Code 2: the route exists, with another method."),
         "Refused": _error(
             "Code 1: refused: no room, auto-allocation off, a port of another type, a document "
-            "or lease file that cannot be used."
+            "or lease file that cannot be used, the server's own lease."
         ),
         "TooLarge": _error("Code 2: the body is larger than 64 KiB."),
         "Busy": _error("Code 1: another process held styxy's lock for too long."),

@@ -34,6 +34,9 @@ class Served:
     port: int
     # Leases asked for without a `pid` are held by the server itself (see docs/integrations).
     holder: int
+    # The lock id of the server's own lease on its port (SPEC 17): never released over HTTP,
+    # since it is the lease of the server answering. None for an app that holds no lease.
+    lease: str | None = None
 
 
 def served(request: Request) -> Served:
@@ -114,6 +117,9 @@ async def release(request: Request) -> Response:
     """End a lease by its lock id.
     ---
     summary: End a lease (as styxy release LOCK_ID --json)
+    description: >-
+      The lease of the server's own port (service type `coordination`, name `serve`, marked
+      `thisServer` in `GET /allocations`) is refused (409): it ends when the server stops.
     parameters:
       - {name: lockId, in: path, required: true, schema: {type: string}}
     responses:
@@ -128,9 +134,13 @@ async def release(request: Request) -> Response:
     """
     from styxy import api
 
-    lease = await run_in_threadpool(
-        api.release, request.path_params["lockId"], doc=served(request).doc
-    )
+    config = served(request)
+    lock_id = request.path_params["lockId"]
+    if config.lease is not None and lock_id == config.lease:
+        # Ended, the server would run on without the lease that says who listens there, and
+        # the page that asked would cut the branch it sits on; the server's stop ends it.
+        raise refusals.own_lease(config.port)
+    lease = await run_in_threadpool(api.release, lock_id, doc=config.doc)
     return JSONResponse(lease.to_json())
 
 
@@ -157,13 +167,19 @@ async def allocations(request: Request) -> Response:
     """
     from styxy import api
 
+    config = served(request)
     verbose = request.query_params.get("verbose", "").lower() in ("1", "true", "yes")
-    found = await run_in_threadpool(api.list_leases, verbose=verbose, doc=served(request).doc)
+    found = await run_in_threadpool(api.list_leases, verbose=verbose, doc=config.doc)
     # Each lease's name as a URL behind `styxy proxy`, for the dashboard to show (SPEC 22).
     proxy = urls.running_proxy(item.lease for item in found if item.alive)
     leases = []
     for item in found:
-        row = {**item.to_json(), **urls.fields_of(item.lease, proxy)}
+        row = {
+            **item.to_json(),
+            **urls.fields_of(item.lease, proxy),
+            # The dashboard offers no Release for the lease of the server showing it.
+            "thisServer": item.lease.lockId == config.lease,
+        }
         if verbose:
             row.update(process=item.process, command=item.command)
         leases.append(row)

@@ -85,7 +85,7 @@ def serve(
         sockets = bind(addresses, port)
         release = _releaser(lock_id, where.doc)
         app = create_app(
-            Served(doc=where.doc, token=token, port=port, holder=os.getpid()),
+            Served(doc=where.doc, token=token, port=port, holder=os.getpid(), lease=lock_id),
             lifespan=_holding(release),
         )
         server = uvicorn.Server(_config(uvicorn, app))

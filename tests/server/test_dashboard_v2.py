@@ -473,6 +473,127 @@ def test_release_asks_first_and_says_what_it_ended(
     )
 
 
+# Each URL of the lease list as laid out, whatever elements it is drawn with: its text, and
+# the top of every character of it (a Range per character: the line it is drawn on).
+READ_URLS = """[...document.querySelectorAll('#leases tbody tr')].filter(tr => tr.querySelector('a.url')).map(tr => {
+  const a = tr.querySelector('a.url');
+  const tops = [];
+  const walker = document.createTreeWalker(a, NodeFilter.SHOW_TEXT);
+  for (let node = walker.nextNode(); node; node = walker.nextNode()) {
+    for (let i = 0; i < node.data.length; i++) {
+      const range = document.createRange();
+      range.setStart(node, i);
+      range.setEnd(node, i + 1);
+      tops.push(range.getBoundingClientRect().top);
+    }
+  }
+  const cell = tr.querySelector('td.name').getBoundingClientRect();
+  const box = a.getBoundingClientRect();
+  return {
+    lockId: tr.dataset.lockId, href: a.getAttribute('href'), text: a.textContent,
+    innerText: a.innerText, tops: tops,
+    inside: box.left >= cell.left - 0.5 && box.right <= cell.right + 0.5,
+  };
+})"""
+
+
+def line_breaks(tops: list[float]) -> list[int]:
+    """Where a new line starts: the index of its first character (a line is ~17 px apart)."""
+    return [i for i in range(1, len(tops)) if tops[i] - tops[i - 1] > 5]
+
+
+@pytest.mark.parametrize("width", WIDTHS)
+def test_a_url_wraps_only_between_its_parts_never_inside_its_port(
+    browser: Any, server: Server, cli: Styxy, scene: Scene, tabs: list[Tab], width: int
+) -> None:
+    # A name as long as a host label may be (63 letters): narrower than 1,400 px it is longer
+    # than a card's line, the one piece of a URL that may wrap inside itself.
+    long_name = "nightly-ledger-export-and-reconciliation-worker-for-payments-eu"
+    assert len(long_name) == 63
+    made = cli("allocate", "-s", "messaging", "-i", "wrap", "-n", long_name, "--json")
+    assert made.code == 0, made.err
+    long_lease = made.json()
+    try:
+        tab = open_tab(tabs, browser, server, width)
+        tab.wait_for_scene(scene)
+        page = tab.page
+        page.locator(f"#leases tr[data-lock-id='{long_lease['lockId']}'] a.url").wait_for(
+            timeout=SLOW
+        )
+        rows = {x["lockId"]: x for x in page.evaluate(READ_URLS)}
+        assert rows[long_lease["lockId"]]["href"] == f"http://{long_name}.wrap.localhost:1355/"
+        wrapped = {}
+        for lock_id, row in rows.items():
+            url = row["href"]
+            # The link says the URL, character for character (copy, screen readers).
+            assert row["text"] == row["innerText"] == url and len(row["tops"]) == len(url), row
+            assert row["inside"], row
+            # The host's last label, the port and the path "/" on one line: `.localhost:1355/`.
+            last = url.rindex(".", 0, url.rindex(":"))
+            assert url[last:] == ".localhost:1355/"
+            assert len(set(row["tops"][last:])) == 1, (width, url, row["tops"][last:])
+            breaks = line_breaks(row["tops"])
+            wrapped[lock_id] = [url[:i] for i in breaks]
+            # A line ends after the scheme's // or before a . or a /, or inside a label longer
+            # than a line (the long name's): never inside a port or at a hyphen.
+            label = url.find(long_name)
+            for i in breaks:
+                assert (
+                    url[:i].endswith("//") or url[i] in "./"
+                    or (label >= 0 and label < i < label + len(long_name))
+                ), (width, url, url[:i])
+        agent, backend = scene.leases["agent"]["lockId"], scene.leases["api"]["lockId"]
+        if width == 800:
+            # The cards are narrow enough here that the long URLs do wrap, at a dot.
+            assert wrapped[agent] == ["http://storefront.claude-7f3a"]
+            assert wrapped[backend] == ["http://backend.alice"]
+        if width < 1400:
+            assert len(wrapped[long_lease["lockId"]]) >= 2
+        assert page.evaluate("document.documentElement.scrollWidth <= window.innerWidth"), (
+            page.evaluate(WIDER_THAN_THE_WINDOW)
+        )
+    finally:
+        cli("release", long_lease["lockId"])
+
+
+def own_lease(cli: Styxy, server: Server) -> dict[str, Any]:
+    """The lease `styxy serve` holds on its own port (SPEC 17)."""
+    done = cli("list", "--json")
+    assert done.code == 0, done.err
+    (lease,) = [
+        x for x in done.json()["leases"]
+        if (x["serviceType"], x["name"], x["port"], x["pid"])
+        == ("coordination", "serve", server.port, server.process.pid)
+    ]
+    return dict(lease)
+
+
+@pytest.mark.parametrize("width", (400, 800, 1400))
+def test_the_servers_own_lease_is_marked_and_offers_no_release(
+    browser: Any, server: Server, cli: Styxy, scene: Scene, tabs: list[Tab], width: int
+) -> None:
+    own = own_lease(cli, server)
+    tab = open_tab(tabs, browser, server, width)
+    tab.wait_for_scene(scene)
+    page = tab.page
+    row = page.locator(f"#leases tr[data-lock-id='{own['lockId']}']")
+    row.wait_for(timeout=SLOW)
+    assert row.locator("button").count() == 0
+    mark = row.locator("td.action span.this-server")
+    assert text(mark) == "this server" and mark.is_visible()
+    assert mark.get_attribute("title") == (
+        "The styxy serve showing this page holds this lease; it ends when the server stops."
+    )
+    # Every other lease keeps its Release button, and no other row is marked.
+    other = page.locator(f"#leases tr[data-lock-id='{scene.leases['web']['lockId']}']")
+    assert other.locator("button.release").is_visible()
+    assert other.locator("button.release").get_attribute("aria-label") == (
+        f"Release port {scene.leases['web']['port']}"
+    )
+    assert page.locator("#leases span.this-server").count() == 1
+    assert page.locator("#leases button.release").count() == page.locator("#leases tbody tr").count() - 1
+
+
 def test_a_stopped_server_turns_the_page_stale_within_3_s(
     browser: Any, cli: Styxy, scene: Scene, tabs: list[Tab], tmp_path: Path
 ) -> None:

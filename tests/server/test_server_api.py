@@ -120,6 +120,29 @@ def test_allocate_release_round_trip(server: Server, cli: Styxy) -> None:
     )
 
 
+def test_the_servers_own_lease_is_never_released_over_http(server: Server, cli: Styxy) -> None:
+    (own,) = [
+        x for x in leases_of(cli)
+        if (x["serviceType"], x["name"], x["port"], x["pid"])
+        == ("coordination", "serve", server.port, server.process.pid)
+    ]
+    assert_error(
+        server.request("DELETE", f"/allocate/{own['lockId']}"),
+        409,
+        f"port {server.port} is leased by this styxy serve itself, so it cannot be released "
+        "while the server runs; stop the server (Ctrl-C or SIGTERM) to end its lease.",
+    )
+    # Still held, unchanged, and marked as the server's in the list the dashboard reads.
+    assert own in leases_of(cli)
+    rows = {x["lockId"]: x for x in server.request("GET", "/allocations").json()["leases"]}
+    assert rows[own["lockId"]]["thisServer"] is True
+    assert [x for x in rows.values() if x["thisServer"]] == [rows[own["lockId"]]]
+    # Any other lease ends as before.
+    other = server.request("POST", "/allocate", {"service_type": "dev", "instance_id": "own"})
+    assert other.status == 200, other.body
+    assert server.request("DELETE", f"/allocate/{other.json()['lockId']}").status == 200
+
+
 def test_allocate_with_a_holder_pid(server: Server, cli: Styxy) -> None:
     answer = server.request(
         "POST", "/allocate", {"service_type": "api", "instance_id": "held", "pid": os.getpid()}
@@ -275,8 +298,14 @@ def test_allocations_lists_what_the_command_line_lists(server: Server, cli: Styx
     rows = {x["lockId"]: x for x in answer.json()["leases"]}
     for lease in cli("list", "--json").json()["leases"]:
         row = rows.pop(lease["lockId"])
-        assert {k: v for k, v in row.items() if k not in ("url", "directUrl", "proxied")} == lease
+        urls = ("url", "directUrl", "proxied", "thisServer")
+        assert {k: v for k, v in row.items() if k not in urls} == lease
         assert (row["directUrl"], row["proxied"]) == (f"http://localhost:{lease['port']}/", False)
+        # Only the server's own lease of its port is marked as the server's.
+        own = (lease["serviceType"], lease["name"], lease["port"], lease["pid"]) == (
+            "coordination", "serve", server.port, server.process.pid
+        )
+        assert row["thisServer"] is own
     assert rows == {}
     urls = {x["lockId"]: x["url"] for x in answer.json()["leases"]}
     assert urls[made.json()["lockId"]] is None  # no name, no host name

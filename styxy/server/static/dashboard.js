@@ -378,7 +378,8 @@
       if (lease.url) {
         // The name behind `styxy proxy` (SPEC 22); without a proxy running, the address it
         // will have once one runs, said so on hover.
-        const link = element("a", lease.proxied ? "url" : "url unproxied", lease.url);
+        const link = element("a", lease.proxied ? "url" : "url unproxied");
+        link.append(...urlParts(lease.url));
         link.href = lease.url;
         if (!lease.proxied) {
           link.title = "no styxy proxy runs; this name answers once one does (styxy proxy)";
@@ -392,12 +393,21 @@
       age.dataset.createdAt = lease.createdAt;
       cell(row, "Alive", lease.alive ? "yes" : "no", "alive " + (lease.alive ? "yes" : "no"));
       const action = cell(row, "", "", "action");
-      const button = element("button", "release", "Release");
-      button.type = "button";
-      button.dataset.lockId = lease.lockId;
-      button.disabled = state.stale;
-      button.setAttribute("aria-label", "Release port " + lease.port);
-      action.appendChild(button);
+      if (lease.thisServer) {
+        // The lease of the server showing this page: releasing it would end the lease of the
+        // very server answering, so the server refuses it and the page does not offer it.
+        row.classList.add("this-server");
+        const mark = element("span", "this-server", "this server");
+        mark.title = "The styxy serve showing this page holds this lease; it ends when the server stops.";
+        action.appendChild(mark);
+      } else {
+        const button = element("button", "release", "Release");
+        button.type = "button";
+        button.dataset.lockId = lease.lockId;
+        button.disabled = state.stale;
+        button.setAttribute("aria-label", "Release port " + lease.port);
+        action.appendChild(button);
+      }
       body.appendChild(row);
     }
     if (refocus) {
@@ -407,6 +417,48 @@
       }
     }
     applyFilter();
+  }
+
+  // A URL in parts that wrap only between them: after the scheme's "//", before each "." of
+  // the host and each "/" of the path, as the Chicago Manual of Style breaks URLs. The last
+  // label of the host, its port and a path of "/" are one part that never breaks, so a port is
+  // never split across lines nor parted from its host. Each part is an inline block: it moves
+  // to the next line whole, and only a part longer than a whole line (a 63-letter name) wraps
+  // inside itself. The link's text stays the URL, character for character, for copying and
+  // for screen readers.
+  function urlParts(url) {
+    const found = /^([a-z][a-z0-9+.-]*:\/\/)([^/:?#]+)(:\d+)?(.*)$/i.exec(url);
+    if (!found) {
+      return [document.createTextNode(url)];
+    }
+    const [, scheme, host, port, rest] = found;
+    const labels = host.split(".").map(function (label, index) {
+      return index === 0 ? label : "." + label;
+    });
+    const path = rest.split(/(?=\/)/).filter(Boolean);
+    const pieces = [scheme, ...labels.slice(0, -1)];
+    let last = labels[labels.length - 1] + (port || "");
+    // A lone "/" stays on the line of what it follows.
+    while (path.length && path[0] === "/") {
+      last += path.shift();
+    }
+    pieces.push(last);
+    const hostPort = pieces.length - 1;
+    for (const piece of path) {
+      if (piece === "/" && pieces.length) {
+        pieces[pieces.length - 1] += piece;
+      } else {
+        pieces.push(piece);
+      }
+    }
+    const parts = [];
+    pieces.forEach(function (piece, index) {
+      if (index > 0) {
+        parts.push(document.createElement("wbr"));
+      }
+      parts.push(element("span", index === hostPort ? "url-part host-port" : "url-part", piece));
+    });
+    return parts;
   }
 
   function updateAges() {
