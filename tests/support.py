@@ -2,10 +2,13 @@
 
 from __future__ import annotations
 
+import contextlib
 import os
+import shutil
 import subprocess
 import sys
-from collections.abc import Callable
+import tempfile
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -105,3 +108,15 @@ def in_child(become: Callable[[], None], body: Callable[[], str]) -> str:
     os.close(read)
     os.waitpid(pid, 0)
     return b"".join(chunks).decode()
+
+
+@contextlib.contextmanager
+def shared_folder(mode: int) -> Iterator[Path]:
+    """A folder of its own that other users can reach (pytest's are private to root): `0o755`
+    to read it, `0o777` for a team's checkout everyone may write."""
+    folder = Path(tempfile.mkdtemp(prefix="styxy-shared-"))
+    folder.chmod(mode)
+    try:
+        yield folder
+    finally:
+        shutil.rmtree(folder)

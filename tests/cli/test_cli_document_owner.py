@@ -11,11 +11,11 @@ from __future__ import annotations
 import os
 import shutil
 import stat
-import tempfile
 from collections.abc import Callable, Iterator
 from pathlib import Path
 
 import pytest
+import support
 from support import DEFAULT_DOC, Styxy, in_child
 
 NOBODY = 65534
@@ -45,12 +45,8 @@ def test_root_gives_the_new_document_back_to_its_owner_and_group(styxy: Styxy) -
 @pytest.fixture
 def shared_folder() -> Iterator[Path]:
     """A folder every user may write, as a team's shared checkout might be."""
-    folder = Path(tempfile.mkdtemp(prefix="styxy-owner-"))
-    folder.chmod(0o777)
-    try:
+    with support.shared_folder(0o777) as folder:
         yield folder
-    finally:
-        shutil.rmtree(folder)
 
 
 def _as_user(uid: int, gid: int, home: Path, body: Callable[[], str]) -> str:

@@ -8,11 +8,11 @@ import os
 import shutil
 import stat
 import subprocess
-import tempfile
 from collections.abc import Callable, Iterator
 from pathlib import Path
 
 import pytest
+import support
 from support import DEFAULT_DOC, Styxy, in_child, styxy_command
 
 NOBODY = 65534
@@ -103,12 +103,8 @@ def test_another_users_file_in_the_sidecar_is_refused(styxy: Styxy, name: str) -
 @pytest.fixture
 def shared_folder() -> Iterator[Path]:
     """A folder another user can reach (pytest's own is private to root)."""
-    folder = Path(tempfile.mkdtemp(prefix="styxy-shared-"))
-    folder.chmod(0o755)
-    try:
+    with support.shared_folder(0o755) as folder:
         yield folder
-    finally:
-        shutil.rmtree(folder)
 
 
 def _as_nobody(body: Callable[[], str]) -> str:

@@ -193,13 +193,19 @@ def prepared(
     try:
         yield Attached(styxy, cgroup, first, last, service)
     finally:
-        styxy("interceptor", "bpf", "detach")
-        if cgroup.exists():
-            for pid in (cgroup / "cgroup.procs").read_text().split():
-                with contextlib.suppress(ProcessLookupError):
-                    os.kill(int(pid), 9)
-            time.sleep(0.1)
-            cgroup.rmdir()
+        detach_and_remove(styxy, cgroup)
+
+
+def detach_and_remove(run: Any, cgroup: Path) -> None:
+    """Detach the program (`run` runs a styxy command) and remove the test's cgroup, killing
+    what is left in it first: a cgroup with a process in it cannot be removed."""
+    run("interceptor", "bpf", "detach")
+    if cgroup.exists():
+        for pid in (cgroup / "cgroup.procs").read_text().split():
+            with contextlib.suppress(ProcessLookupError):
+                os.kill(int(pid), 9)
+        time.sleep(0.1)
+        cgroup.rmdir()
 
 
 @pytest.fixture

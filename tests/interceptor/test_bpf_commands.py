@@ -18,7 +18,6 @@ import stat
 import subprocess
 import sys
 import tempfile
-import time
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -29,6 +28,7 @@ from bpf_support import (
     Attached,
     Servers,
     cgroup2_mount,
+    detach_and_remove,
     first_line,
     held,
     our_programs,
@@ -439,12 +439,6 @@ def test_one_root_step_then_the_user_updates_the_maps_and_reads_the_ring(
             finally:
                 stop(proc)
     finally:
-        root("interceptor", "bpf", "detach")
-        if cgroup.exists():
-            for pid in (cgroup / "cgroup.procs").read_text().split():
-                with contextlib.suppress(ProcessLookupError):
-                    os.kill(int(pid), 9)
-            time.sleep(0.1)
-            cgroup.rmdir()
+        detach_and_remove(root, cgroup)
         shutil.rmtree(home)
     assert not pin.exists()

@@ -5,11 +5,8 @@ when asked, and are told the rows."""
 from __future__ import annotations
 
 import json
-import subprocess
-from collections.abc import Iterator
 from typing import Any
 
-import pytest
 from agents_support import answer, refusal, run_async
 from server_support import Server
 from support import Styxy
@@ -48,21 +45,6 @@ def mcp_calls(styxy: Styxy, calls: list[tuple[str, dict[str, Any]]]) -> list[Any
             return [await session.call_tool(name, arguments) for name, arguments in calls]
 
     return list(run_async(body))
-
-
-@pytest.fixture
-def http(styxy: Styxy, tmp_path) -> Iterator[Server]:
-    running = Server(styxy, tmp_path / "serve.log")
-    yield running
-    running.stop()
-
-
-@pytest.fixture
-def holder() -> Iterator[subprocess.Popen[bytes]]:
-    process = subprocess.Popen(["sleep", "300"])
-    yield process
-    process.kill()
-    process.wait()
 
 
 def test_db_and_postgres_land_in_database_on_every_front_end_with_the_same_json(

@@ -17,18 +17,6 @@ NEAR_MISS = (
 )
 
 
-def sleeper() -> subprocess.Popen[bytes]:
-    return subprocess.Popen(["sleep", "300"])
-
-
-@pytest.fixture
-def holder():
-    process = sleeper()
-    yield process
-    process.kill()
-    process.wait()
-
-
 def test_db_and_postgres_land_in_database_and_name_what_was_asked(styxy: Styxy, holder) -> None:
     pid = str(holder.pid)
     first = styxy("allocate", "-s", "db", "-i", "main", "-n", "pg", "--pid", pid, "--json")

@@ -11,7 +11,6 @@ import asyncio
 import concurrent.futures
 import json
 import queue
-import subprocess
 import threading
 from collections.abc import Iterator
 from typing import Any
@@ -122,21 +121,6 @@ def mcp(styxy: Styxy) -> Iterator[McpWorker]:
     worker = McpWorker(styxy)
     yield worker
     worker.close()
-
-
-@pytest.fixture
-def http(styxy: Styxy, tmp_path) -> Iterator[Server]:
-    running = Server(styxy, tmp_path / "serve.log")
-    yield running
-    running.stop()
-
-
-@pytest.fixture
-def holder() -> Iterator[subprocess.Popen[bytes]]:
-    process = subprocess.Popen(["sleep", "600"])
-    yield process
-    process.kill()
-    process.wait()
 
 
 SLOW = settings(
