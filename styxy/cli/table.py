@@ -166,6 +166,8 @@ DOC = Option(
     help="The document (default: $STYXY_DOC, ~/docs/CORE/PORT_MANAGEMENT.md).",
 )
 JSON = Option("json", "--json", kind=FLAG, help="One JSON object on stdout.")
+# The command a command runs (`run`, `interceptor bpf exec`): every word after `--`.
+COMMAND_WORDS = Argument("command", kind=WORDS, metavar="-- CMD [ARGS]...", required=False)
 SERVICE_TYPE = Option("service_type", "-s", "--service-type", complete=SERVICE_TYPES)
 INSTANCE_ID = Option("instance_id", "-i", "--instance-id")
 NAME = Option("name", "-n", "--name")
@@ -354,7 +356,7 @@ COMMANDS = (
         # Only styxy's before `--` (errors as JSON); stdout is the child's. After `--` every
         # word, `--json` included, is the command's.
         JSON,
-        Argument("command", kind=WORDS, metavar="-- CMD [ARGS]...", required=False),
+        COMMAND_WORDS,
         trailing=True,
         lasting=True,
     ),
@@ -552,7 +554,7 @@ COMMANDS = (
         DOC,
         # Only styxy's before `--` (errors as JSON); stdout is the command's.
         JSON,
-        Argument("command", kind=WORDS, metavar="-- CMD [ARGS]...", required=False),
+        COMMAND_WORDS,
         trailing=True,
         lasting=True,
     ),
