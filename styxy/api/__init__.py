@@ -89,31 +89,13 @@ def allocate(
     with `new_type=True` and as `autoAllocation.agents` allows; `new_type=True` lets a person's
     near miss through too. Either way at most `autoAllocation.maxNewPerDay` a day.
     """
-    names.check_service_type(service_type)
-    instance_id = names.check_identity_part("instance id", instance_id or default_instance_id())
-    names.check_identity_part("name", name)
+    identity = (service_type, instance_id or default_instance_id(), name)
+    _check_identities([identity])  # before the port, as every front end says them
     if port is not None:
         names.check_port(port, "preferred_port")
-    checked = _check_source(source)
-    who = _check_asker(asker)
-    holder = _holder(pid)
-    from styxy.engine import allocation
-
-    def change(txn: Transaction) -> Allocation:
-        return allocation.allocate(
-            txn,
-            service_type=service_type,
-            identity=(service_type, instance_id, name),
-            port=port,
-            holder=holder,
-            yes=yes,
-            confirm=confirm,
-            source=checked,
-            asker=who,
-            new_type=new_type,
-        )
-
-    result = run_change(paths.resolve(doc), change, notify=notify)
+    (result,) = _allocate_each(
+        [identity], [port], pid, yes, confirm, source, asker, new_type, None, doc, notify
+    )
     if result.message:
         notify(result.message)
     for note in result.notes:
@@ -151,10 +133,27 @@ def allocate_all(
     for port in wanted:
         if port is not None and not 1 <= port <= MAX_PORT:
             raise UsageError(f"port {port} is not a port from 1 to {MAX_PORT}.")
-    for service_type, instance_id, name in identities:
-        names.check_service_type(service_type)
-        names.check_identity_part("instance id", instance_id)
-        names.check_identity_part("name", name)
+    return _allocate_each(
+        identities, wanted, pid, yes, confirm, source, asker, new_type, project, doc, notify
+    )
+
+
+def _allocate_each(
+    identities: Sequence[Identity],
+    wanted: Sequence[int | None],
+    pid: int | None,
+    yes: bool,
+    confirm: Confirm | None,
+    source: str,
+    asker: Asker,
+    new_type: bool,
+    project: tuple[str, str] | None,
+    doc: str | os.PathLike[str] | None,
+    notify: Notify,
+) -> list[Allocation]:
+    """`allocate` and `allocate_all` past their own checks of the ports: the identities, who
+    asks and who holds checked, then one transaction."""
+    _check_identities(identities)
     checked = _check_source(source)
     who = _check_asker(asker)
     holder = _holder(pid)
@@ -163,23 +162,25 @@ def allocate_all(
     def change(txn: Transaction) -> list[Allocation]:
         if project is not None:
             txn.set_projects(txn.projects().with_root(*project))
-        return [
-            allocation.allocate(
-                txn,
-                service_type=identity[0],
-                identity=identity,
-                port=port,
-                holder=holder,
-                yes=yes,
-                confirm=confirm,
-                source=checked,
-                asker=who,
-                new_type=new_type,
-            )
-            for identity, port in zip(identities, wanted, strict=True)
-        ]
+        return allocation.allocate_each(
+            txn,
+            [(x[0], x, port) for x, port in zip(identities, wanted, strict=True)],
+            holder=holder,
+            yes=yes,
+            confirm=confirm,
+            source=checked,
+            asker=who,
+            new_type=new_type,
+        )
 
     return run_change(paths.resolve(doc), change, notify=notify)
+
+
+def _check_identities(identities: Sequence[Identity]) -> None:
+    for service_type, instance_id, name in identities:
+        names.check_service_type(service_type)
+        names.check_identity_part("instance id", instance_id)
+        names.check_identity_part("name", name)
 
 
 def _check_source(source: str) -> Source:

@@ -11,9 +11,11 @@ if TYPE_CHECKING:
     from typing import Any
 
     from styxy.document.edit import add_range as add_range
+    from styxy.document.edit import add_ranges as add_ranges
     from styxy.document.edit import append_audit as append_audit
     from styxy.document.edit import audit_line as audit_line
     from styxy.document.edit import remove_range as remove_range
+    from styxy.document.edit import with_row as with_row
     from styxy.document.layout import Layout as Layout
     from styxy.document.layout import Parsed as Parsed
     from styxy.document.lines import decode_text as decode_text
@@ -33,6 +35,7 @@ __all__ = [
     "Layout",
     "Parsed",
     "add_range",
+    "add_ranges",
     "append_audit",
     "audit_line",
     "check",
@@ -46,12 +49,14 @@ __all__ = [
     "set_setting",
     "settings_as_dict",
     "unset_rule",
+    "with_row",
 ]
 _HOMES = {
     "SETTING_KEYS": "schema",
     "Layout": "layout",
     "Parsed": "layout",
     "add_range": "edit",
+    "add_ranges": "edit",
     "append_audit": "edit",
     "audit_line": "edit",
     "check": "parse",
@@ -65,6 +70,7 @@ _HOMES = {
     "set_setting": "settings",
     "settings_as_dict": "settings",
     "unset_rule": "settings",
+    "with_row": "edit",
 }
 
 

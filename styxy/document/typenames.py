@@ -8,6 +8,8 @@ cache's view or a parse) and nothing else.
 
 from __future__ import annotations
 
+from functools import lru_cache
+
 from styxy.document.model import Document, Range
 from styxy.records import record
 
@@ -109,6 +111,7 @@ def is_near_miss(a: str, b: str) -> bool:
     return near_miss_distance(fold(a), fold(b)) is not None
 
 
+@lru_cache(maxsize=8192)  # each name of the vocabulary is folded once, not once a comparison
 def fold(name: str) -> str:
     """Case folded, `-` and `_` dropped, one trailing `s` dropped: `Dev_Servers` -> `devserver`."""
     folded = name.lower().replace("-", "").replace("_", "")
@@ -130,6 +133,7 @@ def near_miss_distance(a: str, b: str) -> int | None:
     return distance if distance <= limit else None
 
 
+@lru_cache(maxsize=8192)
 def _without_digits(text: str) -> str:
     return "".join(c for c in text if not c.isdigit())
 

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import time
-from collections.abc import Iterator
+from collections.abc import Iterator, Sequence
 
 from styxy.document.model import Range
 from styxy.engine.results import Allocation
@@ -20,40 +20,75 @@ if TYPE_CHECKING:
     from styxy.engine.autoalloc import Confirm, Created
 
 
-def allocate(
+def allocate_each(
     txn: Transaction,
+    wanted: Sequence[tuple[str, Identity, int | None]],
     *,
-    service_type: str,
-    identity: Identity,
-    port: int | None,
     holder: tuple[int, float | None],
     yes: bool,
     confirm: Confirm | None,
     source: Source,
     asker: Asker = "person",
     new_type: bool = False,
-) -> Allocation:
-    """A port for `identity`, whose type is `service_type` as asked (a row, an alias of one, or
-    a new name); the lease, and the identity it is kept under, name the row."""
+) -> list[Allocation]:
+    """A port for each (type as asked, identity, preferred port), in one transaction; the type
+    is a row, an alias of one, or a new name, and the lease and its identity name the row.
+
+    The ranges of the new types among them are placed first, in order, and written in one
+    splice; the leases are then taken in order. Which service gets which port is what one
+    `allocate` after another gives.
+    """
     from styxy.document.typenames import resolve
 
-    asked = resolve(txn.document, service_type)
-    row = asked.row
-    identity = (asked.service_type, identity[1], identity[2])
-    created = None
-    if row is None:
-        from styxy.engine import autoalloc, newtypes
+    asked_types = [service_type for service_type, _, _ in wanted]
+    created = _new_types(txn, asked_types, yes, confirm, asker, new_type)
+    results = []
+    for service_type, identity, port in wanted:
+        asked = resolve(txn.document, service_type)
+        row = asked.row
+        assert row is not None  # every new type has its row now
+        identity = (row.service_type, identity[1], identity[2])
+        # The first service of a new type reports the range made for it.
+        made = created.pop(row.service_type, None)
+        result = _allocated(txn, row, identity, port, holder, source, made)
+        results.append(replace(result, requested_type=asked.asked) if asked.alias else result)
+    return results
 
-        newtypes.check_creation(txn.document, asked, asker, new_type)
-        note = newtypes.detect_note(txn.document, service_type)
-        created = autoalloc.create_range(txn, service_type, yes=yes, confirm=confirm)
-        row = created.row
+
+def _new_types(
+    txn: Transaction,
+    asked_types: Sequence[str],
+    yes: bool,
+    confirm: Confirm | None,
+    asker: Asker,
+    new_type: bool,
+) -> dict[str, Created]:
+    """The ranges made for the names that are no row or alias yet, by name (nothing is
+    parsed or probed when every name is known, `allocate`'s common case)."""
+    from styxy.document.typenames import resolve
+
+    if all(resolve(txn.document, name).row is not None for name in asked_types):
+        return {}
+    from styxy.engine import autoalloc, newtypes
+
+    plan = autoalloc.NewRows(txn)
+    notes = {}
+    for name in asked_types:
+        # Against the document with the rows placed before it: a second service of a new
+        # type shares its range, and a name that nearly spells one just placed is a near miss.
+        asked = resolve(plan.document, name)
+        if asked.row is not None:
+            continue
+        newtypes.check_creation(plan.document, asked, asker, new_type)
+        note = newtypes.detect_note(plan.document, name)
+        plan.add(name, yes=yes, confirm=confirm)
         if note is not None:
-            created = replace(created, notes=(note,))
-    result = _allocated(txn, row, identity, port, holder, source, created)
-    if asked.alias:
-        return replace(result, requested_type=asked.asked)
-    return result
+            notes[name] = note
+    created = plan.write()
+    return {
+        name: replace(made, notes=(notes[name],)) if name in notes else made
+        for name, made in created.items()
+    }
 
 
 def _allocated(

@@ -72,10 +72,10 @@ def listing(document: Document) -> str:
     return ", ".join(parts) if parts else "no rows yet"
 
 
-def check_daily_limit(document: Document, service_type: str, now: float | None = None) -> None:
-    """Refuse a new range once `maxNewPerDay` were made in the last 24 hours."""
+def check_daily_limit(document: Document, service_type: str, made: int) -> None:
+    """Refuse a new range once `maxNewPerDay` were made in the last 24 hours; `made` counts
+    them (`new_in_last_day`, and the rows the same command placed before this one)."""
     limit = document.settings.auto_allocation.max_new_per_day
-    made = new_in_last_day(document, now)
     if made < limit:
         return
     raise NewRangeLimitError(
@@ -94,6 +94,7 @@ def new_in_last_day(document: Document, now: float | None = None) -> int:
     hand) no longer counts: the limit bounds how much the document grows.
     """
     since = (time.time() if now is None else now) - DAY_SECONDS
+    rows = {row.service_type: row for row in document.ranges}
     count = 0
     for entry in document.audit:
         if entry.action != "auto-allocate":
@@ -101,7 +102,7 @@ def new_in_last_day(document: Document, now: float | None = None) -> int:
         when = _moment(entry.text.split(" ", 1)[0])
         if when is None or when < since:
             continue
-        row = document.range_of(entry.service_type)
+        row = rows.get(entry.service_type)
         if row is not None and entry.span == (row.start, row.end):
             count += 1
     return count

@@ -7,8 +7,18 @@ from pathlib import Path
 
 import pytest
 from document_support import changes, load, text_of, write
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
 
-from styxy.document import add_range, append_audit, audit_line, parse, remove_range
+from styxy.document import (
+    add_range,
+    add_ranges,
+    append_audit,
+    audit_line,
+    parse,
+    remove_range,
+    with_row,
+)
 from styxy.document.model import Range
 from styxy.errors import InvalidValueError, NotFoundError, RefusedError
 
@@ -192,3 +202,47 @@ def test_removing_an_unknown_type_is_not_found(tmp_path: Path) -> None:
     _, parsed = load("canonical.md", tmp_path)
     with pytest.raises(NotFoundError, match="no row for service type 'nope'"):
         remove_range(parsed, "nope")
+
+
+# --------------------------------------------------------------------------- many rows at once
+
+
+@pytest.mark.parametrize(
+    "fixture", ["canonical.md", "hand-edited.md", "hand-edited-crlf.md", "minimal.md"]
+)
+@settings(max_examples=60, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+@given(data=st.data())
+def test_many_rows_at_once_give_the_text_of_one_row_after_another(
+    fixture: str, data: st.DataObject, tmp_path: Path
+) -> None:
+    """`styxy env` of many new types splices once; the bytes are those of one splice a row."""
+    _, parsed = load(fixture, tmp_path)
+    taken = [(r.start, r.end) for r in parsed.document.ranges]
+    rows = []
+    for number in range(data.draw(st.integers(1, 6))):
+        start = data.draw(st.integers(1, 65000))
+        end = start + data.draw(st.integers(0, 30))
+        if any(start <= b and a <= end for a, b in taken):
+            continue
+        taken.append((start, end))
+        rows.append(Range(f"new{number}", start, end, "multi", (), f"row {number}"))
+    lines = [f"2026-12-07T00:00:0{n}Z auto-allocate {r.service_type}" for n, r in enumerate(rows)]
+    one_by_one = parsed
+    for row, line in zip(rows, lines, strict=True):
+        one_by_one = parse(add_range(one_by_one, row, audit=line), parsed.path)
+    together = add_ranges(parsed, rows, audit=lines)
+    assert together == one_by_one.text
+    model = parsed.document
+    for row in rows:
+        model = with_row(model, row)
+    assert [r.service_type for r in model.ranges] == [
+        r.service_type for r in one_by_one.document.ranges
+    ]
+
+
+def test_many_rows_refuse_one_that_overlaps_another_of_them(tmp_path: Path) -> None:
+    _, parsed = load("canonical.md", tmp_path)
+    first = Range("one", 40000, 40009, "multi", (), "x")
+    second = Range("two", 40005, 40014, "multi", (), "x")
+    with pytest.raises(RefusedError, match=r"range 40005-40014 overlaps 'one' 40000-40009"):
+        add_ranges(parsed, [first, second], audit=["a", "b"])
