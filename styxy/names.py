@@ -45,7 +45,6 @@ def check_identity_part(label: str, value: str) -> str:
 # time, has 10): Python refuses to convert more than 4,300 at all, and a number that long is
 # never a port, a count or a process id.
 MAX_DIGITS = 20
-_SHOWN = 40
 
 
 def whole_number(text: str) -> int | None:
@@ -53,23 +52,6 @@ def whole_number(text: str) -> int | None:
     if text.isascii() and text.isdigit() and len(text) <= MAX_DIGITS:
         return int(text)
     return None
-
-
-def shown(value: object) -> str:
-    """`repr(value)` for a message, cut short: a 5,000-digit number is not quoted in full."""
-    if isinstance(value, str) and value.isascii() and value.isdigit() and len(value) > MAX_DIGITS:
-        return f"'{value[:10]}...' ({len(value)} digits)"
-    if isinstance(value, int) and value.bit_length() > 64:
-        # Shown as its digits are (as typed); str() of one of more than 4,300 digits raises.
-        try:
-            return shown(str(value))
-        except ValueError:
-            return "a number of more than 4300 digits"
-    text = repr(value)
-    if len(text) <= _SHOWN:
-        return text
-    size = len(value) if isinstance(value, str) else len(text)
-    return f"{text[: _SHOWN - 10]}... ({size} characters)"
 
 
 def shown_digits(text: str) -> str:

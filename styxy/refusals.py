@@ -34,7 +34,12 @@ _SHOWN = 40
 
 
 def shown(value: object) -> str:
-    """A value as the caller wrote it, in JSON's words (`true`, `null`) and Python's quotes."""
+    """A value as the caller wrote it, in JSON's words (`true`, `null`) and Python's quotes.
+
+    The one way styxy quotes a value back, in refusals and in the diagnostics of a document
+    or a styxy.toml alike: a string of more than 40 characters is cut to its first 40 and
+    `...` inside the quotes (`'xxxx...'`), whether it is made of digits or not.
+    """
     if isinstance(value, bool):
         text = "true" if value else "false"
     elif value is None:

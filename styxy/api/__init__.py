@@ -298,7 +298,8 @@ def list_leases(
     notify: Notify = _quiet,
 ) -> list[LeaseStatus]:
     """Live leases by port; `service_type` (a row's name or an alias of it) and `instance_id`
-    keep only those of the type and of the instance (both: of both)."""
+    keep only those of the type and of the instance (both: of both). A `service_type` that is
+    neither is still asked for as written, and `notify` is told so (with its near misses)."""
     from operator import attrgetter
 
     from styxy.api.reports import LeaseStatus
@@ -309,7 +310,16 @@ def list_leases(
     if instance_id is not None:
         names.check_identity_part("instance id", instance_id)
     seen = _read(doc, notify)
-    row_name = None if service_type is None else resolve_type(seen.document, service_type)
+    row_name = None
+    if service_type is not None:
+        from styxy.document.typenames import resolve, unknown_note
+
+        asked = resolve(seen.document, service_type)
+        row_name = asked.service_type
+        if not asked.known:
+            # Not an error: a lease can outlive its row, and is listed by the name it has. The
+            # note says why the list is most likely empty (a typo, or a type that has no row).
+            notify(unknown_note(asked))
     chosen = [
         lease
         for lease in seen.state.leases

@@ -58,6 +58,19 @@ def resolve(document: Document, name: str) -> Resolution:
     return Resolution(name, None, near=near_misses(name, vocabulary(document)))
 
 
+def either(names: tuple[str, ...]) -> str:
+    """`'dev'`, `'api' or 'ai'`, `'a', 'b' or 'c'`: near misses as "did you mean" offers them."""
+    quoted = [f"'{name}'" for name in names]
+    return quoted[0] if len(quoted) == 1 else ", ".join(quoted[:-1]) + " or " + quoted[-1]
+
+
+def unknown_note(asked: Resolution) -> str:
+    """What a reader of an unknown name is told: its near misses, else that no row has it."""
+    if asked.near:
+        return f"unknown service type '{asked.asked}'; did you mean {either(asked.near)}?"
+    return f"unknown service type '{asked.asked}': it is not a row or an alias of the document."
+
+
 def vocabulary(document: Document) -> list[str]:
     """Every name that means a row: the rows in document order, then their aliases."""
     rows = [r.service_type for r in document.ranges]

@@ -13,7 +13,8 @@ from styxy.document.names import NAME_RULE, is_service_type
 from styxy.document.schema import MAX_PORT
 from styxy.document.table import Row
 from styxy.errors import Diagnostic
-from styxy.names import shown, shown_digits, whole_number
+from styxy.names import shown_digits, whole_number
+from styxy.refusals import shown
 from styxy.vocabulary import Instances, is_instances
 
 
@@ -48,7 +49,7 @@ def _read_row(row: _Row, cells: tuple[str, ...]) -> Range | None:
     """The row as a Range when its ports are usable (so overlaps can still be checked)."""
     name, start_text, end_text, instances, preferred_text, description = cells
     if not is_service_type(name):
-        row.error(f"invalid service type {name!r}: {NAME_RULE}")
+        row.error(f"invalid service type {shown(name)}: {NAME_RULE}")
     start = _port(row, "Start", start_text)
     end = _port(row, "End", end_text)
     if start is not None and end is not None and start > end:
@@ -58,7 +59,7 @@ def _read_row(row: _Row, cells: tuple[str, ...]) -> Range | None:
     if is_instances(instances):
         kind = instances
     else:
-        row.error(f"Instances must be single or multi, not {instances!r}")
+        row.error(f"Instances must be single or multi, not {shown(instances)}")
     preferred = _preferred(row, preferred_text, start, end)
     if start is None or end is None:
         return None

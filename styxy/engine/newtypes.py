@@ -14,7 +14,7 @@ import fnmatch
 import time
 from typing import TYPE_CHECKING
 
-from styxy.document.typenames import Resolution, aliases_of, resolve
+from styxy.document.typenames import Resolution, aliases_of, either, resolve
 from styxy.errors import NewRangeLimitError, UnknownTypeError
 from styxy.vocabulary import Asker
 
@@ -31,7 +31,7 @@ def check_creation(document: Document, asked: Resolution, asker: Asker, new_type
     if asker == "person":
         if asked.near and not new_type:
             raise UnknownTypeError(
-                f"unknown service type '{asked.asked}'; did you mean {_either(asked.near)}? "
+                f"unknown service type '{asked.asked}'; did you mean {either(asked.near)}? "
                 f"To add a new range named '{asked.asked}', pass --new-type.",
                 asked.asked,
                 asked.near,
@@ -56,13 +56,8 @@ def check_creation(document: Document, asked: Resolution, asker: Asker, new_type
     )
 
 
-def _either(names: tuple[str, ...]) -> str:
-    quoted = [f"'{name}'" for name in names]
-    return quoted[0] if len(quoted) == 1 else ", ".join(quoted[:-1]) + " or " + quoted[-1]
-
-
 def _guess(asked: Resolution) -> str:
-    return f" (did you mean {_either(asked.near)}?)" if asked.near else ""
+    return f" (did you mean {either(asked.near)}?)" if asked.near else ""
 
 
 def listing(document: Document) -> str:

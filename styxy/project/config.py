@@ -10,8 +10,8 @@ import re
 
 from styxy import names
 from styxy.errors import Diagnostic, DocumentError, InvalidValueError
-from styxy.names import shown
 from styxy.records import record
+from styxy.refusals import shown
 from styxy.vocabulary import MAX_PORT
 
 TYPE_CHECKING = False  # typing.TYPE_CHECKING without importing typing (see styxy.records)
@@ -276,7 +276,7 @@ class _Checker:
                 continue
             text = f"{label} env {shown(value)} {problem}"
             if variable != value:
-                text = f"{label} env {shown(value)} makes {variable!r}, which {problem}"
+                text = f"{label} env {shown(value)} makes {shown(variable)}, which {problem}"
             if problem.startswith("would change"):
                 example = name.upper().replace("-", "_").replace(".", "_") + "_PORT"
                 if variable_problem(example) is not None:

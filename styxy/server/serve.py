@@ -18,11 +18,14 @@ from collections.abc import AsyncIterator, Callable
 from dataclasses import dataclass
 from pathlib import Path
 from types import ModuleType
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from styxy.errors import NotFoundError, RefusedError, UsageError
 from styxy.server import hosts
 from styxy.vocabulary import MAX_PORT
+
+if TYPE_CHECKING:
+    from styxy.api.records import Lease
 
 DEFAULT_PORT = 9876
 BACKLOG = 2048
@@ -180,12 +183,35 @@ def take_lease(host: str, port: int, doc: Path) -> str:
 
 
 def refuse_if_taken(host: str, port: int, doc: Path) -> None:
-    """A look without the lock: a port leased or listened on is refused before any write."""
+    """A look without the lock: a port leased or listened on is refused before any write.
+
+    Except the lease of a server of this instance that was killed outright (its holder dead,
+    nothing listening, the lease still within its grace period): this server is the same
+    service started again, and takes that lease over at once, as `allocate` does for the same
+    identity, instead of refusing its own port until the grace period ends.
+    """
     from styxy import api
 
     seen = api.check(port, doc=doc)
-    if not seen.free:
-        raise RefusedError(_taken(host, port, "another lease holds it" if seen.lease else None))
+    if seen.free or (seen.lease is not None and _dead_server_of_ours(seen.lease, doc)):
+        return
+    raise RefusedError(_taken(host, port, "another lease holds it" if seen.lease else None))
+
+
+def _dead_server_of_ours(lease: Lease, doc: Path) -> bool:
+    """Whether `lease` is this instance's server lease, its holder gone and its port silent."""
+    from styxy import api
+
+    if (lease.serviceType, lease.instanceId, lease.name) != (
+        LEASE_TYPE, api.default_instance_id(), LEASE_NAME
+    ):
+        return False
+    try:
+        # `use` answers only for a running service: a live holder, or a port listened on.
+        api.use(port=lease.port, doc=doc)
+    except NotFoundError:
+        return True
+    return False
 
 
 def _taken(host: str, port: int, why: str | None) -> str:

@@ -199,3 +199,27 @@ def test_a_journal_over_its_limit_is_folded_and_cut_and_cleanup_works(styxy: Sty
     ]  # fmt: skip
     again = styxy("allocate", "-s", "dev", "-i", "second")
     assert (again.code, again.err) == (0, "")
+
+
+def test_long_cells_are_quoted_as_every_refusal_quotes_a_value(styxy: Styxy) -> None:
+    """A cell of 60 characters is quoted cut to its first 40 inside the quotes, as the command
+    line, MCP and HTTP quote a long value: one value, one way of saying it back."""
+    word = "x" * 60
+    text = styxy.doc.read_text()
+    styxy.doc.write_text(
+        text.replace(
+            "| dev | 3000 | 3099 | multi | 3000, 3001, 3002, 3003 |",
+            f"| D{word} | {word} | 3099 | {word} | 3000, {word} |",
+        )
+    )
+    line = text[: text.index("| dev | 3000")].count("\n") + 1
+    done = styxy("validate")
+    assert done.code == 1
+    cut = f"'{'x' * 40}...'"
+    assert [x for x in done.err.splitlines() if x.startswith(f"{styxy.doc}:{line}: ")] == [
+        f"{styxy.doc}:{line}: invalid service type 'D{'x' * 39}...': use 1 to 63 characters "
+        "from a-z, 0-9, '.', '_' and '-', starting with a letter or digit",
+        f"{styxy.doc}:{line}: Start {cut} is not a whole number",
+        f"{styxy.doc}:{line}: Instances must be single or multi, not {cut}",
+        f"{styxy.doc}:{line}: preferred port {cut} is not a whole number",
+    ]

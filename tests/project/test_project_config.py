@@ -87,6 +87,13 @@ CASES = [
         "upper-case letters, digits and _, starting with a letter and ending in _PORT or _URL",
     ),
     (
+        # A long value is quoted as every refusal quotes one: its first 40 characters, cut
+        # inside the quotes.
+        b'[services.web]\ntype = "dev"\nenv = "' + b"W" * 60 + b'-PORT"\n',
+        f"styxy.toml:3: [services.web] env '{'W' * 40}...' is not a valid variable name; use "
+        "upper-case letters, digits and _, starting with a letter and ending in _PORT or _URL",
+    ),
+    (
         b'[services.web]\ntype = "dev"\nenv = "3PORT"\n',
         "styxy.toml:3: [services.web] env '3PORT' is not a valid variable name; use "
         "upper-case letters, digits and _, starting with a letter and ending in _PORT or _URL",

@@ -252,3 +252,56 @@ def test_a_port_another_lease_holds_is_refused_and_writes_nothing(styxy: Styxy) 
         "choose another port with --port.\n"
     )
     assert styxy.snapshot() == before
+
+
+def test_a_server_started_again_after_sigkill_takes_over_its_own_lease(
+    styxy: Styxy, tmp_path: Path
+) -> None:
+    """A crashed server's lease is within its grace period (300 s), but its holder is dead and
+    nothing listens: the same server started again is the same service, and takes over its
+    lease and its port at once, as `allocate` does for the same identity."""
+    crashed = Server(styxy, tmp_path / "crashed.log")
+    port = crashed.port
+    crashed.process.send_signal(signal.SIGKILL)
+    assert crashed.stop() == -signal.SIGKILL
+    left = styxy("list", "--json").json()["leases"]
+    assert [(x["name"], x["port"], x["pid"], x["alive"]) for x in left] == [
+        ("serve", port, crashed.process.pid, False)
+    ]
+    again = Server(styxy, tmp_path / "again.log", port=port)
+    try:
+        assert again.url == f"http://127.0.0.1:{port}/#token={again.token}"
+        assert again.token == crashed.token
+        assert again.request("GET", "/status", token=None).status == 200
+        listed = styxy("list", "--json")
+        assert listed.code == 0, listed.err
+        assert [
+            (x["serviceType"], x["name"], x["instanceId"], x["port"], x["pid"], x["alive"])
+            for x in listed.json()["leases"]
+        ] == [("coordination", "serve", "default", port, again.process.pid, True)]
+        assert again.stderr() == (
+            f"styxy: serving {styxy.doc}; token in {styxy.sidecar / 'token'}; Ctrl-C stops\n"
+        )
+    finally:
+        assert again.stop() == -signal.SIGTERM
+    assert styxy("list", "--json").json() == {"leases": []}
+
+
+def test_a_crashed_server_of_another_instance_still_holds_its_port(
+    styxy: Styxy, tmp_path: Path
+) -> None:
+    """Only the same identity takes a dead lease over: another instance's server (another
+    STYXY_INSTANCE_ID) is another service, whose port stays leased for its grace period."""
+    other = Styxy(styxy.doc, styxy.home)
+    other.env["STYXY_INSTANCE_ID"] = "other"
+    crashed = Server(other, tmp_path / "crashed.log")
+    crashed.process.send_signal(signal.SIGKILL)
+    assert crashed.stop() == -signal.SIGKILL
+    before = styxy.snapshot()
+    result = styxy("serve", "--port", str(crashed.port), timeout=60)
+    assert (result.code, result.out) == (1, "")
+    assert result.err == (
+        f"styxy: cannot listen on 127.0.0.1:{crashed.port} (another lease holds it); "
+        "choose another port with --port.\n"
+    )
+    assert styxy.snapshot() == before

@@ -250,3 +250,48 @@ def test_an_alias_resolves_on_the_hot_path_without_markdown(styxy: Styxy) -> Non
     assert not {"markdown_it", "yaml", "jinja2"} & imported
     got = json.loads(done.stdout)
     assert (got["serviceType"], got["requestedType"]) == ("dev", "vite")
+
+
+LIST_NEAR_MISS = "styxy: unknown service type 'devv'; did you mean 'dev'?\n"
+LIST_UNKNOWN = (
+    "styxy: unknown service type 'grafana': it is not a row or an alias of the document.\n"
+)
+
+
+def test_list_of_a_type_says_when_the_name_is_no_row_or_alias(styxy: Styxy, holder) -> None:
+    """`list -s` never fails on a name (leases can outlive rows), but a name the document does
+    not know gets one note on stderr; stdout, text or JSON, is what it was without it."""
+    made = styxy("allocate", "-s", "dev", "-i", "main", "-n", "web", "--pid", str(holder.pid))
+    assert made.code == 0, made.err
+    lock_id = styxy("list", "--json").json()["leases"][0]["lockId"]
+    table = (
+        "PORT  TYPE  INSTANCE  NAME  LOCK ID\n"
+        f"3000  dev   main      web   {lock_id}\n"
+    )
+    for asked, err in (("devv", LIST_NEAR_MISS), ("grafana", LIST_UNKNOWN)):
+        done = styxy("list", "-s", asked)
+        assert (done.code, done.out, done.err) == (0, "no leases\n", err)
+        as_json = styxy("list", "-s", asked, "--json")
+        assert (as_json.code, as_json.out, as_json.err) == (0, '{"leases": []}\n', err)
+    for asked in ("frontend", "dev"):  # an alias of the row, and the row
+        done = styxy("list", "-s", asked)
+        assert (done.code, done.out, done.err) == (0, table, "")
+        as_json = styxy("list", "-s", asked, "--json")
+        assert (as_json.code, as_json.err) == (0, "")
+        assert [x["lockId"] for x in as_json.json()["leases"]] == [lock_id]
+    # Several equally near names, as allocate offers them.
+    both = styxy("list", "-s", "aip")
+    assert (both.code, both.out, both.err) == (
+        0, "no leases\n", "styxy: unknown service type 'aip'; did you mean 'api' or 'ai'?\n"
+    )
+
+
+def test_a_lease_that_outlived_its_row_is_listed_with_the_note(styxy: Styxy, holder) -> None:
+    made = styxy("allocate", "-s", "grafana", "--pid", str(holder.pid), "--json")
+    assert made.code == 0, made.err
+    text = styxy.doc.read_text()
+    row = next(line for line in text.splitlines(keepends=True) if line.startswith("| grafana |"))
+    styxy.doc.write_text(text.replace(row, ""))  # the row removed by hand; its lease lives on
+    done = styxy("list", "-s", "grafana", "--json")
+    assert (done.code, done.err) == (0, LIST_UNKNOWN)
+    assert [x["lockId"] for x in done.json()["leases"]] == [made.json()["lockId"]]
