@@ -213,26 +213,45 @@ def _hooks_of(data: dict[str, Any]) -> dict[str, Any]:
 def _load(path: Path) -> tuple[dict[str, Any], bytes, os.stat_result] | None:
     """The settings object, its bytes and status; None when there is no file yet."""
     try:
-        with open(path, "rb") as handle:
-            status = os.fstat(handle.fileno())
-            if not stat.S_ISREG(status.st_mode):
-                raise RefusedError(f"{path} is not a regular file; nothing was changed.")
-            raw = handle.read(MAX_SETTINGS_BYTES + 1)
+        # Without blocking: opening a FIFO to read waits for a writer, forever. A folder opens
+        # too; fstat on the descriptor then refuses both, and a device, before any read.
+        fd = os.open(path, os.O_RDONLY | os.O_NONBLOCK | os.O_CLOEXEC)
     except FileNotFoundError:
         return None
+    try:
+        status = os.fstat(fd)
+        if not stat.S_ISREG(status.st_mode):
+            raise RefusedError(f"{path} is not a regular file; nothing was changed.")
+        with open(fd, "rb", closefd=False) as handle:
+            raw = handle.read(MAX_SETTINGS_BYTES + 1)
+    finally:
+        os.close(fd)
     if len(raw) > MAX_SETTINGS_BYTES:
         raise RefusedError(
             f"{path} is larger than {MAX_SETTINGS_BYTES // 1024} KiB, too large for a settings "
             "file; nothing was changed."
         )
     try:
-        data = json.loads(raw.decode("utf-8"))
+        data = json.loads(
+            raw.decode("utf-8"), parse_constant=_no_constant, parse_float=_finite_float
+        )
     except UnicodeDecodeError:
         raise RefusedError(f"{path} is not UTF-8 text; nothing was changed.") from None
     except json.JSONDecodeError as exc:
         raise RefusedError(
             f"{path} is not valid JSON (line {exc.lineno}, column {exc.colno}: {exc.msg}); "
             "fix it and try again, nothing was changed."
+        ) from None
+    except _NotWritable as exc:
+        raise RefusedError(f"{path} {exc}") from None
+    except RecursionError:
+        # The decoder recurses per level: a file of a hundred thousand `[` exhausts the stack.
+        raise RefusedError(f"{path} nests JSON too deeply to read; nothing was changed.") from None
+    except ValueError:
+        # The decoder's one other ValueError: an integer longer than Python converts (4,300
+        # digits).
+        raise RefusedError(
+            f"{path} holds a number too long to read; nothing was changed."
         ) from None
     if not isinstance(data, dict):
         raise RefusedError(f"{path} holds a JSON {_kind(data)}, not an object; nothing was changed.")
@@ -249,6 +268,30 @@ def _load(path: Path) -> tuple[dict[str, Any], bytes, os.stat_result] | None:
                 "nothing was changed."
             )
     return data, raw, status
+
+
+class _NotWritable(ValueError):
+    """A number styxy could read but would not write back as JSON Claude Code reads."""
+
+
+def _no_constant(name: str) -> Any:
+    # NaN and Infinity are not JSON (Claude Code's JSON.parse refuses them), and written back
+    # they would stay in the file.
+    raise _NotWritable(
+        f"is not valid JSON ({name} is not a number JSON allows); fix it and try again, "
+        "nothing was changed."
+    )
+
+
+def _finite_float(text: str) -> float:
+    value = float(text)
+    if value in (float("inf"), float("-inf")):
+        # 1e400 is JSON, but json.dumps would write it back as `Infinity`, which is not.
+        shown = text if len(text) <= 40 else f"{text[:30]}... ({len(text)} characters)"
+        raise _NotWritable(
+            f"holds the number {shown}, too large to write back; nothing was changed."
+        )
+    return value
 
 
 def _kind(value: Any) -> str:

@@ -285,7 +285,28 @@ def env_vars(
 
 def env_lines(cache_path: str | os.PathLike[str]) -> list[str]:
     """`export NAME=value` lines for `eval "$(styxy interceptor env)"`, every value quoted."""
-    return [f"export {name}={shlex.quote(value)}" for name, value in env_vars(cache_path).items()]
+    return [f"export {name}={_shell_word(value)}" for name, value in env_vars(cache_path).items()]
+
+
+def _shell_word(value: str) -> str:
+    """`value` quoted for the shell, with no control character in the quoted text.
+
+    The lines are code for eval and may be shown on a terminal too. A path holding a control
+    character (a folder named with an escape sequence) cannot be printed raw, and shown as
+    `\\xNN` inside '...' it would name another file; ANSI-C quoting ($'...', which bash, zsh,
+    ksh and POSIX.1-2024 sh read) carries each such byte as `\\xNN` and the shell restores it.
+    """
+    if value.isprintable():
+        return shlex.quote(value)
+    escaped = []
+    for byte in os.fsencode(value):
+        if byte in (0x27, 0x5C):  # ' and \ close or start an escape inside $'...'
+            escaped.append("\\" + chr(byte))
+        elif 0x20 <= byte < 0x7F:
+            escaped.append(chr(byte))
+        else:  # a control character, or a byte of a non-ASCII character: exact either way
+            escaped.append(f"\\x{byte:02x}")
+    return "$'" + "".join(escaped) + "'"
 
 
 # The test program: prints the objects mapped into it (the preloaded ones among them).

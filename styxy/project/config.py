@@ -132,6 +132,18 @@ def parse(data: bytes, path: str) -> ProjectConfig:
     return ProjectConfig(path, services)
 
 
+def _shown_int(value: int) -> str:
+    """An integer for a message: its first digits and its length when it is long.
+
+    tomllib reads `0x...`, `0o...` and `0b...` of any length (Python's 4,300-digit limit is for
+    decimal only), so one may have too many digits for str() to write at all.
+    """
+    try:
+        return names.shown_digits(str(value))
+    except ValueError:
+        return "of more than 4,300 digits"
+
+
 def _decode(data: bytes, path: str) -> str:
     try:
         # utf-8-sig: an editor's byte order mark is accepted, as for the document.
@@ -234,7 +246,10 @@ class _Checker:
             self.problem((*where, "port"), f"{label} port must be an integer, not {_kind(port)}")
             return False
         if not 1 <= port <= MAX_PORT:
-            self.problem((*where, "port"), f"{label} port {port} is not a port from 1 to {MAX_PORT}")
+            self.problem(
+                (*where, "port"),
+                f"{label} port {_shown_int(port)} is not a port from 1 to {MAX_PORT}",
+            )
             return False
         return port
 

@@ -171,6 +171,62 @@ def test_a_file_that_is_not_a_settings_object_is_refused_and_left_as_it_was(
         assert sorted(p.name for p in settings.parent.iterdir()) == ["settings.json"]
 
 
+AGAIN = "fix it and try again, nothing was changed."
+
+
+@pytest.mark.parametrize(
+    ("content", "says"),
+    [
+        # Python converts no integer of more than 4,300 digits, and recurses per level of
+        # nesting: both were internal errors.
+        (b'{"n": ' + b"9" * 4400 + b"}\n", "holds a number too long to read; nothing was changed."),
+        (
+            b'{"n": ' + b"[" * 100_000 + b"]" * 100_000 + b"}\n",
+            "nests JSON too deeply to read; nothing was changed.",
+        ),
+        # Not JSON (Claude Code's JSON.parse refuses them); Python's decoder accepts them, and
+        # writing them back left a file Claude Code could no longer read.
+        (b'{"n": NaN}\n', "is not valid JSON (NaN is not a number JSON allows); " + AGAIN),
+        (b'{"n": -Infinity}\n', "is not valid JSON (-Infinity is not a number JSON allows); " + AGAIN),
+        # JSON, but too large for a double: written back it became `Infinity`, which is not.
+        (
+            b'{"n": 1e400}\n',
+            "holds the number 1e400, too large to write back; nothing was changed.",
+        ),
+    ],
+)
+def test_numbers_and_nesting_a_settings_file_cannot_hold_are_one_sentence(
+    styxy, project, content, says
+):
+    settings = project / ".claude" / "settings.json"
+    settings.parent.mkdir()
+    settings.write_bytes(content)
+    for action in ("--install", "--uninstall"):
+        done = hooks(styxy, project, action)
+        assert (done.code, done.out) == (1, "")
+        assert done.err.startswith(f"styxy: {settings} ") and done.err.endswith(says + "\n")
+        assert done.err.count("\n") == 1
+        assert settings.read_bytes() == content
+        assert sorted(p.name for p in settings.parent.iterdir()) == ["settings.json"]
+
+
+@pytest.mark.parametrize("kind", ["fifo", "directory", "device"])
+def test_a_settings_file_that_is_not_a_regular_file_is_refused_at_once(styxy, project, kind):
+    settings = project / ".claude" / "settings.json"
+    settings.parent.mkdir()
+    if kind == "fifo":
+        os.mkfifo(settings)  # opening it to read blocked until a writer came: forever
+    elif kind == "directory":
+        settings.mkdir()
+    else:
+        settings.symlink_to("/dev/zero")
+    for action in ("--install", "--uninstall"):
+        done = run_in(styxy, project, "hooks", "claude-code", action, timeout=20)
+        assert (done.code, done.out) == (1, "")
+        assert done.err == f"styxy: {settings} is not a regular file; nothing was changed.\n"
+    assert sorted(p.name for p in settings.parent.iterdir()) == ["settings.json"]
+
+
 def test_a_file_too_large_for_settings_is_refused(styxy, project):
     settings = project / ".claude" / "settings.json"
     settings.parent.mkdir()

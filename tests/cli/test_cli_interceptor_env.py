@@ -10,7 +10,7 @@ from pathlib import Path
 
 import pytest
 from netutil import first_free, listen
-from support import Styxy, styxy_command
+from support import DEFAULT_DOC, Styxy, styxy_command
 
 NEEDS_CC = pytest.mark.skipif(shutil.which("cc") is None, reason="no C compiler")
 MOVED = re.compile(r"^styxy: port (\d+) in use; bound (\d+) instead \(service dev\)$")
@@ -127,3 +127,31 @@ def test_doctor_on_a_document_never_cached_reports(styxy):
     assert (done.code, done.err) == (0, "")
     report = done.json()
     assert (report["document"]["valid"], report["interceptor"]["loads"]) == (True, False)
+
+
+@NEEDS_CC
+def test_a_path_with_control_characters_is_exact_under_eval_and_never_raw_on_the_terminal(
+    tmp_path, home
+):
+    # A folder named with an escape sequence (a cloned repository may be): the lines are for
+    # eval, so the path must arrive whole; shown as `\xNN` inside '...', it named no file.
+    folder = tmp_path / "p\x1b]0;title\x07\x1b[2J'q\\"
+    folder.mkdir()
+    doc = folder / "PORT_MANAGEMENT.md"
+    shutil.copyfile(DEFAULT_DOC, doc)
+    styxy = Styxy(doc, home)
+    assert styxy("interceptor", "build").code == 0
+    done = styxy("interceptor", "env")
+    assert (done.code, done.err) == (0, "")
+    assert all(line.isprintable() for line in done.out.splitlines())
+    cache = done.out.splitlines()[1]
+    assert cache == (
+        "export STYXY_CACHE=$'" + str(tmp_path).replace("\\", "\\\\").replace("'", "\\'")
+        + "/p\\x1b]0;title\\x07\\x1b[2J\\'q\\\\/.styxy/cache.bin'"
+    )
+    shown = subprocess.run(
+        ["bash", "-c", 'eval "$1"; printf "%s" "$STYXY_CACHE"', "-", cache],
+        capture_output=True, text=True, timeout=60, check=True,
+    )  # fmt: skip
+    assert shown.stdout == str(folder / ".styxy" / "cache.bin")
+    assert Path(shown.stdout).is_file()

@@ -180,6 +180,22 @@ CASES = [
         b'[services.web]\ntype = "dev"\nx = 1' + b"0" * 5000 + b"\n",
         "styxy.toml:3: a number too long to read (over 4,300 digits)",
     ),
+    # tomllib reads hexadecimal, octal and binary integers of any length (no 4,300-digit
+    # limit for them), but showing one in decimal raised: an internal error.
+    (
+        b'[services.web]\ntype = "dev"\nport = 0x' + b"f" * 4000 + b"\n",
+        "styxy.toml:3: [services.web] port of more than 4,300 digits is not a port from 1 to 65535",
+    ),
+    (
+        b'[services.web]\ntype = "dev"\nport = 0b' + b"1" * 15000 + b"\n",
+        "styxy.toml:3: [services.web] port of more than 4,300 digits is not a port from 1 to 65535",
+    ),
+    # A long number is shown by its first digits and its length, not in full.
+    (
+        b'[services.web]\ntype = "dev"\nport = ' + b"9" * 4000 + b"\n",
+        "styxy.toml:3: [services.web] port 9999999999... (4000 digits) is not a port from 1 to "
+        "65535",
+    ),
     (
         # A string spanning lines holds text that looks like a header: it moves no line number.
         b'x = """\n[services.api]\n"""\n[services.web]\ntype = "dev"\ntyp = 1\n',
