@@ -94,25 +94,23 @@ def read_and_load(
 ) -> LoadedDocument | None:
     """`read_document` then `load_document`, telling a save in progress from a broken document.
 
-    An editor that truncates the file and then writes it can be read in between: a document
-    that parses badly while it has just changed is read again once the save has settled. The
-    same bytes twice are a document broken at rest (its errors stand); bytes that never stop
-    changing are refused with "the document changed while it was read".
+    An editor that truncates the file and then writes it can be read in between, and a slow
+    producer (`gen > PORT_MANAGEMENT.md`) can pause between its writes for longer than a
+    settle: a document that parses badly is read again until its last change is AT_REST_SECONDS
+    old. Broken then, it is broken at rest and its errors stand; a document that keeps changing
+    is refused with "the document changed while it was read".
     """
-    previous = None
     for _ in range(READ_ATTEMPTS):
         doc_bytes = read_document(paths)
         if doc_bytes is None:
             return None
         loaded = load_document(paths, folder, doc_bytes, tolerate_errors=True)
-        if loaded.problem is None or doc_bytes == previous:
+        if loaded.problem is None:
             break
-        if previous is None and not _just_changed(paths):
-            break  # broken at rest, not mid-save: its errors stand at once
-        previous = doc_bytes
-        from styxy.store.replace import settle
-
-        settle(paths.doc)
+        wait = _until_at_rest(paths)
+        if wait <= 0:
+            break
+        time.sleep(wait)
     else:
         raise changed_while_read(paths)
     if loaded.problem is not None and not tolerate_errors:
@@ -120,15 +118,20 @@ def read_and_load(
     return loaded
 
 
-# A save in place this recent may still be under way when a read finds the document broken.
-_JUST_CHANGED_SECONDS = 2.0
+# A document changed this recently may still be mid-save when a read finds it broken. Long
+# enough for a producer's pause between writes, short enough that a person who saved a broken
+# document hears why at once.
+AT_REST_SECONDS = 0.3
 
 
-def _just_changed(paths: Paths) -> bool:
+def _until_at_rest(paths: Paths) -> float:
+    """Seconds until the document's last change is AT_REST_SECONDS old (0 when it is)."""
     try:
-        return time.time() - os.stat(paths.doc).st_mtime < _JUST_CHANGED_SECONDS
+        age = time.time() - os.stat(paths.doc).st_mtime
     except OSError:
-        return True
+        return AT_REST_SECONDS  # replaced or removed this instant: a save is under way
+    # A time in the future (a clock set back, a copied file) is no save in progress.
+    return AT_REST_SECONDS - age if 0 <= age < AT_REST_SECONDS else 0.0
 
 
 def check_document(paths: Paths) -> None:
