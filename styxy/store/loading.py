@@ -96,21 +96,17 @@ def read_and_load(
 
     An editor that truncates the file and then writes it can be read in between, and a slow
     producer (`gen > PORT_MANAGEMENT.md`) can pause between its writes for longer than a
-    settle: a document that parses badly is read again until its last change is AT_REST_SECONDS
-    old. Broken then, it is broken at rest and its errors stand; a document that keeps changing
-    is refused with "the document changed while it was read".
+    settle. A document that parses badly is read again when it next changes, or once its last
+    change is AT_REST_SECONDS old: broken then, it is broken at rest and its errors stand. A
+    document that keeps changing is refused with "the document changed while it was read".
     """
     for _ in range(READ_ATTEMPTS):
         doc_bytes = read_document(paths)
         if doc_bytes is None:
             return None
         loaded = load_document(paths, folder, doc_bytes, tolerate_errors=True)
-        if loaded.problem is None:
+        if loaded.problem is None or not _wait_for_change(paths):
             break
-        wait = _until_at_rest(paths)
-        if wait <= 0:
-            break
-        time.sleep(wait)
     else:
         raise changed_while_read(paths)
     if loaded.problem is not None and not tolerate_errors:
@@ -122,16 +118,32 @@ def read_and_load(
 # enough for a producer's pause between writes, short enough that a person who saved a broken
 # document hears why at once.
 AT_REST_SECONDS = 0.3
+_POLL_SECONDS = 0.02
 
 
-def _until_at_rest(paths: Paths) -> float:
-    """Seconds until the document's last change is AT_REST_SECONDS old (0 when it is)."""
+def _wait_for_change(paths: Paths) -> bool:
+    """Wait until the document changes (True) or its last change is AT_REST_SECONDS old
+    (False: it is at rest as it is)."""
+    first = _status(paths)
+    while True:
+        status = _status(paths)
+        if status != first:
+            return True
+        if status is None:
+            return True  # removed or being replaced: read again
+        # A time in the future (a clock set back, a copied file) is no save in progress.
+        age = time.time() - status[2] / 1e9
+        if not 0 <= age < AT_REST_SECONDS:
+            return False
+        time.sleep(min(_POLL_SECONDS, AT_REST_SECONDS - age))
+
+
+def _status(paths: Paths) -> tuple[int, int, int] | None:
     try:
-        age = time.time() - os.stat(paths.doc).st_mtime
+        status = os.stat(paths.doc)
     except OSError:
-        return AT_REST_SECONDS  # replaced or removed this instant: a save is under way
-    # A time in the future (a clock set back, a copied file) is no save in progress.
-    return AT_REST_SECONDS - age if 0 <= age < AT_REST_SECONDS else 0.0
+        return None
+    return (status.st_ino, status.st_size, status.st_mtime_ns)
 
 
 def check_document(paths: Paths) -> None:
