@@ -62,6 +62,15 @@ struct {
     __type(value, struct styxy_recent);
 } recent SEC(".maps");
 
+/* Ports whose stale `recent` entry one bind is replacing right now (see claim). A plain hash,
+ * never evicted; not pinned, since only the program uses it. */
+struct {
+    __uint(type, BPF_MAP_TYPE_HASH);
+    __uint(max_entries, 256);
+    __type(key, __u32);
+    __type(value, __u32);
+} claiming SEC(".maps");
+
 struct {
     __uint(type, BPF_MAP_TYPE_LRU_HASH);
     __uint(max_entries, 1024);
@@ -277,31 +286,42 @@ static __always_inline void report(__u32 pid, __u32 requested, __u32 given, __u3
 }
 
 /* A port handed out in the last hold_ms to another bind: bound, perhaps not yet listening, so
- * invisible to a lookup; skip it. The same process asking again for the same port may have it. */
+ * invisible to a lookup; skip it. The same process asking again for the same port may have it.
+ * A stamp later than `now` was made on another CPU after this bind read the clock: fresh (the
+ * unsigned difference would have wrapped and called it stale). */
 static __always_inline int held_back(__u32 port, __u32 pid, __u32 requested, __u64 now,
                                      __u64 hold_ns)
 {
     struct styxy_recent *r = bpf_map_lookup_elem(&recent, &port);
-    if (!r || now - r->boot_ns > hold_ns)
+    if (!r || (r->boot_ns < now && now - r->boot_ns > hold_ns))
         return 0;
     return !(r->pid == pid && r->requested == requested);
 }
 
 /* Take `port` for this bind in `recent`, atomically: two binds on two CPUs that both found it
  * free a moment ago must not both be sent there (the second would fail EADDRINUSE). A fresh
- * entry is created with BPF_NOEXIST, which the hash map does under its bucket lock; a stale
- * one (or this very bind asking again) is deleted first, and of several claimants only one
- * re-creates it. 0: someone else has it, scan on. */
+ * entry is created with BPF_NOEXIST, which the hash map does under its bucket lock. A stale
+ * one (or this very bind asking again) is replaced by delete then create, which is two steps:
+ * a second claimant that saw the stale entry could delete the first one's new entry and
+ * create its own. So the replacing is done only by the bind that first enters `port` into
+ * `claiming` (BPF_NOEXIST again), which leaves it before returning. 0: someone else has it,
+ * scan on. */
 static __always_inline int claim(__u32 port, __u32 pid, __u32 requested, __u64 now,
                                  __u64 hold_ns)
 {
     struct styxy_recent mark = {.boot_ns = now, .pid = pid, .requested = requested};
     if (bpf_map_update_elem(&recent, &port, &mark, BPF_NOEXIST) == 0)
         return 1;
-    if (held_back(port, pid, requested, now, hold_ns))
+    __u32 one = 1;
+    if (bpf_map_update_elem(&claiming, &port, &one, BPF_NOEXIST) != 0)
         return 0;
-    bpf_map_delete_elem(&recent, &port);
-    return bpf_map_update_elem(&recent, &port, &mark, BPF_NOEXIST) == 0;
+    int won = 0;
+    if (!held_back(port, pid, requested, now, hold_ns)) {
+        bpf_map_delete_elem(&recent, &port);
+        won = bpf_map_update_elem(&recent, &port, &mark, BPF_NOEXIST) == 0;
+    }
+    bpf_map_delete_elem(&claiming, &port);
+    return won;
 }
 
 static __always_inline int decide(struct bpf_sock_addr *ctx, int v6)

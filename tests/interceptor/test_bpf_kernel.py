@@ -18,6 +18,8 @@ from bpf_support import *  # the pytest fixtures: servers, prepared, attached
 from bpf_support import Attached, Servers, first_line, held, pin_of
 from support import styxy_command
 
+from styxy.store.bpfmaps import _SETTINGS, Maps
+
 
 def test_static_and_go_servers_move_off_a_busy_port_with_a_lease(attached: Attached, servers: Servers) -> None:
     busy = attached.first
@@ -106,7 +108,7 @@ import socket, sys, time
 s = socket.socket()
 s.bind(("127.0.0.1", {busy}))
 print(s.getsockname()[1], flush=True)
-time.sleep(1.5)  # bound, not listening: invisible to a lookup meanwhile
+time.sleep({hold})  # bound, not listening: invisible to a lookup meanwhile
 """
 
 
@@ -117,13 +119,36 @@ def test_two_quick_binds_that_do_not_listen_yet_get_two_ports(attached: Attached
     # be given a port again once the earlier round's sockets closed and the moment passed.
     with held(busy):
         for _ in range(3):
-            procs = [attached.exec(sys.executable, "-c", QUICK.format(busy=busy)) for _ in range(2)]
+            procs = [attached.exec(sys.executable, "-c", QUICK.format(busy=busy, hold=1.5)) for _ in range(2)]
             lines = [first_line(p) for p in procs]
             for proc in procs:
                 proc.communicate(timeout=30)
             if not all(line.isdigit() for line in lines):
                 events = [event["message"] for event in attached.status()["events"]]
                 raise AssertionError(f"a bind failed: {lines}; the program said: {events}")
+            pair = {int(line) for line in lines}
+            assert len(pair) == 2 and busy not in pair, pair
+
+
+def test_two_binds_that_both_find_a_port_handed_out_long_ago_do_not_both_get_it(
+    attached: Attached,
+) -> None:
+    # Every round's ports are stale by the next one (a hold of 0.2 s, rounds 0.5 s apart), so
+    # both binds of a round find the first free port's old entry and replace it at once. The
+    # replacing was delete then create: the second bind deleted the first one's new entry and
+    # took the port too, and its bind failed with EADDRINUSE (one round in about eight).
+    with Maps(attached.pin) as maps:
+        settings = list(maps.settings())
+        settings[2] = 200  # hold_ms, as `styxy-bpf attach --hold-ms 200` sets it
+        maps._bpf.update(maps.fd("settings"), (0).to_bytes(4, "little"), _SETTINGS.pack(*settings))
+    busy = attached.first
+    with held(busy):
+        for _ in range(16):
+            procs = [attached.exec(sys.executable, "-c", QUICK.format(busy=busy, hold=0.3)) for _ in range(2)]
+            lines = [first_line(p) for p in procs]
+            for proc in procs:
+                proc.communicate(timeout=30)
+            assert all(line.isdigit() for line in lines), lines
             pair = {int(line) for line in lines}
             assert len(pair) == 2 and busy not in pair, pair
 
