@@ -4,6 +4,10 @@
   as an exception it logs and drops, so the client waits for an answer that never comes.
   Here it is answered with a JSON-RPC error: -32700 (parse error) or -32600 (invalid
   request), with the request's id when one can be read from it, else null.
+- The SDK cancels the requests still running when stdin ends, so a client that writes its
+  requests and closes stdin (`printf ... | styxy mcp`) got no answer to the last one, whose
+  change (a lease) was made all the same. Here the end of stdin reaches the SDK only once
+  every request read has been answered (or after `DRAIN_SECONDS`).
 - SIGINT and SIGTERM end the server at once. The SDK reads stdin in a worker thread that a
   cancellation cannot interrupt, so Python's KeyboardInterrupt would wait for the next line;
   the default action of both signals ends the process where it stands. That is safe here:
@@ -19,11 +23,23 @@ from typing import TYPE_CHECKING, Any
 import anyio
 from mcp.server.stdio import stdio_server
 from mcp.shared.message import SessionMessage
-from mcp_types import INVALID_REQUEST, PARSE_ERROR, ErrorData, JSONRPCError
+from mcp_types import (
+    INVALID_REQUEST,
+    PARSE_ERROR,
+    ErrorData,
+    JSONRPCError,
+    JSONRPCNotification,
+    JSONRPCRequest,
+    JSONRPCResponse,
+)
 from pydantic import ValidationError
 
 if TYPE_CHECKING:
     from mcp.server.mcpserver import MCPServer
+
+# Once stdin has ended, how long the requests still running may take to answer: a change
+# waits at most 30 seconds for the lock, then answers either way.
+DRAIN_SECONDS = 60.0
 
 
 def end_at_once_on_signals() -> None:
@@ -38,18 +54,38 @@ async def serve(server: MCPServer[Any]) -> None:
     lowlevel = server._lowlevel_server  # the SDK's run_stdio_async does the same
     async with stdio_server() as (read_stream, write_stream):
         relay, relayed = anyio.create_memory_object_stream[SessionMessage | Exception](0)
+        answers, answered = anyio.create_memory_object_stream[SessionMessage](0)
+        running: set[object] = set()  # the ids of requests read and not answered yet
 
         async def answer_what_cannot_be_read() -> None:
             async with relay:
                 async for item in read_stream:
                     if isinstance(item, Exception):
                         await write_stream.send(SessionMessage(refusal(item)))
-                    else:
-                        await relay.send(item)
+                        continue
+                    message = item.message
+                    if isinstance(message, JSONRPCRequest):
+                        running.add(message.id)
+                    elif isinstance(message, JSONRPCNotification) and (
+                        message.method == "notifications/cancelled"
+                    ):
+                        running.discard((message.params or {}).get("requestId"))
+                    await relay.send(item)
+                with anyio.move_on_after(DRAIN_SECONDS):
+                    while running:
+                        await anyio.sleep(0.01)
+
+        async def write_answers() -> None:
+            async with write_stream, answered:
+                async for item in answered:
+                    if isinstance(item.message, JSONRPCResponse | JSONRPCError):
+                        running.discard(item.message.id)
+                    await write_stream.send(item)
 
         async with anyio.create_task_group() as group:
             group.start_soon(answer_what_cannot_be_read)
-            await lowlevel.run(relayed, write_stream, lowlevel.create_initialization_options())
+            group.start_soon(write_answers)
+            await lowlevel.run(relayed, answers, lowlevel.create_initialization_options())
 
 
 def refusal(problem: Exception) -> JSONRPCError:

@@ -183,6 +183,23 @@ def test_lines_the_server_cannot_read_are_answered_with_json_rpc_errors(styxy: S
     assert answers[4]["id"] == 8 and len(answers[4]["result"]["tools"]) == 7
 
 
+def test_a_request_written_just_before_stdin_closes_is_answered(styxy: Styxy) -> None:
+    # `printf '...' | styxy mcp`: the SDK cancelled what still ran when stdin ended, so the
+    # lease was made and its port never told.
+    call = {
+        "jsonrpc": "2.0",
+        "id": 2,
+        "method": "tools/call",
+        "params": {"name": "allocate_port", "arguments": {"service_type": "dev", "pid": 1}},
+    }
+    process = start(styxy)
+    out, _ = process.communicate(INITIALIZE + b"\n" + json.dumps(call).encode() + b"\n", 60)
+    answers = {answer["id"]: answer for answer in map(json.loads, out.splitlines())}
+    assert process.returncode == 0
+    port = answers[2]["result"]["structuredContent"]["port"]
+    assert [lease["port"] for lease in styxy("--json", "list").json()["leases"]] == [port]
+
+
 @pytest.mark.parametrize("sig", [signal.SIGINT, signal.SIGTERM])
 def test_a_signal_ends_the_server_at_once(styxy: Styxy, sig: signal.Signals) -> None:
     process = start(styxy)
