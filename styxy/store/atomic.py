@@ -26,7 +26,17 @@ def target_of(path: Path) -> Path:
     """
     if not os.path.islink(path):
         return path
-    final = Path(os.path.realpath(path))
+    try:
+        final = Path(os.path.realpath(path, strict=True))
+    except FileNotFoundError:
+        final = Path(os.path.realpath(path))
+    except OSError as exc:
+        if exc.errno != errno.ELOOP:
+            raise
+        raise RefusedError(
+            f"{display(path)} is a symbolic link that leads back to itself (a loop of links); "
+            "point the link at the real document."
+        ) from None
     if not final.exists():
         raise RefusedError(
             f"{display(path)} is a symbolic link to {display(final)}, which does not exist; "

@@ -90,6 +90,22 @@ def test_a_dangling_link_is_refused_naming_its_target(tmp_path, home):
     assert not missing.parent.exists()
 
 
+def test_a_link_that_leads_back_to_itself_is_refused_as_a_loop(tmp_path, home):
+    # It was "a symbolic link to P.md, which does not exist", of a file that exists.
+    link = tmp_path / "PORT_MANAGEMENT.md"
+    link.symlink_to(link.name)
+    styxy = Styxy(link, home)
+    for args in (("allocate", "-s", "dev"), ("init", "--force")):
+        done = styxy(*args)
+        assert (done.code, done.out) == (1, "")
+        assert done.err == (
+            f"styxy: {link} is a symbolic link that leads back to itself (a loop of links); "
+            "point the link at the real document.\n"
+        )
+    assert os.readlink(link) == link.name
+    assert not (tmp_path / ".styxy").exists()
+
+
 def test_a_killed_writers_leftover_beside_a_linked_target_is_swept_once_old(tmp_path, home):
     styxy, _, real = _linked(tmp_path, home, "absolute")
     old = real.parent / f".{real.name}.dead0001.tmp"
