@@ -21,12 +21,18 @@ if TYPE_CHECKING:
 _RED = "\033[31m"
 _YELLOW = "\033[33m"
 _RESET = "\033[0m"
-# The control characters a terminal acts on (all but tab and newline, which lay lines out),
-# and, kept as they are, the only escape sequences styxy writes: its own colours.
-_CONTROL = re.compile("\x1b\\[(?:0|2|31|32|33)m|[\x00-\x08\x0b-\x1f\x7f-\x9f]")
-_OWN_STYLES = frozenset(("\033[0m", "\033[2m", "\033[31m", "\033[32m", "\033[33m"))
+# The control characters a terminal acts on (all but tab and newline, which lay lines out). The
+# escape character among them: a colour code in a lease file's name is shown, not obeyed.
+_CONTROL = re.compile("[\x00-\x08\x0b-\x1f\x7f-\x9f]")
 # JSON escapes the C0 controls itself; DEL and the C1 controls it leaves raw.
 _JSON_CONTROLS = {code: f"\\u{code:04x}" for code in range(0x7F, 0xA0)}
+
+
+class Drawn(str):
+    """A result styxy drew in its own colours (`styxy ranges` on a terminal), every piece of
+    data in it already escaped: written as it is."""
+
+    __slots__ = ()
 
 
 def printable(text: str) -> str:
@@ -36,7 +42,7 @@ def printable(text: str) -> str:
     return _CONTROL.sub(_escaped, text)
 
 
-_CELL_CONTROL = re.compile("\x1b\\[(?:0|2|31|32|33)m|[\x00-\x1f\x7f-\x9f]")
+_CELL_CONTROL = re.compile("[\x00-\x1f\x7f-\x9f]")
 
 
 def one_line(text: str) -> str:
@@ -47,8 +53,7 @@ def one_line(text: str) -> str:
 
 
 def _escaped(found: re.Match[str]) -> str:
-    text = found.group()
-    return text if text in _OWN_STYLES else f"\\x{ord(text):02x}"
+    return f"\\x{ord(found.group()):02x}"
 
 
 def _colour(text: str, code: str) -> str:
@@ -68,7 +73,7 @@ def stdout_in_colour() -> bool:
 
 
 def result(text: str) -> None:
-    sys.stdout.write(printable(text) + "\n")
+    sys.stdout.write((text if isinstance(text, Drawn) else printable(text)) + "\n")
 
 
 def as_json(value: Any) -> None:

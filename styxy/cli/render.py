@@ -156,7 +156,9 @@ def ranges_map(report: Ranges, *, colour: bool) -> str:
             ]
         )
     legend = "# leased   ! listening without a lease   . free"
-    return _columns(rows) + "\n" + legend
+    table = _columns(rows, drawn=len(rows[0]) - 1) + "\n" + legend
+    # The bars' colours are styxy's own; every other cell was escaped by _columns.
+    return output.Drawn(table) if colour else table
 
 
 def _bar(item: RangeUsage, colour: bool) -> str:
@@ -286,12 +288,14 @@ def _age(seconds: float) -> str:
     return f"{seconds // 3600}h"
 
 
-def _columns(rows: list[list[str]]) -> str:
+def _columns(rows: list[list[str]], drawn: int | None = None) -> str:
+    """The rows as a table; column `drawn` holds only styxy's own drawing (the ranges' bars),
+    the others data, escaped."""
     # Column by column, so that a table of 10,000 leases costs a few C-speed passes per column.
     columns = [list(column) for column in zip(*rows, strict=True)]
     for index, column in enumerate(columns):
         # A cell is one line whatever it holds (a command line's newline, a lease file's escape).
-        if not "".join(column).isprintable():
+        if index != drawn and not "".join(column).isprintable():
             columns[index] = [output.one_line(cell) for cell in column]
     padded = [
         list(map(str.ljust, column, [max(map(len, column))] * len(column))) for column in columns

@@ -55,3 +55,20 @@ def test_a_path_is_escaped_in_messages(styxy: Styxy, tmp_path: Path) -> None:
     assert done.code == 1
     assert _no_raw_controls(done.err), repr(done.err)
     assert r"x\x1b]0;owned\x07y" in done.err
+
+
+def test_a_colour_code_in_a_lease_file_is_shown_not_obeyed(styxy: Styxy) -> None:
+    # Styxy writes its own colour codes; the same codes from a lease file are someone else's
+    # text and were let through, so a name turned the terminal red.
+    made = styxy("allocate", "-s", "dev", "-i", "plain", "--json")
+    assert made.code == 0
+    leases = styxy.sidecar / "leases.json"
+    body = json.loads(leases.read_text())
+    body["leases"][0][3] = f"red{ESC}[31mtext{ESC}[0m"
+    leases.write_text(json.dumps(body))
+    port = str(made.json()["port"])
+    for args, code in ((["list"], 0), (["list", "-v"], 0), (["check", port], 1)):
+        shown = styxy(*args)
+        assert shown.code == code, (args, shown.err)
+        assert ESC not in shown.out + shown.err, (args, shown.out)
+        assert r"red\x1b[31mtext\x1b[0m" in shown.out + shown.err, (args, shown.out)
