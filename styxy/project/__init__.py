@@ -160,7 +160,7 @@ def env(
     where, config = load(project)
     target = None if write is None else where.root / write
     if target is not None:
-        envfile.read(target)  # a file styxy cannot edit is refused before anything is leased
+        envfile.read(target, where.root)  # a file styxy cannot edit is refused before anything is leased
     results = api.allocate_all(
         [(s.service_type, where.project_id, s.name) for s in config.services],
         ports=[s.port for s in config.services],
@@ -188,7 +188,7 @@ def _write(done: ProjectEnv, target: Path, notify: Notify) -> ProjectEnv:
     from styxy.records import replace
 
     # Read again: the leases are written now, and the file may have changed meanwhile.
-    current = envfile.read(target)
+    current = envfile.read(target, done.root)
     for line, name in envfile.shadowed(current, done.variables):
         notify(f"{shown(target)}:{line} also sets {name} outside styxy's block; remove that line.")
     changed = envfile.write(current, envfile.spliced(current, done.variables))

@@ -51,14 +51,30 @@ class EnvFile:
         return (self.data or b"").splitlines(keepends=True)
 
 
-def read(path: Path) -> EnvFile:
-    """Read `path` and find styxy's block; refuses a file whose markers are not one block."""
+def read(path: Path, root: Path) -> EnvFile:
+    """Read `path` and find styxy's block; refuses a file whose markers are not one block, and
+    a link out of the project `root` to a file that holds no styxy block yet."""
     target = Path(os.path.realpath(path))
     if not target.parent.is_dir():
         raise InvalidValueError(f"cannot write {path}: there is no folder {target.parent}.")
     data = files.read_optional(target, ENV_FILE)
     lines = (data or b"").splitlines(keepends=True)
-    return EnvFile(path, target, data, _find_block(lines, shown(path)))
+    env = EnvFile(path, target, data, _find_block(lines, shown(path)))
+    if env.block is None and _leaves(path, target, root):
+        # A cloned repository may ship `.env` as a link to ~/.bashrc or ~/.gitconfig: styxy
+        # would append its block there. A target named on purpose (`--write` of the target
+        # itself) starts a block; a link to it is written through from then on.
+        raise InvalidValueError(
+            f"cannot write {shown(path)}: it is a symbolic link to {shown(target)}, outside the "
+            f"project {root}, which holds no styxy block; name that file with --write "
+            "to start one there, or remove the link."
+        )
+    return env
+
+
+def _leaves(path: Path, target: Path, root: Path) -> bool:
+    """Whether `path` is a link whose final target is outside `root`."""
+    return os.path.islink(path) and not target.is_relative_to(os.path.realpath(root))
 
 
 def _find_block(lines: list[bytes], name: str) -> tuple[int, int] | None:

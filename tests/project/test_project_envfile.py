@@ -103,6 +103,30 @@ def test_a_symbolic_link_is_written_through(styxy, tmp_path):
     assert stat.S_IMODE(target.stat().st_mode) == 0o640
 
 
+def test_a_link_out_of_the_project_is_written_only_once_its_target_holds_a_block(styxy, tmp_path):
+    # A cloned repository can ship .env as a link to a file of the user's: styxy would append
+    # its block to ~/.gitconfig.
+    repo = repository(styxy, tmp_path / "shop", CONFIG)
+    outside = tmp_path / "mine" / ".gitconfig"
+    outside.parent.mkdir()
+    outside.write_bytes(b"[user]\n\tname = me\n")
+    os.symlink(outside, repo / ".env")
+    refused = run_in(styxy, repo, "env", "--write", ".env")
+    assert (refused.code, refused.out) == (1, "")
+    assert refused.err == (
+        f"styxy: cannot write .env: it is a symbolic link to {outside}, outside the project "
+        f"{repo}, which holds no styxy block; name that file with --write to start one there, "
+        "or remove the link.\n"
+    )
+    assert outside.read_bytes() == b"[user]\n\tname = me\n"
+    assert run_in(styxy, repo, "list", "--json").json()["leases"] == []
+    # Named on purpose, the file starts a block; the link is written through from then on.
+    assert run_in(styxy, repo, "env", "--write", str(outside)).code == 0
+    port = _port(styxy, repo)
+    assert run_in(styxy, repo, "env", "--write", ".env").code == 0
+    assert outside.read_bytes() == b"[user]\n\tname = me\n" + _block(port)
+
+
 def test_a_variable_also_set_outside_the_block_is_pointed_out(styxy, tmp_path):
     repo = repository(styxy, tmp_path / "shop", CONFIG)
     (repo / ".env").write_bytes(b"# old habit\nWEB_PORT=3000\n")
