@@ -33,8 +33,12 @@ else:
 _SHOWN = 40
 
 
+_INFINITY = float("inf")
+
+
 def shown(value: object) -> str:
-    """A value as the caller wrote it, in JSON's words (`true`, `null`) and Python's quotes.
+    """A value as the caller wrote it, in JSON's words (`true`, `null`, `NaN`) and Python's
+    quotes.
 
     The one way styxy quotes a value back, in refusals and in the diagnostics of a document
     or a styxy.toml alike: a string of more than 40 characters is cut to its first 40 and
@@ -49,6 +53,9 @@ def shown(value: object) -> str:
     elif isinstance(value, int):
         # str() of a huge integer is slow, and refused past 4,300 digits: say its size instead.
         text = str(value) if value.bit_length() <= 128 else "an integer of over 38 digits"
+    elif isinstance(value, float) and (value != value or value in (_INFINITY, -_INFINITY)):
+        # As JSON writers spell them (Python's nan and inf are words of no file format).
+        text = "NaN" if value != value else "Infinity" if value > 0 else "-Infinity"
     elif isinstance(value, list):
         text = "an array"
     elif isinstance(value, dict):

@@ -9,7 +9,7 @@ from __future__ import annotations
 import json
 import os
 import time
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from pathlib import Path
 
 from styxy.errors import LeaseFileError, RefusedError
@@ -282,7 +282,9 @@ def _decode(body: Any, path: Path, *, trusted: bool = False) -> tuple[LeaseFile,
     if not isinstance(body, dict):
         raise ValueError("top level is not an object")
     if body.get("version") != FORMAT_VERSION:
-        raise ValueError(f"unknown version {body.get('version')!r}")
+        from styxy.refusals import shown
+
+        raise ValueError(f"unknown version {shown(body.get('version'))}")
     if body.get("fields") != list(FIELDS):
         raise ValueError("unexpected lease fields")
     rows, items = body["leases"], body.get("history", [])
@@ -339,7 +341,9 @@ def _decode_lease(row: Any) -> Lease | str:
         and source in SOURCES
     ):
         return Lease(lock_id, port, kind, instance, name, pid, started, created, source)
-    return f"lock id {lock_id!r}: {_bad_field(row)}"
+    from styxy.refusals import shown
+
+    return f"lock id {shown(lock_id)}: {_bad_field(row, shown)}"
 
 
 def _sane_time(value: float) -> bool:
@@ -348,7 +352,8 @@ def _sane_time(value: float) -> bool:
     return EARLIEST_TIME <= value <= LATEST_TIME
 
 
-def _bad_field(row: list[Any]) -> str:
+def _bad_field(row: list[Any], shown: Callable[[object], str]) -> str:
+    """What is wrong with a lease row, each value quoted back in JSON's words (`true`)."""
     lock_id, port, kind, instance, name, pid, started, created, source = row
     texts = (
         ("lockId", lock_id, MAX_LOCK_ID, 1),
@@ -360,15 +365,15 @@ def _bad_field(row: list[Any]) -> str:
         if type(value) is not str or not shortest <= len(value) <= longest:
             return f"{label} must be text of {shortest} to {longest} characters"
     if type(port) is not int or not 1 <= port <= MAX_PORT:
-        return f"port {port!r} is not a port in 1..{MAX_PORT}"
+        return f"port {shown(port)} is not a port in 1..{MAX_PORT}"
     if type(pid) is not int or not 1 <= pid <= PID_MAX:
-        return f"pid {pid!r} is not a process id in 1..{PID_MAX}"
+        return f"pid {shown(pid)} is not a process id in 1..{PID_MAX}"
     for label, value in (("pidStartTime", started), ("createdAt", created)):
         if label == "pidStartTime" and value is None:
             continue
         if type(value) not in (float, int) or not _sane_time(value):
-            return f"{label} {value!r} is not a time between 1970 and 2100"
-    return f"source {source!r} is not one of {', '.join(SOURCES)}"
+            return f"{label} {shown(value)} is not a time between 1970 and 2100"
+    return f"source {shown(source)} is not one of {', '.join(SOURCES)}"
 
 
 def _decode_history(item: Any) -> tuple[Identity, int] | str:
@@ -380,5 +385,7 @@ def _decode_history(item: Any) -> tuple[Identity, int] | str:
     ):
         return "the identity is not text of at most 128 characters"
     if type(port) is not int or not 1 <= port <= MAX_PORT:
-        return f"port {port!r} is not a port in 1..{MAX_PORT}"
+        from styxy.refusals import shown
+
+        return f"port {shown(port)} is not a port in 1..{MAX_PORT}"
     return (service_type, instance_id, name), port

@@ -27,14 +27,14 @@ def _write(styxy: Styxy, rows: list[list[object]], history: list[object] | None 
 @pytest.mark.parametrize(
     ("index", "value", "reason"),
     [
-        (7, float("nan"), "createdAt nan is not a time between 1970 and 2100"),
-        (7, float("inf"), "createdAt inf is not a time between 1970 and 2100"),
+        (7, float("nan"), "createdAt NaN is not a time between 1970 and 2100"),
+        (7, float("inf"), "createdAt Infinity is not a time between 1970 and 2100"),
         (7, 1e20, "createdAt 1e+20 is not a time between 1970 and 2100"),
         (7, "2026", "createdAt '2026' is not a time between 1970 and 2100"),
         (6, -5.0, "pidStartTime -5.0 is not a time between 1970 and 2100"),
         (5, 0, "pid 0 is not a process id in 1..4194304"),
         (5, 4194305, "pid 4194305 is not a process id in 1..4194304"),
-        (5, True, "pid True is not a process id in 1..4194304"),
+        (5, True, "pid true is not a process id in 1..4194304"),
         (1, 70000, "port 70000 is not a port in 1..65535"),
         (1, 3000.0, "port 3000.0 is not a port in 1..65535"),
         (2, "x" * 64, "serviceType must be text of 1 to 63 characters"),

@@ -24,7 +24,7 @@ HUGE = "1" + "0" * 5000
         (b'{"service_type": "dev", "pid": NaN}',
          "the body is not valid JSON (NaN is not a number JSON allows)."),
         (b'{"service_type": "dev", "pid": 1e400}',
-         "pid must be a process id from 1 to 4194304, not inf."),
+         "pid must be a process id from 1 to 4194304, not Infinity."),
         (b'{"service_type": "dev", "x": ' + b"[" * 65 + b"]" * 65 + b"}",
          "the body is nested deeper than 64 levels."),
         (b"[" * 60000, "the body is nested deeper than 64 levels."),
