@@ -18,6 +18,7 @@ from starlette.routing import BaseRoute, Mount, Route
 from starlette.staticfiles import StaticFiles
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
+from styxy import refusals
 from styxy.errors import (
     EXIT_FAILED,
     EXIT_USAGE,
@@ -80,15 +81,31 @@ class SecurityHeaders:
 
 def routes() -> list[BaseRoute]:
     found: list[BaseRoute] = [
-        Route(x.path, x.handler if x.public else _with_token(x), methods=[x.method])
+        Route(x.path, _with_query(x) if x.public else _with_token(x), methods=[x.method])
         for x in ENDPOINTS
     ]
     found.append(Mount(STATIC_PREFIX, app=StaticFiles(directory=STATIC), name="static"))
     return found
 
 
+def _with_query(endpoint: Endpoint) -> Handler:
+    """The handler, refusing a query parameter it does not read (`?verbos=1` is no typo
+    that passes in silence, as a body's unknown field is not)."""
+    handler, known = endpoint.handler, endpoint.query
+    if known is None:
+        return handler
+
+    async def checked(request: Request) -> Response:
+        unknown = sorted(set(request.query_params) - set(known))
+        if unknown:
+            raise refusals.unknown(unknown[0], known)
+        return await handler(request)
+
+    return checked
+
+
 def _with_token(endpoint: Endpoint) -> Handler:
-    handler = endpoint.handler
+    handler = _with_query(endpoint)
 
     async def guarded(request: Request) -> Response:
         token: str = request.app.state.served.token

@@ -21,3 +21,6 @@ class Endpoint:
     path: str
     handler: Handler
     public: bool = False
+    # The query parameters it reads; any other is refused (400) rather than dropped in silence.
+    # None: not checked (the dashboard's page, which a browser may open with any query).
+    query: tuple[str, ...] | None = ()

@@ -78,7 +78,7 @@ COMPONENTS: dict[str, Any] = {
     "responses": {
         "BadRequest": _error(
             "Code 2: bad JSON (over 64 levels deep, an integer over 20 digits), an unknown "
-            "field, a field of the wrong type, or a bad value or port."
+            "field or query parameter, a field of the wrong type, or a bad value or port."
         ),
         "Unauthorized": _error("Code 1: no token, or not the token in .styxy/token."),
         "Forbidden": _error("Code 1: a Host that is not this server's loopback name."),
@@ -100,6 +100,7 @@ _EVERY_ROUTE = {
     "405": {"$ref": "#/components/responses/MethodNotAllowed"},
 }
 _WITH_TOKEN = {"401": {"$ref": "#/components/responses/Unauthorized"}}
+_CHECKED_QUERY = {"400": {"$ref": "#/components/responses/BadRequest"}}
 
 
 def operation(endpoint: Endpoint) -> dict[str, Any]:
@@ -109,6 +110,8 @@ def operation(endpoint: Endpoint) -> dict[str, Any]:
     result: dict[str, Any] = dict(found) if isinstance(found, dict) else {}
     result.setdefault("summary", text.split("\n", 1)[0])
     result["responses"] = {
+        # A query parameter the route does not read is refused (styxy.server.app._with_query).
+        **({} if endpoint.query is None else _CHECKED_QUERY),
         **result.get("responses", {}),
         **_EVERY_ROUTE,
         **({} if endpoint.public else _WITH_TOKEN),

@@ -339,11 +339,11 @@ async def dashboard(request: Request) -> Response:
 
 
 ENDPOINTS = (
-    Endpoint("GET", "/", dashboard, public=True),
+    Endpoint("GET", "/", dashboard, public=True, query=None),
     Endpoint("GET", "/status", status, public=True),
     Endpoint("POST", "/allocate", allocate),
     Endpoint("DELETE", "/allocate/{lockId}", release),
-    Endpoint("GET", "/allocations", allocations),
+    Endpoint("GET", "/allocations", allocations, query=("verbose",)),
     Endpoint("GET", "/check/{port}", check),
     Endpoint("GET", "/ranges", ranges),
     Endpoint("GET", "/audit", audit),

@@ -60,3 +60,22 @@ def test_a_port_of_five_thousand_digits_in_the_path_is_a_400(server: Server) -> 
         },
     )
     assert server.request("GET", "/status").status == 200
+
+
+@pytest.mark.parametrize(
+    ("path", "sentence"),
+    [
+        ("/allocations?verbos=1",
+         "unknown parameter 'verbos'; the parameters are verbose."),
+        ("/audit?limit=5", "unknown parameter 'limit'; there are no parameters here."),
+        ("/status?x=1", "unknown parameter 'x'; there are no parameters here."),
+    ],
+)  # fmt: skip
+def test_a_query_parameter_a_route_does_not_read_is_a_400(
+    server: Server, path: str, sentence: str
+) -> None:
+    # As a body's unknown field is: a typo in ?verbose= no longer passes in silence.
+    answer = server.request("GET", path)
+    assert (answer.status, answer.json()) == (400, {"error": sentence, "code": 2}), answer.body
+    assert server.request("GET", "/allocations?verbose=1").status == 200
+    assert server.request("GET", "/?utm_source=x").status == 200  # the page takes any query
