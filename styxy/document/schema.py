@@ -148,9 +148,17 @@ def setting(kebab: str) -> Setting:
     found = BY_KEBAB.get(kebab)
     if found is not None:
         return found
-    guess = nearest(kebab, SETTING_KEYS)
+    guess = nearest(kebab, SETTING_KEYS) or _nearest_last_part(kebab)
     hint = f"did you mean {guess!r}?" if guess else "known keys: " + ", ".join(SETTING_KEYS)
     raise InvalidValueError(f"unknown setting {kebab!r}; {hint}")
+
+
+def _nearest_last_part(kebab: str) -> str | None:
+    """The key whose last part is nearest `kebab`'s: `gap-size` is too short beside
+    `auto-allocation.gap-size` for a match of the whole key."""
+    by_last = {key.rsplit(".", 1)[-1]: key for key in SETTING_KEYS}
+    found = nearest(kebab.rsplit(".", 1)[-1], list(by_last))
+    return None if found is None else by_last[found]
 
 
 def user_value(item: Setting, text: str) -> bool | int | str:

@@ -206,6 +206,16 @@ def test_document_without_front_matter_gets_one(tmp_path: Path) -> None:
             "1",
             "unknown setting 'auto-allocation.gapsize'; did you mean 'auto-allocation.gap-size'?",
         ),
+        (
+            "gap-size",
+            "1",
+            "unknown setting 'gap-size'; did you mean 'auto-allocation.gap-size'?",
+        ),
+        (
+            "placemnt",
+            "1",
+            "unknown setting 'placemnt'; did you mean 'auto-allocation.placement'?",
+        ),
     ],
 )
 def test_bad_values_are_refused_in_one_sentence(
