@@ -16,6 +16,7 @@ from pathlib import Path
 from styxy.errors import RefusedError, WriteError
 from styxy.paths import display
 from styxy.records import record
+from styxy.store import fsio
 
 
 def target_of(path: Path) -> Path:
@@ -167,7 +168,7 @@ def _check_giveable(target: Path, like: os.stat_result) -> None:
     uid = os.geteuid()
     if uid != 0 and like.st_uid != uid:
         raise RefusedError(
-            f"{display(target)} belongs to {_user(like.st_uid)}, and styxy cannot give a new "
+            f"{display(target)} belongs to {fsio.user_name(like.st_uid)}, and styxy cannot give a new "
             "file back to another user, so nothing was written: run the command as that user."
         )
 
@@ -189,15 +190,6 @@ def _keep_owner(fd: int, target: Path, like: os.stat_result) -> None:
             f"{display(target)} belongs to {group}, and styxy cannot give a new file to a "
             "group you are not in, so nothing was written: run the command as a member."
         ) from None
-
-
-def _user(uid: int) -> str:
-    try:
-        import pwd
-
-        return f"user {pwd.getpwuid(uid).pw_name} (uid {uid})"
-    except (KeyError, ImportError):
-        return f"uid {uid}"
 
 
 def _group(gid: int) -> str:

@@ -330,13 +330,14 @@ def check_owner(path: str | os.PathLike[str], label: str, status: os.stat_result
     """A file or folder of the sidecar must be ours or root's, as the C reader demands."""
     if status.st_uid not in (os.geteuid(), 0):
         raise UnsafeFileError(
-            f"{label} {os.fspath(path)} belongs to {_user_name(status.st_uid)}, not to you; "
+            f"{label} {os.fspath(path)} belongs to {user_name(status.st_uid)}, not to you; "
             "styxy refuses another user's files, which could plant leases or redirect its "
             "writes: remove it, or use a document of your own."
         )
 
 
-def _user_name(uid: int) -> str:
+def user_name(uid: int) -> str:
+    """`user alice (uid 1001)`, or `uid 1001` for a uid with no name."""
     try:
         import pwd
 

@@ -239,6 +239,7 @@ def _open_folder(paths: Paths, needs_document: bool) -> Sidecar:
     folder = loading.open_sidecar(paths)
     if folder is None:
         loading.read_and_load(paths, None, tolerate_errors=not needs_document)
+        _refuse_roots_sidecar_for_another_user(paths)
         if not paths.doc.parent.is_dir():
             paths.doc.parent.mkdir(parents=True, exist_ok=True)  # first use at the default place
         folder = loading.open_sidecar(paths, create=True)
@@ -249,6 +250,28 @@ def _open_folder(paths: Paths, needs_document: bool) -> Sidecar:
         folder.close()
         raise
     return folder
+
+
+def _refuse_roots_sidecar_for_another_user(paths: Paths) -> None:
+    """Root does not make the sidecar of another user's document.
+
+    The sidecar is private to whoever makes it (0700), and root's is trusted by all but
+    readable by none: `sudo styxy` once would leave the document's owner shut out of their
+    own leases, with no word of why. Root gives a document it rewrites back to its owner; the
+    sidecar it cannot give, so it refuses before making anything.
+    """
+    if os.geteuid() != 0:
+        return
+    try:
+        owner = os.stat(paths.doc).st_uid
+    except OSError:
+        return  # no document yet: this command makes it, as root's
+    if owner != 0:
+        raise RefusedError(
+            f"{display(paths.doc)} belongs to {fsio.user_name(owner)}, and a sidecar made by "
+            f"root ({display(paths.sidecar)}) would shut that user out of their leases, so "
+            "nothing was written: run the command as that user."
+        )
 
 
 # The sidecar's files whose temporary files a killed writer may leave (`.NAME.*.tmp`).

@@ -29,6 +29,7 @@ def _owner(path: Path) -> tuple[int, int, int]:
 
 def test_root_gives_the_new_document_back_to_its_owner_and_group(styxy: Styxy) -> None:
     assert os.geteuid() == 0, "CI runs as root; the test needs it to own files as others"
+    assert styxy("allocate", "-s", "dev").code == 0  # root's sidecar, made while it was root's
     os.chown(styxy.doc, NOBODY, NOBODY)
     styxy.doc.chmod(0o640)
     before = os.stat(styxy.doc).st_ino
@@ -40,6 +41,23 @@ def test_root_gives_the_new_document_back_to_its_owner_and_group(styxy: Styxy) -
     # And once more through `config set`, another path to the same commit.
     assert styxy("config", "set", "auto-allocation.gap-size", "12").code == 0
     assert _owner(styxy.doc) == (NOBODY, NOBODY, 0o640)
+
+
+def test_root_makes_no_sidecar_beside_another_users_document(styxy: Styxy) -> None:
+    # `sudo styxy allocate` made a root-only .styxy beside a user's document, and the user's
+    # own commands then failed with "permission denied" on the sidecar.
+    os.chown(styxy.doc, NOBODY, NOBODY)
+    before = styxy.snapshot()
+    done = styxy("allocate", "-s", "dev")
+    assert (done.code, done.out) == (1, "")
+    assert done.err == (
+        f"styxy: {styxy.doc} belongs to user nobody (uid {NOBODY}), and a sidecar made by root "
+        f"({styxy.sidecar}) would shut that user out of their leases, so nothing was written: "
+        "run the command as that user.\n"
+    )
+    assert styxy.snapshot() == before and not styxy.sidecar.exists()
+    # A command that only reads needs no sidecar and still answers.
+    assert styxy("list", "--json").json() == {"leases": []}
 
 
 @pytest.fixture
