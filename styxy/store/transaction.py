@@ -96,6 +96,9 @@ class Transaction:
         self._projects: project_records.Projects | None = None
         self._projects_loaded: project_records.Projects | None = None
         self._listening: frozenset[int] | None = None
+        # Set when the lease file held records that failed their checks and were left out: it
+        # is then a hand edit, not a file styxy wrote, and a cache must not vouch for it.
+        self.leases_dropped = False
 
     def projects(self) -> project_records.Projects:
         """Project id -> root folder, as recorded by `styxy env` (read on first use)."""
@@ -317,12 +320,14 @@ def _load(paths: Paths, folder: Sidecar, notes: list[str], needs_document: bool)
     note = loaded.problem_note()
     if note is not None:
         notes.append(note)
+    noted = len(notes)
+    state = loading.load_leases(folder, notes, written_as=loaded.leases_stamp)
     txn = Transaction(
         paths=paths,
         folder=folder,
         doc_bytes=doc_bytes,
         document=loaded.document,
-        state=loading.load_leases(folder, notes, written_as=loaded.leases_stamp),
+        state=state,
         notes=notes,
         parsed=loaded.parsed,
         cache_fresh=loaded.cache_fresh,
@@ -331,6 +336,7 @@ def _load(paths: Paths, folder: Sidecar, notes: list[str], needs_document: bool)
         document_problem=loaded.problem,
         stamp=loaded.stamp,
     )
+    txn.leases_dropped = len(notes) > noted
     _fold_journal(txn)
     _reap(txn)
     return txn
@@ -474,6 +480,10 @@ def _commit(txn: Transaction, seen: replace.DocumentSeen) -> bool:
             staged["leases"].status if "leases" in staged else txn.folder.stat(LEASES_NAME)
         )
         stamp = leases_stamp(lease_file)
+        if txn.leases_dropped and "leases" not in staged:
+            # A lease file with records left out is not one styxy wrote: a cache stamped with
+            # it would have the next command read it unchecked (a NaN time, an unknown source).
+            stamp = 0
         if staged or not txn._cache_fresh or stamp != txn._cache_leases_stamp:
             # While the document is broken the cache keeps the last good document's stamp, so
             # it is never taken as fresh for the broken bytes (docs/GUIDE.md).

@@ -78,6 +78,26 @@ def test_a_lease_with_a_nan_time_no_longer_breaks_release(styxy: Styxy) -> None:
     assert styxy("list", "--json").json() == {"leases": []}
 
 
+def test_a_command_that_rewrites_only_the_cache_does_not_vouch_for_a_hand_edit(
+    styxy: Styxy,
+) -> None:
+    # `cleanup` with nothing to reap rebuilt the cache stamped with the hand-edited lease file
+    # as if styxy had written it; the next command read that file unchecked, listed the NaN
+    # lease and failed with an internal error, and `allocate` wrote NaN back.
+    assert styxy("allocate", "-s", "dev").code == 0
+    _write(styxy, [["nan0", 3005, "dev", "i", "", os.getpid(), None, float("nan"), "bogus"]])
+    path = styxy.sidecar / "leases.json"
+    note = (
+        f"styxy: dropped lease 1 of {path}: lock id 'nan0': "
+        "createdAt NaN is not a time between 1970 and 2100\n"
+    )
+    assert styxy("cleanup").err == note
+    listed = styxy("list", "--json")
+    assert (listed.code, listed.err, listed.json()) == (0, note, {"leases": []})
+    assert styxy("allocate", "-s", "dev", "-i", "two").code == 0
+    assert "NaN" not in path.read_text()
+
+
 @pytest.mark.parametrize(
     ("body", "reason"),
     [
