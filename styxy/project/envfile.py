@@ -64,8 +64,9 @@ def read(path: Path, root: Path) -> EnvFile:
         # A cloned repository may ship `.env` as a link to ~/.bashrc or ~/.gitconfig: styxy
         # would append its block there. A target named on purpose (`--write` of the target
         # itself) starts a block; a link to it is written through from then on.
+        how = "is a symbolic link" if os.path.islink(path) else "leads through a symbolic link"
         raise InvalidValueError(
-            f"cannot write {shown(path)}: it is a symbolic link to {shown(target)}, outside the "
+            f"cannot write {shown(path)}: it {how} to {shown(target)}, outside the "
             f"project {root}, which holds no styxy block; name that file with --write "
             "to start one there, or remove the link."
         )
@@ -73,8 +74,12 @@ def read(path: Path, root: Path) -> EnvFile:
 
 
 def _leaves(path: Path, target: Path, root: Path) -> bool:
-    """Whether `path` is a link whose final target is outside `root`."""
-    return os.path.islink(path) and not target.is_relative_to(os.path.realpath(root))
+    """Whether links take `path` out of `root`: it is a link whose final target is outside, or
+    it is named inside the project (`config/.env`) and a linked folder on the way leads out."""
+    if target.is_relative_to(os.path.realpath(root)):
+        return False
+    named_inside = Path(os.path.normpath(path)).is_relative_to(os.path.normpath(root))
+    return named_inside or os.path.islink(path)
 
 
 def _find_block(lines: list[bytes], name: str) -> tuple[int, int] | None:

@@ -127,6 +127,25 @@ def test_a_link_out_of_the_project_is_written_only_once_its_target_holds_a_block
     assert outside.read_bytes() == b"[user]\n\tname = me\n" + _block(port)
 
 
+def test_a_linked_folder_out_of_the_project_is_refused_like_a_linked_file(styxy, tmp_path):
+    # `--write config/.env` where the repository ships `config` as a link to the home folder:
+    # the file itself is no link, so styxy appended its block to the user's own file.
+    repo = repository(styxy, tmp_path / "shop", CONFIG)
+    outside = tmp_path / "mine" / ".env"
+    outside.parent.mkdir()
+    outside.write_bytes(b"TOKEN=mine\n")
+    os.symlink(outside.parent, repo / "config")
+    refused = run_in(styxy, repo, "env", "--write", "config/.env")
+    assert (refused.code, refused.out) == (1, "")
+    assert refused.err == (
+        f"styxy: cannot write config/.env: it leads through a symbolic link to {outside}, "
+        f"outside the project {repo}, which holds no styxy block; name that file with --write "
+        "to start one there, or remove the link.\n"
+    )
+    assert outside.read_bytes() == b"TOKEN=mine\n"
+    assert run_in(styxy, repo, "list", "--json").json()["leases"] == []
+
+
 def test_a_variable_also_set_outside_the_block_is_pointed_out(styxy, tmp_path):
     repo = repository(styxy, tmp_path / "shop", CONFIG)
     (repo / ".env").write_bytes(b"# old habit\nWEB_PORT=3000\n")
