@@ -22,10 +22,17 @@ _RED = "\033[31m"
 _YELLOW = "\033[33m"
 _RESET = "\033[0m"
 # The control characters a terminal acts on (all but tab and newline, which lay lines out). The
-# escape character among them: a colour code in a lease file's name is shown, not obeyed.
-_CONTROL = re.compile("[\x00-\x08\x0b-\x1f\x7f-\x9f]")
-# JSON escapes the C0 controls itself; DEL and the C1 controls it leaves raw.
-_JSON_CONTROLS = {code: f"\\u{code:04x}" for code in range(0x7F, 0xA0)}
+# escape character among them: a colour code in a lease file's name is shown, not obeyed. And
+# the characters that move text without being seen: the line and paragraph separators (a new
+# line to some terminals) and the bidirectional controls, which can show a name reversed.
+_HIDDEN = "\u061c\u200e\u200f\u2028-\u202e\u2066-\u2069"
+_CONTROL = re.compile(f"[\x00-\x08\x0b-\x1f\x7f-\x9f{_HIDDEN}]")
+# JSON escapes the C0 controls itself; DEL, the C1 controls and the hidden ones it leaves raw.
+_JSON_CONTROLS = {
+    code: f"\\u{code:04x}"
+    for code in (*range(0x7F, 0xA0), 0x61C, 0x200E, 0x200F, *range(0x2028, 0x202F),
+                 *range(0x2066, 0x206A))
+}  # fmt: skip
 
 
 class Drawn(str):
@@ -36,13 +43,14 @@ class Drawn(str):
 
 
 def printable(text: str) -> str:
-    """`text` with every control character a terminal would act on shown as `\\xNN`."""
+    """`text` with every control character a terminal would act on shown as `\\xNN`, and each
+    hidden one (a separator, a bidirectional control) as `\\uNNNN`."""
     if text.isprintable():
         return text  # the common case, at C speed
     return _CONTROL.sub(_escaped, text)
 
 
-_CELL_CONTROL = re.compile("[\x00-\x1f\x7f-\x9f]")
+_CELL_CONTROL = re.compile(f"[\x00-\x1f\x7f-\x9f{_HIDDEN}]")
 
 
 def one_line(text: str) -> str:
@@ -53,7 +61,8 @@ def one_line(text: str) -> str:
 
 
 def _escaped(found: re.Match[str]) -> str:
-    return f"\\x{ord(found.group()):02x}"
+    code = ord(found.group())
+    return f"\\x{code:02x}" if code < 0x100 else f"\\u{code:04x}"
 
 
 def _colour(text: str, code: str) -> str:

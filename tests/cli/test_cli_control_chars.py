@@ -72,3 +72,22 @@ def test_a_colour_code_in_a_lease_file_is_shown_not_obeyed(styxy: Styxy) -> None
         assert shown.code == code, (args, shown.err)
         assert ESC not in shown.out + shown.err, (args, shown.out)
         assert r"red\x1b[31mtext\x1b[0m" in shown.out + shown.err, (args, shown.out)
+
+
+def test_separators_and_bidirectional_controls_are_shown_escaped(styxy: Styxy) -> None:
+    # U+2028 starts a new line on some terminals and threw the table out of line; U+202E shows
+    # the rest of a name reversed. Both are invisible, so both are shown by their numbers.
+    assert styxy("allocate", "-s", "dev", "-i", "plain").code == 0
+    leases = styxy.sidecar / "leases.json"
+    body = json.loads(leases.read_text())
+    body["leases"][0][3] = "a\u2028b\u202ec\u2066d"
+    leases.write_text(json.dumps(body))
+    hidden = ("\u2028", "\u202e", "\u2066")
+    for args in (["list"], ["list", "-v"]):
+        shown = styxy(*args)
+        assert shown.code == 0 and not any(c in shown.out for c in hidden), repr(shown.out)
+        assert r"a\u2028b\u202ec\u2066d" in shown.out
+        assert len(shown.out.splitlines()) == 2
+    as_json = styxy("list", "--json")
+    assert not any(c in as_json.out for c in hidden), repr(as_json.out)
+    assert as_json.json()["leases"][0]["instanceId"] == "a\u2028b\u202ec\u2066d"
