@@ -17,6 +17,7 @@ from starlette.responses import FileResponse, JSONResponse, Response
 
 from styxy import __version__, refusals
 from styxy.api import urls
+from styxy.errors import Param, UsageError
 from styxy.server import requests
 from styxy.server.endpoint import Endpoint
 from styxy.server.openapi import document
@@ -152,8 +153,10 @@ async def allocations(request: Request) -> Response:
       - name: verbose
         in: query
         required: false
-        description: Any of 1, true, yes adds each holder's process name and command line.
-        schema: {type: string}
+        description: 1, true or yes adds each holder's process name and command line; 0,
+          false, no or nothing leaves them out. Any other value, or the parameter twice, is a
+          400.
+        schema: {type: string, enum: ["1", "true", "yes", "0", "false", "no", ""]}
     responses:
       "200":
         description: Every live lease, by port.
@@ -168,7 +171,7 @@ async def allocations(request: Request) -> Response:
     from styxy import api
 
     config = served(request)
-    verbose = request.query_params.get("verbose", "").lower() in ("1", "true", "yes")
+    verbose = _switch(request, "verbose")
     found = await run_in_threadpool(api.list_leases, verbose=verbose, doc=config.doc)
     # Each lease's name as a URL behind `styxy proxy`, for the dashboard to show (SPEC 22).
     proxy = urls.running_proxy(item.lease for item in found if item.alive)
@@ -184,6 +187,22 @@ async def allocations(request: Request) -> Response:
             row.update(process=item.process, command=item.command)
         leases.append(row)
     return JSONResponse({"leases": leases})
+
+
+_ON, _OFF = ("1", "true", "yes"), ("0", "false", "no", "")
+
+
+def _switch(request: Request, name: str) -> bool:
+    """A yes/no query parameter; a typo (`ture`) or a second value is refused, not taken as no."""
+    values = request.query_params.getlist(name)
+    if len(values) > 1:
+        raise UsageError(Param(name), " is given more than once; give it once.")
+    value = values[0].lower() if values else ""
+    if value not in _ON + _OFF:
+        raise UsageError(
+            Param(name), f" must be one of {', '.join(_ON + _OFF[:-1])}, not {refusals.shown(value)}."
+        )
+    return value in _ON
 
 
 async def check(request: Request) -> Response:

@@ -69,6 +69,9 @@ def test_a_port_of_five_thousand_digits_in_the_path_is_a_400(server: Server) -> 
          "unknown parameter 'verbos'; the parameters are verbose."),
         ("/audit?limit=5", "unknown parameter 'limit'; there are no parameters here."),
         ("/status?x=1", "unknown parameter 'x'; there are no parameters here."),
+        ("/allocations?verbose=ture",
+         "verbose must be one of 1, true, yes, 0, false, no, not 'ture'."),
+        ("/allocations?verbose=1&verbose=0", "verbose is given more than once; give it once."),
     ],
 )  # fmt: skip
 def test_a_query_parameter_a_route_does_not_read_is_a_400(
