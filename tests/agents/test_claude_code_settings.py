@@ -158,17 +158,26 @@ def test_a_new_file_is_created_and_an_absent_one_is_not_created_by_uninstall(sty
 def test_a_file_that_is_not_a_settings_object_is_refused_and_left_as_it_was(
     styxy, project, content, says
 ):
+    for settings, err in _refused_both_ways(styxy, project, content):
+        assert err.startswith(f"styxy: {settings}")
+        assert says in err
+
+
+def _refused_both_ways(styxy, project, content: bytes) -> list[tuple[Path, str]]:
+    """--install and --uninstall on a settings file holding `content`: each refused in one
+    line of stderr, the file and its folder left as they were; the file and each stderr."""
     settings = project / ".claude" / "settings.json"
     settings.parent.mkdir()
     settings.write_bytes(content)
+    said = []
     for action in ("--install", "--uninstall"):
         done = hooks(styxy, project, action)
-        assert done.code == 1
-        assert done.out == ""
-        assert done.err.startswith(f"styxy: {settings}")
-        assert says in done.err and done.err.count("\n") == 1
+        assert (done.code, done.out) == (1, "")
+        assert done.err.count("\n") == 1
         assert settings.read_bytes() == content
         assert sorted(p.name for p in settings.parent.iterdir()) == ["settings.json"]
+        said.append((settings, done.err))
+    return said
 
 
 AGAIN = "fix it and try again, nothing was changed."
@@ -198,16 +207,8 @@ AGAIN = "fix it and try again, nothing was changed."
 def test_numbers_and_nesting_a_settings_file_cannot_hold_are_one_sentence(
     styxy, project, content, says
 ):
-    settings = project / ".claude" / "settings.json"
-    settings.parent.mkdir()
-    settings.write_bytes(content)
-    for action in ("--install", "--uninstall"):
-        done = hooks(styxy, project, action)
-        assert (done.code, done.out) == (1, "")
-        assert done.err.startswith(f"styxy: {settings} ") and done.err.endswith(says + "\n")
-        assert done.err.count("\n") == 1
-        assert settings.read_bytes() == content
-        assert sorted(p.name for p in settings.parent.iterdir()) == ["settings.json"]
+    for settings, err in _refused_both_ways(styxy, project, content):
+        assert err.startswith(f"styxy: {settings} ") and err.endswith(says + "\n")
 
 
 @pytest.mark.parametrize("kind", ["fifo", "directory", "device"])

@@ -44,31 +44,47 @@ def _spawn(styxy: Styxy, *args: str) -> subprocess.Popen[str]:
     )  # fmt: skip
 
 
-def test_commands_never_mistake_a_save_in_progress_for_a_broken_document(
-    styxy: Styxy, tmp_path: Path
-) -> None:
-    assert styxy("allocate", "-s", "dev", "-i", "warm").code == 0
+Outcome = tuple[list[str], subprocess.Popen[str], str, str]
+
+
+def _commands_while_saving(
+    styxy: Styxy, tmp_path: Path, writer_script: str, *, batches: int, allocations: int
+) -> tuple[int, list[Outcome]]:
+    """Batches of `allocations` allocate processes and one list, all at once, while the writer
+    saves the document again and again; how many saves it made, and each command's outcome
+    (its arguments, process, stdout, stderr)."""
     stop = tmp_path / "stop"
     writer = subprocess.Popen(
-        [sys.executable, "-c", WRITER, str(styxy.doc), str(stop)], stdout=subprocess.PIPE,
+        [sys.executable, "-c", writer_script, str(styxy.doc), str(stop)], stdout=subprocess.PIPE,
         text=True,
     )  # fmt: skip
-    refusal = (
-        f"styxy: the document changed while it was read ({styxy.doc}, 8 tries): nothing was "
-        "changed; run the command again once it is saved.\n"
-    )
-    outcomes = []
+    outcomes: list[Outcome] = []
     try:
         time.sleep(0.2)
-        for batch in range(8):
-            procs = [_spawn(styxy, "allocate", "-s", "dev", "-i", f"w{batch}-{n}") for n in range(4)]
+        for batch in range(batches):
+            procs = [
+                _spawn(styxy, "allocate", "-s", "dev", "-i", f"w{batch}-{n}")
+                for n in range(allocations)
+            ]
             procs.append(_spawn(styxy, "list"))
-            outcomes += [(p.args[3:], p, *p.communicate(timeout=120)) for p in procs]
+            outcomes += [(list(p.args[3:]), p, *p.communicate(timeout=120)) for p in procs]
     finally:
         stop.touch()
         assert writer.stdout is not None
         saves = int(writer.stdout.readline())
         writer.wait(timeout=60)
+    return saves, outcomes
+
+
+def test_commands_never_mistake_a_save_in_progress_for_a_broken_document(
+    styxy: Styxy, tmp_path: Path
+) -> None:
+    assert styxy("allocate", "-s", "dev", "-i", "warm").code == 0
+    refusal = (
+        f"styxy: the document changed while it was read ({styxy.doc}, 8 tries): nothing was "
+        "changed; run the command again once it is saved.\n"
+    )
+    saves, outcomes = _commands_while_saving(styxy, tmp_path, WRITER, batches=8, allocations=4)
     assert saves > 20, saves
     succeeded = 0
     for args, proc, out, err in outcomes:
@@ -106,23 +122,9 @@ def test_a_save_that_pauses_longer_than_a_settle_is_still_not_a_broken_document(
 ) -> None:
     # The same half document read twice 20 ms apart was taken for a document broken at rest:
     # `missing marker` for a document that was only being written.
-    stop = tmp_path / "stop"
-    writer = subprocess.Popen(
-        [sys.executable, "-c", SLOW_WRITER, str(styxy.doc), str(stop)], stdout=subprocess.PIPE,
-        text=True,
-    )  # fmt: skip
-    outcomes = []
-    try:
-        time.sleep(0.2)
-        for batch in range(6):
-            procs = [_spawn(styxy, "allocate", "-s", "dev", "-i", f"s{batch}-{n}") for n in range(3)]
-            procs.append(_spawn(styxy, "list"))
-            outcomes += [(p.args[3:], p, *p.communicate(timeout=120)) for p in procs]
-    finally:
-        stop.touch()
-        assert writer.stdout is not None
-        saves = int(writer.stdout.readline())
-        writer.wait(timeout=60)
+    saves, outcomes = _commands_while_saving(
+        styxy, tmp_path, SLOW_WRITER, batches=6, allocations=3
+    )
     assert saves > 5, saves
     for args, proc, _out, err in outcomes:
         assert (proc.returncode, err) == (0, ""), args

@@ -112,14 +112,13 @@ time.sleep({hold})  # bound, not listening: invisible to a lookup meanwhile
 """
 
 
-def test_two_quick_binds_that_do_not_listen_yet_get_two_ports(attached: Attached) -> None:
+def _pairs_of_binds(attached: Attached, rounds: int, hold: float) -> None:
+    """Rounds of two binds at once to the busy first port, each socket bound (not listening)
+    for `hold` seconds: every round's two binds get two ports of the range."""
     busy = attached.first
-    # Rounds of two binds at once, on two CPUs: never both sent to one free port (the program
-    # claims a port atomically, and skips one it handed out a moment ago). A later round may
-    # be given a port again once the earlier round's sockets closed and the moment passed.
     with held(busy):
-        for _ in range(3):
-            procs = [attached.exec(sys.executable, "-c", QUICK.format(busy=busy, hold=1.5)) for _ in range(2)]
+        for _ in range(rounds):
+            procs = [attached.exec(sys.executable, "-c", QUICK.format(busy=busy, hold=hold)) for _ in range(2)]
             lines = [first_line(p) for p in procs]
             for proc in procs:
                 proc.communicate(timeout=30)
@@ -128,6 +127,13 @@ def test_two_quick_binds_that_do_not_listen_yet_get_two_ports(attached: Attached
                 raise AssertionError(f"a bind failed: {lines}; the program said: {events}")
             pair = {int(line) for line in lines}
             assert len(pair) == 2 and busy not in pair, pair
+
+
+def test_two_quick_binds_that_do_not_listen_yet_get_two_ports(attached: Attached) -> None:
+    # On two CPUs: never both sent to one free port (the program claims a port atomically, and
+    # skips one it handed out a moment ago). A later round may be given a port again once the
+    # earlier round's sockets closed and the moment passed.
+    _pairs_of_binds(attached, rounds=3, hold=1.5)
 
 
 def test_two_binds_that_both_find_a_port_handed_out_long_ago_do_not_both_get_it(
@@ -141,16 +147,7 @@ def test_two_binds_that_both_find_a_port_handed_out_long_ago_do_not_both_get_it(
         settings = list(maps.settings())
         settings[2] = 200  # hold_ms, as `styxy-bpf attach --hold-ms 200` sets it
         maps._bpf.update(maps.fd("settings"), (0).to_bytes(4, "little"), _SETTINGS.pack(*settings))
-    busy = attached.first
-    with held(busy):
-        for _ in range(16):
-            procs = [attached.exec(sys.executable, "-c", QUICK.format(busy=busy, hold=0.3)) for _ in range(2)]
-            lines = [first_line(p) for p in procs]
-            for proc in procs:
-                proc.communicate(timeout=30)
-            assert all(line.isdigit() for line in lines), lines
-            pair = {int(line) for line in lines}
-            assert len(pair) == 2 and busy not in pair, pair
+    _pairs_of_binds(attached, rounds=16, hold=0.3)
 
 
 def test_detach_leaves_no_program_link_or_pin(attached: Attached) -> None:

@@ -107,19 +107,13 @@ def test_a_link_out_of_the_project_is_written_only_once_its_target_holds_a_block
     # A cloned repository can ship .env as a link to a file of the user's: styxy would append
     # its block to ~/.gitconfig.
     repo = repository(styxy, tmp_path / "shop", CONFIG)
-    outside = tmp_path / "mine" / ".gitconfig"
-    outside.parent.mkdir()
-    outside.write_bytes(b"[user]\n\tname = me\n")
+    outside = _file_of_mine(tmp_path / "mine" / ".gitconfig", b"[user]\n\tname = me\n")
     os.symlink(outside, repo / ".env")
-    refused = run_in(styxy, repo, "env", "--write", ".env")
-    assert (refused.code, refused.out) == (1, "")
-    assert refused.err == (
+    assert _refused_write(styxy, repo, ".env", outside) == (
         f"styxy: cannot write .env: it is a symbolic link to {outside}, outside the project "
         f"{repo}, which holds no styxy block; name that file with --write to start one there, "
         "or remove the link.\n"
     )
-    assert outside.read_bytes() == b"[user]\n\tname = me\n"
-    assert run_in(styxy, repo, "list", "--json").json()["leases"] == []
     # Named on purpose, the file starts a block; the link is written through from then on.
     assert run_in(styxy, repo, "env", "--write", str(outside)).code == 0
     port = _port(styxy, repo)
@@ -131,19 +125,31 @@ def test_a_linked_folder_out_of_the_project_is_refused_like_a_linked_file(styxy,
     # `--write config/.env` where the repository ships `config` as a link to the home folder:
     # the file itself is no link, so styxy appended its block to the user's own file.
     repo = repository(styxy, tmp_path / "shop", CONFIG)
-    outside = tmp_path / "mine" / ".env"
-    outside.parent.mkdir()
-    outside.write_bytes(b"TOKEN=mine\n")
+    outside = _file_of_mine(tmp_path / "mine" / ".env", b"TOKEN=mine\n")
     os.symlink(outside.parent, repo / "config")
-    refused = run_in(styxy, repo, "env", "--write", "config/.env")
-    assert (refused.code, refused.out) == (1, "")
-    assert refused.err == (
+    assert _refused_write(styxy, repo, "config/.env", outside) == (
         f"styxy: cannot write config/.env: it leads through a symbolic link to {outside}, "
         f"outside the project {repo}, which holds no styxy block; name that file with --write "
         "to start one there, or remove the link.\n"
     )
-    assert outside.read_bytes() == b"TOKEN=mine\n"
+
+
+def _file_of_mine(path, content: bytes):
+    """A file of the user's outside the project."""
+    path.parent.mkdir()
+    path.write_bytes(content)
+    return path
+
+
+def _refused_write(styxy, repo, name: str, outside) -> str:
+    """`env --write NAME` refused: exit 1, nothing on stdout, the outside file as it was and no
+    lease made; its stderr."""
+    before = outside.read_bytes()
+    refused = run_in(styxy, repo, "env", "--write", name)
+    assert (refused.code, refused.out) == (1, "")
+    assert outside.read_bytes() == before
     assert run_in(styxy, repo, "list", "--json").json()["leases"] == []
+    return refused.err
 
 
 def test_a_variable_also_set_outside_the_block_is_pointed_out(styxy, tmp_path):
