@@ -25,14 +25,11 @@ _RESET = "\033[0m"
 # escape character among them: a colour code in a lease file's name is shown, not obeyed. And
 # the characters that move text without being seen: the line and paragraph separators (a new
 # line to some terminals) and the bidirectional controls, which can show a name reversed.
-_HIDDEN = "\u061c\u200e\u200f\u2028-\u202e\u2066-\u2069"
+_HIDDEN_CODES = (0x61C, 0x200E, 0x200F, *range(0x2028, 0x202F), *range(0x2066, 0x206A))
+_HIDDEN = "".join(map(chr, _HIDDEN_CODES))  # none of them is special inside [...]
 _CONTROL = re.compile(f"[\x00-\x08\x0b-\x1f\x7f-\x9f{_HIDDEN}]")
 # JSON escapes the C0 controls itself; DEL, the C1 controls and the hidden ones it leaves raw.
-_JSON_CONTROLS = {
-    code: f"\\u{code:04x}"
-    for code in (*range(0x7F, 0xA0), 0x61C, 0x200E, 0x200F, *range(0x2028, 0x202F),
-                 *range(0x2066, 0x206A))
-}  # fmt: skip
+_JSON_CONTROLS = {code: f"\\u{code:04x}" for code in (*range(0x7F, 0xA0), *_HIDDEN_CODES)}
 
 
 class Drawn(str):
